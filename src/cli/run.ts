@@ -1,0 +1,53 @@
+import { defineCommand } from "citty";
+import { ConfigurationError } from "../errors";
+import type { LogLevel } from "../consumer/options";
+import { CliUsageError } from "./errors";
+import { wholeFlag } from "./args";
+
+export const runArgs = {
+  file: { type: "positional", description: "the tasks file (exports a Huey instance)", required: true, valueHint: "tasks.ts" },
+  workers: { type: "string", alias: "w", description: "Bun Workers that run tasks (default 1)", valueHint: "N" },
+  concurrency: { type: "string", description: "tasks each Worker runs at once, for async I/O tasks (default 1)", valueHint: "C" },
+  prefetch: { type: "string", description: "tasks queued in each Worker ahead of the running ones (default 32)", valueHint: "N" },
+  grace: { type: "string", description: "on SIGINT/SIGTERM, time running tasks get to finish (default 30s)", valueHint: "30s" },
+  lease: { type: "string", description: "how long a taken task is hidden from other consumers; renewed while it runs (default 30s)", valueHint: "30s" },
+  instance: { type: "string", description: "the Huey instance to run, when the file exports several (export or huey name)", valueHint: "NAME" },
+  logFormat: { type: "string", description: "log lines as text or json (default text)", valueHint: "text|json" },
+  verbose: { type: "boolean", alias: "v", description: "log debug lines, with stacks of failed tasks" },
+  quiet: { type: "boolean", alias: "q", description: "log warnings and errors only, not one line per task" },
+} as const;
+
+export const runCommand = defineCommand({
+  meta: {
+    name: "run",
+    description: "Run the consumer for a tasks file until SIGINT/SIGTERM.\n\n  Example: huey run tasks.ts -w 4",
+  },
+  args: runArgs,
+  async run({ args }) {
+    const { runConsumer } = await import("../consumer/consumer");
+    if (args.verbose && args.quiet) throw new CliUsageError("give -v/--verbose or -q/--quiet, not both", "run");
+    const logLevel: LogLevel = args.verbose ? "debug" : args.quiet ? "warn" : "info";
+    const logFormat = args.logFormat ?? "text";
+    if (logFormat !== "text" && logFormat !== "json") {
+      throw new CliUsageError(`--log-format must be "text" or "json", got "${logFormat}"`, "run");
+    }
+    let consumer;
+    try {
+      consumer = await runConsumer(args.file, {
+        workers: wholeFlag(args.workers, "--workers", 1),
+        concurrency: wholeFlag(args.concurrency, "--concurrency", 1),
+        prefetch: wholeFlag(args.prefetch, "--prefetch", 0),
+        grace: args.grace,
+        lease: args.lease,
+        instance: args.instance ?? null,
+        logLevel,
+        logFormat,
+      });
+    } catch (err) {
+      // Option values given on the command line are usage errors.
+      if (err instanceof ConfigurationError) throw new CliUsageError(err.message, "run");
+      throw err;
+    }
+    await consumer.stopped;
+  },
+});

@@ -1,0 +1,82 @@
+import { ConfigurationError } from "../errors";
+import { toMs, type Duration } from "../_time";
+
+export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+export interface ConsumerOptions {
+  /** Bun Workers that run tasks. @default 1 */
+  workers?: number;
+  /** Tasks each Worker runs at once (for async, I/O-bound tasks). @default 1 */
+  concurrency?: number;
+  /**
+   * Tasks handed to each Worker ahead of what it is running, so it never waits on the poller.
+   * Higher drains short tasks faster; lower keeps priorities sharper across consumers.
+   * @default 32
+   */
+  prefetch?: number;
+  /** On SIGINT/SIGTERM, how long running tasks may take to finish before they are returned to the queue. @default "30s" */
+  grace?: Duration;
+  /**
+   * How long a taken task stays invisible to other consumers. Running tasks renew it; a consumer
+   * that dies leaves tasks that run again once it passes.
+   * @default "30s"
+   */
+  lease?: Duration;
+  /** A task leased this many times without an outcome (its consumer kept dying) fails for good. @default 5 */
+  maxLeases?: number;
+  /** A task whose name this consumer does not know is put back for this long. @default "30s" */
+  unknownTaskDelay?: Duration;
+  /** @default "info" */
+  logLevel?: LogLevel;
+  /** "text" lines or one JSON object per line. @default "text" */
+  logFormat?: "text" | "json";
+  /** Handle SIGINT/SIGTERM (graceful, then forced on a second signal). @default true */
+  handleSignals?: boolean;
+}
+
+export interface ResolvedConsumerOptions {
+  readonly workers: number;
+  readonly concurrency: number;
+  readonly prefetch: number;
+  readonly grace: number;
+  readonly lease: number;
+  readonly maxLeases: number;
+  readonly unknownTaskDelay: number;
+  readonly logLevel: LogLevel;
+  readonly logFormat: "text" | "json";
+  readonly handleSignals: boolean;
+}
+
+const LEVELS: LogLevel[] = ["debug", "info", "warn", "error", "silent"];
+
+function whole(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsumerOptions {
+  const lease = toMs(o.lease ?? "30s", "lease");
+  if (lease < 1000) throw new ConfigurationError(`lease must be at least 1s, got ${lease}ms`);
+  const logLevel = o.logLevel ?? "info";
+  if (!LEVELS.includes(logLevel)) {
+    throw new ConfigurationError(`logLevel must be one of ${LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}`);
+  }
+  const logFormat = o.logFormat ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new ConfigurationError(`logFormat must be "text" or "json", got ${JSON.stringify(logFormat)}`);
+  }
+  return Object.freeze({
+    workers: whole("workers", o.workers ?? 1, 1, 256),
+    concurrency: whole("concurrency", o.concurrency ?? 1, 1, 10_000),
+    prefetch: whole("prefetch", o.prefetch ?? 32, 0, 10_000),
+    grace: toMs(o.grace ?? "30s", "grace"),
+    lease,
+    maxLeases: whole("maxLeases", o.maxLeases ?? 5, 1, 1_000_000),
+    unknownTaskDelay: toMs(o.unknownTaskDelay ?? "30s", "unknownTaskDelay"),
+    logLevel,
+    logFormat,
+    handleSignals: o.handleSignals ?? true,
+  });
+}

@@ -1,0 +1,50 @@
+import type { HostMessage, WorkerMessage } from "./protocol";
+
+/** One Bun Worker and the tasks it holds. */
+export class WorkerSlot {
+  readonly worker: Worker;
+  /** Ids handed to this Worker and not yet reported done. */
+  readonly held = new Set<string>();
+  /** Ids the Worker reported as started. */
+  readonly started = new Set<string>();
+  ready = false;
+  /** Set once the Worker is gone (terminated by us, crashed, or exited). */
+  gone = false;
+  tasksRun = 0;
+
+  constructor(readonly index: number, onMessage: (slot: WorkerSlot, msg: WorkerMessage) => void, onGone: (slot: WorkerSlot, reason: string) => void) {
+    // The URL form works both under `bun run` and inside the compiled binary, where build.ts
+    // compiles worker-entry.ts as a second entrypoint.
+    this.worker = new Worker(new URL("./worker-entry.ts", import.meta.url).href);
+    this.worker.addEventListener("message", (e: MessageEvent<WorkerMessage>) => onMessage(this, e.data));
+    // Always listen for error and close: without them a Worker that fails dies silently.
+    this.worker.addEventListener("error", (e: ErrorEvent) => {
+      const reason = e.message || String(e.error ?? "error");
+      this.#gone(onGone, `uncaught error: ${reason}`);
+    });
+    this.worker.addEventListener("close", (e: Event) => {
+      const code = (e as CloseEvent).code;
+      this.#gone(onGone, `exited with code ${code ?? "unknown"}`);
+    });
+  }
+
+  send(msg: HostMessage): void {
+    if (!this.gone) this.worker.postMessage(msg);
+  }
+
+  terminate(): void {
+    this.gone = true;
+    this.worker.terminate();
+  }
+
+  #gone(onGone: (slot: WorkerSlot, reason: string) => void, reason: string): void {
+    if (this.gone) return;
+    this.gone = true;
+    try {
+      this.worker.terminate();
+    } catch {
+      /* already stopped */
+    }
+    onGone(this, reason);
+  }
+}

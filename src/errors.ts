@@ -1,0 +1,190 @@
+/**
+ * Every error bun-huey throws. Each has a stable `code`: match on it, not on `instanceof`,
+ * because each thread has its own copy of these classes and an error posted from a Worker
+ * arrives as a plain Error (and `--minify` renames classes).
+ */
+
+export type HueyErrorCode =
+  | "HUEY_CONFIGURATION"
+  | "HUEY_UNKNOWN_TASK"
+  | "HUEY_DUPLICATE_TASK"
+  | "HUEY_SERIALIZATION"
+  | "HUEY_PAYLOAD_TOO_LARGE"
+  | "HUEY_STORAGE"
+  | "HUEY_TASK_FAILED"
+  | "HUEY_RESULT_TIMEOUT"
+  | "HUEY_TASK_TIMEOUT"
+  | "HUEY_RETRY"
+  | "HUEY_WORKER_DIED"
+  | "HUEY_LOAD"
+  | "HUEY_CLI";
+
+export class HueyError extends Error {
+  override readonly name: string = "HueyError";
+  readonly code: HueyErrorCode;
+  constructor(code: HueyErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A Huey or consumer option is wrong. The message names the option and the value. */
+export class ConfigurationError extends HueyError {
+  override readonly name = "ConfigurationError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("HUEY_CONFIGURATION", message, options);
+  }
+}
+
+export class UnknownTaskError extends HueyError {
+  override readonly name = "UnknownTaskError";
+  constructor(readonly taskName: string, known: string[]) {
+    super(
+      "HUEY_UNKNOWN_TASK",
+      `no task named "${taskName}" is registered` +
+        (known.length ? ` (registered: ${known.join(", ")})` : " (no tasks are registered)"),
+    );
+  }
+}
+
+export class DuplicateTaskError extends HueyError {
+  override readonly name = "DuplicateTaskError";
+  constructor(readonly taskName: string, hueyName: string) {
+    super(
+      "HUEY_DUPLICATE_TASK",
+      `a task named "${taskName}" is already registered on huey "${hueyName}"; task names must be unique`,
+    );
+  }
+}
+
+/** Arguments or a result that cannot be stored as JSON without changing meaning. */
+export class SerializationError extends HueyError {
+  override readonly name = "SerializationError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("HUEY_SERIALIZATION", message, options);
+  }
+}
+
+export class PayloadTooLargeError extends HueyError {
+  override readonly name = "PayloadTooLargeError";
+  constructor(what: string, readonly size: number, readonly limit: number) {
+    super(
+      "HUEY_PAYLOAD_TOO_LARGE",
+      `${what} is ${formatBytes(size)}, over the ${formatBytes(limit)} limit (option maxPayloadSize); ` +
+        `store large data elsewhere and pass a reference to it`,
+    );
+  }
+}
+
+/** The storage cannot be opened or written: not a database, read-only, disk full, locked. */
+export class StorageError extends HueyError {
+  override readonly name = "StorageError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("HUEY_STORAGE", message, options);
+  }
+}
+
+/** A task file could not be loaded, or does not export a Huey instance. */
+export class LoadError extends HueyError {
+  override readonly name = "LoadError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("HUEY_LOAD", message, options);
+  }
+}
+
+/** The error a task threw, as stored; what `Result.get()` throws for a failed task. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+export class TaskFailedError extends HueyError {
+  override readonly name = "TaskFailedError";
+  constructor(
+    readonly taskId: string,
+    readonly taskName: string,
+    readonly error: SerializedError,
+    readonly attempts: number,
+  ) {
+    super("HUEY_TASK_FAILED", `task ${taskName} (${taskId}) failed: ${error.name}: ${error.message}`);
+  }
+  /** The remote error's `name`, `message`, `stack` and `code`. */
+  get remote(): SerializedError {
+    return this.error;
+  }
+}
+
+export class ResultTimeoutError extends HueyError {
+  override readonly name = "ResultTimeoutError";
+  constructor(readonly taskId: string, timeoutMs: number) {
+    super("HUEY_RESULT_TIMEOUT", `no result for task ${taskId} within ${timeoutMs}ms`);
+  }
+}
+
+export class TaskTimeoutError extends HueyError {
+  override readonly name = "TaskTimeoutError";
+  constructor(taskName: string, timeoutMs: number) {
+    super("HUEY_TASK_TIMEOUT", `task ${taskName} ran longer than its timeout of ${timeoutMs}ms`);
+  }
+}
+
+/** The Worker running a task died (crash, out of memory, process.exit in the task). */
+export class WorkerDiedError extends HueyError {
+  override readonly name = "WorkerDiedError";
+  constructor(detail: string) {
+    super("HUEY_WORKER_DIED", `the worker running this task died: ${detail}`);
+  }
+}
+
+/** Throw from a task to have it run again, even when it has no `retries` left. */
+export class RetryTask extends HueyError {
+  override readonly name = "RetryTask";
+  readonly delay?: number;
+  readonly eta?: number;
+  constructor(options: { delay?: number; eta?: number | Date; message?: string } = {}) {
+    super("HUEY_RETRY", options.message ?? "task asked to be retried");
+    this.delay = options.delay;
+    this.eta = options.eta instanceof Date ? options.eta.getTime() : options.eta;
+  }
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const out: SerializedError = { name: errorName(err), message: err.message };
+    if (err.stack) out.stack = err.stack;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === "string" || typeof code === "number") out.code = String(code);
+    return out;
+  }
+  if (err && typeof err === "object") {
+    const o = err as Record<string, unknown>;
+    if (typeof o.message === "string") {
+      return { name: typeof o.name === "string" ? o.name : "Error", message: o.message, code: typeof o.code === "string" ? o.code : undefined };
+    }
+  }
+  let message: string;
+  try {
+    message = typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
+  } catch {
+    message = String(err);
+  }
+  return { name: "NonError", message };
+}
+
+/** An error's name that survives minification: prefer an own `name` set by the class. */
+function errorName(err: Error): string {
+  return typeof err.name === "string" && err.name.length > 0 ? err.name : "Error";
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** True when `err` carries the given code, whichever thread or build made it. */
+export function hasCode(err: unknown, code: HueyErrorCode | string): boolean {
+  return !!err && typeof err === "object" && (err as { code?: unknown }).code === code;
+}

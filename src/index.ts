@@ -1,0 +1,44 @@
+/** bun-huey: background tasks for Bun on one SQLite file. */
+
+// The queue
+export { Huey, SqliteHuey, MemoryHuey, resolveHueyOptions } from "./huey";
+export type { HueyOptions, ResolvedHueyOptions, SqliteHueyOptions } from "./huey";
+
+// Tasks and results
+export type { TaskDef, TaskOptions, ResolvedTaskOptions, ScheduleOptions } from "./task";
+export { Result } from "./result";
+export type { GetOptions } from "./result";
+
+// Signals
+export { SIGNALS } from "./signals";
+export type { SignalName, SignalHandler, TaskInfo } from "./signals";
+
+// Errors: match on `code` across threads
+export {
+  HueyError,
+  ConfigurationError,
+  UnknownTaskError,
+  DuplicateTaskError,
+  SerializationError,
+  PayloadTooLargeError,
+  StorageError,
+  LoadError,
+  TaskFailedError,
+  ResultTimeoutError,
+  TaskTimeoutError,
+  WorkerDiedError,
+  RetryTask,
+} from "./errors";
+export type { HueyErrorCode, SerializedError } from "./errors";
+
+// Storage, for custom backends and tools
+export { MemoryStorage } from "./storage/memory";
+export { SqliteStorage } from "./storage/sqlite";
+export type { SqliteStorageOptions } from "./storage/sqlite";
+export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch } from "./storage/types";
+
+// The consumer, for running it from your own code
+export { runConsumer, Consumer } from "./consumer/consumer";
+export type { ConsumerOptions, ResolvedConsumerOptions } from "./consumer/options";
+
+export type { Duration } from "./_time";

@@ -1,0 +1,58 @@
+import { PayloadTooLargeError } from "./errors";
+import { decode, encode } from "./serializer";
+import type { TaskInfo } from "./signals";
+import type { QueueItem } from "./storage/types";
+
+/**
+ * One task invocation as stored. Versioned: a queue outlives any one build, so readers must
+ * accept every version they find (only v1 exists).
+ */
+export interface Message {
+  v: 1;
+  id: string;
+  name: string;
+  args: unknown[];
+  priority: number;
+  /** Retries left. */
+  retries: number;
+  /** Delay before each retry, ms. */
+  retryDelay: number;
+  /** 1 on the first run. */
+  attempt: number;
+}
+
+/** What a finished task leaves in the result store. */
+export type StoredResult =
+  | { ok: true; value: unknown }
+  | { ok: false; name: string; error: { name: string; message: string; stack?: string; code?: string }; attempts: number };
+
+export function newTaskId(): string {
+  return Bun.randomUUIDv7();
+}
+
+/** Serialise a message; throws SerializationError / PayloadTooLargeError in the caller. */
+export function toQueueItem(m: Message, maxPayloadSize: number): QueueItem {
+  const payload = encode(m, `${m.name}() arguments`);
+  checkSize(payload, `the payload of task ${m.name}`, maxPayloadSize);
+  return { id: m.id, name: m.name, priority: m.priority, payload };
+}
+
+export function checkSize(payload: string, what: string, limit: number): void {
+  // Length in UTF-16 units is a lower bound of the UTF-8 size: only measure when it may matter.
+  if (payload.length * 3 > limit) {
+    const bytes = Buffer.byteLength(payload, "utf8");
+    if (bytes > limit) throw new PayloadTooLargeError(what, bytes, limit);
+  }
+}
+
+export function readMessage(payload: string): Message {
+  const m = decode<Message>(payload);
+  if (!m || typeof m !== "object" || m.v !== 1 || typeof m.name !== "string" || !Array.isArray(m.args)) {
+    throw new TypeError(`not a bun-huey task message: ${payload.slice(0, 120)}`);
+  }
+  return m;
+}
+
+export function taskInfo(m: Message): TaskInfo {
+  return { id: m.id, name: m.name, args: m.args, priority: m.priority, retries: m.retries, attempt: m.attempt };
+}

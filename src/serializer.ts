@@ -1,0 +1,92 @@
+import { SerializationError } from "./errors";
+
+/**
+ * Values cross threads, processes and builds as JSON. Only values that come back the same are
+ * accepted: null, booleans, finite numbers, strings, arrays, plain objects, Dates and `undefined`.
+ * Anything else (functions, class instances, Map/Set, BigInt, NaN, cycles) is rejected in the
+ * caller with the path of the bad value, so a task never receives something other than it was sent.
+ * Dates and `undefined` are written as small tagged objects `{"$huey": ...}`.
+ */
+
+const TAG = "$huey";
+
+/** Encode `value` to a JSON string. `what` prefixes paths in errors, e.g. "add() argument". */
+export function encode(value: unknown, what: string): string {
+  const needsTags = check(value, what, new Set());
+  return needsTags ? JSON.stringify(tagged(value)) : JSON.stringify(value);
+}
+
+export function decode<T = unknown>(text: string): T {
+  const value = JSON.parse(text);
+  return text.includes(`"${TAG}"`) ? (untag(value) as T) : (value as T);
+}
+
+/** Walks the value; returns true when it holds Dates or `undefined` that need tagging. */
+function check(v: unknown, path: string, seen: Set<object>): boolean {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return false;
+    case "number":
+      if (!Number.isFinite(v)) throw bad(path, `${v} is not a finite number`, "pass null or a string instead");
+      return false;
+    case "undefined":
+      return true;
+    case "bigint":
+      throw bad(path, "a BigInt cannot be stored as JSON", "pass it as a string (value.toString())");
+    case "function":
+      throw bad(path, "a function cannot be stored", "tasks receive data only; pass a task name or a value");
+    case "symbol":
+      throw bad(path, "a Symbol cannot be stored", "pass a string");
+  }
+  if (v === null) return false;
+  const obj = v as object;
+  if (obj instanceof Date) {
+    if (Number.isNaN(obj.getTime())) throw bad(path, "an invalid Date cannot be stored", "pass a valid Date");
+    return true;
+  }
+  if (seen.has(obj)) throw bad(path, "the value refers to itself (a cycle)", "pass a tree of plain values");
+  seen.add(obj);
+  let tags = false;
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) if (check(obj[i], `${path}[${i}]`, seen)) tags = true;
+  } else {
+    const proto = Object.getPrototypeOf(obj);
+    if (proto !== Object.prototype && proto !== null) {
+      const kind = (obj as { constructor?: { name?: string } }).constructor?.name || "class instance";
+      throw bad(path, `a ${kind} cannot be stored as JSON without losing its type`, "pass a plain object or array");
+    }
+    for (const key of Object.keys(obj)) {
+      if (key === TAG) throw bad(`${path}.${key}`, `the key "${TAG}" is reserved`, "rename the key");
+      if (check((obj as Record<string, unknown>)[key], `${path}.${key}`, seen)) tags = true;
+    }
+  }
+  seen.delete(obj);
+  return tags;
+}
+
+function bad(path: string, problem: string, fix: string): SerializationError {
+  return new SerializationError(`${path}: ${problem}; ${fix}`);
+}
+
+function tagged(v: unknown): unknown {
+  if (v === undefined) return { [TAG]: "undefined" };
+  if (v === null || typeof v !== "object") return v;
+  if (v instanceof Date) return { [TAG]: "date", v: v.toISOString() };
+  if (Array.isArray(v)) return v.map(tagged);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = tagged(x);
+  return out;
+}
+
+function untag(v: unknown): unknown {
+  if (v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) return v.map(untag);
+  const o = v as Record<string, unknown>;
+  if (TAG in o) {
+    if (o[TAG] === "date") return new Date(o.v as string);
+    if (o[TAG] === "undefined") return undefined;
+  }
+  for (const k of Object.keys(o)) o[k] = untag(o[k]);
+  return o;
+}

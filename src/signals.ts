@@ -1,0 +1,79 @@
+/** Lifecycle signals, as in Huey. Handlers run once per event; one that throws is logged, never rethrown. */
+
+export const SIGNALS = [
+  "enqueued",
+  "scheduled",
+  "executing",
+  "complete",
+  "error",
+  "retrying",
+  "interrupted",
+] as const;
+
+export type SignalName = (typeof SIGNALS)[number];
+
+/** What a signal handler learns of the task. */
+export interface TaskInfo {
+  id: string;
+  name: string;
+  args: unknown[];
+  priority: number;
+  /** Retries left. */
+  retries: number;
+  /** 1 on the first run, 2 on the first retry, ... */
+  attempt: number;
+}
+
+export type SignalHandler = (signal: SignalName, task: TaskInfo, error?: Error) => void | Promise<void>;
+
+export class Signals {
+  #handlers = new Map<SignalName, Set<SignalHandler>>();
+  #onHandlerError: (err: unknown, signal: SignalName) => void;
+
+  constructor(onHandlerError?: (err: unknown, signal: SignalName) => void) {
+    this.#onHandlerError =
+      onHandlerError ?? ((err, signal) => console.error(`bun-huey: a "${signal}" signal handler threw:`, err));
+  }
+
+  /** Register `handler` for the named signals (all signals when `names` is empty); returns an unregister. */
+  connect(names: readonly SignalName[], handler: SignalHandler): () => void {
+    const list = names.length ? names : SIGNALS;
+    for (const n of list) {
+      if (!SIGNALS.includes(n)) {
+        throw new TypeError(`unknown signal "${String(n)}"; known signals: ${SIGNALS.join(", ")}`);
+      }
+      let set = this.#handlers.get(n);
+      if (!set) this.#handlers.set(n, (set = new Set()));
+      set.add(handler);
+    }
+    return () => {
+      for (const n of list) this.#handlers.get(n)?.delete(handler);
+    };
+  }
+
+  has(signal: SignalName): boolean {
+    return (this.#handlers.get(signal)?.size ?? 0) > 0;
+  }
+
+  get any(): boolean {
+    for (const s of this.#handlers.values()) if (s.size) return true;
+    return false;
+  }
+
+  setErrorReporter(fn: (err: unknown, signal: SignalName) => void): void {
+    this.#onHandlerError = fn;
+  }
+
+  /** Run every handler of `signal`; waits for async ones, swallows and reports their errors. */
+  async emit(signal: SignalName, task: TaskInfo, error?: Error): Promise<void> {
+    const set = this.#handlers.get(signal);
+    if (!set || set.size === 0) return;
+    for (const h of [...set]) {
+      try {
+        await h(signal, task, error);
+      } catch (err) {
+        this.#onHandlerError(err, signal);
+      }
+    }
+  }
+}

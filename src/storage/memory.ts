@@ -1,0 +1,227 @@
+import { StorageError } from "../errors";
+import { Waiters } from "./_waiters";
+import type {
+  CommitBatch, LeaseRef, LeasedItem, QueueItem, ResultItem, ScheduledItem, Storage,
+} from "./types";
+
+interface Row extends QueueItem {
+  seq: number;
+  leasedUntil: number | null;
+  token: string | null;
+  leases: number;
+}
+
+/**
+ * The reference Storage: plain maps in this thread. Used for tests and immediate mode. It is
+ * not shared between threads or processes.
+ */
+export class MemoryStorage implements Storage {
+  readonly kind = "memory";
+  #rows = new Map<string, Row>();
+  #schedule = new Map<string, ScheduledItem>();
+  #results = new Map<string, { payload: string; expiresAt: number | null }>();
+  #data = new Map<string, string>();
+  #seq = 0;
+  #waiters = new Waiters();
+
+  constructor(readonly queue: string) {}
+
+  async enqueue(items: QueueItem[]): Promise<void> {
+    this.#checkNew(items);
+    for (const it of items) this.#insert(it);
+    this.#changed();
+  }
+
+  async schedule(items: ScheduledItem[]): Promise<void> {
+    this.#checkNew(items);
+    for (const it of items) this.#schedule.set(it.id, { ...it });
+    this.#changed();
+  }
+
+  async lease(max: number, leaseUntil: number): Promise<LeasedItem[]> {
+    const ready = [...this.#rows.values()].filter((r) => r.leasedUntil === null).sort(byOrder).slice(0, max);
+    return ready.map((r) => {
+      r.leasedUntil = leaseUntil;
+      r.token = crypto.randomUUID();
+      r.leases += 1;
+      return { id: r.id, name: r.name, priority: r.priority, payload: r.payload, token: r.token, leases: r.leases };
+    });
+  }
+
+  async renew(leases: LeaseRef[], leaseUntil: number): Promise<number> {
+    let n = 0;
+    for (const l of leases) {
+      const r = this.#held(l);
+      if (r) {
+        r.leasedUntil = leaseUntil;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async release(leases: LeaseRef[]): Promise<number> {
+    let n = 0;
+    for (const l of leases) {
+      const r = this.#held(l);
+      if (r) {
+        r.leasedUntil = null;
+        r.token = null;
+        n++;
+      }
+    }
+    if (n) this.#changed();
+    return n;
+  }
+
+  async reclaimExpired(now: number): Promise<number> {
+    let n = 0;
+    for (const r of this.#rows.values()) {
+      if (r.leasedUntil !== null && r.leasedUntil < now) {
+        r.leasedUntil = null;
+        r.token = null;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    this.#checkNew([...(batch.enqueue ?? []), ...(batch.schedule ?? [])], batch.ack);
+    for (const l of batch.ack ?? []) if (this.#held(l)) this.#rows.delete(l.id);
+    for (const r of batch.results ?? []) this.#results.set(r.id, { payload: r.payload, expiresAt: r.expiresAt ?? null });
+    for (const it of batch.enqueue ?? []) this.#insert(it);
+    for (const it of batch.schedule ?? []) this.#schedule.set(it.id, { ...it });
+    this.#changed();
+  }
+
+  async promoteDue(now: number, limit: number): Promise<number> {
+    const due = [...this.#schedule.values()].filter((s) => s.eta <= now).sort((a, b) => a.eta - b.eta).slice(0, limit);
+    for (const s of due) {
+      this.#schedule.delete(s.id);
+      this.#insert(s);
+    }
+    if (due.length) this.#changed();
+    return due.length;
+  }
+
+  async nextEta(): Promise<number | null> {
+    let min: number | null = null;
+    for (const s of this.#schedule.values()) if (min === null || s.eta < min) min = s.eta;
+    return min;
+  }
+
+  async putResult(item: ResultItem): Promise<void> {
+    this.#results.set(item.id, { payload: item.payload, expiresAt: item.expiresAt ?? null });
+    this.#changed();
+  }
+
+  async getResult(id: string, preserve: boolean, now: number): Promise<string | null> {
+    const r = this.#results.get(id);
+    if (!r) return null;
+    if (r.expiresAt !== null && r.expiresAt <= now) {
+      this.#results.delete(id);
+      return null;
+    }
+    if (!preserve) this.#results.delete(id);
+    return r.payload;
+  }
+
+  async deleteResult(id: string): Promise<boolean> {
+    return this.#results.delete(id);
+  }
+
+  async putData(key: string, value: string): Promise<void> {
+    this.#data.set(key, value);
+  }
+
+  async putIfEmpty(key: string, value: string): Promise<boolean> {
+    if (this.#data.has(key)) return false;
+    this.#data.set(key, value);
+    return true;
+  }
+
+  async getData(key: string, preserve: boolean): Promise<string | null> {
+    const v = this.#data.get(key) ?? null;
+    if (!preserve) this.#data.delete(key);
+    return v;
+  }
+
+  async deleteData(key: string): Promise<boolean> {
+    return this.#data.delete(key);
+  }
+
+  async pendingCount(): Promise<number> {
+    let n = 0;
+    for (const r of this.#rows.values()) if (r.leasedUntil === null) n++;
+    return n;
+  }
+
+  async leasedCount(): Promise<number> {
+    return this.#rows.size - (await this.pendingCount());
+  }
+
+  async scheduledCount(): Promise<number> {
+    return this.#schedule.size;
+  }
+
+  async resultCount(): Promise<number> {
+    return this.#results.size;
+  }
+
+  async listPending(limit: number): Promise<(QueueItem & { leased: boolean })[]> {
+    return [...this.#rows.values()].sort(byOrder).slice(0, limit).map((r) => ({
+      id: r.id, name: r.name, priority: r.priority, payload: r.payload, leased: r.leasedUntil !== null,
+    }));
+  }
+
+  async listScheduled(limit: number): Promise<ScheduledItem[]> {
+    return [...this.#schedule.values()].sort((a, b) => a.eta - b.eta).slice(0, limit).map((s) => ({ ...s }));
+  }
+
+  async flush(): Promise<void> {
+    this.#rows.clear();
+    this.#schedule.clear();
+    this.#results.clear();
+    this.#data.clear();
+  }
+
+  waitForChange(timeoutMs: number): Promise<void> {
+    return this.#waiters.wait(timeoutMs);
+  }
+
+  async close(): Promise<void> {
+    this.#waiters.wakeAll();
+  }
+
+  #insert(it: QueueItem): void {
+    this.#rows.set(it.id, {
+      id: it.id, name: it.name, priority: it.priority, payload: it.payload,
+      seq: ++this.#seq, leasedUntil: null, token: null, leases: 0,
+    });
+  }
+
+  #held(l: LeaseRef): Row | undefined {
+    const r = this.#rows.get(l.id);
+    return r && r.token === l.token ? r : undefined;
+  }
+
+  /** Mirror SQL's unique ids: a batch with an id already present fails whole, before any write. */
+  #checkNew(items: QueueItem[], acked: LeaseRef[] = []): void {
+    const freed = new Set(acked.filter((l) => this.#held(l)).map((l) => l.id));
+    const ids = new Set<string>();
+    for (const it of items) {
+      const taken = (this.#rows.has(it.id) && !freed.has(it.id)) || this.#schedule.has(it.id) || ids.has(it.id);
+      if (taken) throw new StorageError(`a task with id ${it.id} is already queued or scheduled`);
+      ids.add(it.id);
+    }
+  }
+
+  #changed(): void {
+    if (this.#waiters.size) this.#waiters.wakeAll();
+  }
+}
+
+function byOrder(a: Row, b: Row): number {
+  return b.priority - a.priority || a.seq - b.seq;
+}

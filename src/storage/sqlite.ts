@@ -1,0 +1,430 @@
+import { Database, type Statement } from "bun:sqlite";
+import { watch, type FSWatcher } from "node:fs";
+import { StorageError } from "../errors";
+import { Waiters } from "./_waiters";
+import { SQLITE_MIGRATIONS } from "./sql/migrations";
+import type {
+  CommitBatch, LeaseRef, LeasedItem, QueueItem, ResultItem, ScheduledItem, Storage,
+} from "./types";
+
+export interface SqliteStorageOptions {
+  /** Path of the database file (created when missing), or ":memory:". */
+  filename: string;
+  /** Queue name; several queues can share one file. */
+  queue: string;
+  /**
+   * "NORMAL" survives a process crash without loss; "FULL" also survives power loss at the
+   * cost of one fsync per commit.
+   * @default "NORMAL"
+   */
+  synchronous?: "NORMAL" | "FULL";
+  /** How long a statement waits for another process's write lock, in ms. @default 5000 */
+  busyTimeout?: number;
+  /** Open without writing anything: for inspection tools. @default false */
+  readonly?: boolean;
+}
+
+/** How often an idle waiter re-reads `PRAGMA data_version` when file events are unavailable. */
+const FALLBACK_POLL_MS = 100;
+
+/**
+ * Storage on one SQLite file (WAL). Several threads and processes share it safely: every
+ * read-then-write is one statement or a BEGIN IMMEDIATE transaction.
+ */
+export class SqliteStorage implements Storage {
+  readonly kind = "sqlite";
+  readonly queue: string;
+  readonly filename: string;
+  #db: Database;
+  #s: ReturnType<typeof prepare>;
+  #commitTx: (batch: CommitBatch) => void;
+  #promoteTx: (now: number, limit: number) => number;
+  #waiters = new Waiters();
+  #watcher: FSWatcher | null = null;
+  #pollTimer: ReturnType<typeof setInterval> | null = null;
+  #seenVersion = -1;
+  #closed = false;
+
+  constructor(options: SqliteStorageOptions) {
+    this.queue = options.queue;
+    this.filename = options.filename;
+    this.#db = openDatabase(options);
+    this.#s = prepare(this.#db);
+    const s = this.#s;
+    const q = this.queue;
+    this.#commitTx = this.#db.transaction((b: CommitBatch) => {
+      if (b.ack) for (const l of b.ack) s.ack.run(l.id, l.token);
+      if (b.results) for (const r of b.results) s.putResult.run(q, r.id, r.payload, r.expiresAt ?? null);
+      if (b.enqueue) for (const it of b.enqueue) s.insert.run(q, it.id, it.name, it.priority, it.payload);
+      if (b.schedule) for (const it of b.schedule) s.insertScheduled.run(it.id, q, it.name, it.priority, it.eta, it.payload);
+    }).immediate;
+    this.#promoteTx = this.#db.transaction((now: number, limit: number) => {
+      const moved = s.promote.run(q, now, limit).changes;
+      if (moved) s.unschedule.run(q, now, limit);
+      return moved;
+    }).immediate;
+  }
+
+  async enqueue(items: QueueItem[]): Promise<void> {
+    this.#guard(() => this.#commitTx({ enqueue: items }), "enqueue");
+    this.#changed();
+  }
+
+  async schedule(items: ScheduledItem[]): Promise<void> {
+    this.#guard(() => this.#commitTx({ schedule: items }), "schedule");
+    this.#changed();
+  }
+
+  async lease(max: number, leaseUntil: number): Promise<LeasedItem[]> {
+    const rows = this.#guard(
+      () => this.#s.lease.all(leaseUntil, crypto.randomUUID(), this.queue, max) as (LeasedItem & { seq: number })[],
+      "lease",
+    );
+    if (rows.length < max) this.#markSeen();
+    // RETURNING gives no order guarantee: restore lease order.
+    rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+    return rows.map(({ seq: _seq, ...item }) => item);
+  }
+
+  async renew(leases: LeaseRef[], leaseUntil: number): Promise<number> {
+    return this.#guard(() => this.#eachLease(leases, (l) => this.#s.renew.run(leaseUntil, l.id, l.token).changes), "renew");
+  }
+
+  async release(leases: LeaseRef[]): Promise<number> {
+    const n = this.#guard(() => this.#eachLease(leases, (l) => this.#s.release.run(l.id, l.token).changes), "release");
+    if (n) this.#changed();
+    return n;
+  }
+
+  async reclaimExpired(now: number): Promise<number> {
+    return this.#guard(() => this.#s.reclaim.run(this.queue, now).changes, "reclaim expired leases");
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    this.#guard(() => this.#commitTx(batch), "commit");
+    this.#changed();
+  }
+
+  async promoteDue(now: number, limit: number): Promise<number> {
+    const n = this.#guard(() => this.#promoteTx(now, limit), "promote scheduled tasks");
+    if (n) this.#changed();
+    return n;
+  }
+
+  async nextEta(): Promise<number | null> {
+    const row = this.#guard(() => this.#s.nextEta.get(this.queue) as { eta: number | null }, "read schedule");
+    return row.eta;
+  }
+
+  async putResult(item: ResultItem): Promise<void> {
+    this.#guard(() => this.#s.putResult.run(this.queue, item.id, item.payload, item.expiresAt ?? null), "store result");
+    this.#changed();
+  }
+
+  async getResult(id: string, preserve: boolean, now: number): Promise<string | null> {
+    return this.#guard(() => {
+      const row = (preserve ? this.#s.peekResult.get(this.queue, id, now) : this.#s.popResult.get(this.queue, id, now)) as
+        | { payload: string }
+        | null;
+      if (!row) this.#markSeen();
+      return row ? row.payload : null;
+    }, "read result");
+  }
+
+  async deleteResult(id: string): Promise<boolean> {
+    return this.#guard(() => this.#s.deleteResult.run(this.queue, id).changes > 0, "delete result");
+  }
+
+  async putData(key: string, value: string): Promise<void> {
+    this.#guard(() => this.#s.putData.run(this.queue, key, value), "put data");
+  }
+
+  async putIfEmpty(key: string, value: string): Promise<boolean> {
+    return this.#guard(() => this.#s.putIfEmpty.run(this.queue, key, value).changes > 0, "put data");
+  }
+
+  async getData(key: string, preserve: boolean): Promise<string | null> {
+    return this.#guard(() => {
+      const row = (preserve ? this.#s.peekData.get(this.queue, key) : this.#s.popData.get(this.queue, key)) as
+        | { value: string }
+        | null;
+      return row ? row.value : null;
+    }, "read data");
+  }
+
+  async deleteData(key: string): Promise<boolean> {
+    return this.#guard(() => this.#s.deleteData.run(this.queue, key).changes > 0, "delete data");
+  }
+
+  async pendingCount(): Promise<number> {
+    return this.#count(this.#s.countReady);
+  }
+
+  async leasedCount(): Promise<number> {
+    return this.#count(this.#s.countLeased);
+  }
+
+  async scheduledCount(): Promise<number> {
+    return this.#count(this.#s.countScheduled);
+  }
+
+  async resultCount(): Promise<number> {
+    return this.#count(this.#s.countResults);
+  }
+
+  async listPending(limit: number): Promise<(QueueItem & { leased: boolean })[]> {
+    const rows = this.#guard(() => this.#s.listPending.all(this.queue, limit), "list pending") as (QueueItem & {
+      leased: number;
+    })[];
+    return rows.map((r) => ({ ...r, leased: r.leased === 1 }));
+  }
+
+  async listScheduled(limit: number): Promise<ScheduledItem[]> {
+    return this.#guard(() => this.#s.listScheduled.all(this.queue, limit), "list scheduled") as ScheduledItem[];
+  }
+
+  async flush(): Promise<void> {
+    this.#guard(
+      () =>
+        this.#db.transaction(() => {
+          for (const table of ["queue", "schedule", "results", "kv"]) {
+            this.#db.query(`DELETE FROM ${table} WHERE queue = ?`).run(this.queue);
+          }
+        }).immediate(),
+      "flush",
+    );
+  }
+
+  waitForChange(timeoutMs: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#seenVersion !== -1 && this.#dataVersion() !== this.#seenVersion) {
+      this.#markSeen();
+      return Promise.resolve();
+    }
+    if (this.#seenVersion === -1) this.#markSeen();
+    const done = this.#waiters.wait(timeoutMs);
+    this.#startWatching();
+    return done.then(() => {
+      if (this.#waiters.size === 0) this.#stopWatching();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopWatching();
+    this.#waiters.wakeAll();
+    this.#db.close(false);
+  }
+
+  /** Direct access for tests and tools that inspect the file. */
+  get database(): Database {
+    return this.#db;
+  }
+
+  #eachLease(leases: LeaseRef[], fn: (l: LeaseRef) => number): number {
+    let n = 0;
+    this.#db.transaction(() => {
+      for (const l of leases) n += fn(l);
+    }).immediate();
+    return n;
+  }
+
+  #count(stmt: Statement): Promise<number> {
+    return Promise.resolve(this.#guard(() => (stmt.get(this.queue) as { n: number }).n, "count"));
+  }
+
+  #dataVersion(): number {
+    return (this.#s.dataVersion.get() as { data_version: number }).data_version;
+  }
+
+  #markSeen(): void {
+    this.#seenVersion = this.#dataVersion();
+  }
+
+  /** Another connection committed since we last looked: wake everyone waiting. */
+  #checkForeignChange = (): void => {
+    if (this.#closed) return;
+    try {
+      const v = this.#dataVersion();
+      if (v !== this.#seenVersion) {
+        this.#seenVersion = v;
+        this.#waiters.wakeAll();
+      }
+    } catch {
+      // the next regular operation reports storage errors
+    }
+  };
+
+  #startWatching(): void {
+    if (this.#pollTimer) return;
+    // inotify on the WAL file wakes us within a millisecond of another process's write; the slow
+    // poll covers file systems without file events and the moment a checkpoint recreates the WAL.
+    this.#pollTimer = setInterval(this.#checkForeignChange, FALLBACK_POLL_MS);
+    if (this.filename !== ":memory:" && !this.#watcher) {
+      try {
+        this.#watcher = watch(`${this.filename}-wal`, { persistent: false }, this.#checkForeignChange);
+        this.#watcher.on("error", () => this.#stopFileWatch());
+      } catch {
+        this.#watcher = null;
+      }
+    }
+  }
+
+  #stopFileWatch(): void {
+    try {
+      this.#watcher?.close();
+    } catch {
+      /* already closed */
+    }
+    this.#watcher = null;
+  }
+
+  #stopWatching(): void {
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#pollTimer = null;
+    this.#stopFileWatch();
+  }
+
+  #changed(): void {
+    if (this.#waiters.size) this.#waiters.wakeAll();
+  }
+
+  #guard<T>(fn: () => T, what: string): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw describeSqliteError(err, this.filename, what);
+    }
+  }
+}
+
+function prepare(db: Database) {
+  const q = (sql: string) => db.prepare(sql);
+  return {
+    insert: q("INSERT INTO queue (queue, id, name, priority, payload) VALUES (?, ?, ?, ?, ?)"),
+    insertScheduled: q("INSERT INTO schedule (id, queue, name, priority, eta, payload) VALUES (?, ?, ?, ?, ?, ?)"),
+    lease: q(
+      `UPDATE queue SET leased_until = ?1, token = ?2, leases = leases + 1
+       WHERE seq IN (SELECT seq FROM queue WHERE queue = ?3 AND leased_until IS NULL
+                     ORDER BY priority DESC, seq LIMIT ?4)
+       RETURNING seq, id, name, priority, payload, token, leases`,
+    ),
+    ack: q("DELETE FROM queue WHERE id = ? AND token = ?"),
+    renew: q("UPDATE queue SET leased_until = ? WHERE id = ? AND token = ?"),
+    release: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE id = ? AND token = ?"),
+    reclaim: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND leased_until < ?"),
+    promote: q(
+      `INSERT INTO queue (queue, id, name, priority, payload)
+       SELECT queue, id, name, priority, payload FROM schedule WHERE queue = ?1 AND eta <= ?2
+       ORDER BY eta, rowid LIMIT ?3`,
+    ),
+    unschedule: q(
+      `DELETE FROM schedule WHERE rowid IN (SELECT rowid FROM schedule WHERE queue = ?1 AND eta <= ?2
+       ORDER BY eta, rowid LIMIT ?3)`,
+    ),
+    nextEta: q("SELECT min(eta) AS eta FROM schedule WHERE queue = ?"),
+    putResult: q("INSERT OR REPLACE INTO results (queue, id, payload, expires_at) VALUES (?, ?, ?, ?)"),
+    peekResult: q(
+      "SELECT payload FROM results WHERE queue = ?1 AND id = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+    ),
+    popResult: q(
+      `DELETE FROM results WHERE queue = ?1 AND id = ?2 AND (expires_at IS NULL OR expires_at > ?3)
+       RETURNING payload`,
+    ),
+    deleteResult: q("DELETE FROM results WHERE queue = ? AND id = ?"),
+    putData: q("INSERT OR REPLACE INTO kv (queue, key, value) VALUES (?, ?, ?)"),
+    putIfEmpty: q("INSERT OR IGNORE INTO kv (queue, key, value) VALUES (?, ?, ?)"),
+    peekData: q("SELECT value FROM kv WHERE queue = ? AND key = ?"),
+    popData: q("DELETE FROM kv WHERE queue = ? AND key = ? RETURNING value"),
+    deleteData: q("DELETE FROM kv WHERE queue = ? AND key = ?"),
+    countReady: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NULL"),
+    countLeased: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NOT NULL"),
+    countScheduled: q("SELECT count(*) AS n FROM schedule WHERE queue = ?"),
+    countResults: q("SELECT count(*) AS n FROM results WHERE queue = ?"),
+    listPending: q(
+      `SELECT id, name, priority, payload, leased_until IS NOT NULL AS leased FROM queue WHERE queue = ?
+       ORDER BY priority DESC, seq LIMIT ?`,
+    ),
+    listScheduled: q(
+      "SELECT id, name, priority, eta, payload FROM schedule WHERE queue = ? ORDER BY eta, rowid LIMIT ?",
+    ),
+    dataVersion: q("PRAGMA data_version"),
+  };
+}
+
+/** Open (creating when missing), set pragmas in the order that avoids SQLITE_BUSY, migrate. */
+function openDatabase(o: SqliteStorageOptions): Database {
+  let db: Database | undefined;
+  try {
+    db = o.readonly
+      ? new Database(o.filename, { readonly: true, strict: true })
+      : new Database(o.filename, { create: true, readwrite: true, strict: true });
+    // busy_timeout FIRST: with another order, processes opening a new file at once saw SQLITE_BUSY.
+    db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(o.busyTimeout ?? 5000))}`);
+    if (o.readonly) {
+      checkSchema(db, o.filename);
+      return db;
+    }
+    if (o.filename !== ":memory:") {
+      const mode = (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
+      if (mode !== "wal") throw new StorageError(`${o.filename}: could not switch to WAL mode (got "${mode}")`);
+    }
+    db.run(`PRAGMA synchronous = ${o.synchronous === "FULL" ? "FULL" : "NORMAL"}`);
+    migrate(db);
+    return db;
+  } catch (err) {
+    db?.close(false);
+    throw describeSqliteError(err, o.filename, "open");
+  }
+}
+
+function migrate(db: Database): void {
+  db.transaction(() => {
+    db.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    const row = db.query("SELECT max(version) AS v FROM schema_version").get() as { v: number | null };
+    const current = row.v ?? 0;
+    const latest = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;
+    if (current > latest) {
+      throw new StorageError(
+        `the database has schema version ${current}, newer than this bun-huey knows (${latest}); upgrade bun-huey`,
+      );
+    }
+    for (const m of SQLITE_MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.run(m.sql);
+      db.query("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)").run(m.version, Date.now());
+    }
+  }).immediate();
+}
+
+function checkSchema(db: Database, filename: string): void {
+  const t = db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get();
+  if (!t) throw new StorageError(`${filename} is not a bun-huey database (no schema_version table)`);
+}
+
+/** Turn SQLite's error codes into messages that say what to do. */
+export function describeSqliteError(err: unknown, filename: string, what: string): unknown {
+  if (!(err instanceof Error) || (err as { code?: unknown }).code === "HUEY_STORAGE") return err;
+  const code = String((err as { code?: unknown }).code ?? "");
+  // Extended codes (SQLITE_READONLY_DBMOVED, SQLITE_IOERR_WRITE...) share their primary code's advice.
+  const base = code.split("_").slice(0, 2).join("_");
+  const file = filename === ":memory:" ? "the in-memory database" : filename;
+  const hint: Record<string, string> = {
+    SQLITE_NOTADB: `${file} is not a SQLite database; point filename at a new path or an existing bun-huey database`,
+    SQLITE_CORRUPT: `${file} is corrupt (${err.message}); restore it from a backup, or run "sqlite3 ${file} .recover"`,
+    SQLITE_READONLY: `${file} is read-only (${err.message}); the consumer and producers need write access to the file and its folder`,
+    SQLITE_FULL: `the disk holding ${file} is full; free space, then retry: nothing already stored was lost`,
+    SQLITE_BUSY: `${file} stayed locked by another connection past busy_timeout; retry, or raise busyTimeout`,
+    SQLITE_CANTOPEN: `cannot open ${file} (${err.message}); check that the folder exists and is writable`,
+    SQLITE_IOERR: `I/O error on ${file} (${err.message}); check the disk`,
+  };
+  const message = hint[base];
+  if (!message) {
+    if (/constraint/i.test(code) && /UNIQUE/i.test(err.message)) {
+      return new StorageError(`${what}: a task with the same id is already queued (${err.message})`, { cause: err });
+    }
+    return new StorageError(`${what} failed on ${file}: ${err.message}`, { cause: err });
+  }
+  return new StorageError(`${what}: ${message}`, { cause: err });
+}

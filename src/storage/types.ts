@@ -1,0 +1,111 @@
+/**
+ * The Storage contract. Storage never sees a task, only opaque string payloads with a few
+ * columns it needs to order and find them (id, task name, priority, eta). Every operation is one
+ * atomic step on the backend; every method is async so network backends fit the same shape.
+ *
+ * One Storage instance serves one queue (the Huey `name`); several queues may share one backend.
+ * Time is always an argument (`now`, epoch ms): storage never reads the clock for queue logic.
+ */
+
+export interface QueueItem {
+  id: string;
+  /** Task name, kept as a column so the consumer can check it without decoding the payload. */
+  name: string;
+  /** Higher runs first; equal priorities run in enqueue order. */
+  priority: number;
+  payload: string;
+}
+
+export interface ScheduledItem extends QueueItem {
+  /** Epoch ms at which the item becomes ready. */
+  eta: number;
+}
+
+/** A ready item taken under a lease. `token` proves ownership to ack, renew or release it. */
+export interface LeasedItem extends QueueItem {
+  token: string;
+  /** How many times this item has been leased, this lease included. */
+  leases: number;
+}
+
+export interface LeaseRef {
+  id: string;
+  token: string;
+}
+
+export interface ResultItem {
+  id: string;
+  payload: string;
+  /** Epoch ms after which the result may be dropped; null keeps it until read or flushed. */
+  expiresAt?: number | null;
+}
+
+/**
+ * Several writes applied in ONE transaction: the consumer's group commit. Acks whose token no
+ * longer matches (the lease expired and someone else took the item) are skipped, not errors.
+ */
+export interface CommitBatch {
+  ack?: LeaseRef[];
+  results?: ResultItem[];
+  enqueue?: QueueItem[];
+  schedule?: ScheduledItem[];
+}
+
+export interface Storage {
+  /** "memory", "sqlite", ... */
+  readonly kind: string;
+  /** The queue name this instance serves. */
+  readonly queue: string;
+
+  /** Add ready items. All or none: a duplicate id rejects the whole call. */
+  enqueue(items: QueueItem[]): Promise<void>;
+  /** Add items that become ready at their `eta`. All or none. */
+  schedule(items: ScheduledItem[]): Promise<void>;
+  /**
+   * Lease up to `max` ready items, highest priority first, FIFO within a priority. Each gets a
+   * fresh token and is invisible to other leases until `leaseUntil` (epoch ms) passes.
+   */
+  lease(max: number, leaseUntil: number): Promise<LeasedItem[]>;
+  /** Extend leases still held by these tokens; returns how many were extended. */
+  renew(leases: LeaseRef[], leaseUntil: number): Promise<number>;
+  /** Give leases back: the items are ready again at once. */
+  release(leases: LeaseRef[]): Promise<number>;
+  /** Make items whose lease ran out before `now` ready again; returns how many. */
+  reclaimExpired(now: number): Promise<number>;
+  /** Apply acks, results, enqueues and schedules in one transaction. */
+  commit(batch: CommitBatch): Promise<void>;
+  /** Move up to `limit` scheduled items with `eta <= now` to the ready queue; returns how many. */
+  promoteDue(now: number, limit: number): Promise<number>;
+  /** The earliest eta in the schedule, or null when it is empty. */
+  nextEta(): Promise<number | null>;
+
+  putResult(item: ResultItem): Promise<void>;
+  /** Read a result; `preserve: false` removes it. Expired results read as missing. */
+  getResult(id: string, preserve: boolean, now: number): Promise<string | null>;
+  deleteResult(id: string): Promise<boolean>;
+
+  putData(key: string, value: string): Promise<void>;
+  /** Store `value` only when `key` is absent; true when it was stored. */
+  putIfEmpty(key: string, value: string): Promise<boolean>;
+  getData(key: string, preserve: boolean): Promise<string | null>;
+  deleteData(key: string): Promise<boolean>;
+
+  /** Ready items (not leased). */
+  pendingCount(): Promise<number>;
+  /** Items under a lease (running or about to run). */
+  leasedCount(): Promise<number>;
+  scheduledCount(): Promise<number>;
+  resultCount(): Promise<number>;
+  /** Ready and leased items in lease order (priority, then enqueue order). */
+  listPending(limit: number): Promise<(QueueItem & { leased: boolean })[]>;
+  listScheduled(limit: number): Promise<ScheduledItem[]>;
+  /** Remove everything of this queue: items, schedule, results, data. */
+  flush(): Promise<void>;
+
+  /**
+   * Resolve when another writer may have changed the store, or after `timeoutMs`. Used by the
+   * idle poller and by blocking result reads; must not burn CPU while waiting.
+   */
+  waitForChange(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
