@@ -39,7 +39,7 @@ export class Result<T = unknown> {
       while (raw === null) {
         const left = deadline - Date.now();
         if (left <= 0) throw new ResultTimeoutError(this.id, timeout);
-        await storage.waitForChange(Math.min(left, MAX_WAIT_MS));
+        await storage.waitForChange(Math.min(left, MAX_WAIT_MS), "results");
         raw = await read();
       }
     }

@@ -12,7 +12,7 @@ export function checkFlags(rawArgs: string[], def: ArgsDef, command: string): vo
     const type = a.type ?? "string";
     known.set(name, type);
     known.set(kebab(name), type);
-    for (const al of [a.alias ?? []].flat()) known.set(al, type);
+    for (const al of [(a as { alias?: string | string[] }).alias ?? []].flat()) known.set(al, type);
   }
   known.set("help", "boolean");
   known.set("h", "boolean");

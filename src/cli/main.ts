@@ -15,8 +15,16 @@ const root: CommandDef<any> = {
   subCommands: commands,
 };
 
+/** Colour only on a terminal, and never with NO_COLOR set. */
+export function useColor(stream: "stdout" | "stderr"): boolean {
+  return !!process[stream].isTTY && !process.env.NO_COLOR;
+}
+
+const ANSI = /\x1b\[[0-9;]*m/g;
+
 function write(stream: "stdout" | "stderr", s: string): void {
-  process[stream].write(s.endsWith("\n") ? s : `${s}\n`);
+  const text = useColor(stream) ? s : s.replace(ANSI, "");
+  process[stream].write(text.endsWith("\n") ? text : `${text}\n`);
 }
 
 /** Run the CLI; returns the exit code: 0 ok, 1 error, 2 usage error. */

@@ -12,7 +12,7 @@ export const runArgs = {
   grace: { type: "string", description: "on SIGINT/SIGTERM, time running tasks get to finish (default 30s)", valueHint: "30s" },
   lease: { type: "string", description: "how long a taken task is hidden from other consumers; renewed while it runs (default 30s)", valueHint: "30s" },
   instance: { type: "string", description: "the Huey instance to run, when the file exports several (export or huey name)", valueHint: "NAME" },
-  logFormat: { type: "string", description: "log lines as text or json (default text)", valueHint: "text|json" },
+  "log-format": { type: "string", description: "log lines as text or json (default text)", valueHint: "text|json" },
   verbose: { type: "boolean", alias: "v", description: "log debug lines, with stacks of failed tasks" },
   quiet: { type: "boolean", alias: "q", description: "log warnings and errors only, not one line per task" },
 } as const;
@@ -27,7 +27,7 @@ export const runCommand = defineCommand({
     const { runConsumer } = await import("../consumer/consumer");
     if (args.verbose && args.quiet) throw new CliUsageError("give -v/--verbose or -q/--quiet, not both", "run");
     const logLevel: LogLevel = args.verbose ? "debug" : args.quiet ? "warn" : "info";
-    const logFormat = args.logFormat ?? "text";
+    const logFormat = args["log-format"] ?? "text";
     if (logFormat !== "text" && logFormat !== "json") {
       throw new CliUsageError(`--log-format must be "text" or "json", got "${logFormat}"`, "run");
     }

@@ -1,3 +1,4 @@
+import { WORKER_URL } from "../_worker-url";
 import type { HostMessage, WorkerMessage } from "./protocol";
 
 /** One Bun Worker and the tasks it holds. */
@@ -13,9 +14,8 @@ export class WorkerSlot {
   tasksRun = 0;
 
   constructor(readonly index: number, onMessage: (slot: WorkerSlot, msg: WorkerMessage) => void, onGone: (slot: WorkerSlot, reason: string) => void) {
-    // The URL form works both under `bun run` and inside the compiled binary, where build.ts
-    // compiles worker-entry.ts as a second entrypoint.
-    this.worker = new Worker(new URL("./worker-entry.ts", import.meta.url).href);
+    // build.ts compiles worker-entry.ts as a second entrypoint; see _worker-url.ts for the path.
+    this.worker = new Worker(WORKER_URL);
     this.worker.addEventListener("message", (e: MessageEvent<WorkerMessage>) => onMessage(this, e.data));
     // Always listen for error and close: without them a Worker that fails dies silently.
     this.worker.addEventListener("error", (e: ErrorEvent) => {

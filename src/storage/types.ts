@@ -104,8 +104,9 @@ export interface Storage {
 
   /**
    * Resolve when another writer may have changed the store, or after `timeoutMs`. Used by the
-   * idle poller and by blocking result reads; must not burn CPU while waiting.
+   * idle poller (topic "queue") and by blocking result reads (topic "results"); must not burn
+   * CPU while waiting. A spurious wake-up is allowed, a missed one is not (beyond the timeout).
    */
-  waitForChange(timeoutMs: number): Promise<void>;
+  waitForChange(timeoutMs: number, topic?: "queue" | "results"): Promise<void>;
   close(): Promise<void>;
 }
