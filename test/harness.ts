@@ -1,0 +1,42 @@
+// Shared test helpers: temporary files, waiting for conditions (never for time to pass).
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dir, "..");
+export const FIXTURES = join(ROOT, "test", "fixtures");
+
+const dirs: string[] = [];
+
+/** A fresh temporary folder, removed at exit. */
+export function tempDir(prefix = "huey-test-"): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+/** A path for a fresh SQLite file. */
+export function tempDb(name = "test.db"): string {
+  return join(tempDir(), name);
+}
+
+process.on("exit", () => {
+  if (process.env.HUEY_KEEP_TMP) return;
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Wait until `cond` is truthy (checked every few ms), or fail after `timeoutMs` with `what`. */
+export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for: ${what}`);
+    await Bun.sleep(5);
+  }
+}
+
+/** Services (PostgreSQL, Redis): skip with a reason, or fail when HUEY_TEST_SERVICES=require. */
+export function servicesRequired(): boolean {
+  return process.env.HUEY_TEST_SERVICES === "require";
+}
