@@ -11,6 +11,12 @@ import type { WorkerMessage } from "./protocol";
 
 /** Most tasks taken in one lease statement. */
 const MAX_LEASE_BATCH = 256;
+/**
+ * How much expected work a Worker may hold queued behind its running tasks. Deep queues keep
+ * short tasks flowing; for slow tasks they would make the queued ones wait behind a slow one
+ * while another Worker idles, so the queue depth follows each Worker's measured task time.
+ */
+const PREFETCH_BUDGET_MS = 2;
 /** Longest idle sleep between schedule checks; changes in storage wake the poller sooner. */
 const MAX_IDLE_MS = 1_000;
 /** How long to wait before retrying a group commit that failed (disk full, database locked). */
@@ -77,8 +83,22 @@ export class Consumer {
     );
   }
 
+  /** Upper bound of tasks held at once: every Worker running `concurrency` with a full prefetch. */
   get capacity(): number {
     return this.options.workers * (this.options.concurrency + this.options.prefetch);
+  }
+
+  /** Tasks `slot` may hold now: its concurrency plus a prefetch sized to its task time. */
+  #slotLimit(slot: WorkerSlot): number {
+    const byTime = Math.floor((PREFETCH_BUDGET_MS * this.options.concurrency) / Math.max(slot.avgMs, 0.001));
+    return this.options.concurrency + Math.min(this.options.prefetch, byTime);
+  }
+
+  /** Room for more tasks across ready Workers. */
+  #room(): number {
+    let n = 0;
+    for (const s of this.#slots) if (s.ready && !s.gone) n += Math.max(0, this.#slotLimit(s) - s.held.size);
+    return n;
   }
 
   /** Start the Workers (each loads the tasks file) and the poller. Rejects if a Worker cannot load the file. */
@@ -172,8 +192,8 @@ export class Consumer {
         const now = Date.now();
         if (now >= this.#nextMaintenance) await this.#maintain(now);
         if (now >= this.#nextPromote) await this.#promote(now);
-        const free = this.capacity - this.#inflight.size;
-        if (free > 0 && this.#readySlots().length > 0) {
+        const free = this.#room();
+        if (free > 0) {
           const want = Math.min(free, MAX_LEASE_BATCH);
           const items = await storage.lease(want, now + leaseMs);
           if (items.length > 0) this.#dispatch(items);
@@ -259,7 +279,6 @@ export class Consumer {
   /** Hand leased tasks to the Workers with the most room; tasks no one here can run go back. */
   #dispatch(items: LeasedItem[]): void {
     const slots = this.#readySlots();
-    const perSlot = this.options.concurrency + this.options.prefetch;
     const batches = new Map<WorkerSlot, { id: string; payload: string }[]>();
     const now = Date.now();
     for (const item of items) {
@@ -278,9 +297,17 @@ export class Consumer {
         this.#plan(task, { kind: "error", error }, undefined, true);
         continue;
       }
+      // The Worker with the most room relative to its limit.
       let best: WorkerSlot | null = null;
-      for (const s of slots) if (!best || s.held.size < best.held.size) best = s;
-      if (!best || best.held.size >= perSlot) {
+      let bestRoom = 0;
+      for (const s of slots) {
+        const room = this.#slotLimit(s) - s.held.size;
+        if (room > bestRoom) {
+          best = s;
+          bestRoom = room;
+        }
+      }
+      if (!best) {
         // Should not happen (we lease only what fits); return it rather than overfill.
         this.#inflight.delete(item.id);
         void this.#huey.storage.release([{ id: item.id, token: item.token }]);
@@ -377,6 +404,7 @@ export class Consumer {
       slot.held.delete(d.id);
       slot.started.delete(d.id);
       slot.tasksRun++;
+      slot.avgMs = slot.avgMs * 0.8 + d.ms * 0.2;
       const task = this.#inflight.get(d.id);
       if (task) this.#plan(task, d.outcome, d.ms);
     }

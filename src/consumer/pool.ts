@@ -9,6 +9,11 @@ export class WorkerSlot {
   /** Ids the Worker reported as started. */
   readonly started = new Set<string>();
   ready = false;
+  /**
+   * Running estimate of this Worker's task duration in ms (EWMA). Starts pessimistic so the first
+   * tasks are not queued behind one another before anything is known.
+   */
+  avgMs = 5;
   /** Set once the Worker is gone (terminated by us, crashed, or exited). */
   gone = false;
   tasksRun = 0;
