@@ -518,14 +518,7 @@ export class Consumer {
     this.#flushing = true;
     const pending = this.#pending;
     this.#pending = [];
-    const batch: Required<CommitBatch> = { ack: [], results: [], enqueue: [], schedule: [] };
-    for (const p of pending) {
-      const b = p.plan.batch;
-      if (b.ack) for (const x of b.ack) batch.ack.push(x);
-      if (b.results) for (const x of b.results) batch.results.push(x);
-      if (b.enqueue) for (const x of b.enqueue) batch.enqueue.push(x);
-      if (b.schedule) for (const x of b.schedule) batch.schedule.push(x);
-    }
+    const batch = mergeBatches(pending.map((p) => p.plan.batch));
     try {
       await this.#huey.storage.commit(batch);
     } catch (err) {
@@ -583,6 +576,18 @@ export class Consumer {
     const err = error ? Object.assign(new Error(error.message), error) : undefined;
     void signals.emit(signal, info, err);
   }
+}
+
+/** One CommitBatch holding every write of `batches`, in order. */
+export function mergeBatches(batches: CommitBatch[]): Required<CommitBatch> {
+  const out: Required<CommitBatch> = { ack: [], results: [], enqueue: [], schedule: [], putData: [], deleteData: [] };
+  for (const b of batches) {
+    for (const k of Object.keys(out) as (keyof CommitBatch)[]) {
+      const part = b[k];
+      if (part) for (const x of part) (out[k] as unknown[]).push(x);
+    }
+  }
+  return out;
 }
 
 function fmtMs(ms: number | undefined): string {

@@ -1,7 +1,7 @@
 import { StorageError } from "../errors";
 import { Waiters } from "./_waiters";
 import type {
-  CommitBatch, LeaseRef, LeasedItem, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
 
 interface Row extends QueueItem {
@@ -21,6 +21,8 @@ export class MemoryStorage implements Storage {
   #schedule = new Map<string, ScheduledItem>();
   #results = new Map<string, { payload: string; expiresAt: number | null }>();
   #data = new Map<string, string>();
+  #counters = new Map<string, { value: number; expiresAt: number }>();
+  #locks = new Map<string, { owner: string; until: number }>();
   #seq = 0;
   #waiters = new Waiters();
 
@@ -92,6 +94,8 @@ export class MemoryStorage implements Storage {
     for (const r of batch.results ?? []) this.#results.set(r.id, { payload: r.payload, expiresAt: r.expiresAt ?? null });
     for (const it of batch.enqueue ?? []) this.#insert(it);
     for (const it of batch.schedule ?? []) this.#schedule.set(it.id, { ...it });
+    for (const d of batch.putData ?? []) this.#data.set(d.key, d.value);
+    for (const k of batch.deleteData ?? []) this.#data.delete(k);
     this.#changed();
   }
 
@@ -151,6 +155,63 @@ export class MemoryStorage implements Storage {
     return this.#data.delete(key);
   }
 
+  async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
+    return [...this.#data]
+      .filter(([k]) => k.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .slice(0, limit)
+      .map(([key, value]) => ({ key, value }));
+  }
+
+  async incr(key: string, by: number, expiresAt: number, now: number): Promise<number> {
+    const c = this.#counters.get(key);
+    const next = c && c.expiresAt > now ? { value: c.value + by, expiresAt: c.expiresAt } : { value: by, expiresAt };
+    this.#counters.set(key, next);
+    return next.value;
+  }
+
+  async enqueueUnique(item: QueueItem | ScheduledItem, key: string): Promise<string | null> {
+    const holder = this.#data.get(key);
+    if (holder !== undefined && (this.#rows.has(holder) || this.#schedule.has(holder))) return holder;
+    if ("eta" in item) await this.schedule([item]);
+    else await this.enqueue([item]);
+    this.#data.set(key, item.id);
+    return null;
+  }
+
+  async acquireLock(key: string, owner: string, until: number, now: number): Promise<boolean> {
+    const l = this.#locks.get(key);
+    if (l && l.until > now && l.owner !== owner) return false;
+    this.#locks.set(key, { owner, until });
+    return true;
+  }
+
+  async renewLocks(keys: string[], owner: string, until: number): Promise<number> {
+    let n = 0;
+    for (const k of keys) {
+      const l = this.#locks.get(k);
+      if (l && l.owner === owner) {
+        l.until = until;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async releaseLock(key: string, owner: string | null): Promise<boolean> {
+    const l = this.#locks.get(key);
+    if (!l || (owner !== null && l.owner !== owner)) return false;
+    this.#locks.delete(key);
+    return true;
+  }
+
+  async listLocks(now: number): Promise<LockInfo[]> {
+    return [...this.#locks]
+      .filter(([, l]) => l.until > now)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, l]) => ({ key, owner: l.owner, until: l.until }));
+  }
+
   async pendingCount(): Promise<number> {
     let n = 0;
     for (const r of this.#rows.values()) if (r.leasedUntil === null) n++;
@@ -184,6 +245,8 @@ export class MemoryStorage implements Storage {
     this.#schedule.clear();
     this.#results.clear();
     this.#data.clear();
+    this.#counters.clear();
+    this.#locks.clear();
   }
 
   waitForChange(timeoutMs: number): Promise<void> {

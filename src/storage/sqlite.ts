@@ -3,7 +3,7 @@ import { StorageError } from "../errors";
 import { FileWake, type Topic } from "./_wake";
 import { SQLITE_MIGRATIONS } from "./sql/migrations";
 import type {
-  CommitBatch, LeaseRef, LeasedItem, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
 
 export interface SqliteStorageOptions {
@@ -36,6 +36,7 @@ export class SqliteStorage implements Storage {
   #s: ReturnType<typeof prepare>;
   #commitTx: (batch: CommitBatch) => void;
   #promoteTx: (now: number, limit: number) => number;
+  #uniqueTx: (item: QueueItem | ScheduledItem, key: string) => string | null;
   #wake: FileWake;
   #seenVersion = -1;
   #closed = false;
@@ -53,6 +54,16 @@ export class SqliteStorage implements Storage {
       if (b.results) for (const r of b.results) s.putResult.run(q, r.id, r.payload, r.expiresAt ?? null);
       if (b.enqueue) for (const it of b.enqueue) s.insert.run(q, it.id, it.name, it.priority, it.payload);
       if (b.schedule) for (const it of b.schedule) s.insertScheduled.run(it.id, q, it.name, it.priority, it.eta, it.payload);
+      if (b.putData) for (const d of b.putData) s.putData.run(q, d.key, d.value);
+      if (b.deleteData) for (const k of b.deleteData) s.deleteData.run(q, k);
+    }).immediate;
+    this.#uniqueTx = this.#db.transaction((item: QueueItem | ScheduledItem, key: string) => {
+      const holder = s.peekData.get(q, key) as { value: string } | null;
+      if (holder && s.taskExists.get(holder.value, holder.value)) return holder.value;
+      if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload);
+      else s.insert.run(q, item.id, item.name, item.priority, item.payload);
+      s.putData.run(q, key, item.id);
+      return null;
     }).immediate;
     this.#promoteTx = this.#db.transaction((now: number, limit: number) => {
       const moved = s.promote.run(q, now, limit).changes;
@@ -159,6 +170,48 @@ export class SqliteStorage implements Storage {
     return this.#guard(() => this.#s.deleteData.run(this.queue, key).changes > 0, "delete data");
   }
 
+  async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
+    // Range scan on the primary key: prefix <= key < prefix + U+FFFF.
+    return this.#guard(
+      () => this.#s.listData.all(this.queue, prefix, `${prefix}\uffff`, limit) as { key: string; value: string }[],
+      "list data",
+    );
+  }
+
+  async incr(key: string, by: number, expiresAt: number, now: number): Promise<number> {
+    const row = this.#guard(() => this.#s.incr.get(this.queue, key, by, expiresAt, now), "count") as { value: number };
+    return row.value;
+  }
+
+  async enqueueUnique(item: QueueItem | ScheduledItem, key: string): Promise<string | null> {
+    const holder = this.#guard(() => this.#uniqueTx(item, key), "enqueue");
+    if (holder === null) this.#wake.touch("queue");
+    return holder;
+  }
+
+  async acquireLock(key: string, owner: string, until: number, now: number): Promise<boolean> {
+    return this.#guard(() => this.#s.acquireLock.run(this.queue, key, owner, until, now).changes > 0, "acquire lock");
+  }
+
+  async renewLocks(keys: string[], owner: string, until: number): Promise<number> {
+    return this.#guard(() => {
+      let n = 0;
+      for (const k of keys) n += this.#s.renewLock.run(until, this.queue, k, owner).changes;
+      return n;
+    }, "renew locks");
+  }
+
+  async releaseLock(key: string, owner: string | null): Promise<boolean> {
+    return this.#guard(
+      () => (owner === null ? this.#s.forceUnlock.run(this.queue, key) : this.#s.unlock.run(this.queue, key, owner)).changes > 0,
+      "release lock",
+    );
+  }
+
+  async listLocks(now: number): Promise<LockInfo[]> {
+    return this.#guard(() => this.#s.listLocks.all(this.queue, now) as LockInfo[], "list locks");
+  }
+
   async pendingCount(): Promise<number> {
     return this.#count(this.#s.countReady);
   }
@@ -190,7 +243,7 @@ export class SqliteStorage implements Storage {
     this.#guard(
       () =>
         this.#db.transaction(() => {
-          for (const table of ["queue", "schedule", "results", "kv"]) {
+          for (const table of ["queue", "schedule", "results", "kv", "locks", "counters"]) {
             this.#db.query(`DELETE FROM ${table} WHERE queue = ?`).run(this.queue);
           }
         }).immediate(),
@@ -306,6 +359,23 @@ function prepare(db: Database) {
       "SELECT id, name, priority, eta, payload FROM schedule WHERE queue = ? ORDER BY eta, rowid LIMIT ?",
     ),
     dataVersion: q("PRAGMA data_version"),
+    listData: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"),
+    incr: q(
+      `INSERT INTO counters (queue, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+       ON CONFLICT (queue, key) DO UPDATE SET
+         value = CASE WHEN expires_at > ?5 THEN value + ?3 ELSE ?3 END,
+         expires_at = CASE WHEN expires_at > ?5 THEN expires_at ELSE ?4 END
+       RETURNING value`,
+    ),
+    taskExists: q("SELECT 1 FROM queue WHERE id = ? UNION ALL SELECT 1 FROM schedule WHERE id = ?"),
+    acquireLock: q(
+      `INSERT INTO locks (queue, key, owner, until) VALUES (?1, ?2, ?3, ?4)
+       ON CONFLICT (queue, key) DO UPDATE SET owner = ?3, until = ?4 WHERE locks.until <= ?5 OR locks.owner = ?3`,
+    ),
+    renewLock: q("UPDATE locks SET until = ? WHERE queue = ? AND key = ? AND owner = ?"),
+    unlock: q("DELETE FROM locks WHERE queue = ? AND key = ? AND owner = ?"),
+    forceUnlock: q("DELETE FROM locks WHERE queue = ? AND key = ?"),
+    listLocks: q("SELECT key, owner, until FROM locks WHERE queue = ? AND until > ? ORDER BY key"),
   };
 }
 

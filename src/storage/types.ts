@@ -49,6 +49,17 @@ export interface CommitBatch {
   results?: ResultItem[];
   enqueue?: QueueItem[];
   schedule?: ScheduledItem[];
+  /** Key-value entries to write (dead letters, progress). */
+  putData?: { key: string; value: string }[];
+  /** Key-value entries to remove (unique-task keys of finished tasks). */
+  deleteData?: string[];
+}
+
+/** A lease-style lock: held by `owner` until `until` (epoch ms) unless renewed. */
+export interface LockInfo {
+  key: string;
+  owner: string;
+  until: number;
 }
 
 export interface Storage {
@@ -89,6 +100,30 @@ export interface Storage {
   putIfEmpty(key: string, value: string): Promise<boolean>;
   getData(key: string, preserve: boolean): Promise<string | null>;
   deleteData(key: string): Promise<boolean>;
+
+  /** Key-value entries whose key starts with `prefix`, in key order. */
+  listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]>;
+  /**
+   * Add `by` to the counter `key` and return the new value. A counter past its `expiresAt`
+   * (epoch ms) starts again from 0 and takes the new `expiresAt`: a fixed window for rate limits.
+   */
+  incr(key: string, by: number, expiresAt: number, now: number): Promise<number>;
+
+  /**
+   * Enqueue (or schedule, when the item has an `eta`) unless `key` names a task that is still
+   * queued, scheduled or leased. Returns null when the item was stored, else the id of the task
+   * holding the key. A key whose task is gone (finished without removing it) is taken over.
+   */
+  enqueueUnique(item: QueueItem | ScheduledItem, key: string): Promise<string | null>;
+
+  /** Take `key` for `owner` until `until`; true when taken. A lock held past `now` is free; the owner may re-take it. */
+  acquireLock(key: string, owner: string, until: number, now: number): Promise<boolean>;
+  /** Extend locks this owner still holds; returns how many. */
+  renewLocks(keys: string[], owner: string, until: number): Promise<number>;
+  /** Release `key` if `owner` holds it, or whoever holds it when `owner` is null. */
+  releaseLock(key: string, owner: string | null): Promise<boolean>;
+  /** Locks held at `now`. */
+  listLocks(now: number): Promise<LockInfo[]>;
 
   /** Ready items (not leased). */
   pendingCount(): Promise<number>;

@@ -183,6 +183,71 @@ export function describeStorageContract(
       expect(await s.deleteData("j")).toBe(false);
     });
 
+    test("commit writes and removes key-value entries with the rest", async () => {
+      const s = await make();
+      await s.putData("old", "1");
+      await s.commit({ putData: [{ key: "new", value: "2" }], deleteData: ["old"] });
+      expect([await s.getData("old", true), await s.getData("new", true)]).toEqual([null, "2"]);
+    });
+
+    test("listData lists by prefix in key order", async () => {
+      const s = await make();
+      for (const k of ["b:2", "a:1", "b:1", "b", "c:1"]) await s.putData(k, k.toUpperCase());
+      expect(await s.listData("b:", 10)).toEqual([
+        { key: "b:1", value: "B:1" },
+        { key: "b:2", value: "B:2" },
+      ]);
+      expect((await s.listData("", 2)).map((x) => x.key)).toEqual(["a:1", "b"]);
+    });
+
+    test("incr counts within a window and starts again after it", async () => {
+      const s = await make();
+      expect(await s.incr("c", 1, T0 + 1000, T0)).toBe(1);
+      expect(await s.incr("c", 2, T0 + 5000, T0 + 10)).toBe(3);
+      expect(await s.incr("c", 1, T0 + 5000, T0 + 999)).toBe(4);
+      expect(await s.incr("c", 1, T0 + 3000, T0 + 1000)).toBe(1);
+      expect(await s.incr("c", 1, T0 + 9000, T0 + 2999)).toBe(2);
+    });
+
+    test("enqueueUnique stores once while the holder is queued, scheduled or leased", async () => {
+      const s = await make();
+      expect(await s.enqueueUnique(item("a"), "u:k")).toBeNull();
+      expect(await s.enqueueUnique(item("b"), "u:k")).toBe("a");
+      const [l] = await s.lease(1, T0 + 1000);
+      expect(await s.enqueueUnique(item("c"), "u:k")).toBe("a");
+      // finished: the key is removed with the ack
+      await s.commit({ ack: [{ id: "a", token: l!.token }], deleteData: ["u:k"] });
+      expect(await s.enqueueUnique({ ...item("d"), eta: T0 + 5000 }, "u:k")).toBeNull();
+      expect(await s.scheduledCount()).toBe(1);
+      expect(await s.enqueueUnique(item("e"), "u:k")).toBe("d");
+      expect(await s.pendingCount()).toBe(0);
+    });
+
+    test("enqueueUnique takes over a key whose task is gone", async () => {
+      const s = await make();
+      await s.putData("u:k", "long-gone-task");
+      expect(await s.enqueueUnique(item("a"), "u:k")).toBeNull();
+      expect(await s.getData("u:k", true)).toBe("a");
+    });
+
+    test("locks: one owner at a time, free once expired, renewable, releasable", async () => {
+      const s = await make();
+      expect(await s.acquireLock("L", "A", T0 + 1000, T0)).toBe(true);
+      expect(await s.acquireLock("L", "B", T0 + 1000, T0 + 10)).toBe(false);
+      expect(await s.acquireLock("L", "A", T0 + 2000, T0 + 10)).toBe(true);
+      expect(await s.renewLocks(["L", "M"], "A", T0 + 3000)).toBe(1);
+      expect(await s.renewLocks(["L"], "B", T0 + 9000)).toBe(0);
+      expect(await s.listLocks(T0)).toEqual([{ key: "L", owner: "A", until: T0 + 3000 }]);
+      expect(await s.acquireLock("L", "B", T0 + 9000, T0 + 2999)).toBe(false);
+      expect(await s.acquireLock("L", "B", T0 + 9000, T0 + 3000)).toBe(true);
+      expect(await s.releaseLock("L", "A")).toBe(false);
+      expect(await s.releaseLock("L", "B")).toBe(true);
+      expect(await s.listLocks(T0)).toEqual([]);
+      await s.acquireLock("L", "C", T0 + 9000, T0);
+      expect(await s.releaseLock("L", null)).toBe(true);
+      expect(await s.listLocks(T0 + 5000)).toEqual([]);
+    });
+
     test("listPending shows ready and leased items in lease order", async () => {
       const s = await make();
       await s.enqueue([item("a", 1), item("b", 2), item("c", 0)]);
