@@ -49,8 +49,8 @@ try {
     ["add(40, 2)", await add(40, 2)],
     ["slow(200)  priority 10", await slow(200)],
     ["flaky('a') retries 2", await flaky("a")],
-    ...(await add.map([[10, 20], [30, 40]])).map((r: unknown, i: number) => [`add.map[${i}]`, r]),
-  ] as const;
+    ...[...(await add.map([[10, 20], [30, 40]]))].map((r: unknown, i: number) => [`add.map[${i}]`, r]),
+  ] as [string, unknown][];
   for (const [label, r] of results) {
     const value = await (r as { get(o: object): Promise<unknown> }).get({ blocking: true, timeout: 10_000 });
     console.log(`${label.padEnd(24)} -> ${JSON.stringify(value)}`);

@@ -15,6 +15,8 @@ export type HueyErrorCode =
   | "HUEY_RESULT_TIMEOUT"
   | "HUEY_TASK_TIMEOUT"
   | "HUEY_RETRY"
+  | "HUEY_CANCEL"
+  | "HUEY_LOCKED"
   | "HUEY_WORKER_DIED"
   | "HUEY_LOAD"
   | "HUEY_CLI";
@@ -147,6 +149,24 @@ export class RetryTask extends HueyError {
     super("HUEY_RETRY", options.message ?? "task asked to be retried");
     this.delay = options.delay;
     this.eta = options.eta instanceof Date ? options.eta.getTime() : options.eta;
+  }
+}
+
+/** Throw from a task or a pre-execute hook to stop this run (signal "canceled"); `retry` runs it again. */
+export class CancelExecution extends HueyError {
+  override readonly name = "CancelExecution";
+  readonly retry: boolean;
+  constructor(options: { retry?: boolean; message?: string } = {}) {
+    super("HUEY_CANCEL", options.message ?? "task execution was canceled");
+    this.retry = options.retry ?? false;
+  }
+}
+
+/** A lock is held by someone else. */
+export class TaskLockedError extends HueyError {
+  override readonly name = "TaskLockedError";
+  constructor(readonly key: string) {
+    super("HUEY_LOCKED", `lock "${key}" is held by another task`);
   }
 }
 

@@ -1,95 +1,226 @@
 import { hasCode, serializeError, type SerializedError } from "./errors";
-import { readMessage, checkSize, toQueueItem, type Message, type StoredResult } from "./message";
+import { KEYS, readMessage, checkSize, toQueueItem, type DeadLetter, type Message, type StoredResult } from "./message";
 import { encode } from "./serializer";
 import type { CommitBatch, LeaseRef } from "./storage/types";
-import type { SignalName } from "./signals";
+import type { SignalName, TaskInfo } from "./signals";
+import type { TaskContext } from "./task";
 
 /** What running a task once came to, before any effect on storage. */
 export type Outcome =
-  | { kind: "ok"; result: string | null }
+  | { kind: "ok"; result: string | null; ttl?: number | null }
   | { kind: "retry"; delay?: number; eta?: number; error: SerializedError }
-  | { kind: "error"; error: SerializedError };
+  | { kind: "error"; error: SerializedError }
+  | { kind: "cancel"; retry: boolean; error: SerializedError }
+  | { kind: "expired" };
 
+/** What the executor needs of a registered task. */
 export interface RunnableTask {
   fn: (...args: any[]) => unknown;
   storeResult: boolean;
+  storeNone: boolean;
+  resultTtl: number | null;
+  context: boolean;
 }
+
+export interface Hooks {
+  pre: ((task: TaskInfo) => unknown)[];
+  post: ((task: TaskInfo, value: unknown, error: Error | undefined) => unknown)[];
+}
+
+export interface ExecuteOptions {
+  lookup: (name: string) => RunnableTask | undefined;
+  maxPayloadSize: number;
+  hooks?: Hooks;
+  now?: number;
+  /** Aborted on timeout, revoke or shutdown; passed to context tasks. */
+  signal?: AbortSignal;
+  onProgress?: (value: unknown) => void;
+  /** Called once the message is decoded (workers use it to learn a task's id and info). */
+  onStart?: (m: Message) => void;
+}
+
+const NEVER = new AbortController().signal;
 
 /**
  * Run one message's task once and classify what happened. Never throws: a task error, a result
- * that will not serialise and a RetryTask all become Outcomes.
+ * that will not serialise, RetryTask and CancelExecution all become Outcomes.
  */
-export async function execute(
-  payload: string,
-  lookup: (name: string) => RunnableTask | undefined,
-  maxPayloadSize: number,
-): Promise<Outcome> {
+export async function execute(payload: string, o: ExecuteOptions): Promise<Outcome> {
   let m: Message;
   try {
     m = readMessage(payload);
   } catch (err) {
     return { kind: "error", error: serializeError(err) };
   }
-  const task = lookup(m.name);
+  if (m.expires !== undefined && (o.now ?? Date.now()) > m.expires) return { kind: "expired" };
+  const task = o.lookup(m.name);
   if (!task) {
-    return { kind: "error", error: { name: "UnknownTaskError", message: `no task named "${m.name}" is registered in this worker`, code: "HUEY_UNKNOWN_TASK" } };
+    return {
+      kind: "error",
+      error: { name: "UnknownTaskError", message: `no task named "${m.name}" is registered in this worker`, code: "HUEY_UNKNOWN_TASK" },
+    };
   }
+  o.onStart?.(m);
+  const info: TaskInfo = { id: m.id, name: m.name, args: m.args, priority: m.priority, retries: m.retries, attempt: m.attempt };
   let value: unknown;
+  let failure: unknown;
+  let failed = false;
   try {
-    value = await task.fn(...m.args);
-  } catch (err) {
-    if (hasCode(err, "HUEY_RETRY")) {
-      const r = err as { delay?: number; eta?: number };
-      return { kind: "retry", delay: r.delay, eta: r.eta, error: serializeError(err) };
+    for (const h of o.hooks?.pre ?? []) await h(info);
+    if (task.context) {
+      const ctx: TaskContext = {
+        id: m.id,
+        name: m.name,
+        retries: m.retries,
+        attempt: m.attempt,
+        signal: o.signal ?? NEVER,
+        progress: (v) => o.onProgress?.(v),
+      };
+      value = await task.fn(ctx, ...m.args);
+    } else {
+      value = await task.fn(...m.args);
     }
-    return { kind: "error", error: serializeError(err) };
+  } catch (err) {
+    failed = true;
+    failure = err;
   }
-  if (!task.storeResult) return { kind: "ok", result: null };
+  for (const h of o.hooks?.post ?? []) {
+    try {
+      await h(info, failed ? undefined : value, failed ? asError(failure) : undefined);
+    } catch (err) {
+      if (!failed) {
+        failed = true;
+        failure = err;
+      }
+    }
+  }
+  if (failed) return classify(failure);
+  if (!task.storeResult || (!task.storeNone && (value === undefined || value === null))) return { kind: "ok", result: null };
   try {
     const result = encode({ ok: true, value } satisfies StoredResult, `the result of ${m.name}()`);
-    checkSize(result, `the result of task ${m.name}`, maxPayloadSize);
-    return { kind: "ok", result };
+    checkSize(result, `the result of task ${m.name}`, o.maxPayloadSize);
+    return { kind: "ok", result, ttl: task.resultTtl };
   } catch (err) {
     return { kind: "error", error: serializeError(err) };
   }
 }
 
-/** The storage writes and the signal an outcome leads to. Pure: time is an argument. */
+function classify(err: unknown): Outcome {
+  if (hasCode(err, "HUEY_RETRY")) {
+    const r = err as { delay?: number; eta?: number };
+    return { kind: "retry", delay: r.delay, eta: r.eta, error: serializeError(err) };
+  }
+  if (hasCode(err, "HUEY_CANCEL")) {
+    return { kind: "cancel", retry: (err as { retry?: boolean }).retry === true, error: serializeError(err) };
+  }
+  return { kind: "error", error: serializeError(err) };
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** The storage writes and signals an outcome leads to. Pure: time and randomness are arguments. */
 export interface Plan {
   batch: CommitBatch;
-  signal: SignalName;
+  /** Emitted in order once the batch is committed. */
+  signals: SignalName[];
   /** Set for retries: when the task runs again. */
   retryAt?: number;
 }
 
-export function planOutcome(
-  lease: LeaseRef & { payload: string },
-  outcome: Outcome,
-  now: number,
-  opts: { storeErrors: boolean; noRetry?: boolean },
-): Plan {
+export interface PlanOptions {
+  /** Keep tasks that fail for good in the dead-letter store. */
+  keepFailed: boolean;
+  /** Fail without retrying, whatever retries are left. */
+  noRetry?: boolean;
+  /** Signals that precede the outcome's own, e.g. "timeout". */
+  before?: SignalName[];
+  /** In [0, 1): the jitter draw. @default Math.random */
+  rand?: () => number;
+}
+
+/** The delay before retry number `attempt` (1 = first retry) of `m`. */
+export function retryDelay(m: Message, rand: () => number): number {
+  const base = m.retryDelay * Math.pow(m.backoff ?? 1, Math.max(0, m.attempt - 1));
+  const capped = m.maxDelay !== undefined ? Math.min(base, m.maxDelay) : base;
+  const jitter = m.jitter ? capped * m.jitter * (rand() * 2 - 1) : 0;
+  return Math.max(0, Math.round(capped + jitter));
+}
+
+export function planOutcome(lease: LeaseRef & { payload: string }, outcome: Outcome, now: number, o: PlanOptions): Plan {
   const ack = [{ id: lease.id, token: lease.token }];
-  if (outcome.kind === "ok") {
-    return {
-      batch: { ack, results: outcome.result === null ? [] : [{ id: lease.id, payload: outcome.result }] },
-      signal: "complete",
-    };
-  }
+  const before = o.before ?? [];
   const m = readMessage(lease.payload);
-  const forced = outcome.kind === "retry";
-  if (!opts.noRetry && (forced || m.retries > 0)) {
-    const eta = outcome.kind === "retry" && outcome.eta !== undefined ? outcome.eta : now + ((outcome.kind === "retry" ? outcome.delay : undefined) ?? m.retryDelay);
-    const next: Message = { ...m, retries: forced ? m.retries : m.retries - 1, attempt: m.attempt + 1 };
-    const item = toQueueItem(next, Number.MAX_SAFE_INTEGER);
-    return {
-      batch: eta <= now ? { ack, enqueue: [item] } : { ack, schedule: [{ ...item, eta }] },
-      signal: "retrying",
-      retryAt: eta,
-    };
+  const done = (batch: CommitBatch, signal: SignalName): Plan => ({
+    batch: { ...batch, ack, deleteData: finishedKeys(m) },
+    signals: [...before, signal],
+  });
+  switch (outcome.kind) {
+    case "ok":
+      return done(
+        { results: outcome.result === null ? [] : [{ id: m.id, payload: outcome.result, expiresAt: outcome.ttl ? now + outcome.ttl : null }] },
+        "complete",
+      );
+    case "expired":
+      return done({}, "expired");
+    case "cancel":
+      return outcome.retry && !o.noRetry ? retry(m, ack, now, 0, before) : done({}, "canceled");
+    case "retry": {
+      if (o.noRetry) break;
+      const at = outcome.eta ?? now + (outcome.delay ?? retryDelay(m, o.rand ?? Math.random));
+      return retry({ ...m, retries: m.retries + 1 }, ack, now, at - now, before);
+    }
+    case "error":
+      if (!o.noRetry && m.retries > 0) return retry(m, ack, now, retryDelay(m, o.rand ?? Math.random), before);
   }
-  const stored: StoredResult = { ok: false, name: m.name, error: outcome.error, attempts: m.attempt };
+  const error = "error" in outcome ? outcome.error : { name: "Error", message: "failed" };
+  const stored: StoredResult = { ok: false, name: m.name, error, attempts: m.attempt };
+  const batch: CommitBatch = { results: [{ id: m.id, payload: JSON.stringify(stored) }] };
+  if (o.keepFailed) {
+    const dl: DeadLetter = { id: m.id, name: m.name, args: m.args, error, attempts: m.attempt, failedAt: now, payload: lease.payload };
+    batch.putData = [{ key: KEYS.failed + m.id, value: JSON.stringify(dl) }];
+  }
+  return done(batch, "error");
+}
+
+/** Keys a finished task no longer needs. */
+function finishedKeys(m: Message): string[] {
+  const keys = [KEYS.progress + m.id];
+  if (m.unique) keys.push(m.unique);
+  return keys;
+}
+
+function retry(m: Message, ack: LeaseRef[], now: number, delay: number, before: SignalName[]): Plan {
+  const next: Message = { ...m, retries: Math.max(0, m.retries - 1), attempt: m.attempt + 1 };
+  const item = toQueueItem(next, Number.MAX_SAFE_INTEGER);
+  const eta = now + delay;
   return {
-    batch: { ack, results: opts.storeErrors ? [{ id: lease.id, payload: JSON.stringify(stored) }] : [] },
-    signal: "error",
+    batch: delay <= 0 ? { ack, enqueue: [item] } : { ack, schedule: [{ ...item, eta }] },
+    signals: [...before, "retrying"],
+    retryAt: eta,
+  };
+}
+
+/** Writes for a task skipped before it ran (revoked): ack it, drop its keys. */
+export function planSkip(lease: LeaseRef & { payload: string }, signal: SignalName): Plan {
+  let keys: string[] = [];
+  try {
+    keys = finishedKeys(readMessage(lease.payload));
+  } catch {
+    /* unreadable payload: nothing else to remove */
+  }
+  return { batch: { ack: [{ id: lease.id, token: lease.token }], deleteData: keys }, signals: [signal] };
+}
+
+/** Writes for a task put back for later without running (rate limit, unknown name). */
+export function planDefer(lease: LeaseRef & { payload: string; name: string; priority: number }, eta: number, signal: SignalName): Plan {
+  return {
+    batch: {
+      ack: [{ id: lease.id, token: lease.token }],
+      schedule: [{ id: lease.id, name: lease.name, priority: lease.priority, payload: lease.payload, eta }],
+    },
+    signals: [signal],
+    retryAt: eta,
   };
 }

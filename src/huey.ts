@@ -1,13 +1,16 @@
 import { ConfigurationError, DuplicateTaskError, UnknownTaskError } from "./errors";
-import { execute, planOutcome, type RunnableTask } from "./executor";
-import { newTaskId, readMessage, taskInfo, toQueueItem, type Message } from "./message";
-import { Result } from "./result";
+import { execute, planOutcome, planSkip, type Hooks, type RunnableTask } from "./executor";
+import { KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type DeadLetter, type Message } from "./message";
+import { Result, ResultGroup, type ResultOwner } from "./result";
+import { decode, encode } from "./serializer";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
 import { MemoryStorage } from "./storage/memory";
 import { SqliteStorage, type SqliteStorageOptions } from "./storage/sqlite";
 import type { QueueItem, ScheduledItem, Storage } from "./storage/types";
-import type { AnyTaskDef, ResolvedTaskOptions, ScheduleOptions, TaskDef, TaskOptions } from "./task";
-import { toEpochMs, toMs } from "./_time";
+import type {
+  AnyTaskDef, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions,
+} from "./task";
+import { toEpochMs, toMs, type Duration } from "./_time";
 
 export interface HueyOptions {
   /** The queue's name. Several Huey instances may share one store under different names. */
@@ -24,6 +27,12 @@ export interface HueyOptions {
   results?: boolean;
   /** Largest stored payload (arguments, or a result) in bytes. @default 1 MiB */
   maxPayloadSize?: number;
+  /**
+   * How long tasks that failed for good stay in the dead-letter store (`huey.failed()`);
+   * `false` keeps none.
+   * @default "7d"
+   */
+  failedRetention?: Duration | false;
 }
 
 export interface ResolvedHueyOptions {
@@ -31,12 +40,24 @@ export interface ResolvedHueyOptions {
   readonly immediate: boolean;
   readonly results: boolean;
   readonly maxPayloadSize: number;
+  /** ms, or null to keep no dead letters. */
+  readonly failedRetention: number | null;
 }
 
-interface Registered extends RunnableTask {
+/** A registered task, as the consumer and Workers see it. */
+export interface Registered extends RunnableTask {
   name: string;
   options: ResolvedTaskOptions;
   def: AnyTaskDef;
+}
+
+export interface PendingTask extends TaskInfo {
+  /** Taken by a consumer (running or about to). */
+  leased: boolean;
+}
+
+export interface ScheduledTask extends TaskInfo {
+  eta: number;
 }
 
 const BRAND = Symbol.for("bun-huey.Huey");
@@ -49,28 +70,73 @@ export function resolveHueyOptions(o: HueyOptions): ResolvedHueyOptions {
   if (!Number.isInteger(maxPayloadSize) || maxPayloadSize < 64) {
     throw new ConfigurationError(`maxPayloadSize must be a whole number of bytes, 64 or more; got ${String(o.maxPayloadSize)}`);
   }
-  return Object.freeze({ name: o.name, immediate: o.immediate ?? false, results: o.results ?? true, maxPayloadSize });
-}
-
-export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedHueyOptions): ResolvedTaskOptions {
-  const priority = o.priority ?? 0;
-  if (!Number.isSafeInteger(priority)) {
-    throw new ConfigurationError(`task "${name}": priority must be a whole number, got ${String(o.priority)}`);
-  }
-  const retries = o.retries ?? 0;
-  if (!Number.isSafeInteger(retries) || retries < 0) {
-    throw new ConfigurationError(`task "${name}": retries must be a whole number of 0 or more, got ${String(o.retries)}`);
-  }
+  const retention = o.failedRetention ?? "7d";
   return Object.freeze({
-    priority,
-    retries,
-    retryDelay: toMs(o.retryDelay ?? 0, `task "${name}": retryDelay`),
-    results: o.results ?? huey.results,
+    name: o.name,
+    immediate: o.immediate ?? false,
+    results: o.results ?? true,
+    maxPayloadSize,
+    failedRetention: retention === false ? null : toMs(retention, "failedRetention"),
   });
 }
 
-/** The task queue: register tasks, enqueue them, read results. */
-export class Huey {
+function whole(task: string, option: string, v: unknown, min: number): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+    throw new ConfigurationError(`task "${task}": ${option} must be a whole number${min > -Infinity ? ` of ${min} or more` : ""}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function optionalMs(task: string, option: string, v: Duration | undefined): number | null {
+  return v === undefined ? null : toMs(v, `task "${task}": ${option}`);
+}
+
+export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedHueyOptions): ResolvedTaskOptions {
+  const backoff = o.retryBackoff ?? 1;
+  if (typeof backoff !== "number" || !Number.isFinite(backoff) || backoff < 1) {
+    throw new ConfigurationError(`task "${name}": retryBackoff must be a number of 1 or more (a factor), got ${JSON.stringify(o.retryBackoff)}`);
+  }
+  const jitter = o.retryJitter ?? 0;
+  if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) {
+    throw new ConfigurationError(`task "${name}": retryJitter must be a fraction from 0 to 1, got ${JSON.stringify(o.retryJitter)}`);
+  }
+  if (o.unique !== undefined && typeof o.unique !== "boolean" && typeof o.unique !== "function") {
+    throw new ConfigurationError(`task "${name}": unique must be true, false or a function of the arguments returning a key`);
+  }
+  let rateLimit: ResolvedTaskOptions["rateLimit"] = null;
+  if (o.rateLimit !== undefined) {
+    const r = o.rateLimit;
+    if (!r || typeof r !== "object") throw new ConfigurationError(`task "${name}": rateLimit must be { limit, per }`);
+    const limit = whole(name, "rateLimit.limit", r.limit, 1);
+    const per = toMs(r.per, `task "${name}": rateLimit.per`);
+    if (per <= 0) throw new ConfigurationError(`task "${name}": rateLimit.per must be longer than 0, got ${JSON.stringify(r.per)}`);
+    if (r.key !== undefined && typeof r.key !== "function") {
+      throw new ConfigurationError(`task "${name}": rateLimit.key must be a function of the arguments`);
+    }
+    rateLimit = Object.freeze({ limit, per, key: r.key ?? null });
+  }
+  const timeout = optionalMs(name, "timeout", o.timeout);
+  if (timeout === 0) throw new ConfigurationError(`task "${name}": timeout must be longer than 0`);
+  return Object.freeze({
+    priority: whole(name, "priority", o.priority ?? 0, -Infinity),
+    retries: whole(name, "retries", o.retries ?? 0, 0),
+    retryDelay: toMs(o.retryDelay ?? 0, `task "${name}": retryDelay`),
+    retryBackoff: backoff,
+    retryJitter: jitter,
+    retryMaxDelay: optionalMs(name, "retryMaxDelay", o.retryMaxDelay),
+    results: o.results ?? huey.results,
+    storeNone: o.storeNone ?? true,
+    resultTtl: optionalMs(name, "resultTtl", o.resultTtl),
+    expires: optionalMs(name, "expires", o.expires),
+    timeout,
+    context: o.context ?? false,
+    unique: o.unique === true ? (...args: unknown[]) => encode(args, `task "${name}" unique key`) : (o.unique || false),
+    rateLimit,
+  });
+}
+
+/** The task queue: register tasks, enqueue them, read results, inspect and control the queue. */
+export class Huey implements ResultOwner {
   readonly options: ResolvedHueyOptions;
   readonly signals: Signals;
   readonly [BRAND] = true;
@@ -78,6 +144,13 @@ export class Huey {
   #storageFactory: () => Storage;
   #tasks = new Map<string, Registered>();
   #forward: ((signal: SignalName, task: TaskInfo) => void) | null = null;
+  /** @internal Hooks run by Workers around each task, and on Worker start and stop. */
+  readonly hooks: Hooks & { startup: (() => unknown)[]; shutdown: (() => unknown)[] } = {
+    pre: [],
+    post: [],
+    startup: [],
+    shutdown: [],
+  };
 
   constructor(options: HueyOptions) {
     this.options = resolveHueyOptions(options);
@@ -104,16 +177,19 @@ export class Huey {
     return (this.#storage ??= this.#storageFactory());
   }
 
+  // ------------------------------------------------------------------ tasks
+
   /**
    * Register a task. The name is stored with each call and must be the same in every process
    * that enqueues or runs it; calling the returned function enqueues.
    */
+  task<A extends unknown[], R>(name: string, options: TaskOptions & { context: true }, fn: (ctx: TaskContext, ...args: A) => R): TaskDef<A, R>;
   task<A extends unknown[], R>(name: string, fn: (...args: A) => R): TaskDef<A, R>;
   task<A extends unknown[], R>(name: string, options: TaskOptions, fn: (...args: A) => R): TaskDef<A, R>;
   task<A extends unknown[], R>(
     name: string,
     optionsOrFn: TaskOptions | ((...args: A) => R),
-    maybeFn?: (...args: A) => R,
+    maybeFn?: (...args: any[]) => R,
   ): TaskDef<A, R> {
     const fn = typeof optionsOrFn === "function" ? optionsOrFn : maybeFn;
     const options = typeof optionsOrFn === "function" ? {} : (optionsOrFn ?? {});
@@ -127,49 +203,25 @@ export class Huey {
     const resolved = resolveTaskOptions(name, options, this.options);
     const huey = this;
     const def = function (...args: A) {
-      return huey.#enqueueOne(name, resolved, args, undefined);
+      return huey.#enqueueOne(name, resolved, args, {});
     } as TaskDef<A, R>;
+    const revokeKey = KEYS.revokedTask + name;
     Object.defineProperties(def, {
       taskName: { value: name, enumerable: true },
       options: { value: resolved, enumerable: true },
       huey: { value: this },
       callLocal: { value: (...args: A) => fn(...args) },
-      schedule: {
-        value: (args: A, s: ScheduleOptions) => huey.#enqueueOne(name, resolved, args, huey.#etaOf(name, s)),
-      },
-      map: {
-        value: async (argsList: Iterable<A>) => huey.enqueueMany([...argsList].map((args) => [def, args] as const)),
-      },
+      schedule: { value: (args: A, s: ScheduleOptions) => huey.#enqueueOne(name, resolved, args, s ?? {}) },
+      map: { value: (argsList: Iterable<A>) => huey.enqueueMany([...argsList].map((args) => [def, args] as const)) },
+      revoke: { value: (o?: { until?: Date | number; once?: boolean }) => huey.#revoke(revokeKey, o) },
+      restore: { value: () => huey.storage.deleteData(revokeKey) },
+      isRevoked: { value: () => huey.#isRevoked(revokeKey) },
     });
-    this.#tasks.set(name, { name, fn, options: resolved, def, storeResult: resolved.results });
+    this.#tasks.set(name, {
+      name, fn, options: resolved, def,
+      storeResult: resolved.results, storeNone: resolved.storeNone, resultTtl: resolved.resultTtl, context: resolved.context,
+    });
     return def;
-  }
-
-  /** Connect a handler to signals (all of them when `names` is empty). Returns an unregister function. */
-  signal(names: SignalName | readonly SignalName[], handler: SignalHandler): () => void {
-    return this.signals.connect(typeof names === "string" ? [names] : names, handler);
-  }
-
-  /** A handle on the result of the task with this id. */
-  result<T = unknown>(id: string): Result<T> {
-    return new Result<T>(id, () => this.storage);
-  }
-
-  /** Enqueue many calls in one transaction: `huey.enqueueMany(rows.map(r => [sendEmail, [r.to, r.subject]]))`. */
-  async enqueueMany<R = unknown>(calls: Iterable<readonly [AnyTaskDef, readonly unknown[]]>): Promise<Result<R>[]> {
-    const messages: Message[] = [];
-    for (const [def, args] of calls) {
-      const reg = this.#registered(def);
-      messages.push(this.#message(reg.name, reg.options, args as unknown[]));
-    }
-    const items = messages.map((m) => toQueueItem(m, this.options.maxPayloadSize));
-    if (this.options.immediate) {
-      for (const item of items) await this.#runImmediately(item);
-    } else {
-      await this.storage.enqueue(items);
-      if (this.#wants("enqueued")) for (const m of messages) this.#emit("enqueued", taskInfo(m));
-    }
-    return messages.map((m) => this.result<R>(m.id));
   }
 
   /** Registered task names. */
@@ -177,14 +229,145 @@ export class Huey {
     return [...this.#tasks.keys()];
   }
 
+  /** Registered tasks with their options. */
+  tasks(): { name: string; options: ResolvedTaskOptions }[] {
+    return [...this.#tasks.values()].map((t) => ({ name: t.name, options: t.options }));
+  }
+
   /** @internal The function and options of a registered task (consumer and workers). */
   lookup(name: string): Registered | undefined {
     return this.#tasks.get(name);
   }
 
+  /** Enqueue many calls in one transaction: `huey.enqueueMany(rows.map(r => [sendEmail, [r.to, r.subject]]))`. */
+  async enqueueMany<R = unknown>(calls: Iterable<readonly [AnyTaskDef, readonly unknown[]]>): Promise<ResultGroup<R>> {
+    const messages: Message[] = [];
+    for (const [def, args] of calls) {
+      const reg = this.#registered(def);
+      if (reg.options.unique) {
+        throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it one call at a time, not with map()/enqueueMany()`);
+      }
+      messages.push(this.#message(reg.name, reg.options, args as unknown[], {}));
+    }
+    const items = messages.map((m) => toQueueItem(m, this.options.maxPayloadSize));
+    if (this.options.immediate) {
+      for (const item of items) await this.#runImmediately(item);
+    } else if (items.length > 0) {
+      await this.storage.enqueue(items);
+      if (this.#wants("enqueued")) for (const m of messages) this.#emit("enqueued", taskInfo(m));
+    }
+    return new ResultGroup<R>(items.map((it) => new Result<R>(it.id, this, it.payload)));
+  }
+
+  /** A handle on the result of the task with this id. */
+  result<T = unknown>(id: string): Result<T> {
+    return new Result<T>(id, this);
+  }
+
+  // ------------------------------------------------------------------ signals and hooks
+
+  /** Connect a handler to signals (all of them when `names` is empty). Returns an unregister function. */
+  signal(names: SignalName | readonly SignalName[], handler: SignalHandler): () => void {
+    return this.signals.connect(typeof names === "string" ? [names] : names, handler);
+  }
+
+  /** Run `fn(task)` in the Worker before each task; throw CancelExecution to skip the task. */
+  preExecute(fn: (task: TaskInfo) => unknown): () => void {
+    return addHook(this.hooks.pre, fn);
+  }
+
+  /** Run `fn(task, value, error)` in the Worker after each task. */
+  postExecute(fn: (task: TaskInfo, value: unknown, error: Error | undefined) => unknown): () => void {
+    return addHook(this.hooks.post, fn);
+  }
+
+  /** Run `fn()` in each Worker once it has loaded the tasks file, before it takes tasks. */
+  onStartup(fn: () => unknown): () => void {
+    return addHook(this.hooks.startup, fn);
+  }
+
+  /** Run `fn()` in each Worker as the consumer stops it. */
+  onShutdown(fn: () => unknown): () => void {
+    return addHook(this.hooks.shutdown, fn);
+  }
+
   /** @internal Workers forward signals to the consumer's main thread instead of emitting them. */
   forwardSignals(fn: ((signal: SignalName, task: TaskInfo) => void) | null): void {
     this.#forward = fn;
+  }
+
+  // ------------------------------------------------------------------ revocation
+
+  /** Skip the task with this id when it comes up (signal "revoked"); abort it if running. */
+  revokeById(id: string, options?: { until?: Date | number; once?: boolean }): Promise<void> {
+    if (typeof id !== "string" || id === "") throw new ConfigurationError(`revokeById() needs a task id, got ${JSON.stringify(id)}`);
+    return this.#revoke(KEYS.revokedId + id, options);
+  }
+
+  restoreById(id: string): Promise<boolean> {
+    return this.storage.deleteData(KEYS.revokedId + id);
+  }
+
+  isRevokedId(id: string): Promise<boolean> {
+    return this.#isRevoked(KEYS.revokedId + id);
+  }
+
+  async #revoke(key: string, o: { until?: Date | number; once?: boolean } = {}): Promise<void> {
+    const until = o.until === undefined ? null : toEpochMs(o.until, "revoke() until");
+    await this.storage.putData(key, JSON.stringify({ until, once: o.once ?? false }));
+  }
+
+  async #isRevoked(key: string): Promise<boolean> {
+    const raw = await this.storage.getData(key, true);
+    if (raw === null) return false;
+    const r = JSON.parse(raw) as { until: number | null };
+    return r.until === null || r.until > Date.now();
+  }
+
+  /** @internal Enqueue a copy of a stored message under a new id, at `eta`. */
+  async requeueCopy(payload: string, eta: number): Promise<Result<any>> {
+    const m = readMessage(payload);
+    const copy: Message = { ...m, id: newTaskId(), unique: undefined };
+    const item = toQueueItem(copy, this.options.maxPayloadSize);
+    if (eta > Date.now()) await this.storage.schedule([{ ...item, eta }]);
+    else await this.storage.enqueue([item]);
+    return new Result(copy.id, this, item.payload);
+  }
+
+  // ------------------------------------------------------------------ key-value data
+
+  /** Store a JSON value under `key` (shared by every process on this store). */
+  async put(key: string, value: unknown): Promise<void> {
+    await this.storage.putData(KEYS.user + key, encode(value, `huey.put("${key}")`));
+  }
+
+  /** Store only when `key` is absent; true when stored. */
+  putIfEmpty(key: string, value: unknown): Promise<boolean> {
+    return this.storage.putIfEmpty(KEYS.user + key, encode(value, `huey.putIfEmpty("${key}")`));
+  }
+
+  /** Read `key`: removes it unless `peek` (as in Huey). Undefined when absent. */
+  async get<T = unknown>(key: string, options: { peek?: boolean } = {}): Promise<T | undefined> {
+    const raw = await this.storage.getData(KEYS.user + key, options.peek ?? false);
+    return raw === null ? undefined : decode<T>(raw);
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.storage.deleteData(KEYS.user + key);
+  }
+
+  // ------------------------------------------------------------------ introspection
+
+  /** Tasks waiting to run (and, flagged `leased`, those taken by a consumer), in run order. */
+  async pending(options: { limit?: number } = {}): Promise<PendingTask[]> {
+    const items = await this.storage.listPending(options.limit ?? 100);
+    return items.map((it) => ({ ...infoOf(it), leased: it.leased }));
+  }
+
+  /** Tasks waiting for their eta (delayed tasks and retries), earliest first. */
+  async scheduled(options: { limit?: number } = {}): Promise<ScheduledTask[]> {
+    const items = await this.storage.listScheduled(options.limit ?? 100);
+    return items.map((it) => ({ ...infoOf(it), eta: it.eta }));
   }
 
   /** Ready tasks waiting to run (not counting running ones). */
@@ -200,12 +383,53 @@ export class Huey {
     return this.storage.resultCount();
   }
 
+  /** Remove every task, schedule entry, result, dead letter, lock and key of this queue. */
+  flush(): Promise<void> {
+    return this.storage.flush();
+  }
+
+  // ------------------------------------------------------------------ dead letters
+
+  /** Tasks that failed for good, oldest first, with their arguments, error and attempts. */
+  async failed(options: { limit?: number } = {}): Promise<DeadLetter[]> {
+    const rows = await this.storage.listData(KEYS.failed, options.limit ?? 100);
+    return rows.map((r) => JSON.parse(r.value) as DeadLetter);
+  }
+
+  /** Enqueue a failed task again (same id, its retries restored) and drop its dead letter. */
+  async retryFailed(id: string): Promise<Result<unknown>> {
+    const raw = await this.storage.getData(KEYS.failed + id, true);
+    if (raw === null) throw new ConfigurationError(`no failed task with id ${JSON.stringify(id)} (see huey.failed())`);
+    const dl = JSON.parse(raw) as DeadLetter;
+    const m = readMessage(dl.payload);
+    const reg = this.#tasks.get(m.name);
+    const again: Message = { ...m, retries: reg?.options.retries ?? 0, attempt: 1, expires: undefined };
+    const item = toQueueItem(again, Number.MAX_SAFE_INTEGER);
+    await this.storage.deleteResult(id);
+    await this.storage.commit({ enqueue: [item], deleteData: [KEYS.failed + id] });
+    return new Result(id, this, item.payload);
+  }
+
+  /** Drop one dead letter, or all of them; returns how many were dropped. */
+  async purgeFailed(id?: string): Promise<number> {
+    if (id !== undefined) return (await this.storage.deleteData(KEYS.failed + id)) ? 1 : 0;
+    let n = 0;
+    for (;;) {
+      const rows = await this.storage.listData(KEYS.failed, 1000);
+      if (rows.length === 0) return n;
+      await this.storage.commit({ deleteData: rows.map((r) => r.key) });
+      n += rows.length;
+    }
+  }
+
   /** Close the storage; the next use opens it again. */
   async close(): Promise<void> {
     const s = this.#storage;
     this.#storage = null;
     await s?.close();
   }
+
+  // ------------------------------------------------------------------ internals
 
   #registered(def: AnyTaskDef): Registered {
     const reg = def && this.#tasks.get(def.taskName);
@@ -218,56 +442,113 @@ export class Huey {
     return reg;
   }
 
-  #message(name: string, o: ResolvedTaskOptions, args: unknown[]): Message {
-    return { v: 1, id: newTaskId(), name, args, priority: o.priority, retries: o.retries, retryDelay: o.retryDelay, attempt: 1 };
+  #message(name: string, o: ResolvedTaskOptions, args: unknown[], s: ScheduleOptions): Message {
+    const where = `${name}.schedule()`;
+    const now = Date.now();
+    const m: Message = {
+      v: 1,
+      id: s.id !== undefined ? checkId(s.id, where) : newTaskId(),
+      name,
+      args,
+      priority: s.priority !== undefined ? whole(name, "priority", s.priority, -Infinity) : o.priority,
+      retries: s.retries !== undefined ? whole(name, "retries", s.retries, 0) : o.retries,
+      retryDelay: s.retryDelay !== undefined ? toMs(s.retryDelay, `${where} retryDelay`) : o.retryDelay,
+      attempt: 1,
+    };
+    if (o.retryBackoff !== 1) m.backoff = o.retryBackoff;
+    if (o.retryJitter) m.jitter = o.retryJitter;
+    if (o.retryMaxDelay !== null) m.maxDelay = o.retryMaxDelay;
+    if (s.expires !== undefined) {
+      m.expires = s.expires instanceof Date ? toEpochMs(s.expires, `${where} expires`) : now + toMs(s.expires, `${where} expires`);
+    } else if (o.expires !== null) {
+      m.expires = now + o.expires;
+    }
+    return m;
   }
 
-  #etaOf(name: string, s: ScheduleOptions): number {
-    if (!s || (s.delay === undefined && s.eta === undefined)) {
-      throw new ConfigurationError(`${name}.schedule(args, options): options needs "delay" or "eta"`);
-    }
+  #etaOf(name: string, s: ScheduleOptions): number | undefined {
     if (s.delay !== undefined && s.eta !== undefined) {
       throw new ConfigurationError(`${name}.schedule(args, options): give "delay" or "eta", not both`);
     }
-    return s.eta !== undefined ? toEpochMs(s.eta, `${name}.schedule() eta`) : Date.now() + toMs(s.delay!, `${name}.schedule() delay`);
+    if (s.eta !== undefined) return toEpochMs(s.eta, `${name}.schedule() eta`);
+    if (s.delay !== undefined) return Date.now() + toMs(s.delay, `${name}.schedule() delay`);
+    return undefined;
   }
 
-  async #enqueueOne(name: string, o: ResolvedTaskOptions, args: unknown[], eta: number | undefined): Promise<Result<any>> {
-    const m = this.#message(name, o, args);
+  #uniqueKey(name: string, o: ResolvedTaskOptions, args: unknown[]): string | undefined {
+    if (!o.unique) return undefined;
+    let key: unknown;
+    try {
+      key = o.unique(...args);
+    } catch (err) {
+      throw new ConfigurationError(`task "${name}": the unique key function threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (typeof key !== "string") {
+      throw new ConfigurationError(`task "${name}": the unique key function must return a string, got ${typeof key}`);
+    }
+    return `${KEYS.unique}${name}:${key}`;
+  }
+
+  async #enqueueOne(name: string, o: ResolvedTaskOptions, args: unknown[], s: ScheduleOptions): Promise<Result<any>> {
+    const eta = this.#etaOf(name, s);
+    const m = this.#message(name, o, args, s);
+    const unique = this.#uniqueKey(name, o, args);
+    if (unique) m.unique = unique;
     const item = toQueueItem(m, this.options.maxPayloadSize);
-    if (eta !== undefined) {
-      const scheduled: ScheduledItem = { ...item, eta };
-      await this.storage.schedule([scheduled]);
-      if (this.#wants("scheduled")) this.#emit("scheduled", taskInfo(m));
+    const stored: QueueItem | ScheduledItem = eta !== undefined ? { ...item, eta } : item;
+    if (unique) {
+      const holder = await this.storage.enqueueUnique(stored, unique);
+      if (holder !== null) return new Result(holder, this);
+      if (this.options.immediate && eta === undefined) {
+        await this.#drainImmediately();
+        return new Result(m.id, this, item.payload);
+      }
+    } else if (eta !== undefined) {
+      await this.storage.schedule([stored as ScheduledItem]);
     } else if (this.options.immediate) {
       await this.#runImmediately(item);
+      return new Result(m.id, this, item.payload);
     } else {
       await this.storage.enqueue([item]);
-      if (this.#wants("enqueued")) this.#emit("enqueued", taskInfo(m));
     }
-    return this.result(m.id);
+    const signal = eta !== undefined ? "scheduled" : "enqueued";
+    if (this.#wants(signal)) this.#emit(signal, taskInfo(m));
+    return new Result(m.id, this, item.payload);
   }
 
   /** Immediate mode: run now, in this thread, retrying at once while retries last. */
   async #runImmediately(item: QueueItem): Promise<void> {
-    const storage = this.storage;
-    await storage.enqueue([item]);
+    await this.storage.enqueue([item]);
     await this.signals.emit("enqueued", taskInfo(readMessage(item.payload)));
+    await this.#drainImmediately();
+  }
+
+  async #drainImmediately(): Promise<void> {
+    const storage = this.storage;
     for (;;) {
       const [lease] = await storage.lease(1, Number.MAX_SAFE_INTEGER);
       if (!lease) return;
       const info = taskInfo(readMessage(lease.payload));
+      if ((await this.isRevokedId(lease.id)) || (await this.#isRevoked(KEYS.revokedTask + lease.name))) {
+        await storage.commit(planSkip(lease, "revoked").batch);
+        await this.signals.emit("revoked", info);
+        continue;
+      }
       await this.signals.emit("executing", info);
-      const outcome = await execute(lease.payload, (n) => this.#tasks.get(n), this.options.maxPayloadSize);
-      const plan = planOutcome(lease, outcome, Date.now(), { storeErrors: true });
+      const outcome = await execute(lease.payload, {
+        lookup: (n) => this.#tasks.get(n),
+        maxPayloadSize: this.options.maxPayloadSize,
+        hooks: this.hooks,
+      });
+      const plan = planOutcome(lease, outcome, Date.now(), { keepFailed: this.options.failedRetention !== null });
       // Retries run now: move any scheduled retry into the ready queue.
       if (plan.batch.schedule?.length) {
         plan.batch.enqueue = plan.batch.schedule.map(({ eta: _eta, ...it }) => it);
         plan.batch.schedule = [];
       }
       await storage.commit(plan.batch);
-      const err = outcome.kind === "ok" ? undefined : Object.assign(new Error(outcome.error.message), outcome.error);
-      await this.signals.emit(plan.signal, info, err);
+      const err = "error" in outcome ? Object.assign(new Error(outcome.error.message), outcome.error) : undefined;
+      for (const sig of plan.signals) await this.signals.emit(sig, info, err);
     }
   }
 
@@ -278,6 +559,30 @@ export class Huey {
   #emit(signal: SignalName, info: TaskInfo): void {
     if (this.#forward) this.#forward(signal, info);
     else void this.signals.emit(signal, info);
+  }
+}
+
+function addHook<F>(list: F[], fn: F): () => void {
+  if (typeof fn !== "function") throw new ConfigurationError("a hook must be a function");
+  list.push(fn);
+  return () => {
+    const i = list.indexOf(fn);
+    if (i >= 0) list.splice(i, 1);
+  };
+}
+
+function checkId(id: unknown, where: string): string {
+  if (typeof id !== "string" || id.trim() === "" || id.length > 200) {
+    throw new ConfigurationError(`${where}: id must be a non-empty string of at most 200 characters, got ${JSON.stringify(id)}`);
+  }
+  return id;
+}
+
+function infoOf(it: QueueItem): TaskInfo {
+  try {
+    return taskInfo(readMessage(it.payload));
+  } catch {
+    return { id: it.id, name: it.name, args: [], priority: it.priority, retries: 0, attempt: 1 };
   }
 }
 

@@ -2,12 +2,13 @@
 
 // The queue
 export { Huey, SqliteHuey, MemoryHuey, resolveHueyOptions } from "./huey";
-export type { HueyOptions, ResolvedHueyOptions, SqliteHueyOptions } from "./huey";
+export type { HueyOptions, ResolvedHueyOptions, SqliteHueyOptions, PendingTask, ScheduledTask } from "./huey";
 
 // Tasks and results
-export type { TaskDef, TaskOptions, ResolvedTaskOptions, ScheduleOptions } from "./task";
-export { Result } from "./result";
+export type { TaskDef, TaskOptions, ResolvedTaskOptions, ScheduleOptions, TaskContext, RateLimit } from "./task";
+export { Result, ResultGroup } from "./result";
 export type { GetOptions } from "./result";
+export type { DeadLetter } from "./message";
 
 // Signals
 export { SIGNALS } from "./signals";
@@ -28,6 +29,8 @@ export {
   TaskTimeoutError,
   WorkerDiedError,
   RetryTask,
+  CancelExecution,
+  TaskLockedError,
 } from "./errors";
 export type { HueyErrorCode, SerializedError } from "./errors";
 
@@ -35,7 +38,7 @@ export type { HueyErrorCode, SerializedError } from "./errors";
 export { MemoryStorage } from "./storage/memory";
 export { SqliteStorage } from "./storage/sqlite";
 export type { SqliteStorageOptions } from "./storage/sqlite";
-export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch } from "./storage/types";
+export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, LockInfo } from "./storage/types";
 
 // The consumer, for running it from your own code
 export { runConsumer, Consumer } from "./consumer/consumer";

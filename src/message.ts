@@ -19,12 +19,45 @@ export interface Message {
   retryDelay: number;
   /** 1 on the first run. */
   attempt: number;
+  /** Retry delay multiplier per attempt (exponential backoff); absent means 1. */
+  backoff?: number;
+  /** Fraction (0..1) by which a retry delay is randomised. */
+  jitter?: number;
+  /** Cap on the retry delay, ms. */
+  maxDelay?: number;
+  /** Epoch ms after which the task is skipped instead of run. */
+  expires?: number;
+  /** The key-value entry that keeps this task unique; removed when it finishes. */
+  unique?: string;
 }
 
 /** What a finished task leaves in the result store. */
 export type StoredResult =
   | { ok: true; value: unknown }
   | { ok: false; name: string; error: { name: string; message: string; stack?: string; code?: string }; attempts: number };
+
+/** A task that failed for good, as kept in the dead-letter store. */
+export interface DeadLetter {
+  id: string;
+  name: string;
+  args: unknown[];
+  error: { name: string; message: string; stack?: string; code?: string };
+  attempts: number;
+  failedAt: number;
+  /** The message as it was, to enqueue again. */
+  payload: string;
+}
+
+/** Key-value prefixes the library uses; user keys of huey.put() live under "kv:". */
+export const KEYS = {
+  user: "kv:",
+  failed: "failed:",
+  progress: "progress:",
+  revokedId: "revoked:id:",
+  revokedTask: "revoked:task:",
+  unique: "unique:",
+  rate: "rate:",
+} as const;
 
 export function newTaskId(): string {
   return Bun.randomUUIDv7();

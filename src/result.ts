@@ -1,8 +1,8 @@
-import { ResultTimeoutError, TaskFailedError } from "./errors";
-import type { StoredResult } from "./message";
+import { ConfigurationError, ResultTimeoutError, TaskFailedError } from "./errors";
+import { KEYS, type StoredResult } from "./message";
 import { decode } from "./serializer";
 import type { Storage } from "./storage/types";
-import { toMs, type Duration } from "./_time";
+import { toEpochMs, toMs, type Duration } from "./_time";
 
 export interface GetOptions {
   /** Wait until the result is there. @default false */
@@ -13,15 +13,30 @@ export interface GetOptions {
   preserve?: boolean;
 }
 
+/** What a Result needs of its Huey (kept narrow so Result does not import Huey). */
+export interface ResultOwner {
+  readonly storage: Storage;
+  revokeById(id: string, options?: { until?: Date | number; once?: boolean }): Promise<void>;
+  restoreById(id: string): Promise<boolean>;
+  isRevokedId(id: string): Promise<boolean>;
+  /** Enqueue a copy of the task `id` ran as, at `eta`; returns the new Result. */
+  requeueCopy(payload: string, eta: number): Promise<Result<any>>;
+}
+
 /** Longest single wait between checks; the storage wakes us sooner when something changes. */
 const MAX_WAIT_MS = 1_000;
 
+const PENDING = Symbol("pending");
+
 /** A handle on one task's result. Cheap: it holds the id and reads storage when asked. */
 export class Result<T = unknown> {
-  readonly #storage: () => Storage;
+  readonly #owner: ResultOwner;
+  /** The stored message, when this Result came from enqueuing (needed by reschedule). */
+  readonly #payload: string | null;
 
-  constructor(readonly id: string, storage: () => Storage) {
-    this.#storage = storage;
+  constructor(readonly id: string, owner: ResultOwner, payload: string | null = null) {
+    this.#owner = owner;
+    this.#payload = payload;
   }
 
   /**
@@ -29,8 +44,18 @@ export class Result<T = unknown> {
    * that failed for good throws TaskFailedError carrying the remote error.
    */
   async get(options: GetOptions = {}): Promise<T | undefined> {
+    const v = await this.#read(options);
+    return v === PENDING ? undefined : v;
+  }
+
+  /** True once a result (or a failure) is stored. */
+  async ready(): Promise<boolean> {
+    return (await this.#owner.storage.getResult(this.id, true, Date.now())) !== null;
+  }
+
+  async #read(options: GetOptions): Promise<T | typeof PENDING> {
     const preserve = options.preserve ?? true;
-    const storage = this.#storage();
+    const storage = this.#owner.storage;
     const read = async () => storage.getResult(this.id, preserve, Date.now());
     let raw = await read();
     if (raw === null && options.blocking) {
@@ -43,13 +68,98 @@ export class Result<T = unknown> {
         raw = await read();
       }
     }
-    if (raw === null) return undefined;
+    if (raw === null) return PENDING;
     const stored = decode<StoredResult>(raw);
     if (!stored.ok) throw new TaskFailedError(this.id, stored.name, stored.error, stored.attempts);
     return stored.value as T;
   }
 
+  /** The last value the task passed to `ctx.progress()`, or undefined. */
+  async progress(): Promise<unknown> {
+    const raw = await this.#owner.storage.getData(KEYS.progress + this.id, true);
+    return raw === null ? undefined : decode(raw);
+  }
+
+  /** Skip this task if it has not started (signal "revoked"); a running one has its AbortSignal fired. */
+  revoke(options?: { until?: Date | number; once?: boolean }): Promise<void> {
+    return this.#owner.revokeById(this.id, options);
+  }
+
+  restore(): Promise<boolean> {
+    return this.#owner.restoreById(this.id);
+  }
+
+  isRevoked(): Promise<boolean> {
+    return this.#owner.isRevokedId(this.id);
+  }
+
+  /** Revoke this task and enqueue a copy (a new id) to run later. Returns the copy's Result. */
+  async reschedule(options: { delay?: Duration; eta?: Date | number }): Promise<Result<T>> {
+    if (this.#payload === null) {
+      throw new ConfigurationError("reschedule() needs the Result returned when the task was enqueued (it holds the task's arguments)");
+    }
+    const eta =
+      options.eta !== undefined
+        ? toEpochMs(options.eta, "reschedule() eta")
+        : Date.now() + toMs(options.delay ?? 0, "reschedule() delay");
+    await this.revoke({ once: true });
+    return this.#owner.requeueCopy(this.#payload, eta);
+  }
+
+  /** @internal Sleep until results may have changed (or `ms` pass). */
+  waitForResults(ms: number): Promise<void> {
+    return this.#owner.storage.waitForChange(ms, "results");
+  }
+
   toJSON(): { id: string } {
     return { id: this.id };
+  }
+}
+
+/** The Results of several tasks (task.map, enqueueMany): read together or as they complete. */
+export class ResultGroup<T = unknown> implements Iterable<Result<T>> {
+  constructor(readonly results: Result<T>[]) {}
+
+  get length(): number {
+    return this.results.length;
+  }
+
+  at(i: number): Result<T> | undefined {
+    return this.results.at(i);
+  }
+
+  [Symbol.iterator](): Iterator<Result<T>> {
+    return this.results[Symbol.iterator]();
+  }
+
+  /** Every value, in enqueue order. `timeout` bounds the whole wait. The first failure throws. */
+  async get(options: GetOptions = {}): Promise<(T | undefined)[]> {
+    const deadline = options.timeout === undefined ? undefined : Date.now() + toMs(options.timeout, "timeout");
+    const out: (T | undefined)[] = [];
+    for (const r of this.results) {
+      const timeout = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+      out.push(await r.get({ ...options, timeout }));
+    }
+    return out;
+  }
+
+  /** Yield `[result, value]` as each task finishes, in finishing order. A failed task throws. */
+  async *asCompleted(options: { timeout?: Duration } = {}): AsyncGenerator<[Result<T>, T]> {
+    const timeout = options.timeout === undefined ? Infinity : toMs(options.timeout, "timeout");
+    const deadline = Date.now() + timeout;
+    const left = new Set(this.results);
+    while (left.size > 0) {
+      for (const r of [...left]) {
+        const v = await r.get();
+        if (v !== undefined || (await r.ready())) {
+          left.delete(r);
+          yield [r, v as T];
+        }
+      }
+      if (left.size === 0) return;
+      const wait = deadline - Date.now();
+      if (wait <= 0) throw new ResultTimeoutError([...left][0]!.id, timeout);
+      await this.results[0]!.waitForResults(Math.min(wait, MAX_WAIT_MS));
+    }
   }
 }

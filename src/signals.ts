@@ -7,7 +7,13 @@ export const SIGNALS = [
   "complete",
   "error",
   "retrying",
+  "revoked",
+  "expired",
+  "locked",
+  "canceled",
   "interrupted",
+  "timeout",
+  "rate-limited",
 ] as const;
 
 export type SignalName = (typeof SIGNALS)[number];

@@ -1,30 +1,95 @@
 import type { Huey } from "./huey";
-import type { Result } from "./result";
+import type { Result, ResultGroup } from "./result";
 import type { Duration } from "./_time";
 
+/** What a task learns of its own run when registered with `{ context: true }`. */
+export interface TaskContext {
+  id: string;
+  name: string;
+  /** Retries left after this attempt. */
+  retries: number;
+  /** 1 on the first run, 2 on the first retry, ... */
+  attempt: number;
+  /** Aborted when the task times out, is revoked while running, or the consumer shuts down. */
+  signal: AbortSignal;
+  /** Record progress (any JSON value, typically 0..1 or a count); read it with `result.progress()`. */
+  progress(value: unknown): void;
+}
+
+export interface RateLimit {
+  /** Runs allowed per window. */
+  limit: number;
+  /** The window: ms or "1s", "1m". */
+  per: Duration;
+  /** Separate limits per key, e.g. `(userId) => userId`. @default one limit for the task */
+  key?: (...args: any[]) => string;
+}
+
 export interface TaskOptions {
-  /** Higher runs first. Any integer. @default 0 */
+  /** Higher runs first. Any whole number. @default 0 */
   priority?: number;
   /** How many times a failed run is retried. @default 0 */
   retries?: number;
-  /** Wait before each retry: ms or "5s". @default 0 */
+  /** Wait before the first retry: ms or "5s". @default 0 */
   retryDelay?: Duration;
+  /** Each further retry waits this many times longer (exponential backoff). @default 1 */
+  retryBackoff?: number;
+  /** Randomise each retry delay by up to this fraction (0..1), so failures do not retry in lockstep. @default 0 */
+  retryJitter?: number;
+  /** Longest retry delay, whatever the backoff. @default no limit */
+  retryMaxDelay?: Duration;
   /** Store the return value for `Result.get()`. @default the Huey's `results` option */
   results?: boolean;
+  /** Store `undefined`/`null` return values too (Huey does not by default; a blocking get() then waits forever). @default true */
+  storeNone?: boolean;
+  /** Drop a stored result this long after it was written. @default kept until read with preserve:false or flushed */
+  resultTtl?: Duration;
+  /** A task not started this long after it was enqueued is skipped (signal "expired"). @default never */
+  expires?: Duration;
+  /** Stop a run after this long: its AbortSignal fires, then its Worker is replaced. @default the consumer's `timeout` */
+  timeout?: Duration;
+  /** Pass a TaskContext as the first argument. @default false */
+  context?: boolean;
+  /**
+   * Enqueuing while an equal task is queued, scheduled or running returns the existing Result.
+   * `true` compares all arguments; a function maps arguments to the key.
+   * @default false
+   */
+  unique?: boolean | ((...args: any[]) => string);
+  /** Run at most `limit` times `per` window, across all consumers; over it, runs are delayed (signal "rate-limited"). */
+  rateLimit?: RateLimit;
 }
 
 export interface ResolvedTaskOptions {
   readonly priority: number;
   readonly retries: number;
   readonly retryDelay: number;
+  readonly retryBackoff: number;
+  readonly retryJitter: number;
+  readonly retryMaxDelay: number | null;
   readonly results: boolean;
+  readonly storeNone: boolean;
+  readonly resultTtl: number | null;
+  readonly expires: number | null;
+  readonly timeout: number | null;
+  readonly context: boolean;
+  readonly unique: false | ((...args: any[]) => string);
+  readonly rateLimit: { readonly limit: number; readonly per: number; readonly key: ((...args: any[]) => string) | null } | null;
 }
 
+/** Per-call settings for `task.schedule(args, options)`. */
 export interface ScheduleOptions {
   /** Run after this long. */
   delay?: Duration;
   /** Run at this time (Date or epoch ms). */
   eta?: Date | number;
+  priority?: number;
+  retries?: number;
+  retryDelay?: Duration;
+  /** Skip if not started by then: a Date, epoch ms, or a duration from now. */
+  expires?: Duration | Date;
+  /** Use this id instead of a new one (it must not be queued already). */
+  id?: string;
 }
 
 /** What `huey.task()` returns: call it to enqueue, or use its methods. */
@@ -36,10 +101,18 @@ export interface TaskDef<A extends unknown[], R> {
   readonly huey: Huey;
   /** Run the function here and now, without the queue. */
   callLocal(...args: A): R;
-  /** Enqueue to run later: `{ delay: "5m" }` or `{ eta: date }`. */
+  /** Enqueue with per-call settings: `{ delay: "5m" }`, `{ eta: date }`, `{ priority, retries, expires, id }`. */
   schedule(args: A, options: ScheduleOptions): Promise<Result<Awaited<R>>>;
   /** Enqueue one call per element, in one transaction. */
-  map(argsList: Iterable<A>): Promise<Result<Awaited<R>>[]>;
+  map(argsList: Iterable<A>): Promise<ResultGroup<Awaited<R>>>;
+  /** Revoke every call of this task: `until` a time, or `once` (the next run only). */
+  revoke(options?: { until?: Date | number; once?: boolean }): Promise<void>;
+  /** Undo `revoke()`. */
+  restore(): Promise<boolean>;
+  isRevoked(): Promise<boolean>;
 }
+
+/** Arguments of a task function registered with `{ context: true }`: the context is not passed by callers. */
+export type ArgsOf<F> = F extends (ctx: TaskContext, ...args: infer A) => unknown ? A : never;
 
 export type AnyTaskDef = TaskDef<any[], unknown>;

@@ -1,7 +1,7 @@
-import { LoadError, serializeError, WorkerDiedError, type SerializedError } from "../errors";
-import { planOutcome, type Outcome, type Plan } from "../executor";
+import { LoadError, serializeError, TaskTimeoutError, WorkerDiedError, type SerializedError } from "../errors";
+import { planDefer, planOutcome, planSkip, type Outcome, type Plan } from "../executor";
 import type { Huey } from "../huey";
-import { readMessage, taskInfo } from "../message";
+import { KEYS, readMessage, taskInfo, type DeadLetter } from "../message";
 import type { SignalName } from "../signals";
 import type { CommitBatch, LeasedItem, LeaseRef } from "../storage/types";
 import { Logger } from "./logger";
@@ -21,12 +21,21 @@ const PREFETCH_BUDGET_MS = 2;
 const MAX_IDLE_MS = 1_000;
 /** How long to wait before retrying a group commit that failed (disk full, database locked). */
 const COMMIT_RETRY_MS = 1_000;
+/** How often expired dead letters are dropped. */
+const RETENTION_EVERY_MS = 60_000;
+/** How long a stopping Worker gets for its onShutdown hooks. */
+const SHUTDOWN_HOOKS_MS = 2_000;
 
 interface InFlight extends LeaseRef {
   name: string;
   priority: number;
   payload: string;
   slot: WorkerSlot | null;
+  timer?: ReturnType<typeof setTimeout>;
+  /** Its timeout fired: whatever it returns now counts as a timeout (unless it succeeded). */
+  timedOut?: boolean;
+  /** Revoked while running. */
+  revoked?: boolean;
 }
 
 interface PendingPlan {
@@ -34,6 +43,11 @@ interface PendingPlan {
   plan: Plan;
   error?: SerializedError;
   ms?: number;
+}
+
+interface Revocation {
+  until: number | null;
+  once: boolean;
 }
 
 export interface ConsumerSetup {
@@ -55,23 +69,24 @@ export class Consumer {
   #slots: WorkerSlot[] = [];
   #inflight = new Map<string, InFlight>();
   #pending: PendingPlan[] = [];
+  #progress = new Map<string, string>();
   #flushing = false;
   #flushScheduled = false;
   #stopping = false;
-  #stoppedResolve!: () => void;
-  #stoppedPromise = new Promise<void>((r) => (this.#stoppedResolve = r));
   #kick: (() => void) | null = null;
   #storageWait: Promise<void> | null = null;
   #nextPromote = 0;
   #nextMaintenance = 0;
+  #nextRetention = 0;
   #loopDone: Promise<void> | null = null;
   #unknownWarned = new Map<string, number>();
-  #returnedWaiters = new Set<() => void>();
   #nextSlotIndex = 0;
   #started = false;
   #readyWaiters = new Map<WorkerSlot, { resolve: () => void; reject: (e: Error) => void }>();
+  #stoppedResolve!: () => void;
+  #stoppedPromise = new Promise<void>((r) => (this.#stoppedResolve = r));
   /** Counts for status and tests. */
-  readonly stats = { completed: 0, failed: 0, retried: 0, interrupted: 0, workerRestarts: 0 };
+  readonly stats = { completed: 0, failed: 0, retried: 0, interrupted: 0, workerRestarts: 0, recycled: 0 };
 
   constructor(huey: Huey, setup: ConsumerSetup, options: ConsumerOptions = {}, logger?: Logger) {
     this.#huey = huey;
@@ -79,26 +94,13 @@ export class Consumer {
     this.options = resolveConsumerOptions(options);
     this.log = logger ?? new Logger(this.options.logLevel, this.options.logFormat);
     huey.signals.setErrorReporter((err, signal) =>
-      this.log.error(`a "${signal}" signal handler threw: ${err instanceof Error ? err.stack ?? err.message : String(err)}`),
+      this.log.error(`a "${signal}" signal handler threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
     );
   }
 
   /** Upper bound of tasks held at once: every Worker running `concurrency` with a full prefetch. */
   get capacity(): number {
     return this.options.workers * (this.options.concurrency + this.options.prefetch);
-  }
-
-  /** Tasks `slot` may hold now: its concurrency plus a prefetch sized to its task time. */
-  #slotLimit(slot: WorkerSlot): number {
-    const byTime = Math.floor((PREFETCH_BUDGET_MS * this.options.concurrency) / Math.max(slot.avgMs, 0.001));
-    return this.options.concurrency + Math.min(this.options.prefetch, byTime);
-  }
-
-  /** Room for more tasks across ready Workers. */
-  #room(): number {
-    let n = 0;
-    for (const s of this.#slots) if (s.ready && !s.gone) n += Math.max(0, this.#slotLimit(s) - s.held.size);
-    return n;
   }
 
   /** Start the Workers (each loads the tasks file) and the poller. Rejects if a Worker cannot load the file. */
@@ -124,27 +126,30 @@ export class Consumer {
     this.#loopDone = this.#loop();
   }
 
-  /** Resolves when the consumer has stopped. */
-  get done(): Promise<void> {
-    return this.#loopDone ?? Promise.resolve();
+  /** Resolves once a stop has finished (storage closed). */
+  get stopped(): Promise<void> {
+    return this.#stoppedPromise;
   }
 
   /**
    * Graceful stop: take no more tasks, hand back tasks not started, let running ones finish
-   * within `grace`, return whatever is still running to the queue, close the storage.
+   * within `grace`, then fire their AbortSignals, give them `timeoutGrace`, and return whatever
+   * still runs to the queue. Closes the storage.
    */
   async stop(grace = this.options.grace): Promise<void> {
-    if (this.#stopping) return this.#waitStopped();
+    if (this.#stopping) return this.#stoppedPromise;
     this.#stopping = true;
     this.log.info(`stopping: ${this.#runningCount()} task(s) running, grace ${grace}ms`);
     this.#wake();
     await this.#loopDone;
-    // Ask each Worker for the tasks it has not started and put them back at once.
-    await this.#collectReturned();
+    for (const s of this.#live()) s.send({ type: "stop" });
     const deadline = Date.now() + grace;
-    while (this.#inflight.size > 0 && Date.now() < deadline) {
-      await this.#waitKick(Math.min(100, deadline - Date.now()));
+    await this.#until(() => this.#inflight.size === 0, deadline);
+    if (this.#inflight.size > 0) {
+      for (const t of this.#inflight.values()) if (t.slot) t.slot.send({ type: "abort", id: t.id, reason: "the consumer is shutting down" });
+      await this.#until(() => this.#inflight.size === 0, Date.now() + this.options.timeoutGrace);
     }
+    await this.#until(() => this.#live().every((s) => s.stopped), Date.now() + SHUTDOWN_HOOKS_MS);
     for (const s of this.#slots) s.terminate();
     await this.#flush();
     if (this.#inflight.size > 0) {
@@ -154,7 +159,7 @@ export class Consumer {
         this.log.error(`could not return tasks to the queue (their leases will expire): ${String(err)}`),
       );
       for (const t of left) {
-        this.#inflight.delete(t.id);
+        this.#forget(t);
         this.stats.interrupted++;
         this.#emit("interrupted", t);
       }
@@ -173,13 +178,8 @@ export class Consumer {
     this.log.flush();
   }
 
-  /** Resolves once a stop has finished (storage closed). */
-  get stopped(): Promise<void> {
-    return this.#stoppedPromise;
-  }
-
-  #waitStopped(): Promise<void> {
-    return this.#stoppedPromise;
+  async #until(cond: () => boolean, deadline: number): Promise<void> {
+    while (!cond() && Date.now() < deadline) await this.#waitKick(Math.min(50, deadline - Date.now()));
   }
 
   // ---------------------------------------------------------------- the poller
@@ -196,7 +196,7 @@ export class Consumer {
         if (free > 0) {
           const want = Math.min(free, MAX_LEASE_BATCH);
           const items = await storage.lease(want, now + leaseMs);
-          if (items.length > 0) this.#dispatch(items);
+          if (items.length > 0) await this.#dispatch(items);
           if (items.length === want) continue;
           await this.#idle(true);
         } else {
@@ -216,7 +216,7 @@ export class Consumer {
     if (ms === 0) return;
     const waits: Promise<unknown>[] = [this.#waitKick(ms)];
     if (watchStorage) {
-      this.#storageWait ??= this.#huey.storage.waitForChange(ms).then(() => {
+      this.#storageWait ??= this.#huey.storage.waitForChange(ms, "queue").then(() => {
         this.#storageWait = null;
         this.#nextPromote = 0; // someone may have scheduled something sooner
       });
@@ -252,9 +252,14 @@ export class Consumer {
     if (this.#inflight.size > 0) {
       const refs = [...this.#inflight.values()].map(({ id, token }) => ({ id, token }));
       await storage.renew(refs, now + this.options.lease);
+      await this.#abortRevokedRunning();
     }
     const reclaimed = await storage.reclaimExpired(now);
     if (reclaimed > 0) this.log.warn(`${reclaimed} task(s) whose consumer stopped renewing their lease are ready again`);
+    if (now >= this.#nextRetention) {
+      this.#nextRetention = now + RETENTION_EVERY_MS;
+      await this.#dropOldDeadLetters(now);
+    }
   }
 
   async #promote(now: number): Promise<void> {
@@ -266,8 +271,17 @@ export class Consumer {
     this.#nextPromote = next === null ? now + MAX_IDLE_MS : Math.min(next, now + MAX_IDLE_MS);
   }
 
-  #readySlots(): WorkerSlot[] {
-    return this.#slots.filter((s) => s.ready && !s.gone);
+  /** Dead letters are keyed by time-ordered id: drop from the oldest until one is young enough. */
+  async #dropOldDeadLetters(now: number): Promise<void> {
+    const keep = this.#huey.options.failedRetention;
+    if (keep === null) return;
+    const rows = await this.#huey.storage.listData(KEYS.failed, 500);
+    const old = rows.filter((r) => (JSON.parse(r.value) as DeadLetter).failedAt < now - keep).map((r) => r.key);
+    if (old.length) await this.#huey.storage.commit({ deleteData: old });
+  }
+
+  #live(): WorkerSlot[] {
+    return this.#slots.filter((s) => !s.gone);
   }
 
   #runningCount(): number {
@@ -276,15 +290,32 @@ export class Consumer {
     return n;
   }
 
-  /** Hand leased tasks to the Workers with the most room; tasks no one here can run go back. */
-  #dispatch(items: LeasedItem[]): void {
-    const slots = this.#readySlots();
-    const batches = new Map<WorkerSlot, { id: string; payload: string }[]>();
+  /** Tasks `slot` may hold now: its concurrency plus a prefetch sized to its task time. */
+  #slotLimit(slot: WorkerSlot): number {
+    if (!slot.ready || slot.gone || slot.retiring) return 0;
+    const byTime = Math.floor((PREFETCH_BUDGET_MS * this.options.concurrency) / Math.max(slot.avgMs, 0.001));
+    return this.options.concurrency + Math.min(this.options.prefetch, byTime);
+  }
+
+  /** Room for more tasks across ready Workers. */
+  #room(): number {
+    let n = 0;
+    for (const s of this.#slots) n += Math.max(0, this.#slotLimit(s) - s.held.size);
+    return n;
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /** Check leased tasks (name known, not revoked, within rate limits) and hand them to the Workers. */
+  async #dispatch(items: LeasedItem[]): Promise<void> {
+    const revocations = await this.#revocations();
     const now = Date.now();
+    const batches = new Map<WorkerSlot, { id: string; payload: string }[]>();
     for (const item of items) {
       const task: InFlight = { id: item.id, token: item.token, name: item.name, priority: item.priority, payload: item.payload, slot: null };
       this.#inflight.set(item.id, task);
-      if (!this.#huey.lookup(item.name)) {
+      const reg = this.#huey.lookup(item.name);
+      if (!reg) {
         this.#putBackUnknown(task, now);
         continue;
       }
@@ -294,32 +325,100 @@ export class Consumer {
           message: `task was taken ${item.leases - 1} times and never finished: its worker or consumer died each time (option maxLeases)`,
           code: "HUEY_WORKER_DIED",
         };
-        this.#plan(task, { kind: "error", error }, undefined, true);
+        this.#plan(task, { kind: "error", error }, undefined, { noRetry: true });
         continue;
       }
-      // The Worker with the most room relative to its limit.
-      let best: WorkerSlot | null = null;
-      let bestRoom = 0;
-      for (const s of slots) {
-        const room = this.#slotLimit(s) - s.held.size;
-        if (room > bestRoom) {
-          best = s;
-          bestRoom = room;
+      const revokedBy = revocations && this.#revokedBy(revocations, task, now);
+      if (revokedBy) {
+        const plan = planSkip(task, "revoked");
+        if (revokedBy.consume) (plan.batch.deleteData ??= []).push(revokedBy.key);
+        this.#queuePlan({ task, plan });
+        continue;
+      }
+      if (reg.options.rateLimit) {
+        const retryAt = await this.#rateLimited(task, reg.options.rateLimit, now);
+        if (retryAt !== null) {
+          this.#queuePlan({ task, plan: planDefer(task, retryAt, "rate-limited") });
+          continue;
         }
       }
-      if (!best) {
+      const slot = this.#pickSlot();
+      if (!slot) {
         // Should not happen (we lease only what fits); return it rather than overfill.
         this.#inflight.delete(item.id);
         void this.#huey.storage.release([{ id: item.id, token: item.token }]);
         continue;
       }
-      task.slot = best;
-      best.held.add(item.id);
-      let b = batches.get(best);
-      if (!b) batches.set(best, (b = []));
+      task.slot = slot;
+      slot.held.add(item.id);
+      let b = batches.get(slot);
+      if (!b) batches.set(slot, (b = []));
       b.push({ id: item.id, payload: item.payload });
     }
     for (const [slot, tasks] of batches) slot.send({ type: "run", tasks });
+  }
+
+  /** The Worker with the most room relative to its limit. */
+  #pickSlot(): WorkerSlot | null {
+    let best: WorkerSlot | null = null;
+    let bestRoom = 0;
+    for (const s of this.#slots) {
+      const room = this.#slotLimit(s) - s.held.size;
+      if (room > bestRoom) {
+        best = s;
+        bestRoom = room;
+      }
+    }
+    return best;
+  }
+
+  /** Current revocations, or null when there are none (the common case: one cheap range read). */
+  async #revocations(): Promise<Map<string, Revocation> | null> {
+    const rows = await this.#huey.storage.listData("revoked:", 10_000);
+    if (rows.length === 0) return null;
+    return new Map(rows.map((r) => [r.key, JSON.parse(r.value) as Revocation]));
+  }
+
+  /** The revocation that applies to `task`, and whether applying it uses it up. */
+  #revokedBy(revocations: Map<string, Revocation>, task: InFlight, now: number): { key: string; consume: boolean } | null {
+    for (const [key, consumeAlways] of [
+      [KEYS.revokedId + task.id, true],
+      [KEYS.revokedTask + task.name, false],
+    ] as const) {
+      const r = revocations.get(key);
+      if (r && (r.until === null || r.until > now)) return { key, consume: consumeAlways || r.once };
+    }
+    return null;
+  }
+
+  /** Fire the AbortSignal of running tasks revoked since they started. */
+  async #abortRevokedRunning(): Promise<void> {
+    const revocations = await this.#revocations();
+    if (!revocations) return;
+    const now = Date.now();
+    for (const t of this.#inflight.values()) {
+      if (t.revoked || !t.slot || !t.slot.started.has(t.id)) continue;
+      if (this.#revokedBy(revocations, t, now)) {
+        t.revoked = true;
+        t.slot.send({ type: "abort", id: t.id, reason: "the task was revoked" });
+      }
+    }
+  }
+
+  /** Fixed-window rate limit shared through storage: null to run now, else when to try again. */
+  async #rateLimited(task: InFlight, rl: { limit: number; per: number; key: ((...a: any[]) => string) | null }, now: number): Promise<number | null> {
+    let key = "";
+    if (rl.key) {
+      try {
+        key = String(rl.key(...readMessage(task.payload).args));
+      } catch (err) {
+        this.log.error(`${task.name} ${task.id}: its rateLimit.key function threw (${String(err)}); using one limit for the task`);
+      }
+    }
+    const windowStart = Math.floor(now / rl.per) * rl.per;
+    const windowEnd = windowStart + rl.per;
+    const count = await this.#huey.storage.incr(`${KEYS.rate}${task.name}:${key}:${windowStart}`, 1, windowEnd, now);
+    return count > rl.limit ? windowEnd : null;
   }
 
   #putBackUnknown(task: InFlight, now: number): void {
@@ -332,13 +431,8 @@ export class Consumer {
           `retried in ${delay}ms (registered: ${this.#huey.taskNames().join(", ") || "none"})`,
       );
     }
-    const { id, name, payload, token, priority } = task;
-    const plan: Plan = {
-      batch: { ack: [{ id, token }], schedule: [{ id, name, payload, priority, eta: now + delay }] },
-      signal: "retrying",
-    };
-    this.#pending.push({ task, plan });
-    this.#scheduleFlush();
+    // Not a retry of the task: no signal, nothing counted.
+    this.#queuePlan({ task, plan: { ...planDefer(task, now + delay, "retrying"), signals: [] } });
   }
 
   // ---------------------------------------------------------------- Workers
@@ -385,6 +479,15 @@ export class Consumer {
       case "returned":
         this.#onReturned(slot, msg.ids);
         return;
+      case "stopped":
+        slot.stopped = true;
+        if (slot.retiring && !this.#stopping) this.#replace(slot);
+        this.#wake();
+        return;
+      case "progress":
+        this.#progress.set(KEYS.progress + msg.id, msg.value);
+        this.#scheduleFlush();
+        return;
       case "signal":
         void this.#huey.signals.emit(msg.signal, msg.task);
         return;
@@ -395,10 +498,10 @@ export class Consumer {
     const wantExecuting = this.#huey.signals.has("executing");
     for (const id of started) {
       slot.started.add(id);
-      if (wantExecuting) {
-        const t = this.#inflight.get(id);
-        if (t) this.#emit("executing", t);
-      }
+      const t = this.#inflight.get(id);
+      if (!t) continue;
+      this.#armTimeout(t);
+      if (wantExecuting) this.#emit("executing", t);
     }
     for (const d of done) {
       slot.held.delete(d.id);
@@ -406,8 +509,51 @@ export class Consumer {
       slot.tasksRun++;
       slot.avgMs = slot.avgMs * 0.8 + d.ms * 0.2;
       const task = this.#inflight.get(d.id);
-      if (task) this.#plan(task, d.outcome, d.ms);
+      if (task) this.#finish(task, d.outcome, d.ms);
     }
+    const max = this.options.maxTasks;
+    if (max !== null && slot.tasksRun >= max && !slot.retiring && !this.#stopping) {
+      slot.retiring = true;
+      this.stats.recycled++;
+      this.log.info(`worker ${slot.index} ran ${slot.tasksRun} tasks (--max-tasks ${max}): replacing it`);
+      slot.send({ type: "stop" });
+    }
+  }
+
+  /** A task's outcome, seen through what happened to it meanwhile (timeout, revoke). */
+  #finish(task: InFlight, outcome: Outcome, ms?: number): void {
+    if (task.timer) clearTimeout(task.timer);
+    if (outcome.kind !== "ok" && task.timedOut) {
+      this.#plan(task, { kind: "error", error: serializeError(new TaskTimeoutError(task.name, this.#timeoutOf(task) ?? 0)) }, ms, {
+        before: ["timeout"],
+      });
+    } else if (outcome.kind !== "ok" && task.revoked) {
+      this.#queuePlan({ task, plan: planSkip(task, "revoked"), ms });
+    } else {
+      this.#plan(task, outcome, ms);
+    }
+  }
+
+  #timeoutOf(task: InFlight): number | null {
+    return this.#huey.lookup(task.name)?.options.timeout ?? this.options.timeout;
+  }
+
+  /** On start: after its timeout, fire the task's AbortSignal; after the grace, replace its Worker. */
+  #armTimeout(task: InFlight): void {
+    const ms = this.#timeoutOf(task);
+    if (ms === null || task.timer) return;
+    task.timer = setTimeout(() => {
+      if (!this.#inflight.has(task.id) || !task.slot) return;
+      task.timedOut = true;
+      task.slot.send({ type: "abort", id: task.id, reason: `timed out after ${ms}ms` });
+      task.timer = setTimeout(() => {
+        const slot = task.slot;
+        if (!this.#inflight.has(task.id) || !slot || slot.gone) return;
+        this.log.warn(`${task.name} ${task.id} did not stop ${this.options.timeoutGrace}ms after its timeout: replacing worker ${slot.index}`);
+        slot.terminate();
+        this.#retire(slot, task.id, `terminated: task ${task.name} ${task.id} timed out`);
+      }, this.options.timeoutGrace);
+    }, ms);
   }
 
   #onReturned(slot: WorkerSlot, ids: string[]): void {
@@ -416,78 +562,87 @@ export class Consumer {
       slot.held.delete(id);
       const t = this.#inflight.get(id);
       if (!t) continue;
-      this.#inflight.delete(id);
+      this.#forget(t);
       refs.push({ id, token: t.token });
     }
-    const release = refs.length ? this.#huey.storage.release(refs) : Promise.resolve(0);
-    void release
-      .catch((err) => this.log.error(`could not return tasks to the queue (their leases will expire): ${String(err)}`))
-      .finally(() => {
-        slot.ready = false;
-        for (const w of this.#returnedWaiters) w();
-      });
+    if (refs.length) {
+      void this.#huey.storage
+        .release(refs)
+        .catch((err) => this.log.error(`could not return tasks to the queue (their leases will expire): ${String(err)}`));
+    }
+    this.#wake();
   }
 
-  async #collectReturned(): Promise<void> {
-    const live = this.#slots.filter((s) => !s.gone && s.ready);
-    if (live.length === 0) return;
-    let left = live.length;
-    await new Promise<void>((resolve) => {
-      const w = () => {
-        if (--left <= 0) {
-          this.#returnedWaiters.delete(w);
-          resolve();
-        }
-      };
-      this.#returnedWaiters.add(w);
-      for (const s of live) s.send({ type: "stop" });
-      setTimeout(() => {
-        this.#returnedWaiters.delete(w);
-        resolve();
-      }, 2_000);
-    });
-  }
-
-  /** A Worker died: tasks it had started fail (or retry); tasks it had not started go back. Replace it. */
+  /** A Worker died on its own: replace it (unless stopping). */
   #onGone(slot: WorkerSlot, reason: string): void {
-    this.#slots = this.#slots.filter((s) => s !== slot);
     const w = this.#readyWaiters.get(slot);
     if (w) {
+      this.#slots = this.#slots.filter((s) => s !== slot);
       this.#readyWaiters.delete(slot);
       w.reject(new LoadError(`worker ${slot.index} died while loading ${this.#setup.file}: ${reason}`));
       return;
     }
-    if (this.#stopping && slot.held.size === 0) return;
-    const release: LeaseRef[] = [];
+    this.#retire(slot, null, reason);
+  }
+
+  /**
+   * Take a dead or terminated Worker out: the task that caused it (`culprit`: a timeout) or, for a
+   * crash, every task it had started, fails (or retries); tasks it had not started go back to the
+   * queue, and so do other running tasks when the culprit is known. Then start a new Worker.
+   */
+  #retire(slot: WorkerSlot, culprit: string | null, reason: string): void {
+    this.#slots = this.#slots.filter((s) => s !== slot);
+    const release: InFlight[] = [];
     for (const id of slot.held) {
       const task = this.#inflight.get(id);
       if (!task) continue;
-      if (slot.started.has(id)) {
-        this.#plan(task, { kind: "error", error: serializeError(new WorkerDiedError(reason)) });
+      if (id === culprit) {
+        this.#finish(task, { kind: "error", error: serializeError(new WorkerDiedError(reason)) });
+      } else if (culprit === null && slot.started.has(id)) {
+        this.#finish(task, { kind: "error", error: serializeError(new WorkerDiedError(reason)) });
       } else {
-        this.#inflight.delete(id);
-        release.push({ id, token: task.token });
+        this.#forget(task);
+        release.push(task);
       }
     }
     slot.held.clear();
     slot.started.clear();
     if (release.length) {
-      void this.#huey.storage.release(release).catch((err) => this.log.error(`could not return tasks: ${String(err)}`));
+      void this.#huey.storage
+        .release(release.map(({ id, token }) => ({ id, token })))
+        .catch((err) => this.log.error(`could not return tasks: ${String(err)}`));
+      for (const t of release) if (culprit !== null) this.#emit("interrupted", t);
     }
     if (this.#stopping) return;
     this.stats.workerRestarts++;
-    this.log.warn(`worker ${slot.index} ${reason}; starting a new one`);
+    if (culprit === null) this.log.warn(`worker ${slot.index} ${reason}; starting a new one`);
+    this.#spawnLogged();
+  }
+
+  /** A retiring Worker (--max-tasks) finished its tasks: swap it for a new one. */
+  #replace(slot: WorkerSlot): void {
+    slot.terminate();
+    this.#slots = this.#slots.filter((s) => s !== slot);
+    this.#spawnLogged();
+  }
+
+  #spawnLogged(): void {
     this.#spawn().catch((err) => {
       this.log.error(`a replacement worker failed to start: ${err instanceof Error ? err.message : String(err)}`);
     });
   }
 
+  #forget(task: InFlight): void {
+    if (task.timer) clearTimeout(task.timer);
+    this.#inflight.delete(task.id);
+  }
+
   // ---------------------------------------------------------------- outcomes and group commit
 
-  #plan(task: InFlight, outcome: Outcome, ms?: number, final = false): void {
+  #plan(task: InFlight, outcome: Outcome, ms?: number, extra: { noRetry?: boolean; before?: SignalName[] } = {}): void {
     let plan: Plan;
     try {
-      plan = planOutcome(task, outcome, Date.now(), { storeErrors: true, noRetry: final });
+      plan = planOutcome(task, outcome, Date.now(), { keepFailed: this.#huey.options.failedRetention !== null, ...extra });
     } catch (err) {
       // The payload itself is unreadable: fail it for good, keeping the error.
       const error = serializeError(err);
@@ -496,10 +651,14 @@ export class Consumer {
           ack: [{ id: task.id, token: task.token }],
           results: [{ id: task.id, payload: JSON.stringify({ ok: false, name: task.name, error, attempts: 1 }) }],
         },
-        signal: "error",
+        signals: ["error"],
       };
     }
-    this.#pending.push({ task, plan, error: outcome.kind === "ok" ? undefined : outcome.error, ms });
+    this.#queuePlan({ task, plan, error: "error" in outcome ? outcome.error : undefined, ms });
+  }
+
+  #queuePlan(p: PendingPlan): void {
+    this.#pending.push(p);
     this.#scheduleFlush();
   }
 
@@ -514,15 +673,21 @@ export class Consumer {
 
   /** Write every pending outcome in one transaction, then emit signals and log. */
   async #flush(): Promise<void> {
-    if (this.#flushing || this.#pending.length === 0) return;
+    if (this.#flushing || (this.#pending.length === 0 && this.#progress.size === 0)) return;
     this.#flushing = true;
     const pending = this.#pending;
+    const progress = this.#progress;
     this.#pending = [];
-    const batch = mergeBatches(pending.map((p) => p.plan.batch));
+    this.#progress = new Map();
+    const batch = mergeBatches([
+      { putData: [...progress].filter(([k]) => this.#inflight.has(k.slice(KEYS.progress.length))).map(([key, value]) => ({ key, value })) },
+      ...pending.map((p) => p.plan.batch),
+    ]);
     try {
       await this.#huey.storage.commit(batch);
     } catch (err) {
       this.#pending = pending.concat(this.#pending);
+      for (const [k, v] of progress) if (!this.#progress.has(k)) this.#progress.set(k, v);
       this.#flushing = false;
       this.log.error(`could not write ${pending.length} outcome(s), retrying in 1s: ${err instanceof Error ? err.message : String(err)}`);
       setTimeout(() => this.#scheduleFlush(), COMMIT_RETRY_MS);
@@ -530,38 +695,48 @@ export class Consumer {
     }
     for (const s of batch.schedule) if (s.eta < this.#nextPromote) this.#nextPromote = s.eta;
     for (const p of pending) {
-      this.#inflight.delete(p.task.id);
+      this.#forget(p.task);
       this.#report(p);
     }
     this.#flushing = false;
-    if (this.#pending.length) this.#scheduleFlush();
+    if (this.#pending.length || this.#progress.size) this.#scheduleFlush();
     this.#wake();
   }
 
   #report(p: PendingPlan): void {
     const { task, plan } = p;
     const log = this.log;
-    switch (plan.signal) {
+    const last = plan.signals[plan.signals.length - 1];
+    const what = `${task.name} ${task.id}`;
+    const fields = { task: task.name, id: task.id };
+    switch (last) {
       case "complete":
         this.stats.completed++;
-        if (log.enabled("info")) log.info(`${task.name} ${task.id} complete in ${fmtMs(p.ms)}`, { task: task.name, id: task.id, ms: p.ms });
+        if (log.enabled("info")) log.info(`${what} complete in ${fmtMs(p.ms)}`, { ...fields, ms: p.ms });
         break;
       case "retrying":
         this.stats.retried++;
         if (p.error && log.enabled("warn")) {
           const when = plan.retryAt !== undefined ? ` in ${Math.max(0, plan.retryAt - Date.now())}ms` : "";
-          log.warn(`${task.name} ${task.id} failed (${p.error.name}: ${p.error.message}), retrying${when}`, { task: task.name, id: task.id });
+          log.warn(`${what} failed (${p.error.name}: ${p.error.message}), retrying${when}`, fields);
         }
         break;
       case "error":
         this.stats.failed++;
         if (log.enabled("error")) {
           const stack = log.enabled("debug") && p.error?.stack ? `\n${p.error.stack}` : "";
-          log.error(`${task.name} ${task.id} failed: ${p.error?.name}: ${p.error?.message}${stack}`, { task: task.name, id: task.id });
+          log.error(`${what} failed: ${p.error?.name}: ${p.error?.message}${stack}`, fields);
         }
         break;
+      case "rate-limited":
+        log.debug(`${what} is over its rate limit: delayed until ${new Date(plan.retryAt ?? 0).toISOString()}`, fields);
+        break;
+      case undefined:
+        break;
+      default:
+        log.info(`${what} ${last}`, fields);
     }
-    if (p.error || this.#huey.signals.has(plan.signal)) this.#emit(plan.signal, task, p.error);
+    for (const sig of plan.signals) this.#emit(sig, task, p.error);
   }
 
   #emit(signal: SignalName, task: InFlight, error?: SerializedError): void {

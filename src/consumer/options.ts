@@ -26,6 +26,12 @@ export interface ConsumerOptions {
   maxLeases?: number;
   /** A task whose name this consumer does not know is put back for this long. @default "30s" */
   unknownTaskDelay?: Duration;
+  /** Stop a task that runs longer than this (tasks' own `timeout` option wins). @default no limit */
+  timeout?: Duration;
+  /** After a timeout fires a task's AbortSignal, how long it has to stop before its Worker is replaced. @default "1s" */
+  timeoutGrace?: Duration;
+  /** Replace a Worker after it ran this many tasks (contains memory leaks in task code). @default never */
+  maxTasks?: number;
   /** @default "info" */
   logLevel?: LogLevel;
   /** "text" lines or one JSON object per line. @default "text" */
@@ -42,6 +48,9 @@ export interface ResolvedConsumerOptions {
   readonly lease: number;
   readonly maxLeases: number;
   readonly unknownTaskDelay: number;
+  readonly timeout: number | null;
+  readonly timeoutGrace: number;
+  readonly maxTasks: number | null;
   readonly logLevel: LogLevel;
   readonly logFormat: "text" | "json";
   readonly handleSignals: boolean;
@@ -54,6 +63,12 @@ function whole(name: string, v: unknown, min: number, max: number): number {
     throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
   }
   return v;
+}
+
+function positiveMs(v: Duration, name: string): number {
+  const ms = toMs(v, name);
+  if (ms <= 0) throw new ConfigurationError(`${name} must be longer than 0, got ${JSON.stringify(v)}`);
+  return ms;
 }
 
 export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsumerOptions {
@@ -75,6 +90,9 @@ export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsume
     lease,
     maxLeases: whole("maxLeases", o.maxLeases ?? 5, 1, 1_000_000),
     unknownTaskDelay: toMs(o.unknownTaskDelay ?? "30s", "unknownTaskDelay"),
+    timeout: o.timeout === undefined ? null : positiveMs(o.timeout, "timeout"),
+    timeoutGrace: toMs(o.timeoutGrace ?? "1s", "timeoutGrace"),
+    maxTasks: o.maxTasks === undefined ? null : whole("maxTasks", o.maxTasks, 1, Number.MAX_SAFE_INTEGER),
     logLevel,
     logFormat,
     handleSignals: o.handleSignals ?? true,

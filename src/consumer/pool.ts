@@ -16,6 +16,10 @@ export class WorkerSlot {
   avgMs = 5;
   /** Set once the Worker is gone (terminated by us, crashed, or exited). */
   gone = false;
+  /** Being replaced (--max-tasks): takes no new tasks. */
+  retiring = false;
+  /** Said "stopped": its onShutdown hooks ran. */
+  stopped = false;
   tasksRun = 0;
 
   constructor(readonly index: number, onMessage: (slot: WorkerSlot, msg: WorkerMessage) => void, onGone: (slot: WorkerSlot, reason: string) => void) {

@@ -6,7 +6,9 @@ import type { SignalName, TaskInfo } from "../signals";
 export type HostMessage =
   | { type: "init"; file: string; instance: string | null; maxPayloadSize: number; concurrency: number }
   | { type: "run"; tasks: { id: string; payload: string }[] }
-  /** Stop taking tasks: hand back the ones not started yet. */
+  /** Fire the AbortSignal of a running task (timeout, revoke, shutdown). */
+  | { type: "abort"; id: string; reason: string }
+  /** Stop taking tasks: hand back the ones not started; once idle, run onShutdown hooks and say "stopped". */
   | { type: "stop" };
 
 /** Messages a Worker sends back. */
@@ -16,4 +18,6 @@ export type WorkerMessage =
   /** Started and finished tasks since the last report, in one message. */
   | { type: "report"; started: string[]; done: { id: string; outcome: Outcome; ms: number }[] }
   | { type: "returned"; ids: string[] }
+  | { type: "stopped" }
+  | { type: "progress"; id: string; value: string }
   | { type: "signal"; signal: SignalName; task: TaskInfo };

@@ -4,6 +4,7 @@ import * as api from "../index";
 import { serializeError } from "../errors";
 import { execute, type Outcome } from "../executor";
 import type { Huey } from "../huey";
+import { encode } from "../serializer";
 import { loadTasksFile, registerModulePlugin } from "./loader";
 import type { HostMessage, WorkerMessage } from "./protocol";
 
@@ -15,7 +16,7 @@ let huey: Huey | null = null;
 let concurrency = 1;
 let maxPayloadSize = 1024 * 1024;
 const queue: { id: string; payload: string }[] = [];
-let running = 0;
+const running = new Map<string, AbortController>();
 let stopping = false;
 let started: string[] = [];
 let done: { id: string; outcome: Outcome; ms: number }[] = [];
@@ -39,23 +40,52 @@ function scheduleReport(): void {
 }
 
 function pump(): void {
-  while (!stopping && running < concurrency && queue.length > 0) {
+  while (!stopping && running.size < concurrency && queue.length > 0) {
     const task = queue.shift()!;
-    running++;
+    const abort = new AbortController();
+    running.set(task.id, abort);
     started.push(task.id);
     scheduleReport();
-    void runOne(task);
+    void runOne(task, abort.signal);
   }
 }
 
-async function runOne(task: { id: string; payload: string }): Promise<void> {
+async function runOne(task: { id: string; payload: string }, signal: AbortSignal): Promise<void> {
   const t0 = performance.now();
   const h = huey!;
-  const outcome = await execute(task.payload, (n) => h.lookup(n), maxPayloadSize);
-  running--;
+  const outcome = await execute(task.payload, {
+    lookup: (n) => h.lookup(n),
+    maxPayloadSize,
+    hooks: h.hooks,
+    signal,
+    onProgress: (value) => {
+      try {
+        post({ type: "progress", id: task.id, value: encode(value, "ctx.progress() value") });
+      } catch (err) {
+        console.error(`bun-huey: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    },
+  });
+  running.delete(task.id);
   done.push({ id: task.id, outcome, ms: performance.now() - t0 });
   scheduleReport();
   pump();
+  if (stopping && running.size === 0) void finish();
+}
+
+let finished = false;
+async function finish(): Promise<void> {
+  if (finished) return;
+  finished = true;
+  for (const fn of huey?.hooks.shutdown ?? []) {
+    try {
+      await fn();
+    } catch (err) {
+      console.error("bun-huey: an onShutdown hook threw:", err);
+    }
+  }
+  // Let the last report go out before saying we are done.
+  setImmediate(() => post({ type: "stopped" }));
 }
 
 self.onmessage = async (event: MessageEvent<HostMessage>) => {
@@ -68,6 +98,7 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
         const loaded = await loadTasksFile(msg.file, msg.instance);
         huey = loaded.huey;
         huey.forwardSignals((signal, task) => post({ type: "signal", signal, task }));
+        for (const fn of huey.hooks.startup) await fn();
         post({ type: "ready", tasks: huey.taskNames() });
       } catch (err) {
         post({ type: "load-error", error: serializeError(err) });
@@ -78,10 +109,14 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
       for (const t of msg.tasks) queue.push(t);
       pump();
       return;
+    case "abort":
+      running.get(msg.id)?.abort(new DOMException(msg.reason, "AbortError"));
+      return;
     case "stop": {
       stopping = true;
       const ids = queue.splice(0).map((t) => t.id);
       post({ type: "returned", ids });
+      if (running.size === 0) void finish();
       return;
     }
   }
