@@ -451,6 +451,7 @@ export class Consumer {
       instance: this.#setup.instance,
       maxPayloadSize: this.#huey.options.maxPayloadSize,
       concurrency: this.options.concurrency,
+      timeout: this.options.timeout,
     });
     return ready;
   }

@@ -4,7 +4,7 @@ import type { SignalName, TaskInfo } from "../signals";
 
 /** Messages the consumer's main thread sends to a Worker. */
 export type HostMessage =
-  | { type: "init"; file: string; instance: string | null; maxPayloadSize: number; concurrency: number }
+  | { type: "init"; file: string; instance: string | null; maxPayloadSize: number; concurrency: number; timeout: number | null }
   | { type: "run"; tasks: { id: string; payload: string }[] }
   /** Fire the AbortSignal of a running task (timeout, revoke, shutdown). */
   | { type: "abort"; id: string; reason: string }

@@ -14,6 +14,8 @@ registerModulePlugin(api as unknown as Record<string, unknown>);
 
 let huey: Huey | null = null;
 let concurrency = 1;
+/** The consumer's default task timeout: tasks with a timeout report their start at once. */
+let defaultTimeout: number | null = null;
 let maxPayloadSize = 1024 * 1024;
 const queue: { id: string; payload: string }[] = [];
 const running = new Map<string, AbortController>();
@@ -44,9 +46,24 @@ function pump(): void {
     const task = queue.shift()!;
     const abort = new AbortController();
     running.set(task.id, abort);
-    started.push(task.id);
-    scheduleReport();
     void runOne(task, abort.signal);
+  }
+}
+
+/**
+ * A task is "started" once decoded, checked (not expired, known) and about to run. A task with a
+ * timeout reports that at once: a synchronous loop would block the batched report, and the
+ * consumer arms the timeout when it hears of the start.
+ */
+function markStarted(id: string, name: string): void {
+  started.push(id);
+  const timeout = huey?.lookup(name)?.options.timeout ?? defaultTimeout;
+  if (timeout !== null) {
+    post({ type: "report", started, done });
+    started = [];
+    done = [];
+  } else {
+    scheduleReport();
   }
 }
 
@@ -58,6 +75,7 @@ async function runOne(task: { id: string; payload: string }, signal: AbortSignal
     maxPayloadSize,
     hooks: h.hooks,
     signal,
+    onStart: (m) => markStarted(task.id, m.name),
     onProgress: (value) => {
       try {
         post({ type: "progress", id: task.id, value: encode(value, "ctx.progress() value") });
@@ -94,6 +112,7 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
     case "init": {
       maxPayloadSize = msg.maxPayloadSize;
       concurrency = msg.concurrency;
+      defaultTimeout = msg.timeout;
       try {
         const loaded = await loadTasksFile(msg.file, msg.instance);
         huey = loaded.huey;
