@@ -1,13 +1,22 @@
 import { hasCode, serializeError, type SerializedError } from "./errors";
 import { KEYS, readMessage, checkSize, toQueueItem, type DeadLetter, type Message, type StoredResult } from "./message";
 import { encode } from "./serializer";
-import type { CommitBatch, LeaseRef } from "./storage/types";
+import { downstream, stageMessage, type ChordSpec } from "./pipeline";
+import type { CommitBatch, LeaseRef, QueueItem, ScheduledItem } from "./storage/types";
 import type { SignalName, TaskInfo } from "./signals";
 import type { TaskContext } from "./task";
 
 /** What running a task once came to, before any effect on storage. */
 export type Outcome =
-  | { kind: "ok"; result: string | null; ttl?: number | null }
+  | {
+      kind: "ok";
+      result: string | null;
+      ttl?: number | null;
+      /** The next pipeline stage, built where the value is (the Worker). */
+      next?: QueueItem | ScheduledItem;
+      /** Set when this task finishes a chord member: the consumer checks whether the chord is done. */
+      chord?: ChordSpec;
+    }
   | { kind: "retry"; delay?: number; eta?: number; error: SerializedError }
   | { kind: "error"; error: SerializedError }
   | { kind: "cancel"; retry: boolean; error: SerializedError }
@@ -16,6 +25,7 @@ export type Outcome =
 /** What the executor needs of a registered task. */
 export interface RunnableTask {
   fn: (...args: any[]) => unknown;
+  options: { priority: number; retries: number; retryDelay: number };
   storeResult: boolean;
   storeNone: boolean;
   resultTtl: number | null;
@@ -95,14 +105,28 @@ export async function execute(payload: string, o: ExecuteOptions): Promise<Outco
     }
   }
   if (failed) return classify(failure);
-  if (!task.storeResult || (!task.storeNone && (value === undefined || value === null))) return { kind: "ok", result: null };
   try {
-    const result = encode({ ok: true, value } satisfies StoredResult, `the result of ${m.name}()`);
-    checkSize(result, `the result of task ${m.name}`, o.maxPayloadSize);
-    return { kind: "ok", result, ttl: task.resultTtl };
+    const out: Outcome & { kind: "ok" } = { kind: "ok", result: null };
+    // Inside a pipeline every stage's result is kept: the caller's ResultGroup reads each one.
+    const store = task.storeResult || m.then !== undefined;
+    if (store && (task.storeNone || (value !== undefined && value !== null))) {
+      out.result = encode({ ok: true, value } satisfies StoredResult, `the result of ${m.name}()`);
+      checkSize(out.result, `the result of task ${m.name}`, o.maxPayloadSize);
+      out.ttl = task.resultTtl;
+    }
+    if (m.then) out.next = nextStage(m, value, o);
+    else if (m.chord) out.chord = m.chord;
+    return out;
   } catch (err) {
     return { kind: "error", error: serializeError(err) };
   }
+}
+
+function nextStage(m: Message, value: unknown, o: ExecuteOptions): QueueItem | ScheduledItem {
+  const spec = m.then!;
+  const defaults = o.lookup(spec.name)?.options ?? { priority: 0, retries: 0, retryDelay: 0 };
+  const item = toQueueItem(stageMessage(spec, value, m, defaults), o.maxPayloadSize);
+  return spec.delay ? { ...item, eta: (o.now ?? Date.now()) + spec.delay } : item;
 }
 
 function classify(err: unknown): Outcome {
@@ -127,6 +151,8 @@ export interface Plan {
   signals: SignalName[];
   /** Set for retries: when the task runs again. */
   retryAt?: number;
+  /** A chord member finished: once committed, check whether the chord is complete. */
+  chord?: ChordSpec;
 }
 
 export interface PlanOptions {
@@ -157,15 +183,20 @@ export function planOutcome(lease: LeaseRef & { payload: string }, outcome: Outc
     signals: [...before, signal],
   });
   switch (outcome.kind) {
-    case "ok":
-      return done(
-        { results: outcome.result === null ? [] : [{ id: m.id, payload: outcome.result, expiresAt: outcome.ttl ? now + outcome.ttl : null }] },
-        "complete",
-      );
+    case "ok": {
+      const batch: CommitBatch = {
+        results: outcome.result === null ? [] : [{ id: m.id, payload: outcome.result, expiresAt: outcome.ttl ? now + outcome.ttl : null }],
+      };
+      if (outcome.next) {
+        if ("eta" in outcome.next) batch.schedule = [outcome.next];
+        else batch.enqueue = [outcome.next];
+      }
+      return { ...done(batch, "complete"), chord: outcome.chord };
+    }
     case "expired":
-      return done({}, "expired");
+      return done(stopped(m, { name: "Expired", message: `pipeline stage ${m.name} expired before it ran` }), "expired");
     case "cancel":
-      return outcome.retry && !o.noRetry ? retry(m, ack, now, 0, before) : done({}, "canceled");
+      return outcome.retry && !o.noRetry ? retry(m, ack, now, 0, before) : done(stopped(m, outcome.error), "canceled");
     case "retry": {
       if (o.noRetry) break;
       const at = outcome.eta ?? now + (outcome.delay ?? retryDelay(m, o.rand ?? Math.random));
@@ -176,12 +207,29 @@ export function planOutcome(lease: LeaseRef & { payload: string }, outcome: Outc
   }
   const error = "error" in outcome ? outcome.error : { name: "Error", message: "failed" };
   const stored: StoredResult = { ok: false, name: m.name, error, attempts: m.attempt };
-  const batch: CommitBatch = { results: [{ id: m.id, payload: JSON.stringify(stored) }] };
+  const batch = stopped(m, error);
+  batch.results!.unshift({ id: m.id, payload: JSON.stringify(stored) });
+  if (m.onError) {
+    const defaults = { priority: m.priority, retries: 0, retryDelay: 0 };
+    batch.enqueue = [toQueueItem(stageMessage(m.onError, error, m, defaults), Number.MAX_SAFE_INTEGER)];
+  }
   if (o.keepFailed) {
     const dl: DeadLetter = { id: m.id, name: m.name, args: m.args, error, attempts: m.attempt, failedAt: now, payload: lease.payload };
     batch.putData = [{ key: KEYS.failed + m.id, value: JSON.stringify(dl) }];
   }
   return done(batch, "error");
+}
+
+/**
+ * A task that will not produce a value stops its pipeline: the later stages (and the chord
+ * callback it feeds) get a failure result, so a caller blocked on them hears of it instead of
+ * waiting forever.
+ */
+function stopped(m: Message, cause: { name: string; message: string }): CommitBatch {
+  const error = { name: "PipelineStopped", message: `an earlier stage (${m.name} ${m.id}) did not complete: ${cause.name}: ${cause.message}`, code: "HUEY_PIPELINE_STOPPED" };
+  return {
+    results: downstream(m).map((s) => ({ id: s.id, payload: JSON.stringify({ ok: false, name: s.name, error, attempts: 0 } satisfies StoredResult) })),
+  };
 }
 
 /** Keys a finished task no longer needs. */
@@ -204,13 +252,14 @@ function retry(m: Message, ack: LeaseRef[], now: number, delay: number, before: 
 
 /** Writes for a task skipped before it ran (revoked): ack it, drop its keys. */
 export function planSkip(lease: LeaseRef & { payload: string }, signal: SignalName): Plan {
-  let keys: string[] = [];
+  let batch: CommitBatch = {};
   try {
-    keys = finishedKeys(readMessage(lease.payload));
+    const m = readMessage(lease.payload);
+    batch = { ...stopped(m, { name: "Revoked", message: "the task was revoked" }), deleteData: finishedKeys(m) };
   } catch {
     /* unreadable payload: nothing else to remove */
   }
-  return { batch: { ack: [{ id: lease.id, token: lease.token }], deleteData: keys }, signals: [signal] };
+  return { batch: { ...batch, ack: [{ id: lease.id, token: lease.token }] }, signals: [signal] };
 }
 
 /** Writes for a task put back for later without running (rate limit, unknown name). */

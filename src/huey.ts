@@ -1,6 +1,7 @@
-import { ConfigurationError, DuplicateTaskError, UnknownTaskError } from "./errors";
+import { ConfigurationError, DuplicateTaskError, TaskLockedError, UnknownTaskError } from "./errors";
 import { execute, planOutcome, planSkip, type Hooks, type RunnableTask } from "./executor";
 import { KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type DeadLetter, type Message } from "./message";
+import { Signature, specsOf, stageMessage, type ChordSpec } from "./pipeline";
 import { Result, ResultGroup, type ResultOwner } from "./result";
 import { decode, encode } from "./serializer";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
@@ -115,6 +116,10 @@ export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedH
     }
     rateLimit = Object.freeze({ limit, per, key: r.key ?? null });
   }
+  if (o.lock !== undefined) checkLockKey(o.lock, `task "${name}": lock`);
+  if (o.lockRetry !== undefined && o.lock === undefined) {
+    throw new ConfigurationError(`task "${name}": lockRetry needs a lock option`);
+  }
   const timeout = optionalMs(name, "timeout", o.timeout);
   if (timeout === 0) throw new ConfigurationError(`task "${name}": timeout must be longer than 0`);
   return Object.freeze({
@@ -132,7 +137,15 @@ export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedH
     context: o.context ?? false,
     unique: o.unique === true ? (...args: unknown[]) => encode(args, `task "${name}" unique key`) : (o.unique || false),
     rateLimit,
+    lock: o.lock ?? null,
+    lockRetry: optionalMs(name, "lockRetry", o.lockRetry),
   });
+}
+
+function checkLockKey(key: unknown, where: string): asserts key is string {
+  if (typeof key !== "string" || key.trim() === "") {
+    throw new ConfigurationError(`${where}: a lock key must be a non-empty string, got ${JSON.stringify(key)}`);
+  }
 }
 
 /** The task queue: register tasks, enqueue them, read results, inspect and control the queue. */
@@ -208,11 +221,12 @@ export class Huey implements ResultOwner {
     const revokeKey = KEYS.revokedTask + name;
     Object.defineProperties(def, {
       taskName: { value: name, enumerable: true },
-      options: { value: resolved, enumerable: true },
+      options: { value: resolved, enumerable: true, configurable: true },
       huey: { value: this },
       callLocal: { value: (...args: A) => fn(...args) },
       schedule: { value: (args: A, s: ScheduleOptions) => huey.#enqueueOne(name, resolved, args, s ?? {}) },
       map: { value: (argsList: Iterable<A>) => huey.enqueueMany([...argsList].map((args) => [def, args] as const)) },
+      s: { value: (...args: A) => Signature.of(def, args) },
       revoke: { value: (o?: { until?: Date | number; once?: boolean }) => huey.#revoke(revokeKey, o) },
       restore: { value: () => huey.storage.deleteData(revokeKey) },
       isRevoked: { value: () => huey.#isRevoked(revokeKey) },
@@ -222,6 +236,60 @@ export class Huey implements ResultOwner {
       storeResult: resolved.results, storeNone: resolved.storeNone, resultTtl: resolved.resultTtl, context: resolved.context,
     });
     return def;
+  }
+
+  /**
+   * Make `task` run one at a time under the lock `key`, across all consumers (the `lock` option,
+   * for a task already registered). Returns the task.
+   */
+  lockTask<T extends AnyTaskDef>(key: string, task: T, options: { retry?: Duration } = {}): T {
+    const reg = this.#registered(task);
+    checkLockKey(key, `lockTask("${reg.name}")`);
+    reg.options = Object.freeze({
+      ...reg.options,
+      lock: key,
+      lockRetry: options.retry === undefined ? null : toMs(options.retry, `lockTask("${reg.name}") retry`),
+    });
+    Object.defineProperty(task, "options", { value: reg.options, enumerable: true, configurable: true });
+    return task;
+  }
+
+  /**
+   * Run `fn` holding the lock `key` (for code inside a task). Throws TaskLockedError when someone
+   * else holds it. The lock is a lease renewed while `fn` runs, so a process that dies frees it.
+   */
+  async withLock<T>(key: string, fn: () => T | Promise<T>, options: { lease?: Duration } = {}): Promise<T> {
+    checkLockKey(key, "withLock()");
+    const lease = toMs(options.lease ?? "30s", "withLock() lease");
+    const owner = crypto.randomUUID();
+    const storage = this.storage;
+    if (!(await storage.acquireLock(key, owner, Date.now() + lease, Date.now()))) throw new TaskLockedError(key);
+    const renew = setInterval(() => void storage.renewLocks([key], owner, Date.now() + lease).catch(() => {}), Math.max(100, lease / 3));
+    (renew as { unref?: () => void }).unref?.();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(renew);
+      await storage.releaseLock(key, owner);
+    }
+  }
+
+  /** True while someone holds the lock `key`. */
+  async isLocked(key: string): Promise<boolean> {
+    return (await this.storage.listLocks(Date.now())).some((l) => l.key === key);
+  }
+
+  /** Locks held now, with their owner and lease end. */
+  locks(): Promise<{ key: string; owner: string; until: number }[]> {
+    return this.storage.listLocks(Date.now());
+  }
+
+  /** Free the named locks, or every lock when none is named; returns how many were freed. */
+  async flushLocks(...keys: string[]): Promise<number> {
+    const names = keys.length ? keys : (await this.storage.listLocks(Number.MIN_SAFE_INTEGER)).map((l) => l.key);
+    let n = 0;
+    for (const k of names) if (await this.storage.releaseLock(k, null)) n++;
+    return n;
   }
 
   /** Registered task names. */
@@ -257,6 +325,87 @@ export class Huey implements ResultOwner {
       if (this.#wants("enqueued")) for (const m of messages) this.#emit("enqueued", taskInfo(m));
     }
     return new ResultGroup<R>(items.map((it) => new Result<R>(it.id, this, it.payload)));
+  }
+
+  /**
+   * Enqueue a pipeline: `huey.enqueue(fetch.s(123).then(transform, 5).then(store))`. Returns the
+   * Results of every stage, in order. Each stage gets the previous stage's result as its first
+   * argument, then its own extra arguments. A stage that fails for good (after its retries) runs
+   * its `.error()` task with the error and stops the pipeline: later stages get a failure result.
+   */
+  async enqueue(sig: Signature): Promise<ResultGroup<unknown>> {
+    const [planned] = await this.#enqueueSignatures([sig], null);
+    return new ResultGroup(planned!.ids.map((id) => new Result(id, this)));
+  }
+
+  /** Run signatures in parallel, in one transaction; returns each one's (last stage's) Result. */
+  async group(sigs: Signature[]): Promise<ResultGroup<unknown>> {
+    const out = await this.#enqueueSignatures(sigs, null);
+    return new ResultGroup(out.map((o) => new Result(o.ids.at(-1)!, this)));
+  }
+
+  /**
+   * Run signatures in parallel, then `callback(results, ...extraArgs)` once all succeeded (results
+   * in the order given). Returns the callback's Result; a failed member fails it.
+   */
+  async chord(sigs: Signature[], callback: AnyTaskDef, ...extraArgs: unknown[]): Promise<Result<unknown>> {
+    if (sigs.length === 0) throw new ConfigurationError("huey.chord() needs at least one signature");
+    const reg = this.#registered(callback);
+    const callbackSpec = { id: newTaskId(), name: reg.name, args: extraArgs };
+    await this.#enqueueSignatures(sigs, (ids) => ({ id: newTaskId(), members: ids, callback: callbackSpec }));
+    return new Result(callbackSpec.id, this);
+  }
+
+  async #enqueueSignatures(sigs: Signature[], chordOf: ((lastIds: string[]) => ChordSpec) | null): Promise<{ ids: string[] }[]> {
+    const planned = sigs.map((sig) => {
+      if (!(sig instanceof Signature)) throw new ConfigurationError("expected a signature made with task.s(...args)");
+      return { sig, spec: specsOf(sig) };
+    });
+    const chord = chordOf?.(planned.map((p) => p.spec.ids.at(-1)!));
+    const ready: QueueItem[] = [];
+    const later: ScheduledItem[] = [];
+    for (const { sig, spec } of planned) {
+      const s0 = sig.stages[0]!;
+      const reg = this.#registered(s0.task);
+      const m = this.#message(reg.name, reg.options, s0.args, { priority: s0.options.priority, id: spec.first.id });
+      if (spec.then) m.then = spec.then;
+      if (spec.onError) m.onError = spec.onError;
+      if (chord) m.chord = chord;
+      const item = toQueueItem(m, this.options.maxPayloadSize);
+      if (spec.first.eta !== undefined) later.push({ ...item, eta: spec.first.eta });
+      else ready.push(item);
+    }
+    if (this.options.immediate) {
+      if (later.length) await this.storage.schedule(later);
+      for (const item of ready) await this.#runImmediately(item);
+    } else {
+      await this.storage.commit({ enqueue: ready, schedule: later });
+      if (this.#wants("enqueued")) for (const it of ready) this.#emit("enqueued", taskInfo(readMessage(it.payload)));
+      if (this.#wants("scheduled")) for (const it of later) this.#emit("scheduled", taskInfo(readMessage(it.payload)));
+    }
+    return planned.map((p) => ({ ids: p.spec.ids }));
+  }
+
+  /**
+   * @internal After a chord member's result is stored: when every member has succeeded, enqueue
+   * the callback once (a claim in storage makes it once across consumers).
+   */
+  async completeChord(c: ChordSpec): Promise<void> {
+    const storage = this.storage;
+    const now = Date.now();
+    const raws = await Promise.all(c.members.map((id) => storage.getResult(id, true, now)));
+    if (raws.some((r) => r === null)) return;
+    const values: unknown[] = [];
+    for (const raw of raws) {
+      const r = decode<{ ok: boolean; value?: unknown }>(raw!);
+      if (!r.ok) return; // the failed member already failed the callback
+      values.push(r.value);
+    }
+    if (!(await storage.putIfEmpty(KEYS.chord + c.id, c.callback.id))) return;
+    const reg = this.#tasks.get(c.callback.name);
+    const defaults = reg?.options ?? { priority: 0, retries: 0, retryDelay: 0 };
+    const m = stageMessage(c.callback, values, { v: 1, id: c.id, name: "", args: [], priority: 0, retries: 0, retryDelay: 0, attempt: 1 }, defaults);
+    await storage.enqueue([toQueueItem(m, this.options.maxPayloadSize)]);
   }
 
   /** A handle on the result of the task with this id. */
@@ -547,6 +696,7 @@ export class Huey implements ResultOwner {
         plan.batch.schedule = [];
       }
       await storage.commit(plan.batch);
+      if (plan.chord) await this.completeChord(plan.chord);
       const err = "error" in outcome ? Object.assign(new Error(outcome.error.message), outcome.error) : undefined;
       for (const sig of plan.signals) await this.signals.emit(sig, info, err);
     }

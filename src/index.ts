@@ -9,6 +9,8 @@ export type { TaskDef, TaskOptions, ResolvedTaskOptions, ScheduleOptions, TaskCo
 export { Result, ResultGroup } from "./result";
 export type { GetOptions } from "./result";
 export type { DeadLetter } from "./message";
+export { Signature } from "./pipeline";
+export type { StageOptions } from "./pipeline";
 
 // Signals
 export { SIGNALS } from "./signals";

@@ -1,5 +1,6 @@
 import { PayloadTooLargeError } from "./errors";
 import { decode, encode } from "./serializer";
+import type { ChordSpec, StageSpec } from "./pipeline";
 import type { TaskInfo } from "./signals";
 import type { QueueItem } from "./storage/types";
 
@@ -29,6 +30,12 @@ export interface Message {
   expires?: number;
   /** The key-value entry that keeps this task unique; removed when it finishes. */
   unique?: string;
+  /** The next pipeline stage: enqueued with this task's result as its first argument. */
+  then?: StageSpec;
+  /** Enqueued with the error if this task fails for good. */
+  onError?: StageSpec;
+  /** This task (or its pipeline's last stage) is a member of this chord. */
+  chord?: ChordSpec;
 }
 
 /** What a finished task leaves in the result store. */
@@ -57,6 +64,7 @@ export const KEYS = {
   revokedTask: "revoked:task:",
   unique: "unique:",
   rate: "rate:",
+  chord: "chord:",
 } as const;
 
 export function newTaskId(): string {

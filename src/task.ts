@@ -1,4 +1,5 @@
 import type { Huey } from "./huey";
+import type { Signature } from "./pipeline";
 import type { Result, ResultGroup } from "./result";
 import type { Duration } from "./_time";
 
@@ -58,6 +59,13 @@ export interface TaskOptions {
   unique?: boolean | ((...args: any[]) => string);
   /** Run at most `limit` times `per` window, across all consumers; over it, runs are delayed (signal "rate-limited"). */
   rateLimit?: RateLimit;
+  /**
+   * Never run two of this task at once, across all consumers: a run that finds the lock held is
+   * not run (signal "locked", TaskLockedError), or is delayed by `lockRetry` when that is set.
+   */
+  lock?: string;
+  /** With `lock`: when the lock is held, try again after this long instead of failing. */
+  lockRetry?: Duration;
 }
 
 export interface ResolvedTaskOptions {
@@ -75,6 +83,8 @@ export interface ResolvedTaskOptions {
   readonly context: boolean;
   readonly unique: false | ((...args: any[]) => string);
   readonly rateLimit: { readonly limit: number; readonly per: number; readonly key: ((...args: any[]) => string) | null } | null;
+  readonly lock: string | null;
+  readonly lockRetry: number | null;
 }
 
 /** Per-call settings for `task.schedule(args, options)`. */
@@ -105,6 +115,8 @@ export interface TaskDef<A extends unknown[], R> {
   schedule(args: A, options: ScheduleOptions): Promise<Result<Awaited<R>>>;
   /** Enqueue one call per element, in one transaction. */
   map(argsList: Iterable<A>): Promise<ResultGroup<Awaited<R>>>;
+  /** A signature for pipelines: `fetch.s(1).then(transform, 5)`, then `huey.enqueue(sig)`. */
+  s(...args: A): Signature;
   /** Revoke every call of this task: `until` a time, or `once` (the next run only). */
   revoke(options?: { until?: Date | number; once?: boolean }): Promise<void>;
   /** Undo `revoke()`. */

@@ -1,4 +1,4 @@
-import { LoadError, serializeError, TaskTimeoutError, WorkerDiedError, type SerializedError } from "../errors";
+import { LoadError, serializeError, TaskLockedError, TaskTimeoutError, WorkerDiedError, type SerializedError } from "../errors";
 import { planDefer, planOutcome, planSkip, type Outcome, type Plan } from "../executor";
 import type { Huey } from "../huey";
 import { KEYS, readMessage, taskInfo, type DeadLetter } from "../message";
@@ -36,6 +36,8 @@ interface InFlight extends LeaseRef {
   timedOut?: boolean;
   /** Revoked while running. */
   revoked?: boolean;
+  /** The lock it holds while it runs (owner: its id). */
+  lock?: string;
 }
 
 interface PendingPlan {
@@ -160,6 +162,7 @@ export class Consumer {
       );
       for (const t of left) {
         this.#forget(t);
+        this.#unlock(t);
         this.stats.interrupted++;
         this.#emit("interrupted", t);
       }
@@ -252,6 +255,7 @@ export class Consumer {
     if (this.#inflight.size > 0) {
       const refs = [...this.#inflight.values()].map(({ id, token }) => ({ id, token }));
       await storage.renew(refs, now + this.options.lease);
+      for (const t of this.#inflight.values()) if (t.lock) await storage.renewLocks([t.lock], t.id, now + this.options.lease);
       await this.#abortRevokedRunning();
     }
     const reclaimed = await storage.reclaimExpired(now);
@@ -342,6 +346,14 @@ export class Consumer {
           continue;
         }
       }
+      if (reg.options.lock !== null) {
+        // The lock is a lease like the task's own: renewed together, freed by expiry if we die.
+        if (!(await this.#huey.storage.acquireLock(reg.options.lock, task.id, now + this.options.lease, now))) {
+          this.#queuePlan({ task, plan: this.#lockedPlan(task, reg.options.lock, reg.options.lockRetry, now) });
+          continue;
+        }
+        task.lock = reg.options.lock;
+      }
       const slot = this.#pickSlot();
       if (!slot) {
         // Should not happen (we lease only what fits); return it rather than overfill.
@@ -356,6 +368,14 @@ export class Consumer {
       b.push({ id: item.id, payload: item.payload });
     }
     for (const [slot, tasks] of batches) slot.send({ type: "run", tasks });
+  }
+
+  /** A run that found its lock held: delayed by lockRetry, else failed with TaskLockedError (no retry). */
+  #lockedPlan(task: InFlight, key: string, retry: number | null, now: number): Plan {
+    if (retry !== null) return planDefer(task, now + retry, "locked");
+    const error = serializeError(new TaskLockedError(key));
+    const plan = planOutcome(task, { kind: "error", error }, now, { keepFailed: false, noRetry: true });
+    return { ...plan, signals: ["locked"] };
   }
 
   /** The Worker with the most room relative to its limit. */
@@ -564,6 +584,7 @@ export class Consumer {
       const t = this.#inflight.get(id);
       if (!t) continue;
       this.#forget(t);
+      this.#unlock(t);
       refs.push({ id, token: t.token });
     }
     if (refs.length) {
@@ -603,6 +624,7 @@ export class Consumer {
         this.#finish(task, { kind: "error", error: serializeError(new WorkerDiedError(reason)) });
       } else {
         this.#forget(task);
+        this.#unlock(task);
         release.push(task);
       }
     }
@@ -636,6 +658,12 @@ export class Consumer {
   #forget(task: InFlight): void {
     if (task.timer) clearTimeout(task.timer);
     this.#inflight.delete(task.id);
+  }
+
+  /** Free the lock of a task that goes back to the queue without an outcome. */
+  #unlock(task: InFlight): void {
+    if (!task.lock) return;
+    void this.#huey.storage.releaseLock(task.lock, task.id).catch(() => {});
   }
 
   // ---------------------------------------------------------------- outcomes and group commit
@@ -698,6 +726,18 @@ export class Consumer {
     for (const p of pending) {
       this.#forget(p.task);
       this.#report(p);
+    }
+    for (const p of pending) {
+      if (!p.task.lock) continue;
+      await this.#huey.storage.releaseLock(p.task.lock, p.task.id).catch((err) =>
+        this.log.error(`could not free lock "${p.task.lock}" (it frees itself when its lease runs out): ${String(err)}`),
+      );
+    }
+    for (const p of pending) {
+      if (!p.plan.chord) continue;
+      await this.#huey.completeChord(p.plan.chord).catch((err) =>
+        this.log.error(`chord ${p.plan.chord!.id}: could not enqueue its callback: ${err instanceof Error ? err.message : String(err)}`),
+      );
     }
     this.#flushing = false;
     if (this.#pending.length || this.#progress.size) this.#scheduleFlush();
@@ -774,6 +814,8 @@ function fmtMs(ms: number | undefined): string {
 export interface RunConsumerOptions extends ConsumerOptions {
   /** Which Huey instance of the file, when it exports several. */
   instance?: string | null;
+  /** Free every lock before starting (locks left by a consumer that was killed). @default false */
+  flushLocks?: boolean;
 }
 
 /**
@@ -786,6 +828,10 @@ export async function runConsumer(file: string, options: RunConsumerOptions = {}
   registerModulePlugin(api as unknown as Record<string, unknown>);
   const { huey, path } = await loadTasksFile(file, options.instance ?? null);
   const consumer = new Consumer(huey, { file: path, instance: options.instance ?? null }, options);
+  if (options.flushLocks) {
+    const n = await huey.flushLocks();
+    consumer.log.info(`--flush-locks: freed ${n} lock(s)`);
+  }
   await consumer.start();
   if (consumer.options.handleSignals) {
     let signals = 0;

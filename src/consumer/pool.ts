@@ -24,7 +24,9 @@ export class WorkerSlot {
 
   constructor(readonly index: number, onMessage: (slot: WorkerSlot, msg: WorkerMessage) => void, onGone: (slot: WorkerSlot, reason: string) => void) {
     // build.ts compiles worker-entry.ts as a second entrypoint; see _worker-url.ts for the path.
-    this.worker = new Worker(WORKER_URL);
+    // Bun gives a Worker the environment the process started with; pass the current one, so a
+    // tasks file configured through process.env sees in each Worker what the main thread saw.
+    this.worker = new Worker(WORKER_URL, { env: { ...process.env } } as WorkerOptions);
     this.worker.addEventListener("message", (e: MessageEvent<WorkerMessage>) => onMessage(this, e.data));
     // Always listen for error and close: without them a Worker that fails dies silently.
     this.worker.addEventListener("error", (e: ErrorEvent) => {

@@ -1,0 +1,152 @@
+import { ConfigurationError } from "./errors";
+import { newTaskId, type Message } from "./message";
+import type { AnyTaskDef } from "./task";
+import { toEpochMs, toMs, type Duration } from "./_time";
+
+/** When and how a stage runs. */
+export interface StageOptions {
+  delay?: Duration;
+  eta?: Date | number;
+  priority?: number;
+}
+
+/**
+ * A stage as stored inside the message of the stage before it. Ids are fixed at enqueue time, so
+ * the caller's ResultGroup knows every stage's id before any has run, and a stage enqueued twice
+ * (a crash between commit and ack) collides on its id instead of running twice.
+ */
+export interface StageSpec {
+  id: string;
+  name: string;
+  /** Extra arguments, after the previous stage's result. */
+  args: unknown[];
+  priority?: number;
+  delay?: number;
+  then?: StageSpec;
+  /** Runs with the error (name, message, stack, code) if this stage fails for good. */
+  onError?: StageSpec;
+}
+
+/** Chord bookkeeping carried by each member: when all are done, the callback runs with all results. */
+export interface ChordSpec {
+  id: string;
+  members: string[];
+  callback: StageSpec;
+}
+
+interface Stage {
+  task: AnyTaskDef;
+  args: unknown[];
+  options: StageOptions;
+  onError: AnyTaskDef | null;
+}
+
+/**
+ * A task call not yet enqueued: `fetch.s(123).then(transform, 5).then(store)`. Each stage's
+ * result is the next stage's first argument; extra arguments follow it.
+ */
+export class Signature {
+  readonly stages: readonly Stage[];
+
+  constructor(stages: Stage[]) {
+    this.stages = stages;
+  }
+
+  static of(task: AnyTaskDef, args: unknown[]): Signature {
+    return new Signature([{ task, args, options: {}, onError: null }]);
+  }
+
+  /** Run `task(result, ...extraArgs)` once this pipeline's last stage succeeds. */
+  then(task: AnyTaskDef, ...extraArgs: unknown[]): Signature {
+    checkTask(task, ".then()");
+    return new Signature([...this.stages, { task, args: extraArgs, options: {}, onError: null }]);
+  }
+
+  /** Run `task(error)` if the last stage so far fails for good (after its own retries). */
+  error(task: AnyTaskDef): Signature {
+    checkTask(task, ".error()");
+    const stages = [...this.stages];
+    stages[stages.length - 1] = { ...stages[stages.length - 1]!, onError: task };
+    return new Signature(stages);
+  }
+
+  /** Delay, eta or priority for the last stage so far. */
+  with(options: StageOptions): Signature {
+    if (options.delay !== undefined && options.eta !== undefined) {
+      throw new ConfigurationError(`${this.stages.at(-1)!.task.taskName}.s().with(): give "delay" or "eta", not both`);
+    }
+    const stages = [...this.stages];
+    const last = stages[stages.length - 1]!;
+    stages[stages.length - 1] = { ...last, options: { ...last.options, ...options } };
+    return new Signature(stages);
+  }
+
+  get taskName(): string {
+    return this.stages[0]!.task.taskName;
+  }
+}
+
+function checkTask(task: unknown, where: string): asserts task is AnyTaskDef {
+  const t = task as AnyTaskDef | undefined;
+  if (typeof t !== "function" || typeof t.taskName !== "string") {
+    throw new ConfigurationError(`${where} needs a task made by huey.task(), got ${typeof task === "function" ? "a plain function" : JSON.stringify(task)}`);
+  }
+}
+
+/** The stored form of stages 1.. of a signature (stage 0 becomes the message itself). */
+export function specsOf(sig: Signature): { first: { id: string; eta?: number }; ids: string[]; then?: StageSpec; onError?: StageSpec } {
+  const ids = sig.stages.map(() => newTaskId());
+  let then: StageSpec | undefined;
+  for (let i = sig.stages.length - 1; i >= 1; i--) {
+    const s = sig.stages[i]!;
+    then = {
+      id: ids[i]!,
+      name: s.task.taskName,
+      args: s.args,
+      ...stageTiming(s),
+      ...(then ? { then } : {}),
+      ...(s.onError ? { onError: errorSpec(s.onError) } : {}),
+    };
+  }
+  const s0 = sig.stages[0]!;
+  const eta = s0.options.eta !== undefined ? toEpochMs(s0.options.eta, `${s0.task.taskName}.s() eta`) : s0.options.delay !== undefined ? Date.now() + toMs(s0.options.delay, `${s0.task.taskName}.s() delay`) : undefined;
+  return { first: { id: ids[0]!, eta }, ids, then, onError: s0.onError ? errorSpec(s0.onError) : undefined };
+}
+
+function stageTiming(s: Stage): { priority?: number; delay?: number } {
+  const out: { priority?: number; delay?: number } = {};
+  if (s.options.priority !== undefined) out.priority = s.options.priority;
+  if (s.options.delay !== undefined) out.delay = toMs(s.options.delay, `${s.task.taskName}.s() delay`);
+  if (s.options.eta !== undefined) out.delay = Math.max(0, toEpochMs(s.options.eta, `${s.task.taskName}.s() eta`) - Date.now());
+  return out;
+}
+
+function errorSpec(task: AnyTaskDef): StageSpec {
+  return { id: newTaskId(), name: task.taskName, args: [] };
+}
+
+/** The message of the stage `spec`, given what ran before it (`prev`) and its first argument. */
+export function stageMessage(spec: StageSpec, first: unknown, prev: Message, defaults: { priority: number; retries: number; retryDelay: number }): Message {
+  const m: Message = {
+    v: 1,
+    id: spec.id,
+    name: spec.name,
+    args: [first, ...spec.args],
+    priority: spec.priority ?? defaults.priority,
+    retries: defaults.retries,
+    retryDelay: defaults.retryDelay,
+    attempt: 1,
+  };
+  if (spec.then) m.then = spec.then;
+  if (spec.onError) m.onError = spec.onError;
+  if (prev.chord) m.chord = prev.chord;
+  return m;
+}
+
+/** The stages after `m` that will now never run (an earlier stage failed or was skipped), and its chord's callback. */
+export function downstream(m: Message): { id: string; name: string }[] {
+  const out: { id: string; name: string }[] = [];
+  for (let s = m.then; s; s = s.then) out.push({ id: s.id, name: s.name });
+  if (m.chord) out.push({ id: m.chord.callback.id, name: m.chord.callback.name });
+  return out;
+}

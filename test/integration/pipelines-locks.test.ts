@@ -1,0 +1,122 @@
+// Pipelines, chords and locks with real consumers and Workers on a temporary SQLite file.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import * as api from "../../src/index";
+import { Consumer } from "../../src/consumer/consumer";
+import { loadTasksFile, registerModulePlugin } from "../../src/consumer/loader";
+import { Logger } from "../../src/consumer/logger";
+import { FIXTURES, ROOT, tempDb, waitFor } from "../harness";
+
+type Fixture = typeof import("../fixtures/pipe-fixture");
+const file = join(FIXTURES, "pipe-fixture.ts");
+let fx: Fixture;
+let consumer: Consumer;
+const signals: string[] = [];
+
+beforeAll(async () => {
+  process.env.HUEY_DB = tempDb("pipe.db");
+  process.env.HUEY_LOG_DB = tempDb("pipe-log.db");
+  registerModulePlugin(api as unknown as Record<string, unknown>);
+  const { huey } = await loadTasksFile(file, null);
+  fx = (await import(file)) as Fixture;
+  huey.signal(["locked"], (s, t) => void signals.push(`${s}:${t.name}`));
+  consumer = new Consumer(huey, { file, instance: null }, { workers: 2, handleSignals: false }, new Logger("warn", "text", () => {}));
+  await consumer.start();
+});
+
+afterAll(async () => {
+  await consumer?.stop(1_000);
+});
+
+describe("pipelines", () => {
+  test("each stage's result is the next stage's first argument", async () => {
+    const group = await fx.huey.enqueue(fx.fetchNumber.s(123).then(fx.transformNumber, 5).then(fx.storeResult));
+    expect(await group.get({ blocking: true, timeout: 10_000 })).toEqual([123, 615, "stored:615"]);
+  });
+
+  test("a stage that fails for good runs its error task and fails the later stages", async () => {
+    const group = await fx.huey.enqueue(
+      fx.fetchNumber.s(7).then(fx.flaky, { tries: 0 }).error(fx.onError).then(fx.storeResult),
+    );
+    expect(await group.at(0)!.get({ blocking: true, timeout: 10_000 })).toBe(7);
+    const failed = await group.at(1)!.get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    expect(failed.error.message).toBe("stage failed for 7");
+    expect(failed.attempts).toBe(2); // its own retry ran first
+    const later = await group.at(2)!.get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    expect(later.error).toMatchObject({ name: "PipelineStopped", code: "HUEY_PIPELINE_STOPPED" });
+    const log = new Database(process.env.HUEY_LOG_DB!);
+    await waitFor(() => {
+      try {
+        return (log.query("SELECT count(*) AS n FROM errors").get() as { n: number }).n > 0;
+      } catch {
+        return false; // the error task creates the table when it first runs
+      }
+    }, "error task ran");
+    expect(log.query("SELECT message FROM errors").all()).toEqual([{ message: "stage failed for 7" }]);
+  });
+
+  test("a signature's delay holds its stage back", async () => {
+    const t0 = Date.now();
+    const group = await fx.huey.enqueue(fx.fetchNumber.s(1).then(fx.transformNumber, 2).with({ delay: 300 }));
+    expect(await group.get({ blocking: true, timeout: 10_000 })).toEqual([1, 2]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+  });
+
+  test("group runs in parallel; chord calls back with every result in order", async () => {
+    const g = await fx.huey.group([fx.fetchNumber.s(1), fx.fetchNumber.s(2).then(fx.transformNumber, 10)]);
+    expect(await g.get({ blocking: true, timeout: 10_000 })).toEqual([1, 20]);
+    const c = await fx.huey.chord([fx.fetchNumber.s(1), fx.fetchNumber.s(2).then(fx.transformNumber, 10), fx.fetchNumber.s(3)], fx.sum, 100);
+    expect(await c.get({ blocking: true, timeout: 10_000 })).toBe(124);
+  });
+
+  test(".then() with something that is not a task is refused at once", () => {
+    expect(() => fx.fetchNumber.s(1).then((() => 1) as never)).toThrow(/\.then\(\) needs a task made by huey\.task\(\)/);
+  });
+});
+
+describe("locks", () => {
+  test("a second run while the lock is held is not run: TaskLockedError, signal locked", async () => {
+    const a = await fx.lockedOnce(400);
+    await waitFor(async () => fx.huey.isLocked("demo:once"), "lock taken");
+    const b = await fx.lockedOnce(1);
+    const err = await b.get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    expect(err.error).toMatchObject({ name: "TaskLockedError", code: "HUEY_LOCKED" });
+    expect(await a.get({ blocking: true, timeout: 10_000 })).toBe(400);
+    expect(signals).toContain("locked:locked-once");
+    await waitFor(async () => !(await fx.huey.isLocked("demo:once")), "lock freed after the run");
+  });
+
+  test("withLock inside a task; flushLocks frees a stale lock", async () => {
+    expect(await (await fx.withLockTask("k1")).get({ blocking: true, timeout: 10_000 })).toBe("held");
+    await fx.huey.storage.acquireLock("k2", "someone-dead", Date.now() + 60_000, Date.now());
+    const err = await (await fx.withLockTask("k2")).get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    expect(err.error.code).toBe("HUEY_LOCKED");
+    expect(await fx.huey.flushLocks("k2")).toBe(1);
+    expect(await (await fx.withLockTask("k2")).get({ blocking: true, timeout: 10_000 })).toBe("held");
+  });
+
+  test("an empty lock key is refused at definition time, naming the task", () => {
+    expect(() => fx.huey.task("bad-lock", { lock: "" }, () => 1)).toThrow(/task "bad-lock": lock: a lock key must be a non-empty string/);
+  });
+
+  test("across 3 consumer processes x 4 Workers, two holders never overlap", async () => {
+    const n = 40;
+    const results = await fx.exclusive.map(Array.from({ length: n }, (_, i) => [i] as [number]));
+    const env = { ...process.env, HUEY_DB: process.env.HUEY_DB!, HUEY_LOG_DB: process.env.HUEY_LOG_DB! };
+    const procs = [0, 1, 2].map(() =>
+      Bun.spawn(["bun", join(ROOT, "src/cli.ts"), "run", file, "-w", "4", "-q", "--prefetch", "0"], { env, stdout: "ignore", stderr: "pipe" }),
+    );
+    try {
+      expect((await results.get({ blocking: true, timeout: 50_000 })).length).toBe(n);
+    } finally {
+      for (const p of procs) p.kill("SIGTERM");
+      await Promise.all(procs.map((p) => p.exited));
+    }
+    const spans = new Database(process.env.HUEY_LOG_DB!).query("SELECT n, start, end FROM spans ORDER BY start").all() as {
+      n: number; start: number; end: number;
+    }[];
+    expect(new Set(spans.map((s) => s.n)).size).toBe(n);
+    for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end);
+  });
+});
