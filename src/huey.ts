@@ -1,6 +1,8 @@
 import { ConfigurationError, DuplicateTaskError, TaskLockedError, UnknownTaskError } from "./errors";
 import { execute, planOutcome, planSkip, type Hooks, type RunnableTask } from "./executor";
 import { KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type DeadLetter, type Message } from "./message";
+import { parseSchedule, type ScheduleSpec } from "./cron";
+import type { PeriodicDef } from "./periodic";
 import { Signature, specsOf, stageMessage, type ChordSpec } from "./pipeline";
 import { Result, ResultGroup, type ResultOwner } from "./result";
 import { decode, encode } from "./serializer";
@@ -156,6 +158,7 @@ export class Huey implements ResultOwner {
   #storage: Storage | null = null;
   #storageFactory: () => Storage;
   #tasks = new Map<string, Registered>();
+  #periodic: PeriodicDef[] = [];
   #forward: ((signal: SignalName, task: TaskInfo) => void) | null = null;
   /** @internal Hooks run by Workers around each task, and on Worker start and stop. */
   readonly hooks: Hooks & { startup: (() => unknown)[]; shutdown: (() => unknown)[] } = {
@@ -290,6 +293,34 @@ export class Huey implements ResultOwner {
     let n = 0;
     for (const k of names) if (await this.storage.releaseLock(k, null)) n++;
     return n;
+  }
+
+  /**
+   * Register a task that runs on a schedule: `crontab({ minute: "0", hour: "3" })`, a cron string
+   * (5 fields, or 6 with seconds first), or `{ cron, timezone }`. Ticks fall on the wall clock;
+   * each is claimed in storage, so with several consumers it runs once. A consumer that was down
+   * fires only the latest missed tick, or up to 100 with `catchUp: true`.
+   */
+  periodicTask<R>(name: string, schedule: ScheduleSpec, fn: () => R): TaskDef<[], R>;
+  periodicTask<R>(name: string, schedule: ScheduleSpec, options: TaskOptions & { catchUp?: boolean; context: true }, fn: (ctx: TaskContext) => R): TaskDef<[], R>;
+  periodicTask<R>(name: string, schedule: ScheduleSpec, options: TaskOptions & { catchUp?: boolean }, fn: () => R): TaskDef<[], R>;
+  periodicTask<R>(name: string, schedule: ScheduleSpec, optionsOrFn: (TaskOptions & { catchUp?: boolean }) | ((...a: any[]) => R), maybeFn?: (...a: any[]) => R): TaskDef<[], R> {
+    const fn = typeof optionsOrFn === "function" ? optionsOrFn : maybeFn;
+    const { catchUp, ...options } = typeof optionsOrFn === "function" ? {} : (optionsOrFn ?? {});
+    const parsed = parseSchedule(schedule, name);
+    const def = this.task<[], R>(name, options, fn as () => R);
+    this.#periodic.push({ name, schedule: parsed, catchUp: catchUp ?? false });
+    return def;
+  }
+
+  /** @internal The periodic tasks' schedules (the consumer's scheduler ticks them). */
+  periodicDefs(): readonly PeriodicDef[] {
+    return this.#periodic;
+  }
+
+  /** Periodic tasks with their schedule and next run (epoch ms, or null for never). */
+  periodicTasks(now = Date.now()): { name: string; schedule: string; nextRun: number | null }[] {
+    return this.#periodic.map((d) => ({ name: d.name, schedule: d.schedule.describe(), nextRun: d.schedule.nextAfter(now) }));
   }
 
   /** Registered task names. */

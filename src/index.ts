@@ -10,6 +10,8 @@ export { Result, ResultGroup } from "./result";
 export type { GetOptions } from "./result";
 export type { DeadLetter } from "./message";
 export { Signature } from "./pipeline";
+export { crontab } from "./cron";
+export type { Schedule, ScheduleSpec, CrontabFields } from "./cron";
 export type { StageOptions } from "./pipeline";
 
 // Signals

@@ -13,6 +13,7 @@ export const runArgs = {
   lease: { type: "string", description: "how long a taken task is hidden from other consumers; renewed while it runs (default 30s)", valueHint: "30s" },
   timeout: { type: "string", description: "stop a task running longer than this, unless its own timeout option says otherwise (default none)", valueHint: "5m" },
   "max-tasks": { type: "string", description: "replace a Worker after it ran N tasks, to contain memory leaks (default never)", valueHint: "N" },
+  "no-periodic": { type: "boolean", alias: "n", description: "do not enqueue periodic tasks from this consumer" },
   "flush-locks": { type: "boolean", description: "free every lock before starting (locks a killed consumer left)" },
   instance: { type: "string", description: "the Huey instance to run, when the file exports several (export or huey name)", valueHint: "NAME" },
   "log-format": { type: "string", description: "log lines as text or json (default text)", valueHint: "text|json" },
@@ -44,6 +45,8 @@ export const runCommand = defineCommand({
         lease: args.lease,
         timeout: args.timeout,
         flushLocks: args["flush-locks"] === true,
+        // citty reads --no-periodic as periodic=false and -n as no-periodic=true.
+        periodic: !(args["no-periodic"] === true || (args as Record<string, unknown>).periodic === false),
         maxTasks: wholeFlag(args["max-tasks"], "--max-tasks", 1),
         instance: args.instance ?? null,
         logLevel,

@@ -2,6 +2,7 @@ import { LoadError, serializeError, TaskLockedError, TaskTimeoutError, WorkerDie
 import { planDefer, planOutcome, planSkip, type Outcome, type Plan } from "../executor";
 import type { Huey } from "../huey";
 import { KEYS, readMessage, taskInfo, type DeadLetter } from "../message";
+import { PeriodicScheduler } from "../periodic";
 import type { SignalName } from "../signals";
 import type { CommitBatch, LeasedItem, LeaseRef } from "../storage/types";
 import { Logger } from "./logger";
@@ -80,6 +81,8 @@ export class Consumer {
   #nextPromote = 0;
   #nextMaintenance = 0;
   #nextRetention = 0;
+  #periodic: PeriodicScheduler | null = null;
+  #nextPeriodic = Infinity;
   #loopDone: Promise<void> | null = null;
   #unknownWarned = new Map<string, number>();
   #nextSlotIndex = 0;
@@ -121,6 +124,23 @@ export class Consumer {
       throw err;
     }
     const o = this.options;
+    const defs = this.#huey.periodicDefs();
+    if (o.periodic && defs.length > 0) {
+      this.#periodic = new PeriodicScheduler({
+        storage,
+        defs: [...defs],
+        // Each tick's task has the id "<name>:<tick>": a second guard against running a tick
+        // twice, and a way for a context task to know its tick.
+        enqueue: async (def, tickMs) => {
+          try {
+            await this.#huey.lookup(def.name)!.def.schedule([], { id: `${def.name}:${tickMs}` });
+          } catch (err) {
+            if (!/same id/.test(err instanceof Error ? err.message : "")) throw err;
+          }
+        },
+      });
+      this.#nextPeriodic = 0;
+    }
     this.log.info(
       `consumer started: huey "${this.#huey.name}" on ${storage.kind}, ${o.workers} worker(s) x concurrency ${o.concurrency}, ` +
         `tasks: ${this.#huey.taskNames().join(", ") || "(none)"}`,
@@ -195,6 +215,7 @@ export class Consumer {
         const now = Date.now();
         if (now >= this.#nextMaintenance) await this.#maintain(now);
         if (now >= this.#nextPromote) await this.#promote(now);
+        if (now >= this.#nextPeriodic) await this.#tickPeriodic(now);
         const free = this.#room();
         if (free > 0) {
           const want = Math.min(free, MAX_LEASE_BATCH);
@@ -214,7 +235,7 @@ export class Consumer {
 
   /** Sleep until an outcome frees capacity, another writer changes storage, or a timer is due. */
   async #idle(watchStorage: boolean): Promise<void> {
-    const until = Math.min(this.#nextPromote, this.#nextMaintenance);
+    const until = Math.min(this.#nextPromote, this.#nextMaintenance, this.#nextPeriodic);
     const ms = Math.max(0, Math.min(MAX_IDLE_MS, until - Date.now()));
     if (ms === 0) return;
     const waits: Promise<unknown>[] = [this.#waitKick(ms)];
@@ -264,6 +285,18 @@ export class Consumer {
       this.#nextRetention = now + RETENTION_EVERY_MS;
       await this.#dropOldDeadLetters(now);
     }
+  }
+
+  /** Enqueue the periodic ticks that are due and claimed by us; sleep until the next tick. */
+  async #tickPeriodic(now: number): Promise<void> {
+    const p = this.#periodic!;
+    const report = await p.tick(now);
+    for (const t of report.enqueued) this.log.debug(`periodic ${t.def.name}: tick ${new Date(t.tickMs).toISOString()} enqueued`);
+    for (const f of report.failed) {
+      this.log.error(`periodic ${f.def.name}: could not enqueue its tick (tried again next time): ${f.error instanceof Error ? f.error.message : String(f.error)}`);
+    }
+    const wait = p.msUntilNextTick(Date.now());
+    this.#nextPeriodic = wait === null ? Infinity : Date.now() + Math.max(1, wait);
   }
 
   async #promote(now: number): Promise<void> {

@@ -32,6 +32,8 @@ export interface ConsumerOptions {
   timeoutGrace?: Duration;
   /** Replace a Worker after it ran this many tasks (contains memory leaks in task code). @default never */
   maxTasks?: number;
+  /** Enqueue periodic tasks from this consumer (several consumers may; each tick runs once). @default true */
+  periodic?: boolean;
   /** @default "info" */
   logLevel?: LogLevel;
   /** "text" lines or one JSON object per line. @default "text" */
@@ -51,6 +53,7 @@ export interface ResolvedConsumerOptions {
   readonly timeout: number | null;
   readonly timeoutGrace: number;
   readonly maxTasks: number | null;
+  readonly periodic: boolean;
   readonly logLevel: LogLevel;
   readonly logFormat: "text" | "json";
   readonly handleSignals: boolean;
@@ -93,6 +96,7 @@ export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsume
     timeout: o.timeout === undefined ? null : positiveMs(o.timeout, "timeout"),
     timeoutGrace: toMs(o.timeoutGrace ?? "1s", "timeoutGrace"),
     maxTasks: o.maxTasks === undefined ? null : whole("maxTasks", o.maxTasks, 1, Number.MAX_SAFE_INTEGER),
+    periodic: o.periodic ?? true,
     logLevel,
     logFormat,
     handleSignals: o.handleSignals ?? true,

@@ -167,6 +167,13 @@ describe("task controls", () => {
     expect(await fx.huey.get("answer")).toBeUndefined();
   });
 
+  test("a periodic task with a seconds-level cron runs on its ticks; periodicTasks() lists its next run", async () => {
+    await waitFor(async () => ((await fx.huey.get<number>("ticks", { peek: true })) ?? 0) >= 2, "two ticks", 10_000);
+    const [p] = fx.huey.periodicTasks().filter((t) => t.name === "every-second");
+    expect(p!.nextRun! % 1000).toBe(0);
+    expect(p!.nextRun!).toBeGreaterThan(Date.now() - 1000);
+  });
+
   test("introspection lists pending and scheduled tasks with their arguments", async () => {
     const r = await fx.ok.schedule([{ hello: "world" }], { delay: "1h", priority: 3 });
     const scheduled = await fx.huey.scheduled();
