@@ -8,6 +8,7 @@ import { Result, ResultGroup, type ResultOwner } from "./result";
 import { decode, encode } from "./serializer";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
 import { MemoryStorage } from "./storage/memory";
+import { RedisStorage, type RedisStorageOptions } from "./storage/redis";
 import { SqliteStorage, type SqliteStorageOptions } from "./storage/sqlite";
 import type { QueueItem, ScheduledItem, Storage } from "./storage/types";
 import type {
@@ -792,6 +793,21 @@ export class SqliteHuey extends Huey {
         }),
     });
     this.filename = filename;
+  }
+}
+
+export interface RedisHueyOptions extends Omit<HueyOptions, "storage">, Omit<RedisStorageOptions, "queue"> {}
+
+/**
+ * A Huey on a Redis server (7.2+ or Valkey, standalone): `new RedisHuey({ name: "app", url:
+ * process.env.REDIS_URL })`. Consumers on many machines share it.
+ */
+export class RedisHuey extends Huey {
+  constructor(options: RedisHueyOptions) {
+    if (typeof options.url !== "string" || options.url === "") {
+      throw new ConfigurationError(`RedisHuey needs a "url" such as redis://127.0.0.1:6379, got ${JSON.stringify(options.url)}`);
+    }
+    super({ ...options, storage: () => new RedisStorage({ url: options.url, queue: options.name, prefix: options.prefix }) });
   }
 }
 

@@ -1,8 +1,8 @@
 /** bun-huey: background tasks for Bun on one SQLite file. */
 
 // The queue
-export { Huey, SqliteHuey, MemoryHuey, resolveHueyOptions } from "./huey";
-export type { HueyOptions, ResolvedHueyOptions, SqliteHueyOptions, PendingTask, ScheduledTask } from "./huey";
+export { Huey, SqliteHuey, MemoryHuey, RedisHuey, resolveHueyOptions } from "./huey";
+export type { HueyOptions, ResolvedHueyOptions, SqliteHueyOptions, RedisHueyOptions, PendingTask, ScheduledTask } from "./huey";
 
 // Tasks and results
 export type { TaskDef, TaskOptions, ResolvedTaskOptions, ScheduleOptions, TaskContext, RateLimit } from "./task";
@@ -42,6 +42,8 @@ export type { HueyErrorCode, SerializedError } from "./errors";
 export { MemoryStorage } from "./storage/memory";
 export { SqliteStorage } from "./storage/sqlite";
 export type { SqliteStorageOptions } from "./storage/sqlite";
+export { RedisStorage } from "./storage/redis";
+export type { RedisStorageOptions } from "./storage/redis";
 export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, LockInfo } from "./storage/types";
 
 // The consumer, for running it from your own code

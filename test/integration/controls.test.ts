@@ -42,7 +42,7 @@ describe("task controls", () => {
   test("retries with exponential backoff, then a dead letter with the error", async () => {
     const t0 = Date.now();
     const r = await fx.boom();
-    const err = await r.get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    const err = await r.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
     expect(err.code).toBe("HUEY_TASK_FAILED");
     expect(err.error).toMatchObject({ name: "Error", message: "boom!", code: "E_BOOM" });
     expect(err.attempts).toBe(3);
@@ -64,7 +64,7 @@ describe("task controls", () => {
   test("a synchronous loop past its timeout: Worker replaced, TaskTimeoutError, signal timeout", async () => {
     const restarts = consumer.stats.workerRestarts;
     const r = await fx.spin();
-    const err = await r.get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    const err = await r.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
     expect(err.error).toMatchObject({ name: "TaskTimeoutError", code: "HUEY_TASK_TIMEOUT" });
     expect(consumer.stats.workerRestarts).toBe(restarts + 1);
     await waitFor(() => signalsOf(r.id).includes("error"), "error signal");
@@ -76,7 +76,7 @@ describe("task controls", () => {
   test("a task that honours its AbortSignal stops at its timeout without a Worker restart", async () => {
     const restarts = consumer.stats.workerRestarts;
     const r = await fx.polite();
-    const err = await r.get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    const err = await r.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
     expect(err.error.name).toBe("TaskTimeoutError");
     expect(consumer.stats.workerRestarts).toBe(restarts);
   });

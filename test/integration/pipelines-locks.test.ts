@@ -40,10 +40,10 @@ describe("pipelines", () => {
       fx.fetchNumber.s(7).then(fx.flaky, { tries: 0 }).error(fx.onError).then(fx.storeResult),
     );
     expect(await group.at(0)!.get({ blocking: true, timeout: 10_000 })).toBe(7);
-    const failed = await group.at(1)!.get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    const failed = await group.at(1)!.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
     expect(failed.error.message).toBe("stage failed for 7");
     expect(failed.attempts).toBe(2); // its own retry ran first
-    const later = await group.at(2)!.get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    const later = await group.at(2)!.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
     expect(later.error).toMatchObject({ name: "PipelineStopped", code: "HUEY_PIPELINE_STOPPED" });
     const log = new Database(process.env.HUEY_LOG_DB!);
     await waitFor(() => {
@@ -80,7 +80,7 @@ describe("locks", () => {
     const a = await fx.lockedOnce(400);
     await waitFor(async () => fx.huey.isLocked("demo:once"), "lock taken");
     const b = await fx.lockedOnce(1);
-    const err = await b.get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    const err = await b.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
     expect(err.error).toMatchObject({ name: "TaskLockedError", code: "HUEY_LOCKED" });
     expect(await a.get({ blocking: true, timeout: 10_000 })).toBe(400);
     expect(signals).toContain("locked:locked-once");
@@ -90,7 +90,7 @@ describe("locks", () => {
   test("withLock inside a task; flushLocks frees a stale lock", async () => {
     expect(await (await fx.withLockTask("k1")).get({ blocking: true, timeout: 10_000 })).toBe("held");
     await fx.huey.storage.acquireLock("k2", "someone-dead", Date.now() + 60_000, Date.now());
-    const err = await (await fx.withLockTask("k2")).get({ blocking: true, timeout: 10_000 }).catch((e) => e);
+    const err = await (await fx.withLockTask("k2")).get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
     expect(err.error.code).toBe("HUEY_LOCKED");
     expect(await fx.huey.flushLocks("k2")).toBe(1);
     expect(await (await fx.withLockTask("k2")).get({ blocking: true, timeout: 10_000 })).toBe("held");

@@ -1,0 +1,412 @@
+// `bun run bench`: bun-huey against the raw bun:sqlite baseline of the same statements.
+//
+//   bun run bench                      20,000 no-op tasks that return a value, every measurement
+//   bun run bench --count 100000       the RSS target is stated for a 100,000-task drain
+//   bun run bench --only drain,latency single | bulk | drain | latency | idle | startup
+//   bun run bench --json               machine-readable results on stdout (progress on stderr)
+//   bun run bench --consumer source    run the consumer as `bun src/cli.ts` instead of the binary
+//   bun run bench --profile DIR        (source consumer) write a CPU profile of each consumer to DIR
+//   bun run bench --backend postgres   hook for other storages (not available yet)
+//
+// Every measurement uses a fresh temp database; spawned consumers are killed and temp files
+// removed on exit, on errors and on Ctrl-C.
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, statSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { Huey } from "../src/index";
+import { BACKENDS, type Backend, type FreshStore } from "./_backends";
+import { Child, cleanupAll, cpuPercent, installCleanupHandlers, memory, removeTempDir, threadCount, trackTempDir } from "./_proc";
+import { rawBulkInsert, rawDrain, rawSingleInsert } from "./_raw";
+import { defineTasks } from "./tasks";
+
+const ROOT = resolve(import.meta.dir, "..");
+const ALL = ["single", "bulk", "drain", "latency", "idle", "startup"] as const;
+type Name = (typeof ALL)[number];
+
+const USAGE = `usage: bun run bench [--count N] [--only ${ALL.join(",")}] [--json]
+                     [--backend sqlite|postgres|redis] [--consumer binary|source] [--binary PATH]
+                     [--latency-samples N] [--idle-seconds S] [--profile DIR]`;
+
+// ------------------------------------------------------------------ options
+
+const { values: opt } = parseArgs({
+  options: {
+    count: { type: "string", default: "20000" },
+    only: { type: "string" },
+    json: { type: "boolean", default: false },
+    backend: { type: "string", default: "sqlite" },
+    consumer: { type: "string", default: "binary" },
+    binary: { type: "string" },
+    "latency-samples": { type: "string", default: "200" },
+    "idle-seconds": { type: "string", default: "3" },
+    profile: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+  strict: true,
+});
+if (opt.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+function usage(msg: string): never {
+  console.error(`bench: ${msg}\n${USAGE}`);
+  process.exit(2);
+}
+const count = Number(opt.count);
+if (!Number.isInteger(count) || count < 1000) usage(`--count must be a whole number of 1000 or more, got "${opt.count}"`);
+const samples = Number(opt["latency-samples"]);
+if (!Number.isInteger(samples) || samples < 10) usage(`--latency-samples must be a whole number of 10 or more`);
+const idleSeconds = Number(opt["idle-seconds"]);
+if (!(idleSeconds > 0)) usage(`--idle-seconds must be a positive number`);
+const only = new Set<Name>();
+for (const n of (opt.only ?? ALL.join(",")).split(",").map((s) => s.trim()).filter(Boolean)) {
+  if (!(ALL as readonly string[]).includes(n)) usage(`--only: unknown measurement "${n}"; choose from ${ALL.join(", ")}`);
+  only.add(n as Name);
+}
+if (opt.consumer !== "binary" && opt.consumer !== "source") usage(`--consumer must be "binary" or "source"`);
+const consumerMode = opt.profile ? "source" : opt.consumer;
+const backend: Backend = BACKENDS[opt.backend!] ?? usage(`--backend must be one of ${Object.keys(BACKENDS).join(", ")}`);
+if (backend.unavailable) {
+  console.error(`bench: ${backend.unavailable}`);
+  process.exit(2);
+}
+
+const progress = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+// ------------------------------------------------------------------ results
+
+interface Row {
+  key: string;
+  label: string;
+  value: number;
+  unit: "/s" | "ms" | "%" | "MB";
+  /** The raw bun:sqlite figure this one compares to. */
+  baseline?: number;
+  target?: { op: ">=" | "<=" | "<"; value: number; note?: string };
+  note?: string;
+}
+const rows: Row[] = [];
+const info: Record<string, unknown> = { backend: backend.name, count, consumer: consumerMode, bun: Bun.version, cores: navigator.hardwareConcurrency };
+
+// ------------------------------------------------------------------ setup
+
+installCleanupHandlers();
+const dir = trackTempDir(mkdtempSync(join(tmpdir(), "huey-bench-")));
+copyFileSync(join(ROOT, "bench", "tasks.ts"), join(dir, "tasks.ts"));
+let storeN = 0;
+
+function freshStore(label: string): FreshStore {
+  return backend.fresh(dir, `${label}-${storeN++}`);
+}
+
+/** The compiled binary: dist/huey if it is newer than every source file, else a fresh build in the temp folder. */
+async function resolveBinary(): Promise<string> {
+  if (opt.binary) return resolve(opt.binary);
+  const dist = join(ROOT, "dist", "huey");
+  const newest = newestMtime([join(ROOT, "src"), join(ROOT, "build.ts"), join(ROOT, "package.json")]);
+  if (existsSync(dist) && statSync(dist).mtimeMs > newest) {
+    info.binary = "dist/huey (up to date)";
+    return dist;
+  }
+  const out = join(dir, "bin", "huey");
+  progress(`dist/huey is ${existsSync(dist) ? "older than src/" : "missing"}: building into ${out}`);
+  const p = Bun.spawnSync(["bun", "run", "build.ts"], { cwd: ROOT, env: { ...process.env, HUEY_BUILD_OUT: out }, stderr: "pipe", stdout: "pipe" });
+  if (p.exitCode !== 0) throw new Error(`build failed:\n${p.stderr.toString()}${p.stdout.toString()}`);
+  info.binary = "fresh build (dist/huey was stale)";
+  return out;
+}
+
+function newestMtime(paths: string[]): number {
+  let max = 0;
+  for (const p of paths) {
+    if (!existsSync(p)) continue;
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p, { recursive: true }) as string[]) {
+        const m = statSync(join(p, e)).mtimeMs;
+        if (m > max) max = m;
+      }
+    } else if (st.mtimeMs > max) max = st.mtimeMs;
+  }
+  return max;
+}
+
+let binary = "";
+function consumerCommand(workers: number, quiet = true): string[] {
+  const args = ["run", "tasks.ts", "-w", String(workers), ...(quiet ? ["-q"] : [])];
+  if (consumerMode === "binary") return [binary, ...args];
+  const prof = opt.profile ? ["--cpu-prof-md", `--cpu-prof-dir=${resolve(opt.profile)}`, `--cpu-prof-name=consumer-w${workers}-${Date.now()}.md`] : [];
+  return ["bun", ...prof, join(ROOT, "src", "cli.ts"), ...args];
+}
+
+interface Running {
+  child: Child;
+  store: FreshStore;
+  huey: Huey;
+  noop: ReturnType<typeof defineTasks>["noop"];
+  readyMs: number;
+}
+
+/**
+ * Start a consumer on a fresh store and wait until it runs tasks. With -q it logs no
+ * "consumer started" line, so readiness is proven by a warm-up task's result.
+ */
+async function startConsumer(label: string, workers: number): Promise<Running> {
+  const store = freshStore(label);
+  const { noop } = defineTasks(store.huey);
+  const child = new Child(consumerCommand(workers), { cwd: dir, env: { ...process.env, ...store.env, NO_COLOR: "1" } });
+  const r = await noop(-1);
+  const v = await Promise.race([r.get({ blocking: true, timeout: 60_000, preserve: false }), child.exitedEarly()]);
+  if (v !== -1) throw new Error(`warm-up task returned ${JSON.stringify(v)}, expected -1`);
+  return { child, store, huey: store.huey, noop, readyMs: performance.now() - child.startedAt };
+}
+
+async function stopConsumer(c: Running): Promise<void> {
+  const code = await c.child.stop();
+  await c.store.close();
+  if (code !== 0) progress(`warning: consumer exited with code ${code}; output:\n${c.child.output}`);
+}
+
+// ------------------------------------------------------------------ measurements
+
+async function measureSingle(): Promise<void> {
+  progress(`single enqueue: ${count} x await noop(i), one commit each`);
+  const raw = rawSingleInsert(dir, count);
+  const store = freshStore("single");
+  const { noop } = defineTasks(store.huey);
+  for (let i = 0; i < 200; i++) await noop(i); // warm up the JIT
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) await noop(i);
+  const rate = count / ((performance.now() - t0) / 1000);
+  await store.close();
+  rows.push({ key: "single_enqueue", label: "single enqueue", value: rate, unit: "/s", baseline: raw, target: { op: ">=", value: 25_000 }, note: "await task(i); raw: INSERT per commit" });
+}
+
+async function measureBulk(): Promise<void> {
+  const chunk = 1000;
+  progress(`bulk enqueue: ${count} in huey.enqueueMany calls of ${chunk}`);
+  const raw = rawBulkInsert(dir, count, chunk);
+  const store = freshStore("bulk");
+  const { noop } = defineTasks(store.huey);
+  await store.huey.enqueueMany(Array.from({ length: chunk }, (_, i) => [noop, [i]] as const)); // warm up
+  const t0 = performance.now();
+  for (let i = 0; i < count; i += chunk) {
+    const calls = [];
+    for (let j = i; j < Math.min(count, i + chunk); j++) calls.push([noop, [j]] as const);
+    await store.huey.enqueueMany(calls);
+  }
+  const rate = count / ((performance.now() - t0) / 1000);
+  await store.close();
+  rows.push({ key: "bulk_enqueue", label: "bulk enqueue", value: rate, unit: "/s", baseline: raw, target: { op: ">=", value: 250_000 }, note: `enqueueMany x${chunk}; raw: ${chunk} INSERTs per tx` });
+}
+
+let rawDrainRate: number | null = null;
+
+/** Drain `count` tasks with a consumer of `workers` Workers. Returns the still-running consumer. */
+async function measureDrain(workers: number): Promise<Running> {
+  rawDrainRate ??= rawDrain(dir, count);
+  progress(`drain -w ${workers}: starting the consumer`);
+  const c = await startConsumer(`drain-w${workers}`, workers);
+  const calls = Array.from({ length: count }, (_, i) => [c.noop, [i]] as const);
+  const e0 = performance.now();
+  const handles = await c.huey.enqueueMany(calls); // one transaction: the consumer sees all of them at once
+  const enqueueMs = performance.now() - e0;
+  progress(`drain -w ${workers}: ${count} enqueued in ${enqueueMs.toFixed(0)}ms, draining`);
+  const t0 = performance.now();
+  const deadline = t0 + Math.max(60_000, count); // at least 1000/s or give up
+  const early = c.child.exitedEarly();
+  early.catch(() => {});
+  while (!c.store.drained()) {
+    if (performance.now() > deadline) throw new Error(`drain -w ${workers}: not drained after ${((performance.now() - t0) / 1000).toFixed(0)}s (${await c.huey.pendingCount()} still ready)`);
+    if (c.child.proc.exitCode !== null) await early;
+    await Bun.sleep(2);
+  }
+  const ms = performance.now() - t0;
+  const results = await c.huey.resultCount();
+  if (results !== count) throw new Error(`drain -w ${workers}: queue empty but ${results} results stored, expected ${count}`);
+  for (const i of [0, Math.floor(count / 2), count - 1]) {
+    const value = await handles.at(i)!.get();
+    if (value !== i) throw new Error(`drain -w ${workers}: the result of noop(${i}) read back as ${JSON.stringify(value)}`);
+  }
+  rows.push({
+    key: `drain_w${workers}`,
+    label: `drain -w ${workers}`,
+    value: count / (ms / 1000),
+    unit: "/s",
+    baseline: rawDrainRate,
+    target: workers === 4 ? { op: ">=", value: 40_000 } : undefined,
+    note: `${(ms / 1000).toFixed(2)}s; raw: lease 32 + 1 tx, 1 thread`,
+  });
+  info[`consumer_ready_ms_w${workers}`] = Math.round(c.readyMs);
+  return c;
+}
+
+function recordMemory(c: Running, label: string): void {
+  const m = memory(c.child.pid);
+  rows.push({
+    key: "consumer_rss",
+    label: `consumer RSS ${label}`,
+    value: m.rss / 2 ** 20,
+    unit: "MB",
+    target: { op: "<=", value: 150, note: count >= 100_000 ? undefined : "target is after 100,000: --count 100000" },
+    note: `peak ${(m.peak / 2 ** 20).toFixed(0)} MB, ${threadCount(c.child.pid)} threads`,
+  });
+}
+
+async function recordIdle(c: Running, label: string): Promise<void> {
+  await Bun.sleep(1000); // let any post-drain work settle
+  progress(`idle CPU: ${idleSeconds}s of an idle consumer (${label})`);
+  const pct = await cpuPercent(c.child.pid, idleSeconds * 1000);
+  rows.push({ key: "idle_cpu", label: `idle consumer CPU`, value: pct, unit: "%", target: { op: "<", value: 1 }, note: `${label}, over ${idleSeconds}s, all threads` });
+}
+
+async function measureLatency(): Promise<Running> {
+  progress(`latency: ${samples} single tasks, enqueue -> result readable, ~20ms apart`);
+  const c = await startConsumer("latency", 1);
+  const lat: number[] = [];
+  for (let i = 0; i < samples + 10; i++) {
+    await Bun.sleep(20); // the consumer goes idle between tasks
+    const t0 = performance.now();
+    const r = await c.noop(i);
+    const v = await r.get({ blocking: true, timeout: 10_000 });
+    const ms = performance.now() - t0;
+    if (v !== i) throw new Error(`latency: task ${i} returned ${JSON.stringify(v)}`);
+    if (i >= 10) lat.push(ms); // the first ten warm up
+  }
+  lat.sort((a, b) => a - b);
+  const pick = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
+  const note = `n=${lat.length}, min ${lat[0]!.toFixed(2)}`;
+  rows.push({ key: "latency_p50", label: "latency p50", value: pick(50), unit: "ms", target: { op: "<=", value: 3 }, note });
+  rows.push({ key: "latency_p99", label: "latency p99", value: pick(99), unit: "ms" });
+  rows.push({ key: "latency_max", label: "latency max", value: lat[lat.length - 1]!, unit: "ms" });
+  return c;
+}
+
+async function measureStartup(): Promise<void> {
+  progress("startup: huey --help x10, huey run start-to-ready x3");
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const time = (cmd: string[]) => {
+    const t0 = performance.now();
+    const p = Bun.spawnSync(cmd, { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const ms = performance.now() - t0;
+    if (p.exitCode !== 0) throw new Error(`${cmd.join(" ")} exited with ${p.exitCode}: ${p.stderr.toString()}`);
+    return ms;
+  };
+  const helpBin: number[] = [];
+  const helpSrc: number[] = [];
+  time([binary, "--help"]); // page the binary in
+  for (let i = 0; i < 10; i++) helpBin.push(time([binary, "--help"]));
+  for (let i = 0; i < 5; i++) helpSrc.push(time(["bun", join(ROOT, "src", "cli.ts"), "--help"]));
+  rows.push({ key: "help_ms", label: "huey --help (binary)", value: median(helpBin), unit: "ms", target: { op: "<", value: 50 }, note: `median of 10, min ${Math.min(...helpBin).toFixed(1)}` });
+  rows.push({ key: "help_src_ms", label: "huey --help (bun src/cli.ts)", value: median(helpSrc), unit: "ms", note: "median of 5, for reference" });
+  for (const w of [1, 4]) {
+    const ready: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const store = freshStore(`startup-w${w}`);
+      const child = new Child([binary, "run", "tasks.ts", "-w", String(w)], { cwd: dir, env: { ...process.env, ...store.env, NO_COLOR: "1" } });
+      ready.push(await child.waitForOutput(/consumer started/, 30_000));
+      await child.stop();
+      await store.close();
+    }
+    rows.push({ key: `run_ready_ms_w${w}`, label: `huey run -w ${w}: start to ready`, value: median(ready), unit: "ms", note: `median of 3 (binary; "consumer started" logged)` });
+  }
+}
+
+// ------------------------------------------------------------------ run
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  info.loadavg_start = loadavg()[0]!.toFixed(2);
+  const needsConsumer = only.has("drain") || only.has("latency") || only.has("idle") || only.has("startup");
+  if (needsConsumer && (consumerMode === "binary" || only.has("startup"))) binary = await resolveBinary();
+  progress(`backend ${backend.name}, ${count} tasks, consumer: ${consumerMode === "binary" ? binary : "bun src/cli.ts"}, temp ${dir}`);
+
+  if (only.has("single")) await measureSingle();
+  if (only.has("bulk")) await measureBulk();
+  let idleDone = false;
+  if (only.has("drain")) {
+    await stopConsumer(await measureDrain(1));
+    const c4 = await measureDrain(4);
+    recordMemory(c4, `after draining ${count.toLocaleString("en-US")} (-w 4)`);
+    if (only.has("idle")) {
+      await recordIdle(c4, "-w 4, after its drain");
+      idleDone = true;
+    }
+    await stopConsumer(c4);
+  }
+  if (only.has("latency") || (only.has("idle") && !idleDone)) {
+    const c = only.has("latency") ? await measureLatency() : await startConsumer("idle", 4);
+    if (only.has("idle") && !idleDone) await recordIdle(c, only.has("latency") ? "-w 1, after the latency run" : "-w 4, fresh");
+    await stopConsumer(c);
+  }
+  if (only.has("startup")) await measureStartup();
+  info.seconds = Math.round((performance.now() - t0) / 100) / 10;
+  info.loadavg_end = loadavg()[0]!.toFixed(2);
+
+  if (opt.json) console.log(JSON.stringify({ ...info, results: rows.map(withVerdict) }, null, 2));
+  else printTable();
+}
+
+function verdict(r: Row): "ok" | "MISS" | "n/a" | "" {
+  if (!r.target) return "";
+  if (r.target.note) return "n/a";
+  const { op, value } = r.target;
+  const ok = op === ">=" ? r.value >= value : op === "<=" ? r.value <= value : r.value < value;
+  return ok ? "ok" : "MISS";
+}
+
+function withVerdict(r: Row) {
+  return {
+    ...r,
+    ratio: r.baseline ? r.value / r.baseline : undefined,
+    verdict: verdict(r) || undefined,
+  };
+}
+
+function fmt(v: number, unit: Row["unit"]): string {
+  if (unit === "/s") return `${Math.round(v).toLocaleString("en-US")}/s`;
+  if (unit === "ms") return `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
+  if (unit === "%") return `${v.toFixed(2)} %`;
+  return `${v.toFixed(1)} MB`;
+}
+
+function printTable(): void {
+  const head = ["measurement", "bun-huey", "raw bun:sqlite", "ratio", "target", "", "notes"];
+  const body = rows.map((r) => [
+    r.label,
+    fmt(r.value, r.unit),
+    r.baseline ? fmt(r.baseline, r.unit) : "",
+    r.baseline ? `${(r.value / r.baseline).toFixed(2)}x` : "",
+    r.target ? `${r.target.op} ${fmt(r.target.value, r.unit)}` : "",
+    verdict(r),
+    [r.note, r.target?.note].filter(Boolean).join("; "),
+  ]);
+  const right = new Set([1, 2, 3]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  console.log();
+  console.log(
+    `bun-huey bench: ${count.toLocaleString("en-US")} no-op tasks that return a value; backend ${backend.name}; ` +
+      `bun ${Bun.version}; ${navigator.hardwareConcurrency} cores; consumer ${consumerMode === "binary" ? `binary, ${info.binary ?? ""}` : "bun src/cli.ts"}`,
+  );
+  console.log(line(head));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const b of body) console.log(line(b));
+  const extra = Object.entries(info).filter(([k]) => k.startsWith("consumer_ready_ms"));
+  if (extra.length) console.log(`\nconsumer spawn to first result (-q): ${extra.map(([k, v]) => `${k.replace("consumer_ready_ms_", "")} ${v} ms`).join(", ")}`);
+  console.log(`total ${info.seconds}s; 1-min load average ${info.loadavg_start} at start, ${info.loadavg_end} at end (other processes on this machine skew the figures)`);
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+} finally {
+  cleanupAll();
+  removeTempDir(dir);
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,132 @@
+-- Shared prelude: prepended to every script (see SCRIPTS in ../redis.ts).
+--
+-- Every script gets the same KEYS, in the order of KEY_NAMES in ../redis.ts, so that all keys
+-- a script touches are declared. Items live in per-queue hashes keyed by item id (payload, name,
+-- priority, member, leases, token) rather than one key per item: flush is one DEL and nothing
+-- is left behind.
+--
+-- Order of the ready set: score = -priority (exact for any double), and members are
+-- "<16-digit seq><id>". Redis orders equal scores by member bytes, so equal priorities come out
+-- in seq order: FIFO without packing priority and seq into one double (which would run out of
+-- exact integers after 2^53 / priority range).
+
+local K = {
+  ready = KEYS[1],        -- ZSET member -> -priority: ready items, in lease order
+  leased = KEYS[2],       -- ZSET id -> leased_until (epoch ms)
+  schedule = KEYS[3],     -- ZSET member -> eta (epoch ms); equal etas in seq order
+  payload = KEYS[4],      -- HASH id -> payload; an id here is queued, leased or scheduled
+  name = KEYS[5],         -- HASH id -> task name
+  priority = KEYS[6],     -- HASH id -> priority, as the caller wrote it
+  member = KEYS[7],       -- HASH id -> its member in ready/schedule
+  leases = KEYS[8],       -- HASH id -> how many times it was leased
+  token = KEYS[9],        -- HASH id -> token of the current lease (absent when not leased)
+  seq = KEYS[10],         -- STRING: INCR counter for members
+  results = KEYS[11],     -- HASH id -> result payload
+  results_exp = KEYS[12], -- ZSET id -> expiresAt, for results that expire
+  kv = KEYS[13],          -- HASH key -> value
+  kv_index = KEYS[14],    -- ZSET key -> 0: the kv keys, for prefix listing with ZRANGE BYLEX
+  counters = KEYS[15],    -- HASH key -> value
+  counters_exp = KEYS[16],-- HASH key -> expiresAt
+  lock_owner = KEYS[17],  -- HASH key -> owner
+  lock_until = KEYS[18],  -- HASH key -> until
+  wake_queue = KEYS[19],  -- pub/sub channel names (not keys; passed here to keep them in one place)
+  wake_results = KEYS[20],
+}
+
+-- ARGV is read in order through a cursor, so lists of any length can be passed flat.
+local argi = 0
+local function arg()
+  argi = argi + 1
+  return ARGV[argi]
+end
+local function argn()
+  return tonumber(arg())
+end
+
+local function new_member(id)
+  -- %016d stays exact: seq is an integer far below 2^53.
+  return string.format('%016d', redis.call('INCR', K.seq)) .. id
+end
+
+local function member_id(member)
+  return string.sub(member, 17)
+end
+
+local function make_ready(id, member)
+  redis.call('ZADD', K.ready, -tonumber(redis.call('HGET', K.priority, id)), member)
+end
+
+local function store(id, name, priority, payload)
+  local member = new_member(id)
+  redis.call('HSET', K.payload, id, payload)
+  redis.call('HSET', K.name, id, name)
+  redis.call('HSET', K.priority, id, priority)
+  redis.call('HSET', K.member, id, member)
+  redis.call('HSET', K.leases, id, 0)
+  redis.call('HDEL', K.token, id)
+  return member
+end
+
+local function insert_ready(id, name, priority, payload)
+  make_ready(id, store(id, name, priority, payload))
+end
+
+local function insert_scheduled(id, name, priority, payload, eta)
+  redis.call('ZADD', K.schedule, eta, store(id, name, priority, payload))
+end
+
+local function forget(id)
+  redis.call('HDEL', K.payload, id)
+  redis.call('HDEL', K.name, id)
+  redis.call('HDEL', K.priority, id)
+  redis.call('HDEL', K.member, id)
+  redis.call('HDEL', K.leases, id)
+  redis.call('HDEL', K.token, id)
+end
+
+-- True when `id` is leased under `token`.
+local function holds(id, token)
+  return redis.call('HGET', K.token, id) == token
+end
+
+-- Take a leased item back to ready, at the place its member gives it.
+local function unlease(id)
+  redis.call('HDEL', K.token, id)
+  redis.call('ZREM', K.leased, id)
+  make_ready(id, redis.call('HGET', K.member, id))
+end
+
+local function wake(channel)
+  redis.call('PUBLISH', channel, '')
+end
+
+local function put_data(key, value)
+  redis.call('HSET', K.kv, key, value)
+  redis.call('ZADD', K.kv_index, 0, key)
+end
+
+local function delete_data(key)
+  redis.call('ZREM', K.kv_index, key)
+  return redis.call('HDEL', K.kv, key)
+end
+
+local function put_result(id, payload, expires_at)
+  redis.call('HSET', K.results, id, payload)
+  if expires_at == '' then
+    redis.call('ZREM', K.results_exp, id)
+  else
+    redis.call('ZADD', K.results_exp, expires_at, id)
+  end
+end
+
+local function delete_result(id)
+  redis.call('ZREM', K.results_exp, id)
+  return redis.call('HDEL', K.results, id)
+end
+
+-- The error the client maps to "a task with this id is already queued or scheduled".
+local function duplicate(id)
+  return redis.error_reply('HUEY_DUPLICATE ' .. id)
+end
+
+-- Script bodies follow.

@@ -1,0 +1,549 @@
+import { RedisClient } from "bun";
+import { StorageError } from "../errors";
+import { Waiters } from "./_waiters";
+import type { Topic } from "./_wake";
+// Imported as text so `bun build --compile` embeds them. common.lua is prepended to each script.
+import commonLua from "./lua/common.lua" with { type: "text" };
+import commitLua from "./lua/commit.lua" with { type: "text" };
+import counterLua from "./lua/counter.lua" with { type: "text" };
+import dataLua from "./lua/data.lua" with { type: "text" };
+import inspectLua from "./lua/inspect.lua" with { type: "text" };
+import leaseLua from "./lua/lease.lua" with { type: "text" };
+import locksLua from "./lua/locks.lua" with { type: "text" };
+import promoteLua from "./lua/promote.lua" with { type: "text" };
+import reclaimLua from "./lua/reclaim.lua" with { type: "text" };
+import releaseLua from "./lua/release.lua" with { type: "text" };
+import renewLua from "./lua/renew.lua" with { type: "text" };
+import resultLua from "./lua/result.lua" with { type: "text" };
+import uniqueLua from "./lua/unique.lua" with { type: "text" };
+import type {
+  CommitBatch, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
+} from "./types";
+
+export interface RedisStorageOptions {
+  /**
+   * Where Redis (7.2 or later, or Valkey) listens: `redis://[user:password@]host:6379[/db]`,
+   * `rediss://...` for TLS, `redis+unix:///path/to/redis.sock` for a socket.
+   */
+  url: string;
+  /** Queue name; several queues can share one Redis database. */
+  queue: string;
+  /**
+   * Start of every key this storage writes: keys are `<prefix>:<queue>:<part>`, so
+   * `SCAN MATCH <prefix>:*` finds them all.
+   * @default "huey"
+   */
+  prefix?: string;
+}
+
+/**
+ * Bound on opening a connection. Bun's client retries a refused connect with backoff and, with
+ * its default 20 retries, left `connect()` pending for over 15 s (bun 1.4.5): we cap it ourselves.
+ */
+const CONNECT_TIMEOUT_MS = 3_000;
+/**
+ * Reconnect attempts after a dropped connection (Bun waits 50 ms, doubling, capped at 2 s).
+ * Three fail a refused port in ~150-350 ms. After Bun gives up, its client answers only
+ * "Connection has failed", so the next call here opens a new one.
+ */
+const MAX_RETRIES = 3;
+/**
+ * Longest single wait on pub/sub. A message can be lost (a dropped subscriber connection
+ * between our onclose and the next subscribe): at worst it costs this long.
+ */
+const FALLBACK_WAIT_MS = 2_000;
+
+/** Keys passed to every script, in the order lua/common.lua names them. */
+const KEY_PARTS = [
+  "ready", "leased", "schedule", "payload", "name", "priority", "member", "leases", "token", "seq",
+  "results", "results_exp", "kv", "kv_index", "counters", "counters_exp", "lock_owner", "lock_until",
+  "wake_queue", "wake_results",
+] as const;
+/** The last two "keys" are pub/sub channel names, not keys: flush deletes the rest. */
+const DATA_KEYS = KEY_PARTS.length - 2;
+
+interface Script {
+  text: string;
+  sha: string;
+}
+
+function script(body: string): Script {
+  const text = `${commonLua}\n${body}`;
+  return { text, sha: new Bun.CryptoHasher("sha1").update(text).digest("hex") };
+}
+
+const SCRIPTS = {
+  commit: script(commitLua),
+  counter: script(counterLua),
+  data: script(dataLua),
+  inspect: script(inspectLua),
+  lease: script(leaseLua),
+  locks: script(locksLua),
+  promote: script(promoteLua),
+  reclaim: script(reclaimLua),
+  release: script(releaseLua),
+  renew: script(renewLua),
+  result: script(resultLua),
+  unique: script(uniqueLua),
+};
+
+type Arg = string | number;
+
+/**
+ * Storage on Redis through Bun's built-in client. Every method is one Lua script or one command,
+ * so each is atomic, and any number of processes can share a queue.
+ *
+ * Wake-ups: writers PUBLISH on a channel per queue and topic from inside their script; each
+ * instance opens one subscriber connection on its first `waitForChange`. See `waitForChange`
+ * for how a change made between a read and the wait is not slept through.
+ *
+ * Needs standalone Redis (Bun's client has no Cluster support). The constructor does no I/O:
+ * the connection opens on the first call, and a server that cannot be reached fails that call
+ * with a StorageError within a few seconds.
+ */
+export class RedisStorage implements Storage {
+  readonly kind = "redis";
+  readonly queue: string;
+  /** The URL with any password masked, as shown in error messages. */
+  readonly url: string;
+  #keys: string[];
+  #channels: Record<Topic, string>;
+  #conn: Connection;
+  #sub: RedisClient | null = null;
+  #subscribing: Promise<void> | null = null;
+  #waiters: Record<Topic, Waiters> = { queue: new Waiters(), results: new Waiters() };
+  /** Messages heard per topic (pub/sub and our own writes). */
+  #heard: Record<Topic, number> = { queue: 0, results: 0 };
+  /** #heard as it was when the caller last read that topic; -1 before any read. */
+  #looked: Record<Topic, number> = { queue: -1, results: -1 };
+  #closed = false;
+
+  constructor(options: RedisStorageOptions) {
+    this.queue = options.queue;
+    this.url = redactUrl(options.url);
+    const prefix = options.prefix ?? "huey";
+    this.#keys = KEY_PARTS.map((part) => `${prefix}:${options.queue}:${part}`);
+    this.#channels = { queue: this.#keys[DATA_KEYS]!, results: this.#keys[DATA_KEYS + 1]! };
+    this.#conn = new Connection(options.url, this.url);
+  }
+
+  enqueue(items: QueueItem[]): Promise<void> {
+    return this.#commit({ enqueue: items }, "enqueue");
+  }
+
+  schedule(items: ScheduledItem[]): Promise<void> {
+    return this.#commit({ schedule: items }, "schedule");
+  }
+
+  async lease(max: number, leaseUntil: number): Promise<LeasedItem[]> {
+    this.#look("queue");
+    // One token per call: it proves ownership of every item this call leased.
+    const token = crypto.randomUUID();
+    const flat = (await this.#run(SCRIPTS.lease, [max, leaseUntil, token], "lease")) as Arg[];
+    return chunks(flat, 5).map(([id, name, priority, payload, leases]) => ({
+      id: String(id), name: String(name), priority: Number(priority), payload: String(payload), token, leases: Number(leases),
+    }));
+  }
+
+  async renew(leases: LeaseRef[], leaseUntil: number): Promise<number> {
+    if (leases.length === 0) return 0;
+    return Number(await this.#run(SCRIPTS.renew, [leaseUntil, ...flatLeases(leases)], "renew"));
+  }
+
+  async release(leases: LeaseRef[]): Promise<number> {
+    if (leases.length === 0) return 0;
+    const n = Number(await this.#run(SCRIPTS.release, flatLeases(leases), "release"));
+    if (n) this.#hear("queue");
+    return n;
+  }
+
+  async reclaimExpired(now: number): Promise<number> {
+    const n = Number(await this.#run(SCRIPTS.reclaim, [now], "reclaim expired leases"));
+    if (n) this.#hear("queue");
+    return n;
+  }
+
+  commit(batch: CommitBatch): Promise<void> {
+    return this.#commit(batch, "commit");
+  }
+
+  async #commit(batch: CommitBatch, what: string): Promise<void> {
+    const args: Arg[] = [];
+    const list = <T>(rows: T[] | undefined, fields: (row: T) => Arg[]) => {
+      args.push(rows?.length ?? 0);
+      for (const row of rows ?? []) args.push(...fields(row));
+    };
+    list(batch.ack, (a) => [a.id, a.token]);
+    list(batch.results, (r) => [r.id, r.payload, r.expiresAt ?? ""]);
+    list(batch.enqueue, (it) => [it.id, it.name, it.priority, it.payload]);
+    list(batch.schedule, (it) => [it.id, it.name, it.priority, it.payload, it.eta]);
+    list(batch.putData, (d) => [d.key, d.value]);
+    list(batch.deleteData, (k) => [k]);
+    await this.#run(SCRIPTS.commit, args, what);
+    if (batch.enqueue?.length || batch.schedule?.length) this.#hear("queue");
+    if (batch.results?.length) this.#hear("results");
+  }
+
+  async promoteDue(now: number, limit: number): Promise<number> {
+    this.#look("queue");
+    const n = Number(await this.#run(SCRIPTS.promote, [now, limit], "promote scheduled tasks"));
+    if (n) this.#hear("queue");
+    return n;
+  }
+
+  async nextEta(): Promise<number | null> {
+    const eta = await this.#run(SCRIPTS.inspect, ["next_eta"], "read schedule");
+    return eta === null ? null : Number(eta);
+  }
+
+  putResult(item: ResultItem): Promise<void> {
+    return this.#commit({ results: [item] }, "store result");
+  }
+
+  async getResult(id: string, preserve: boolean, now: number): Promise<string | null> {
+    this.#look("results");
+    return (await this.#run(SCRIPTS.result, [id, preserve ? "1" : "0", now], "read result")) as string | null;
+  }
+
+  async deleteResult(id: string): Promise<boolean> {
+    return (await this.#run(SCRIPTS.data, ["delete_result", id], "delete result")) === 1;
+  }
+
+  async putData(key: string, value: string): Promise<void> {
+    await this.#run(SCRIPTS.data, ["put", key, value], "put data");
+  }
+
+  async putIfEmpty(key: string, value: string): Promise<boolean> {
+    return (await this.#run(SCRIPTS.data, ["put_if_empty", key, value], "put data")) === 1;
+  }
+
+  async getData(key: string, preserve: boolean): Promise<string | null> {
+    return (await this.#run(SCRIPTS.data, ["get", key, preserve ? "1" : "0"], "read data")) as string | null;
+  }
+
+  async deleteData(key: string): Promise<boolean> {
+    return (await this.#run(SCRIPTS.data, ["delete", key], "delete data")) === 1;
+  }
+
+  async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
+    if (limit <= 0) return [];
+    const flat = (await this.#run(SCRIPTS.data, ["list", prefix, limit], "list data")) as string[];
+    return chunks(flat, 2).map(([key, value]) => ({ key: key!, value: value! }));
+  }
+
+  async incr(key: string, by: number, expiresAt: number, now: number): Promise<number> {
+    return Number(await this.#run(SCRIPTS.counter, [key, by, expiresAt, now], "count"));
+  }
+
+  async enqueueUnique(item: QueueItem | ScheduledItem, key: string): Promise<string | null> {
+    const eta = "eta" in item ? item.eta : "";
+    const args = [key, item.id, item.name, item.priority, item.payload, eta];
+    const holder = (await this.#run(SCRIPTS.unique, args, "enqueue")) as string | null;
+    if (holder === null) this.#hear("queue");
+    return holder;
+  }
+
+  async acquireLock(key: string, owner: string, until: number, now: number): Promise<boolean> {
+    return (await this.#run(SCRIPTS.locks, ["acquire", key, owner, until, now], "acquire lock")) === 1;
+  }
+
+  async renewLocks(keys: string[], owner: string, until: number): Promise<number> {
+    if (keys.length === 0) return 0;
+    return Number(await this.#run(SCRIPTS.locks, ["renew", owner, until, ...keys], "renew locks"));
+  }
+
+  async releaseLock(key: string, owner: string | null): Promise<boolean> {
+    return (await this.#run(SCRIPTS.locks, ["release", key, owner ?? ""], "release lock")) === 1;
+  }
+
+  async listLocks(now: number): Promise<LockInfo[]> {
+    const flat = (await this.#run(SCRIPTS.locks, ["list", now], "list locks")) as string[];
+    return chunks(flat, 3).map(([key, owner, until]) => ({ key: key!, owner: owner!, until: Number(until) }));
+  }
+
+  pendingCount(): Promise<number> {
+    return this.#count("ZCARD", "ready");
+  }
+
+  leasedCount(): Promise<number> {
+    return this.#count("ZCARD", "leased");
+  }
+
+  scheduledCount(): Promise<number> {
+    return this.#count("ZCARD", "schedule");
+  }
+
+  resultCount(): Promise<number> {
+    return this.#count("HLEN", "results");
+  }
+
+  async listPending(limit: number): Promise<(QueueItem & { leased: boolean })[]> {
+    const flat = (await this.#run(SCRIPTS.inspect, ["pending", limit], "list pending")) as Arg[];
+    return chunks(flat, 5).map(([id, name, priority, payload, leased]) => ({
+      id: String(id), name: String(name), priority: Number(priority), payload: String(payload), leased: leased === 1,
+    }));
+  }
+
+  async listScheduled(limit: number): Promise<ScheduledItem[]> {
+    const flat = (await this.#run(SCRIPTS.inspect, ["scheduled", limit], "list scheduled")) as Arg[];
+    return chunks(flat, 5).map(([id, name, priority, payload, eta]) => ({
+      id: String(id), name: String(name), priority: Number(priority), payload: String(payload), eta: Number(eta),
+    }));
+  }
+
+  async flush(): Promise<void> {
+    // One DEL of a fixed set of keys: atomic, and nothing of this queue is left behind.
+    await this.#send("DEL", this.#keys.slice(0, DATA_KEYS), "flush");
+  }
+
+  /**
+   * Resolves on a message on this queue's channel for `topic`, on a write by this instance, or
+   * after `timeoutMs` (at most FALLBACK_WAIT_MS: a spurious wake-up is allowed, a hang is not).
+   *
+   * A change can land between the caller's last read and this call. Reads (lease, promoteDue,
+   * getResult) note how many messages had been heard BEFORE they are sent; if more were heard
+   * since, this returns at once. Messages published before the subscription took effect are
+   * not heard at all: when it does take effect, callers who read before are woken to read again.
+   */
+  waitForChange(timeoutMs: number, topic: Topic = "queue"): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const looked = this.#looked[topic];
+    if (looked >= 0 && this.#heard[topic] > looked) {
+      this.#looked[topic] = this.#heard[topic];
+      return Promise.resolve();
+    }
+    const done = this.#waiters[topic].wait(Math.min(timeoutMs, FALLBACK_WAIT_MS));
+    this.#listen();
+    return done;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#conn.close();
+    this.#sub?.close();
+    this.#sub = null;
+    for (const w of Object.values(this.#waiters)) w.wakeAll();
+  }
+
+  #look(topic: Topic): void {
+    this.#looked[topic] = this.#heard[topic];
+  }
+
+  #hear(topic: Topic): void {
+    this.#heard[topic]++;
+    const w = this.#waiters[topic];
+    if (w.size) w.wakeAll();
+  }
+
+  /** Open the subscriber connection unless it is open or opening. */
+  #listen(): void {
+    if (this.#sub || this.#subscribing) return;
+    this.#subscribing = this.#subscribe()
+      .catch(() => {
+        // Unreachable server: the wait ends on its timer and the next read reports the error.
+      })
+      .finally(() => {
+        this.#subscribing = null;
+      });
+  }
+
+  async #subscribe(): Promise<void> {
+    // No autoReconnect: Bun reconnects a subscriber without subscribing again (bun 1.4.5,
+    // checked with CLIENT KILL), which would silence it. Instead onclose drops it and the next
+    // wait subscribes on a new connection.
+    const client = await openClient(this.#conn.rawUrl, this.url, false, "wait for changes");
+    if (this.#closed) return client.close();
+    client.onclose = () => {
+      if (this.#sub !== client) return;
+      this.#sub = null;
+      this.#wakeReaders(); // they may have missed a message while we were away
+    };
+    const { queue, results } = this.#channels;
+    try {
+      await client.subscribe([queue, results], (_message, channel) => this.#hear(channel === queue ? "queue" : "results"));
+    } catch (err) {
+      client.close();
+      throw err;
+    }
+    if (this.#closed) return client.close();
+    this.#sub = client;
+    this.#wakeReaders();
+  }
+
+  /** Changes before the subscription took effect went unheard: whoever read before must read again. */
+  #wakeReaders(): void {
+    for (const t of ["queue", "results"] as const) if (this.#looked[t] >= 0) this.#hear(t);
+  }
+
+  async #count(command: "ZCARD" | "HLEN", part: (typeof KEY_PARTS)[number]): Promise<number> {
+    return Number(await this.#send(command, [this.#keys[KEY_PARTS.indexOf(part)]!], "count"));
+  }
+
+  async #send(command: string, args: string[], what: string): Promise<unknown> {
+    const client = await this.#conn.client(what);
+    try {
+      return await client.send(command, args);
+    } catch (err) {
+      throw this.#failed(client, err, what);
+    }
+  }
+
+  /** EVALSHA, and EVAL when the server does not have the script yet (new or restarted server). */
+  async #run(s: Script, args: Arg[], what: string): Promise<unknown> {
+    const client = await this.#conn.client(what);
+    const argv = [s.sha, String(this.#keys.length), ...this.#keys, ...args.map(String)];
+    try {
+      try {
+        return await client.send("EVALSHA", argv);
+      } catch (err) {
+        if (!/NOSCRIPT/.test(errorMessage(err))) throw err;
+        argv[0] = s.text;
+        return await client.send("EVAL", argv);
+      }
+    } catch (err) {
+      throw this.#failed(client, err, what);
+    }
+  }
+
+  #failed(client: RedisClient, err: unknown, what: string): StorageError {
+    if (!client.connected) this.#conn.discard(client);
+    return describeRedisError(err, this.url, what);
+  }
+}
+
+/** The command connection: opened on first use, and opened anew after Bun's client gives up. */
+class Connection {
+  #ready: Promise<RedisClient> | null = null;
+  #client: RedisClient | null = null;
+  #closed = false;
+
+  constructor(
+    readonly rawUrl: string,
+    readonly shownUrl: string,
+  ) {}
+
+  client(what: string): Promise<RedisClient> {
+    if (this.#closed) return Promise.reject(new StorageError(`${what}: the Redis storage for ${this.shownUrl} is closed`));
+    this.#ready ??= this.#open(what).catch((err) => {
+      this.#ready = null;
+      throw err;
+    });
+    return this.#ready;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#client?.close();
+    this.#client = null;
+  }
+
+  /**
+   * Forget a client whose connection failed, so the next call opens a new one. We do not wait
+   * for Bun's own retries: once it gives up, its client only answers "Connection has failed".
+   */
+  discard(client: RedisClient): void {
+    if (this.#client !== client) return;
+    this.#client = null;
+    this.#ready = null;
+    client.close();
+  }
+
+  async #open(what: string): Promise<RedisClient> {
+    const client = await openClient(this.rawUrl, this.shownUrl, true, what);
+    if (this.#closed) {
+      client.close();
+      throw new StorageError(`the Redis storage for ${this.shownUrl} is closed`);
+    }
+    // Runs when Bun has given up reconnecting (or on close): the next call opens a new client.
+    client.onclose = () => this.discard(client);
+    this.#client = client;
+    return client;
+  }
+}
+
+/** A connected client, or a StorageError that names the URL and says what to check. */
+async function openClient(url: string, shown: string, autoReconnect: boolean, what: string): Promise<RedisClient> {
+  checkUrl(url, shown, what);
+  let client: RedisClient;
+  try {
+    client = new RedisClient(url, {
+      connectionTimeout: CONNECT_TIMEOUT_MS,
+      maxRetries: MAX_RETRIES,
+      autoReconnect,
+      enableOfflineQueue: true,
+    });
+  } catch (err) {
+    throw new StorageError(`${what}: cannot use the Redis URL ${shown}: ${errorMessage(err)}`, { cause: err });
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS}ms`)), CONNECT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([client.connect(), timeout]);
+    return client;
+  } catch (err) {
+    client.close();
+    throw new StorageError(
+      `${what}: cannot connect to Redis at ${shown} (${errorMessage(err)}); check that Redis is running there ` +
+        `and that the url option is right`,
+      { cause: err },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const URL_SCHEME = /^(redis|valkey)(s|\+tls)?(\+unix)?:$/;
+
+function checkUrl(url: string, shown: string, what: string): void {
+  let scheme = "";
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    // not a URL at all: reported below
+  }
+  if (!URL_SCHEME.test(scheme)) {
+    throw new StorageError(
+      `${what}: "${shown}" is not a Redis URL; use redis://host:6379 (rediss:// for TLS, redis+unix:///path/to/redis.sock for a socket)`,
+    );
+  }
+}
+
+/** The URL as given, with its password (if any) replaced by "***": fit for messages and logs. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([^:/?#]+:\/\/[^:@/]*):[^@/]*@/, "$1:***@");
+}
+
+function describeRedisError(err: unknown, shown: string, what: string): StorageError {
+  if (err instanceof StorageError) return err;
+  const message = errorMessage(err);
+  const dup = /HUEY_DUPLICATE (.*)$/.exec(message);
+  if (dup) return new StorageError(`${what}: a task with id ${dup[1]} is already queued or scheduled`, { cause: err });
+  const code = String((err as { code?: unknown } | null)?.code ?? "");
+  if (code.startsWith("ERR_REDIS_CONNECTION") || /connection/i.test(message)) {
+    return new StorageError(
+      `${what}: lost the connection to Redis at ${shown} (${message}); the call may or may not have been applied. ` +
+        `Check that Redis is running; the next call reconnects`,
+      { cause: err },
+    );
+  }
+  return new StorageError(`${what} failed on Redis at ${shown}: ${message}`, { cause: err });
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function flatLeases(leases: LeaseRef[]): string[] {
+  return leases.flatMap((l) => [l.id, l.token]);
+}
+
+/** [a, b, c, d] with width 2 gives [[a, b], [c, d]]: scripts return flat arrays of rows. */
+function chunks<T>(flat: T[] | null, width: number): T[][] {
+  const out: T[][] = [];
+  if (!flat) return out;
+  for (let i = 0; i + width <= flat.length; i += width) out.push(flat.slice(i, i + width));
+  return out;
+}
