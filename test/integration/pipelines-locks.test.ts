@@ -40,10 +40,10 @@ describe("pipelines", () => {
       fx.fetchNumber.s(7).then(fx.flaky, { tries: 0 }).error(fx.onError).then(fx.storeResult),
     );
     expect(await group.at(0)!.get({ blocking: true, timeout: 10_000 })).toBe(7);
-    const failed = await group.at(1)!.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
+    const failed: any = await group.at(1)!.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
     expect(failed.error.message).toBe("stage failed for 7");
     expect(failed.attempts).toBe(2); // its own retry ran first
-    const later = await group.at(2)!.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
+    const later: any = await group.at(2)!.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
     expect(later.error).toMatchObject({ name: "PipelineStopped", code: "HUEY_PIPELINE_STOPPED" });
     const log = new Database(process.env.HUEY_LOG_DB!);
     await waitFor(() => {
