@@ -16,6 +16,8 @@ export type Outcome =
       next?: QueueItem | ScheduledItem;
       /** Set when this task finishes a chord member: the consumer checks whether the chord is done. */
       chord?: ChordSpec;
+      /** The task's unique key, to remove now that it finished (saves decoding it on the hot path). */
+      unique?: string;
     }
   | { kind: "retry"; delay?: number; eta?: number; error: SerializedError }
   | { kind: "error"; error: SerializedError }
@@ -116,6 +118,7 @@ export async function execute(payload: string, o: ExecuteOptions): Promise<Outco
     }
     if (m.then) out.next = nextStage(m, value, o);
     else if (m.chord) out.chord = m.chord;
+    if (m.unique) out.unique = m.unique;
     return out;
   } catch (err) {
     return { kind: "error", error: serializeError(err) };
@@ -162,6 +165,8 @@ export interface PlanOptions {
   noRetry?: boolean;
   /** Signals that precede the outcome's own, e.g. "timeout". */
   before?: SignalName[];
+  /** The task stored progress: remove it now. */
+  hadProgress?: boolean;
   /** In [0, 1): the jitter draw. @default Math.random */
   rand?: () => number;
 }
@@ -177,22 +182,13 @@ export function retryDelay(m: Message, rand: () => number): number {
 export function planOutcome(lease: LeaseRef & { payload: string }, outcome: Outcome, now: number, o: PlanOptions): Plan {
   const ack = [{ id: lease.id, token: lease.token }];
   const before = o.before ?? [];
+  if (outcome.kind === "ok") return planSuccess(lease.id, ack, outcome, now, o.hadProgress === true, before);
   const m = readMessage(lease.payload);
   const done = (batch: CommitBatch, signal: SignalName): Plan => ({
     batch: { ...batch, ack, deleteData: finishedKeys(m) },
     signals: [...before, signal],
   });
   switch (outcome.kind) {
-    case "ok": {
-      const batch: CommitBatch = {
-        results: outcome.result === null ? [] : [{ id: m.id, payload: outcome.result, expiresAt: outcome.ttl ? now + outcome.ttl : null }],
-      };
-      if (outcome.next) {
-        if ("eta" in outcome.next) batch.schedule = [outcome.next];
-        else batch.enqueue = [outcome.next];
-      }
-      return { ...done(batch, "complete"), chord: outcome.chord };
-    }
     case "expired":
       return done(stopped(m, { name: "Expired", message: `pipeline stage ${m.name} expired before it ran` }), "expired");
     case "cancel":
@@ -218,6 +214,22 @@ export function planOutcome(lease: LeaseRef & { payload: string }, outcome: Outc
     batch.putData = [{ key: KEYS.failed + m.id, value: JSON.stringify(dl) }];
   }
   return done(batch, "error");
+}
+
+/** The hot path: no payload decoding, and only the writes this task needs. */
+function planSuccess(id: string, ack: LeaseRef[], outcome: Outcome & { kind: "ok" }, now: number, hadProgress: boolean, before: SignalName[]): Plan {
+  const batch: CommitBatch = { ack };
+  if (outcome.result !== null) batch.results = [{ id, payload: outcome.result, expiresAt: outcome.ttl ? now + outcome.ttl : null }];
+  if (outcome.next) {
+    if ("eta" in outcome.next) batch.schedule = [outcome.next];
+    else batch.enqueue = [outcome.next];
+  }
+  if (outcome.unique || hadProgress) {
+    batch.deleteData = [];
+    if (outcome.unique) batch.deleteData.push(outcome.unique);
+    if (hadProgress) batch.deleteData.push(KEYS.progress + id);
+  }
+  return { batch, signals: [...before, "complete"], chord: outcome.chord };
 }
 
 /**

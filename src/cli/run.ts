@@ -8,7 +8,7 @@ export const runArgs = {
   file: { type: "positional", description: "the tasks file (exports a Huey instance)", required: true, valueHint: "tasks.ts" },
   workers: { type: "string", alias: "w", description: "Bun Workers that run tasks (default 1)", valueHint: "N" },
   concurrency: { type: "string", description: "tasks each Worker runs at once, for async I/O tasks (default 1)", valueHint: "C" },
-  prefetch: { type: "string", description: "tasks queued in each Worker ahead of the running ones (default 32)", valueHint: "N" },
+  prefetch: { type: "string", description: "tasks queued in each Worker ahead of the running ones (default 128, fewer for slow tasks)", valueHint: "N" },
   grace: { type: "string", description: "on SIGINT/SIGTERM, time running tasks get to finish (default 30s)", valueHint: "30s" },
   lease: { type: "string", description: "how long a taken task is hidden from other consumers; renewed while it runs (default 30s)", valueHint: "30s" },
   timeout: { type: "string", description: "stop a task running longer than this, unless its own timeout option says otherwise (default none)", valueHint: "5m" },

@@ -39,6 +39,8 @@ interface InFlight extends LeaseRef {
   revoked?: boolean;
   /** The lock it holds while it runs (owner: its id). */
   lock?: string;
+  /** It called ctx.progress(): its progress entry is removed when it finishes. */
+  hadProgress?: boolean;
 }
 
 interface PendingPlan {
@@ -301,10 +303,14 @@ export class Consumer {
 
   async #promote(now: number): Promise<void> {
     const storage = this.#huey.storage;
-    let moved: number;
-    do moved = await storage.promoteDue(now, 1000);
-    while (moved === 1000);
-    const next = await storage.nextEta();
+    // A read first: promoteDue is a write transaction, not worth taking when nothing is due.
+    let next = await storage.nextEta();
+    if (next !== null && next <= now) {
+      let moved: number;
+      do moved = await storage.promoteDue(now, 1000);
+      while (moved === 1000);
+      next = await storage.nextEta();
+    }
     this.#nextPromote = next === null ? now + MAX_IDLE_MS : Math.min(next, now + MAX_IDLE_MS);
   }
 
@@ -538,10 +544,13 @@ export class Consumer {
         if (slot.retiring && !this.#stopping) this.#replace(slot);
         this.#wake();
         return;
-      case "progress":
+      case "progress": {
+        const t = this.#inflight.get(msg.id);
+        if (t) t.hadProgress = true;
         this.#progress.set(KEYS.progress + msg.id, msg.value);
         this.#scheduleFlush();
         return;
+      }
       case "signal":
         void this.#huey.signals.emit(msg.signal, msg.task);
         return;
@@ -704,7 +713,11 @@ export class Consumer {
   #plan(task: InFlight, outcome: Outcome, ms?: number, extra: { noRetry?: boolean; before?: SignalName[] } = {}): void {
     let plan: Plan;
     try {
-      plan = planOutcome(task, outcome, Date.now(), { keepFailed: this.#huey.options.failedRetention !== null, ...extra });
+      plan = planOutcome(task, outcome, Date.now(), {
+        keepFailed: this.#huey.options.failedRetention !== null,
+        hadProgress: task.hadProgress,
+        ...extra,
+      });
     } catch (err) {
       // The payload itself is unreadable: fail it for good, keeping the error.
       const error = serializeError(err);

@@ -11,7 +11,9 @@ export interface ConsumerOptions {
   /**
    * Tasks handed to each Worker ahead of what it is running, so it never waits on the poller.
    * Higher drains short tasks faster; lower keeps priorities sharper across consumers.
-   * @default 32
+   * The consumer also limits each Worker's queue to about 2 ms of its measured task time, so
+   * slow tasks are never queued behind one another.
+   * @default 128
    */
   prefetch?: number;
   /** On SIGINT/SIGTERM, how long running tasks may take to finish before they are returned to the queue. @default "30s" */
@@ -88,7 +90,7 @@ export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsume
   return Object.freeze({
     workers: whole("workers", o.workers ?? 1, 1, 256),
     concurrency: whole("concurrency", o.concurrency ?? 1, 1, 10_000),
-    prefetch: whole("prefetch", o.prefetch ?? 32, 0, 10_000),
+    prefetch: whole("prefetch", o.prefetch ?? 128, 0, 10_000),
     grace: toMs(o.grace ?? "30s", "grace"),
     lease,
     maxLeases: whole("maxLeases", o.maxLeases ?? 5, 1, 1_000_000),

@@ -5,10 +5,15 @@ import { Waiters } from "./_waiters";
 export type Topic = "queue" | "results";
 const TOPICS: Topic[] = ["queue", "results"];
 
-/** How often an idle waiter re-checks when file events are unavailable or lost. */
-const FALLBACK_POLL_MS = 25;
-/** Past Bun's window for merging file events (see #onEvent). */
-const RECHECK_MS = 2;
+/** How often an idle waiter re-checks while file events work: only a safety net. */
+const FALLBACK_POLL_MS = 250;
+/** How often it re-checks when there are no file events (no watcher could be made). */
+const NO_EVENTS_POLL_MS = 25;
+/**
+ * Re-checks after each event, past Bun's window for merging file events (see #onEvent). The
+ * window is ~2 ms on an idle machine and stretches under load, hence the later ones.
+ */
+const RECHECKS_MS = [2, 8, 25];
 /** Checks right after a watcher is made, while Bun may not have armed it yet. */
 const ARMING_CHECKS_MS = [1, 3, 6, 12, 25];
 
@@ -29,6 +34,7 @@ export class FileWake {
   #watchers = new Map<Topic, FSWatcher>();
   #poll: ReturnType<typeof setInterval> | null = null;
   #recheck: ReturnType<typeof setTimeout> | null = null;
+  #recheckStep = 0;
   #closed = false;
 
   /**
@@ -111,17 +117,36 @@ export class FileWake {
    */
   #onEvent = (): void => {
     this.#check();
-    this.#recheck ??= setTimeout(() => {
-      this.#recheck = null;
-      this.#check();
-    }, RECHECK_MS);
+    // Restart the series of re-checks from the first step.
+    if (this.#recheck) clearTimeout(this.#recheck);
+    this.#recheckStep = 0;
+    this.#scheduleRecheck();
   };
 
+  #scheduleRecheck(): void {
+    const delay = RECHECKS_MS[this.#recheckStep];
+    if (delay === undefined) {
+      this.#recheck = null;
+      return;
+    }
+    const prev = this.#recheckStep === 0 ? 0 : RECHECKS_MS[this.#recheckStep - 1]!;
+    this.#recheck = setTimeout(() => {
+      this.#recheckStep++;
+      this.#check();
+      this.#scheduleRecheck();
+    }, delay - prev);
+  }
+
   #watch(topic: Topic): void {
+    this.#armWatcher(topic);
     if (!this.#poll) {
-      this.#poll = setInterval(this.#check, FALLBACK_POLL_MS);
+      const every = this.#watchers.has(topic) ? FALLBACK_POLL_MS : NO_EVENTS_POLL_MS;
+      this.#poll = setInterval(this.#check, every);
       (this.#poll as { unref?: () => void }).unref?.();
     }
+  }
+
+  #armWatcher(topic: Topic): void {
     // One watcher per topic for the life of the storage: Bun arms a new watch asynchronously,
     // so a watcher made per wait misses commits of its first milliseconds.
     if (this.base === null || this.#watchers.has(topic)) return;
