@@ -8,6 +8,7 @@ import { Result, ResultGroup, type ResultOwner } from "./result";
 import { decode, encode } from "./serializer";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
 import { MemoryStorage } from "./storage/memory";
+import { PostgresStorage, type PostgresStorageOptions } from "./storage/postgres";
 import { RedisStorage, type RedisStorageOptions } from "./storage/redis";
 import { SqliteStorage, type SqliteStorageOptions } from "./storage/sqlite";
 import type { QueueItem, ScheduledItem, Storage } from "./storage/types";
@@ -227,7 +228,7 @@ export class Huey implements ResultOwner {
       taskName: { value: name, enumerable: true },
       options: { value: resolved, enumerable: true, configurable: true },
       huey: { value: this },
-      callLocal: { value: (...args: A) => fn(...args) },
+      callLocal: { value: (...args: A) => (resolved.context ? (fn as (...a: unknown[]) => R)(localContext(name), ...args) : fn(...args)) },
       schedule: { value: (args: A, s: ScheduleOptions) => huey.#enqueueOne(name, resolved, args, s ?? {}) },
       map: { value: (argsList: Iterable<A>) => huey.enqueueMany([...argsList].map((args) => [def, args] as const)) },
       s: { value: (...args: A) => Signature.of(def, args) },
@@ -744,6 +745,11 @@ export class Huey implements ResultOwner {
   }
 }
 
+/** The context of a task run in place by callLocal(): not queued, never aborted. */
+function localContext(name: string): TaskContext {
+  return { id: newTaskId(), name, retries: 0, attempt: 1, signal: new AbortController().signal, progress: () => {} };
+}
+
 function addHook<F>(list: F[], fn: F): () => void {
   if (typeof fn !== "function") throw new ConfigurationError("a hook must be a function");
   list.push(fn);
@@ -808,6 +814,22 @@ export class RedisHuey extends Huey {
       throw new ConfigurationError(`RedisHuey needs a "url" such as redis://127.0.0.1:6379, got ${JSON.stringify(options.url)}`);
     }
     super({ ...options, storage: () => new RedisStorage({ url: options.url, queue: options.name, prefix: options.prefix }) });
+  }
+}
+
+export interface PostgresHueyOptions extends Omit<HueyOptions, "storage">, Omit<PostgresStorageOptions, "queue"> {}
+
+/**
+ * A Huey on PostgreSQL: `new PostgresHuey({ name: "app", url: process.env.DATABASE_URL })`.
+ * Tables live in their own schema (`huey` by default); consumers on many machines share them.
+ */
+export class PostgresHuey extends Huey {
+  constructor(options: PostgresHueyOptions) {
+    if (typeof options.url !== "string" || options.url === "") {
+      throw new ConfigurationError(`PostgresHuey needs a "url" such as postgres://user@host:5432/db, got ${JSON.stringify(options.url)}`);
+    }
+    const { url, schema, max, connectTimeout } = options;
+    super({ ...options, storage: () => new PostgresStorage({ url, queue: options.name, schema, max, connectTimeout }) });
   }
 }
 

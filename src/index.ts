@@ -1,8 +1,10 @@
 /** bun-huey: background tasks for Bun on one SQLite file. */
 
 // The queue
-export { Huey, SqliteHuey, MemoryHuey, RedisHuey, resolveHueyOptions } from "./huey";
-export type { HueyOptions, ResolvedHueyOptions, SqliteHueyOptions, RedisHueyOptions, PendingTask, ScheduledTask } from "./huey";
+export { Huey, SqliteHuey, MemoryHuey, RedisHuey, PostgresHuey, resolveHueyOptions } from "./huey";
+export type {
+  HueyOptions, ResolvedHueyOptions, SqliteHueyOptions, RedisHueyOptions, PostgresHueyOptions, PendingTask, ScheduledTask,
+} from "./huey";
 
 // Tasks and results
 export type { TaskDef, TaskOptions, ResolvedTaskOptions, ScheduleOptions, TaskContext, RateLimit } from "./task";
@@ -43,6 +45,8 @@ export { MemoryStorage } from "./storage/memory";
 export { SqliteStorage } from "./storage/sqlite";
 export type { SqliteStorageOptions } from "./storage/sqlite";
 export { RedisStorage } from "./storage/redis";
+export { PostgresStorage } from "./storage/postgres";
+export type { PostgresStorageOptions } from "./storage/postgres";
 export type { RedisStorageOptions } from "./storage/redis";
 export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, LockInfo } from "./storage/types";
 

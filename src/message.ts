@@ -73,7 +73,7 @@ export function newTaskId(): string {
 
 /** Serialise a message; throws SerializationError / PayloadTooLargeError in the caller. */
 export function toQueueItem(m: Message, maxPayloadSize: number): QueueItem {
-  const payload = encode(m, `${m.name}() arguments`);
+  const payload = encode(m, `${m.name}() message`, { args: `${m.name}() arguments` });
   checkSize(payload, `the payload of task ${m.name}`, maxPayloadSize);
   return { id: m.id, name: m.name, priority: m.priority, payload };
 }

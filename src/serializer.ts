@@ -10,9 +10,19 @@ import { SerializationError } from "./errors";
 
 const TAG = "$huey";
 
-/** Encode `value` to a JSON string. `what` prefixes paths in errors, e.g. "add() argument". */
-export function encode(value: unknown, what: string): string {
-  const needsTags = check(value, what, new Set());
+/**
+ * Encode `value` to a JSON string. `what` prefixes paths in errors, e.g. "the result of add()".
+ * `labels` names top-level keys instead, e.g. { args: "add() arguments" } gives paths such as
+ * "add() arguments[1].when".
+ */
+export function encode(value: unknown, what: string, labels?: Record<string, string>): string {
+  let needsTags: boolean;
+  if (labels && value && typeof value === "object" && !Array.isArray(value)) {
+    needsTags = false;
+    for (const [k, v] of Object.entries(value)) if (check(v, labels[k] ?? `${what}.${k}`, new Set())) needsTags = true;
+  } else {
+    needsTags = check(value, what, new Set());
+  }
   return needsTags ? JSON.stringify(tagged(value)) : JSON.stringify(value);
 }
 

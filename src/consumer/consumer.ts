@@ -5,7 +5,7 @@ import { KEYS, readMessage, taskInfo, type DeadLetter } from "../message";
 import { PeriodicScheduler } from "../periodic";
 import type { SignalName } from "../signals";
 import type { CommitBatch, LeasedItem, LeaseRef } from "../storage/types";
-import { Logger } from "./logger";
+import { fileSink, Logger } from "./logger";
 import { resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from "./options";
 import { WorkerSlot } from "./pool";
 import type { WorkerMessage } from "./protocol";
@@ -173,7 +173,8 @@ export class Consumer {
       for (const t of this.#inflight.values()) if (t.slot) t.slot.send({ type: "abort", id: t.id, reason: "the consumer is shutting down" });
       await this.#until(() => this.#inflight.size === 0, Date.now() + this.options.timeoutGrace);
     }
-    await this.#until(() => this.#live().every((s) => s.stopped), Date.now() + SHUTDOWN_HOOKS_MS);
+    // A Worker still running a task cannot run its onShutdown hooks: do not wait for it.
+    await this.#until(() => this.#live().every((s) => s.stopped || s.started.size > 0), Date.now() + SHUTDOWN_HOOKS_MS);
     for (const s of this.#slots) s.terminate();
     await this.#flush();
     if (this.#inflight.size > 0) {
@@ -862,40 +863,105 @@ export interface RunConsumerOptions extends ConsumerOptions {
   instance?: string | null;
   /** Free every lock before starting (locks left by a consumer that was killed). @default false */
   flushLocks?: boolean;
+  /** Append log lines to this file instead of stderr. */
+  logFile?: string;
+}
+
+/** A consumer run by runConsumer: it may be replaced by a reload (SIGHUP). */
+export interface RunningConsumer {
+  /** The consumer running now. */
+  readonly consumer: Consumer;
+  /** Resolves when the consumer stopped for good (not for a reload). */
+  readonly stopped: Promise<void>;
+  /** Stop gracefully, load the tasks file anew and start again (what SIGHUP does). */
+  reload(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 /**
  * Load a tasks file and run its consumer until SIGINT/SIGTERM (what `huey run FILE` does).
  * A second signal exits at once; leases of tasks still running then expire and they run again.
+ * SIGHUP reloads: running tasks finish, then the file is imported anew with new Workers.
  */
-export async function runConsumer(file: string, options: RunConsumerOptions = {}): Promise<Consumer> {
+export async function runConsumer(file: string, options: RunConsumerOptions = {}): Promise<RunningConsumer> {
   const { loadTasksFile, registerModulePlugin } = await import("./loader");
   const api = await import("../index");
   registerModulePlugin(api as unknown as Record<string, unknown>);
-  const { huey, path } = await loadTasksFile(file, options.instance ?? null);
-  const consumer = new Consumer(huey, { file: path, instance: options.instance ?? null }, options);
-  if (options.flushLocks) {
-    const n = await huey.flushLocks();
-    consumer.log.info(`--flush-locks: freed ${n} lock(s)`);
+  const o = resolveConsumerOptions(options);
+  const logger = new Logger(o.logLevel, o.logFormat, options.logFile ? fileSink(options.logFile) : undefined);
+  const instance = options.instance ?? null;
+  let generation = 0;
+
+  async function startOne(): Promise<Consumer> {
+    const { huey, path } = await loadTasksFile(file, instance, generation);
+    const c = new Consumer(huey, { file: path, instance }, options, logger);
+    if (options.flushLocks && generation === 0) {
+      const n = await huey.flushLocks();
+      logger.info(`--flush-locks: freed ${n} lock(s)`);
+    }
+    await c.start();
+    return c;
   }
-  await consumer.start();
-  if (consumer.options.handleSignals) {
+
+  let current = await startOne();
+  let finish!: () => void;
+  const stopped = new Promise<void>((r) => (finish = r));
+  let stopping = false;
+  let reloading: Promise<void> | null = null;
+
+  const running: RunningConsumer = {
+    get consumer() {
+      return current;
+    },
+    stopped,
+    reload() {
+      if (stopping) return Promise.resolve();
+      reloading ??= (async () => {
+        logger.info("SIGHUP: reloading: finishing running tasks, then loading the tasks file anew");
+        await current.stop();
+        generation++;
+        try {
+          current = await startOne();
+        } catch (err) {
+          logger.error(`reload failed, stopping: ${err instanceof Error ? err.message : String(err)}`);
+          logger.flush();
+          stopping = true;
+          finish();
+          throw err;
+        } finally {
+          reloading = null;
+        }
+      })();
+      return reloading;
+    },
+    async stop() {
+      stopping = true;
+      await reloading?.catch(() => {});
+      await current.stop();
+      finish();
+    },
+  };
+
+  if (o.handleSignals) {
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
       signals++;
       if (signals > 1) {
-        consumer.log.warn(`${sig} again: exiting now; tasks still running go back to the queue when their leases expire`);
-        consumer.log.flush();
+        logger.warn(`${sig} again: exiting now; tasks still running go back to the queue when their leases expire`);
+        logger.flush();
         process.exit(130);
       }
-      consumer.log.info(`${sig} received: finishing running tasks (send it again to exit at once)`);
-      void consumer.stop().then(() => {
+      logger.info(`${sig} received: finishing running tasks (send it again to exit at once)`);
+      void running.stop().then(() => {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
+        process.off("SIGHUP", onHup);
       });
     };
+    const onHup = () => void running.reload().catch(() => {});
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    process.on("SIGHUP", onHup);
   }
-  return consumer;
+  return running;
 }

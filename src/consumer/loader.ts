@@ -22,14 +22,16 @@ export function registerModulePlugin(api: Record<string, unknown>): void {
 }
 
 /** Import the user's tasks file and pick its Huey instance. Errors say what to fix. */
-export async function loadTasksFile(file: string, instance: string | null): Promise<{ huey: Huey; path: string }> {
+export async function loadTasksFile(file: string, instance: string | null, generation = 0): Promise<{ huey: Huey; path: string }> {
   const path = resolve(file);
   if (!existsSync(path) || !statSync(path).isFile()) {
     throw new LoadError(`tasks file not found: ${file} (looked for ${path})`);
   }
   let mod: Record<string, unknown>;
   try {
-    mod = await import(pathToFileURL(path).href);
+    // A later generation (SIGHUP) imports the file anew; its own imports stay as first loaded.
+    const url = pathToFileURL(path).href;
+    mod = await import(generation === 0 ? url : `${url}?reload=${generation}`);
   } catch (err) {
     const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     throw new LoadError(`tasks file ${file} failed to load: ${detail}`, { cause: err });

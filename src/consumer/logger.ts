@@ -1,4 +1,11 @@
+import { openSync, writeSync } from "node:fs";
 import type { LogLevel } from "./options";
+
+/** A writer appending to `path` (created when missing). */
+export function fileSink(path: string): (s: string) => void {
+  const fd = openSync(path, "a");
+  return (s) => void writeSync(fd, s);
+}
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
 

@@ -41,6 +41,19 @@ function scheduleReport(): void {
   });
 }
 
+/** Send what is pending now, not at the end of the turn. */
+function reportNow(): void {
+  if (started.length === 0 && done.length === 0) return;
+  post({ type: "report", started, done });
+  started = [];
+  done = [];
+}
+
+// A task that calls process.exit() or throws outside its promise ends this Worker before the
+// batched report goes out. Bun runs "exit" handlers in a Worker and delivers what they post, so
+// the consumer still learns which task was running (and retries or fails it, once).
+process.on("exit", reportNow);
+
 function pump(): void {
   while (!stopping && running.size < concurrency && queue.length > 0) {
     const task = queue.shift()!;
@@ -59,9 +72,7 @@ function markStarted(id: string, name: string): void {
   started.push(id);
   const timeout = huey?.lookup(name)?.options.timeout ?? defaultTimeout;
   if (timeout !== null) {
-    post({ type: "report", started, done });
-    started = [];
-    done = [];
+    reportNow();
   } else {
     scheduleReport();
   }

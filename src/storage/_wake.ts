@@ -23,10 +23,15 @@ const ARMING_CHECKS_MS = [1, 3, 6, 12, 25];
  * SQLite writes its WAL with pwrite, which Bun's fs.watch does not report (it reports attribute
  * changes and closes), so the WAL cannot be watched. Instead a writer touches a small file per
  * topic (`<db>-wake-queue`, `<db>-wake-results`; futimes, about 2 µs) after committing, and
- * waiters keep one fs.watch on each topic's file. An event only says "look": `changed()` (the
- * caller's PRAGMA data_version check) decides whether anything happened. Topics are separate
- * files because Bun merges an event into one that came less than ~2 ms before it, and a
- * producer's own enqueue touch would then swallow the consumer's result touch.
+ * waiters keep one fs.watch on each topic's file.
+ *
+ * An event wakes every waiter of its topic, whatever it finds: waiters re-read, so a spurious
+ * wake costs one read, while deciding by a version number shared with other readers of the
+ * connection once let one reader's read "use up" the change another was waiting for. Topics are
+ * separate files because Bun merges an event into one that came less than ~2 ms before it, and a
+ * producer's own enqueue touch would then swallow the consumer's result touch. A merged event is
+ * caught by re-checks shortly after each event, which compare `changed()` (PRAGMA data_version,
+ * seen only by this object) with what they saw before.
  */
 export class FileWake {
   #waiters = new Map<Topic, Waiters>(TOPICS.map((t) => [t, new Waiters()]));
@@ -39,7 +44,7 @@ export class FileWake {
 
   /**
    * @param base the database path; null for none (in-memory: in-thread wake-ups only)
-   * @param changed true when another connection committed since the last look
+   * @param changed true when another connection committed since this object's last look
    */
   constructor(
     readonly base: string | null,
@@ -115,7 +120,14 @@ export class FileWake {
    * in pairs 1 ms apart gave 12 events), so the change behind a merged event may land after the
    * delivered one was checked: check once more a little later.
    */
-  #onEvent = (): void => {
+  #onEvent = (_event: string, file: string | null): void => {
+    const topic = TOPICS.find((t) => file?.endsWith(`wake-${t}`));
+    if (topic) {
+      const w = this.#waiters.get(topic)!;
+      if (w.size) w.wakeAll();
+    } else {
+      this.#wakeAll(); // no file name in the event: wake everyone
+    }
     this.#check();
     // Restart the series of re-checks from the first step.
     if (this.#recheck) clearTimeout(this.#recheck);

@@ -47,6 +47,7 @@ export class SqliteStorage implements Storage {
     this.#db = openDatabase(options);
     this.#s = prepare(this.#db);
     this.#wake = new FileWake(this.filename === ":memory:" ? null : this.filename, () => this.#foreignChange(), !options.readonly);
+    this.#seenVersion = this.#dataVersion();
     const s = this.#s;
     const q = this.queue;
     this.#commitTx = this.#db.transaction((b: CommitBatch) => {
@@ -93,7 +94,6 @@ export class SqliteStorage implements Storage {
       () => this.#s.lease.all(leaseUntil, crypto.randomUUID(), this.queue, max) as (LeasedItem & { seq: number })[],
       "lease",
     );
-    if (rows.length < max) this.#markSeen();
     // RETURNING gives no order guarantee: restore lease order.
     rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
     return rows.map(({ seq: _seq, ...item }) => item);
@@ -140,7 +140,6 @@ export class SqliteStorage implements Storage {
       const row = (preserve ? this.#s.peekResult.get(this.queue, id, now) : this.#s.popResult.get(this.queue, id, now)) as
         | { payload: string }
         | null;
-      if (!row) this.#markSeen();
       return row ? row.payload : null;
     }, "read result");
   }
@@ -251,11 +250,13 @@ export class SqliteStorage implements Storage {
     );
   }
 
+  /**
+   * A commit between the caller's read and this call cannot be slept through: no file event is
+   * handled between them (events are macrotasks; only microtasks run between an awaited read and
+   * this call), and an event wakes every waiter of its topic.
+   */
   waitForChange(timeoutMs: number, topic: Topic = "queue"): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    // A commit between the caller's last read and now must not be slept through.
-    if (this.#seenVersion === -1) this.#markSeen();
-    else if (this.#foreignChange()) return Promise.resolve();
     return this.#wake.wait(topic, timeoutMs);
   }
 
@@ -287,11 +288,7 @@ export class SqliteStorage implements Storage {
     return (this.#s.dataVersion.get() as { data_version: number }).data_version;
   }
 
-  #markSeen(): void {
-    this.#seenVersion = this.#dataVersion();
-  }
-
-  /** True when another connection committed since we last looked. */
+  /** True when another connection committed since the wake-up logic last looked (FileWake only). */
   #foreignChange(): boolean {
     const v = this.#dataVersion();
     if (v === this.#seenVersion) return false;

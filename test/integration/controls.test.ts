@@ -1,5 +1,5 @@
 // Task controls with a real consumer and real Workers on a temporary SQLite file.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { join } from "node:path";
 import * as api from "../../src/index";
 import { Consumer } from "../../src/consumer/consumer";
@@ -7,6 +7,10 @@ import { loadTasksFile, registerModulePlugin } from "../../src/consumer/loader";
 import { Logger } from "../../src/consumer/logger";
 import type { SignalName } from "../../src/signals";
 import { FIXTURES, tempDb, waitFor } from "../harness";
+
+// Spawns Workers and processes on a 2-core machine: a minute per test, not bun's 5 s default
+// (setDefaultTimeout applies to the file that calls it; bunfig.toml has no such setting).
+setDefaultTimeout(60_000);
 
 type Fixture = typeof import("../fixtures/ctl-fixture");
 let fx: Fixture;

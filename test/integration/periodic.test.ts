@@ -1,8 +1,12 @@
 // Periodic tasks across several consumer processes: each wall-clock tick runs exactly once.
-import { expect, test } from "bun:test";
+import { expect, test, setDefaultTimeout } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { FIXTURES, ROOT, tempDb, waitFor } from "../harness";
+
+// Spawns Workers and processes on a 2-core machine: a minute per test, not bun's 5 s default
+// (setDefaultTimeout applies to the file that calls it; bunfig.toml has no such setting).
+setDefaultTimeout(60_000);
 
 test("3 consumer processes running a */1 * * * * * task: every tick exactly once, on the second", async () => {
   const db = tempDb("periodic.db");

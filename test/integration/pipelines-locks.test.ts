@@ -1,5 +1,5 @@
 // Pipelines, chords and locks with real consumers and Workers on a temporary SQLite file.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import * as api from "../../src/index";
@@ -7,6 +7,10 @@ import { Consumer } from "../../src/consumer/consumer";
 import { loadTasksFile, registerModulePlugin } from "../../src/consumer/loader";
 import { Logger } from "../../src/consumer/logger";
 import { FIXTURES, ROOT, tempDb, waitFor } from "../harness";
+
+// Spawns Workers and processes on a 2-core machine: a minute per test, not bun's 5 s default
+// (setDefaultTimeout applies to the file that calls it; bunfig.toml has no such setting).
+setDefaultTimeout(60_000);
 
 type Fixture = typeof import("../fixtures/pipe-fixture");
 const file = join(FIXTURES, "pipe-fixture.ts");

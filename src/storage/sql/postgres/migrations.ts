@@ -1,0 +1,4 @@
+// Imported as text so `bun build --compile` embeds them in the binary. Append only.
+import m0001 from "./0001_init.sql" with { type: "text" };
+
+export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = [{ version: 1, sql: m0001 }];

@@ -1,0 +1,273 @@
+// PostgreSQL backend: the contract suite plus what only a server can show (connection errors,
+// migrations under concurrency, SKIP LOCKED leases, NOTIFY wake-ups). Needs a server at
+// HUEY_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test); without one the tests
+// are skipped, or fail when HUEY_TEST_SERVICES=require.
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { SQL } from "bun";
+import { PostgresStorage } from "../../src/storage/postgres";
+import { servicesRequired, waitFor } from "../harness";
+import { describeStorageContract, item } from "./contract";
+
+const URL = process.env.HUEY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const T0 = 1_700_000_000_000;
+
+/** Why the server cannot be used, or null when it can. */
+async function probe(): Promise<string | null> {
+  const sql = new SQL({ url: URL, max: 1, connectionTimeout: 3 });
+  try {
+    await sql`SELECT 1`;
+    return null;
+  } catch (err) {
+    return `PostgreSQL at ${URL} is unreachable (${err instanceof Error ? err.message : String(err)})`;
+  } finally {
+    await sql.close({ timeout: 0 }).catch(() => {});
+  }
+}
+
+const unreachable = await probe().catch((err) => String(err));
+if (unreachable) {
+  if (servicesRequired()) {
+    test("PostgreSQL is reachable (HUEY_TEST_SERVICES=require)", () => {
+      throw new Error(`${unreachable}; set HUEY_TEST_POSTGRES_URL or start the server`);
+    });
+  } else {
+    console.warn(`skipping PostgreSQL storage tests: ${unreachable} (set HUEY_TEST_SERVICES=require to fail instead)`);
+  }
+}
+
+/** A fresh schema name per test run (and per test that needs its own), dropped in afterAll. */
+const schemas: string[] = [];
+function freshSchema(): string {
+  const name = `huey_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  schemas.push(name);
+  return name;
+}
+const schema = freshSchema();
+
+/**
+ * Until its LISTEN is acknowledged a storage cuts waits short (100 ms); wait until a quiet wait
+ * runs its full length, so a wake-up seen afterwards must have come from NOTIFY.
+ */
+async function untilListening(s: PostgresStorage): Promise<void> {
+  await waitFor(async () => {
+    const t0 = performance.now();
+    await s.waitForChange(300);
+    return performance.now() - t0 >= 290;
+  }, "the storage to LISTEN");
+}
+
+const opened: PostgresStorage[] = [];
+function open(options: Partial<ConstructorParameters<typeof PostgresStorage>[0]> = {}): PostgresStorage {
+  const s = new PostgresStorage({ url: URL, queue: "q", schema, ...options });
+  opened.push(s);
+  return s;
+}
+
+// Each storage holds up to `max` connections and the server allows few (100 by default).
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+});
+
+afterAll(async () => {
+  if (unreachable) return;
+  const admin = new SQL({ url: URL, max: 1 });
+  for (const name of schemas) await admin`DROP SCHEMA IF EXISTS ${admin(name)} CASCADE`;
+  await admin.close();
+});
+
+describe.skipIf(!!unreachable)("postgres", () => {
+  describeStorageContract("postgres", (queue) => new PostgresStorage({ url: URL, queue, schema }), { shared: true });
+
+  describe("postgres storage", () => {
+    test("migrations are recorded once, however many instances open the schema at once", async () => {
+      const own = freshSchema();
+      const all = Array.from({ length: 6 }, () => open({ schema: own }));
+      expect(await Promise.all(all.map((s) => s.pendingCount()))).toEqual([0, 0, 0, 0, 0, 0]);
+      await open({ schema: own }).pendingCount();
+      const admin = new SQL({ url: URL, max: 1 });
+      const rows = await admin`SELECT version FROM ${admin(`${own}.schema_version`)} ORDER BY version`;
+      await admin.close();
+      expect(rows.map((r: { version: number }) => r.version)).toEqual([1]);
+    });
+
+    test("a schema from a newer bun-huey is refused", async () => {
+      const own = freshSchema();
+      await open({ schema: own }).pendingCount();
+      const admin = new SQL({ url: URL, max: 1 });
+      await admin`INSERT INTO ${admin(`${own}.schema_version`)} VALUES (999, 0)`;
+      await admin.close();
+      await expect(open({ schema: own }).pendingCount()).rejects.toThrow(/newer than this bun-huey knows/);
+    });
+
+    test("times come back as numbers, not int8 strings", async () => {
+      const s = open({ queue: `times_${Date.now()}` });
+      await s.schedule([{ ...item("a"), eta: T0 + 1 }]);
+      await s.acquireLock("L", "A", T0 + 2, T0);
+      expect(await s.nextEta()).toBe(T0 + 1);
+      expect((await s.listScheduled(1))[0]!.eta).toBe(T0 + 1);
+      expect(await s.listLocks(T0)).toEqual([{ key: "L", owner: "A", until: T0 + 2 }]);
+      expect(await s.incr("c", 1, T0 + 9, T0)).toBe(1);
+      await s.flush();
+    });
+
+    test("two instances leasing concurrently never get the same item", async () => {
+      const queue = `race_${Date.now()}`;
+      const [a, b] = [open({ queue, max: 4 }), open({ queue, max: 4 })];
+      await a.enqueue(Array.from({ length: 500 }, (_, i) => item(`i${i}`, i % 3)));
+      const seen: string[] = [];
+      // Four loops per instance, each taking 1 to 7 items per call, until the queue is empty.
+      const drain = async (s: PostgresStorage, batch: number) => {
+        for (;;) {
+          const got = await s.lease(batch, T0 + 60_000);
+          if (!got.length && (await s.pendingCount()) === 0) return;
+          for (const l of got) seen.push(l.id);
+        }
+      };
+      await Promise.all([a, b].flatMap((s) => [1, 3, 5, 7].map((n) => drain(s, n))));
+      expect(seen.length).toBe(500);
+      expect(new Set(seen).size).toBe(500);
+      await a.flush();
+    });
+
+    test("the ready-set lease can use the partial index", async () => {
+      const s = open();
+      await s.pendingCount();
+      const admin = new SQL({ url: URL, max: 1 });
+      const plan = await admin.begin(async (tx) => {
+        await tx`SET LOCAL enable_seqscan = off`;
+        return tx.unsafe(
+          `EXPLAIN SELECT seq FROM "${schema}".queue WHERE queue = 'q' AND leased_until IS NULL ORDER BY priority DESC, seq LIMIT 10`,
+        );
+      });
+      await admin.close();
+      expect(plan.map((r: Record<string, string>) => r["QUERY PLAN"]).join("\n")).toContain("queue_ready");
+    });
+
+    test("a waiter in another instance wakes on release, promote and result", async () => {
+      const queue = `wake_${Date.now()}`;
+      const [a, b] = [open({ queue }), open({ queue })];
+      await untilListening(a);
+      await b.enqueue([item("x")]);
+      const [l] = await b.lease(1, T0 + 1000);
+      for (const act of [
+        () => b.release([{ id: l!.id, token: l!.token }]),
+        () => b.schedule([{ ...item("s"), eta: T0 }]).then(() => b.promoteDue(T0, 10)),
+      ]) {
+        await a.lease(100, T0 + 1000); // read: now a only wakes for news
+        const woke = a.waitForChange(10_000).then(() => "woke");
+        await act();
+        expect(await Promise.race([woke, Bun.sleep(5_000).then(() => "timer")])).toBe("woke");
+      }
+      expect(await a.getResult("r", true, T0)).toBeNull();
+      const woke = a.waitForChange(10_000, "results").then(() => "woke");
+      await b.putResult({ id: "r", payload: "1" });
+      expect(await Promise.race([woke, Bun.sleep(5_000).then(() => "timer")])).toBe("woke");
+      await a.flush();
+    });
+
+    test("a waiter sees every item of a burst of concurrent enqueues without waiting out its timeout", async () => {
+      const queue = `burst_${Date.now()}`;
+      const [a, b] = [open({ queue }), open({ queue, max: 8 })];
+      await untilListening(a);
+      const t0 = performance.now();
+      const burst = Promise.all(Array.from({ length: 40 }, (_, i) => b.enqueue([item(`x${i}`)])));
+      let leased = 0;
+      while (leased < 40) {
+        leased += (await a.lease(100, T0 + 60_000)).length;
+        if (leased < 40) await a.waitForChange(8_000);
+      }
+      await burst;
+      expect(performance.now() - t0).toBeLessThan(10_000);
+      await a.flush();
+    });
+
+    test("a notification between the caller's read and its wait is not slept through", async () => {
+      const queue = `race_wake_${Date.now()}`;
+      const [a, b] = [open({ queue }), open({ queue })];
+      await untilListening(a);
+      expect(await a.lease(1, T0)).toEqual([]);
+      await b.enqueue([item("x")]);
+      // Let the notification arrive before the wait starts.
+      await Bun.sleep(50);
+      const t0 = performance.now();
+      await a.waitForChange(10_000);
+      expect(performance.now() - t0).toBeLessThan(1_000);
+      await a.flush();
+    });
+
+    test("a dropped LISTEN connection is re-established and waiters are woken", async () => {
+      const queue = `drop_${Date.now()}`;
+      const [a, b] = [open({ queue }), open({ queue })];
+      await b.pendingCount();
+      const admin = new SQL({ url: URL, max: 1 });
+      const listeners = async () =>
+        (await admin`SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN %'`).map((r: { pid: number }) => r.pid);
+      const before = new Set(await listeners());
+      await untilListening(a); // opens a's LISTEN connection: the one listener that is new
+      const mine = (await listeners()).filter((pid: number) => !before.has(pid));
+      const killed = await admin`SELECT pg_terminate_backend(pid) FROM unnest(${mine}::int[]) AS pid`;
+      await admin.close();
+      expect(killed.length).toBeGreaterThan(0);
+      // Bun reconnects (250 ms backoff) and re-subscribes. Notifications sent meanwhile are lost,
+      // so the re-subscription itself wakes waiters...
+      const t0 = performance.now();
+      await a.waitForChange(20_000);
+      expect(performance.now() - t0).toBeLessThan(10_000);
+      // ...and later notifications arrive on the new connection.
+      expect(await a.lease(1, T0)).toEqual([]);
+      const woke = a.waitForChange(20_000).then(() => "woke");
+      await b.enqueue([item("x")]);
+      expect(await Promise.race([woke, Bun.sleep(10_000).then(() => "timer")])).toBe("woke");
+      await a.flush();
+    });
+
+    test("close() ends every connection, so a process that waited can exit", async () => {
+      const proc = Bun.spawn(["bun", "-e", `
+        const { PostgresStorage } = await import(${JSON.stringify(require.resolve("../../src/storage/postgres"))});
+        const s = new PostgresStorage({ url: ${JSON.stringify(URL)}, queue: "exit", schema: ${JSON.stringify(schema)} });
+        await s.waitForChange(10);
+        await s.enqueue([{ id: crypto.randomUUID(), name: "t", priority: 0, payload: "{}" }]);
+        await s.flush();
+        await s.close();`], { stderr: "pipe" });
+      const code = await Promise.race([proc.exited, Bun.sleep(15_000).then(() => "still running")]);
+      if (code === "still running") proc.kill();
+      expect(code).toBe(0);
+    });
+  });
+});
+
+describe("postgres storage without a server", () => {
+  test("the constructor is synchronous and does not connect", () => {
+    expect(() => new PostgresStorage({ url: "postgres://nobody@127.0.0.1:1/none", queue: "q" })).not.toThrow();
+  });
+
+  test("a refused connection rejects with a StorageError naming the url without its password", async () => {
+    const s = new PostgresStorage({ url: "postgres://huey:s3cret@127.0.0.1:1/test", queue: "q" });
+    const err = await s.enqueue([item("a")]).then(() => null, (e: unknown) => e as Error & { code: string });
+    expect(err?.code).toBe("HUEY_STORAGE");
+    expect(err?.message).toContain("cannot connect to PostgreSQL at postgres://huey:***@127.0.0.1:1/test");
+    expect(err?.message).toContain("check that the server is running");
+    expect(err?.message).not.toContain("s3cret");
+    await s.close();
+  });
+
+  test("a malformed url rejects with a StorageError, not a TypeError", async () => {
+    const s = new PostgresStorage({ url: "postgres://huey:s3cret@host:notaport/db", queue: "q" });
+    const err = await s.pendingCount().then(() => null, (e: unknown) => e as Error & { code: string });
+    expect(err?.code).toBe("HUEY_STORAGE");
+    expect(err?.message).toMatch(/not a valid PostgreSQL URL/);
+    expect(err?.message).not.toContain("s3cret");
+  });
+
+  test("an unsafe schema name is refused at once", () => {
+    expect(() => new PostgresStorage({ url: URL, queue: "q", schema: 'x"; DROP TABLE y; --' })).toThrow(/not a valid name/);
+  });
+
+  test("waitForChange without a server sleeps briefly instead of rejecting or hanging", async () => {
+    const s = new PostgresStorage({ url: "postgres://huey@127.0.0.1:1/test", queue: "q" });
+    const t0 = performance.now();
+    await s.waitForChange(60_000);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    await s.close();
+  });
+});

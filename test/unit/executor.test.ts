@@ -1,0 +1,303 @@
+// The executor: execute() classifies one run; planOutcome() turns the outcome into storage writes
+// and signals. Time (`now`) and randomness (`rand`) are arguments: no clock, no sleeping.
+import { describe, expect, test } from "bun:test";
+import { CancelExecution, RetryTask, serializeError } from "../../src/errors";
+import { execute, planOutcome, retryDelay, type Outcome, type Plan, type RunnableTask } from "../../src/executor";
+import { readMessage, toQueueItem, type Message } from "../../src/message";
+import type { TaskContext } from "../../src/task";
+
+const NOW = 1_700_000_000_000;
+const TOKEN = "lease-token";
+
+function message(over: Partial<Message> = {}): Message {
+  return { v: 1, id: "task-1", name: "send", args: ["a@b.c", 2], priority: 5, retries: 0, retryDelay: 0, attempt: 1, ...over };
+}
+
+function lease(m: Message) {
+  return { id: m.id, token: TOKEN, payload: toQueueItem(m, 1 << 20).payload };
+}
+
+const ack = (m: Message) => [{ id: m.id, token: TOKEN }];
+
+/** The plan with empty write lists dropped: `results: []` and no `results` mean the same writes. */
+function writes(plan: Plan): Plan {
+  const batch = Object.fromEntries(Object.entries(plan.batch).filter(([, v]) => !Array.isArray(v) || v.length > 0));
+  return { ...plan, batch };
+}
+const boom = { name: "CodedError", message: "boom", stack: "CodedError: boom\n    at x", code: "E_CUSTOM" };
+
+describe("planOutcome", () => {
+  test("ok: ack and store the result; signal complete", () => {
+    const m = message();
+    const plan = planOutcome(lease(m), { kind: "ok", result: '{"ok":true,"value":3}' }, NOW, { keepFailed: true });
+    expect(writes(plan)).toEqual({
+      batch: {
+        ack: ack(m),
+        results: [{ id: m.id, payload: '{"ok":true,"value":3}', expiresAt: null }],
+      },
+      signals: ["complete"],
+    });
+  });
+
+  test("ok with a result TTL: the result expires at now + ttl", () => {
+    const m = message();
+    const plan = planOutcome(lease(m), { kind: "ok", result: '{"ok":true,"value":1}', ttl: 60_000 }, NOW, { keepFailed: true });
+    expect(plan.batch.results).toEqual([{ id: m.id, payload: '{"ok":true,"value":1}', expiresAt: NOW + 60_000 }]);
+  });
+
+  test("ok without a stored result: ack only", () => {
+    const m = message();
+    const plan = planOutcome(lease(m), { kind: "ok", result: null }, NOW, { keepFailed: true });
+    expect(writes(plan)).toEqual({ batch: { ack: ack(m) }, signals: ["complete"] });
+  });
+
+  test("error with retries left: scheduled at now + retryDelay, retries - 1, attempt + 1", () => {
+    const m = message({ retries: 2, retryDelay: 1_000 });
+    const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true });
+    const next = { ...m, retries: 1, attempt: 2 };
+    expect(writes(plan)).toEqual({
+      batch: { ack: ack(m), schedule: [{ ...toQueueItem(next, 1 << 20), eta: NOW + 1_000 }] },
+      signals: ["retrying"],
+      retryAt: NOW + 1_000,
+    });
+    expect(readMessage(plan.batch.schedule![0]!.payload)).toEqual(next);
+  });
+
+  test("error with retries left and no delay: enqueued again at once", () => {
+    const m = message({ retries: 1 });
+    const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true });
+    expect(writes(plan)).toEqual({
+      batch: { ack: ack(m), enqueue: [toQueueItem({ ...m, retries: 0, attempt: 2 }, 1 << 20)] },
+      signals: ["retrying"],
+      retryAt: NOW,
+    });
+  });
+
+  test("final error: the error is stored as the result and kept as a dead letter", () => {
+    const m = message({ attempt: 3 });
+    const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true });
+    const stored = { ok: false, name: "send", error: boom, attempts: 3 };
+    const deadLetter = { id: m.id, name: "send", args: m.args, error: boom, attempts: 3, failedAt: NOW, payload: lease(m).payload };
+    expect(writes(plan)).toEqual({
+      batch: {
+        ack: ack(m),
+        results: [{ id: m.id, payload: JSON.stringify(stored) }],
+        putData: [{ key: "failed:task-1", value: JSON.stringify(deadLetter) }],
+        deleteData: ["progress:task-1"],
+      },
+      signals: ["error"],
+    });
+  });
+
+  test("final error without dead letters: stored error only", () => {
+    const m = message();
+    const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: false });
+    expect(plan.batch.putData).toBeUndefined();
+    expect(plan.batch.results).toEqual([{ id: m.id, payload: JSON.stringify({ ok: false, name: "send", error: boom, attempts: 1 }) }]);
+    expect(plan.signals).toEqual(["error"]);
+  });
+
+  test("noRetry: fails for good whatever retries are left", () => {
+    const m = message({ retries: 5 });
+    const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: false, noRetry: true });
+    expect(plan.signals).toEqual(["error"]);
+    expect(plan.batch.enqueue ?? plan.batch.schedule).toBeUndefined();
+  });
+
+  test.each([0, 3])("RetryTask with %i retries left: retried without consuming a retry", (retries) => {
+    const m = message({ retries, retryDelay: 500 });
+    const outcome: Outcome = { kind: "retry", error: serializeError(new RetryTask()) };
+    const plan = planOutcome(lease(m), outcome, NOW, { keepFailed: true });
+    const next = { ...m, retries, attempt: 2 };
+    expect(writes(plan)).toEqual({
+      batch: { ack: ack(m), schedule: [{ ...toQueueItem(next, 1 << 20), eta: NOW + 500 }] },
+      signals: ["retrying"],
+      retryAt: NOW + 500,
+    });
+  });
+
+  test("RetryTask with its own delay or eta wins over retryDelay", () => {
+    const m = message({ retryDelay: 500 });
+    const err = serializeError(new RetryTask());
+    expect(planOutcome(lease(m), { kind: "retry", delay: 2_000, error: err }, NOW, { keepFailed: true }).retryAt).toBe(NOW + 2_000);
+    expect(planOutcome(lease(m), { kind: "retry", eta: NOW + 7_000, error: err }, NOW, { keepFailed: true }).retryAt).toBe(NOW + 7_000);
+    // delay 0: back in the ready queue at once.
+    const now0 = planOutcome(lease(m), { kind: "retry", delay: 0, error: err }, NOW, { keepFailed: true });
+    expect(now0.batch.enqueue).toHaveLength(1);
+  });
+
+  test("cancel: acked, nothing stored; cancel with retry: enqueued again", () => {
+    const m = message({ retries: 0 });
+    const error = serializeError(new CancelExecution());
+    expect(writes(planOutcome(lease(m), { kind: "cancel", retry: false, error }, NOW, { keepFailed: true }))).toEqual({
+      batch: { ack: ack(m), deleteData: ["progress:task-1"] },
+      signals: ["canceled"],
+    });
+    const again = planOutcome(lease(m), { kind: "cancel", retry: true, error }, NOW, { keepFailed: true });
+    expect(again.signals).toEqual(["retrying"]);
+    expect(again.batch.enqueue).toHaveLength(1);
+  });
+
+  test("expired: acked, signal expired", () => {
+    const m = message();
+    expect(writes(planOutcome(lease(m), { kind: "expired" }, NOW, { keepFailed: true }))).toEqual({
+      batch: { ack: ack(m), deleteData: ["progress:task-1"] },
+      signals: ["expired"],
+    });
+  });
+
+  test("signals in `before` come first", () => {
+    const m = message({ retries: 1 });
+    expect(planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true, before: ["timeout"] }).signals).toEqual([
+      "timeout",
+      "retrying",
+    ]);
+  });
+
+  test("a unique task's key (reported by the worker) is dropped when it finishes", () => {
+    const m = message({ unique: "unique:send:k" });
+    const plan = planOutcome(lease(m), { kind: "ok", result: null, unique: "unique:send:k" }, NOW, { keepFailed: true });
+    expect(plan.batch.deleteData).toEqual(["unique:send:k"]);
+  });
+
+  test("a task that reported progress has its progress entry dropped when it finishes", () => {
+    const m = message();
+    const plan = planOutcome(lease(m), { kind: "ok", result: null }, NOW, { keepFailed: true, hadProgress: true });
+    expect(plan.batch.deleteData).toEqual(["progress:task-1"]);
+  });
+});
+
+describe("retryDelay: backoff, cap and jitter", () => {
+  test.each<[Partial<Message>, number, number]>([
+    [{ retryDelay: 100, attempt: 1 }, 0.5, 100],
+    [{ retryDelay: 100, attempt: 3, backoff: 2 }, 0.5, 400],
+    [{ retryDelay: 100, attempt: 5, backoff: 2, maxDelay: 1_000 }, 0.5, 1_000],
+    [{ retryDelay: 100, attempt: 1, jitter: 0.5 }, 0.75, 125],
+    [{ retryDelay: 100, attempt: 1, jitter: 0.5 }, 0, 50],
+  ])("%j with rand %p: %p ms", (over, r, ms) => {
+    expect(retryDelay(message(over), () => r)).toBe(ms);
+  });
+
+  test("a scheduled retry uses it, with `rand` passed in", () => {
+    const m = message({ retries: 3, retryDelay: 100, attempt: 2, backoff: 3, jitter: 0.1 });
+    const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true, rand: () => 0.5 });
+    expect(plan.retryAt).toBe(NOW + 300);
+  });
+});
+
+describe("execute", () => {
+  const task = (fn: (...args: any[]) => unknown, over: Partial<RunnableTask> = {}): RunnableTask => ({
+    fn,
+    options: { priority: 0, retries: 0, retryDelay: 0 },
+    storeResult: true,
+    storeNone: true,
+    resultTtl: null,
+    context: false,
+    ...over,
+  });
+  const run = (m: Message, t: RunnableTask | undefined, extra: { now?: number; maxPayloadSize?: number } = {}) =>
+    execute(lease(m).payload, { lookup: (n) => (n === m.name ? t : undefined), maxPayloadSize: extra.maxPayloadSize ?? 1 << 20, now: extra.now });
+
+  test("ok: the value, encoded as a stored result", async () => {
+    const out = await run(message({ args: [2, 3] }), task((a: number, b: number) => a + b));
+    expect(out).toEqual({ kind: "ok", result: '{"ok":true,"value":5}', ttl: null });
+  });
+
+  test("an async task's value", async () => {
+    const out = await run(message({ args: [] }), task(async () => ({ at: new Date(0) })));
+    expect(out.kind).toBe("ok");
+  });
+
+  test("a thrown error keeps name, message, stack and code", async () => {
+    class CodedError extends Error {
+      override name = "CodedError";
+      code = "E_CUSTOM";
+    }
+    const out = await run(
+      message(),
+      task(() => {
+        throw new CodedError("nope");
+      }),
+    );
+    expect(out.kind).toBe("error");
+    const error = (out as { error: { name: string; message: string; stack?: string; code?: string } }).error;
+    expect(error).toMatchObject({ name: "CodedError", message: "nope", code: "E_CUSTOM" });
+    expect(error.stack).toContain("nope");
+  });
+
+  test("something thrown that is not an Error", async () => {
+    const out = await run(
+      message(),
+      task(() => {
+        throw "just a string";
+      }),
+    );
+    expect(out).toEqual({ kind: "error", error: { name: "NonError", message: "just a string" } });
+  });
+
+  test("RetryTask and CancelExecution are classified by code", async () => {
+    const retry = await run(
+      message(),
+      task(() => {
+        throw new RetryTask({ delay: 250 });
+      }),
+    );
+    expect(retry).toMatchObject({ kind: "retry", delay: 250 });
+    // As a plain object with the code (a copy from another thread or build).
+    const cancel = await run(
+      message(),
+      task(() => {
+        throw Object.assign(new Error("stop"), { code: "HUEY_CANCEL", retry: true });
+      }),
+    );
+    expect(cancel).toMatchObject({ kind: "cancel", retry: true });
+    expect((await run(message(), task(() => Promise.reject(new CancelExecution())))).kind).toBe("cancel");
+  });
+
+  test("an unknown task name is an error outcome, not a throw", async () => {
+    expect(await run(message({ name: "nobody" }), undefined)).toMatchObject({ kind: "error", error: { code: "HUEY_UNKNOWN_TASK" } });
+  });
+
+  test("a result that cannot be stored fails the task with SerializationError", async () => {
+    const out = await run(message(), task(() => new Map()));
+    expect(out).toMatchObject({ kind: "error", error: { name: "SerializationError", code: "HUEY_SERIALIZATION" } });
+  });
+
+  test("a result over maxPayloadSize fails the task with PayloadTooLargeError", async () => {
+    const out = await run(message(), task(() => "x".repeat(5_000)), { maxPayloadSize: 1_000 });
+    expect(out).toMatchObject({ kind: "error", error: { name: "PayloadTooLargeError", code: "HUEY_PAYLOAD_TOO_LARGE" } });
+  });
+
+  test("results off, or storeNone off with nothing returned: no stored result", async () => {
+    expect(await run(message(), task(() => 1, { storeResult: false }))).toEqual({ kind: "ok", result: null });
+    expect(await run(message(), task(() => undefined, { storeNone: false }))).toEqual({ kind: "ok", result: null });
+    expect(await run(message(), task(() => undefined))).toEqual({ kind: "ok", result: '{"ok":true,"value":{"$huey":"undefined"}}', ttl: null });
+  });
+
+  test("expires is checked against the `now` passed in", async () => {
+    const m = message({ expires: NOW });
+    let ran = 0;
+    const t = task(() => ++ran);
+    expect(await run(m, t, { now: NOW + 1 })).toEqual({ kind: "expired" });
+    expect(ran).toBe(0);
+    expect((await run(m, t, { now: NOW })).kind).toBe("ok");
+    expect(ran).toBe(1);
+  });
+
+  test("a context task gets its context first", async () => {
+    let seen: TaskContext | null = null;
+    const out = await run(
+      message({ args: [4], attempt: 2, retries: 1 }),
+      task(
+        (ctx: TaskContext, x: number) => {
+          seen = ctx;
+          return x * 2;
+        },
+        { context: true },
+      ),
+    );
+    expect(out).toMatchObject({ kind: "ok", result: '{"ok":true,"value":8}' });
+    expect(seen!).toMatchObject({ id: "task-1", name: "send", attempt: 2, retries: 1 });
+    expect(seen!.signal.aborted).toBe(false);
+  });
+});

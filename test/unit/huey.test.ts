@@ -1,0 +1,169 @@
+// Huey registration and enqueueing on memory storage (no consumer).
+import { describe, expect, spyOn, test } from "bun:test";
+import { ConfigurationError, DuplicateTaskError, PayloadTooLargeError, UnknownTaskError } from "../../src/errors";
+import { Huey, MemoryHuey } from "../../src/huey";
+import { readMessage } from "../../src/message";
+import { MemoryStorage } from "../../src/storage/memory";
+import type { TaskOptions } from "../../src/task";
+
+let n = 0;
+const fresh = (o: { maxPayloadSize?: number } = {}) => new MemoryHuey({ name: `unit-${++n}`, ...o });
+
+function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("expected a throw");
+}
+
+describe("task option validation", () => {
+  test.each<[string, TaskOptions, string]>([
+    ["retries -1", { retries: -1 }, "retries"],
+    ["retries 1.5", { retries: 1.5 }, "retries"],
+    ["retries NaN", { retries: NaN }, "retries"],
+    ["priority 1.5", { priority: 1.5 }, "priority"],
+    ["priority Infinity", { priority: Infinity }, "priority"],
+    ['retryDelay "abc"', { retryDelay: "abc" }, "retryDelay"],
+    ["retryDelay -1", { retryDelay: -1 }, "retryDelay"],
+    ["retryBackoff 0.5", { retryBackoff: 0.5 }, "retryBackoff"],
+    ["retryJitter 2", { retryJitter: 2 }, "retryJitter"],
+    ["timeout 0", { timeout: 0 }, "timeout"],
+  ])("%s: ConfigurationError naming the task and the option", (_, options, option) => {
+    const err = thrown(() => fresh().task("send_email", options, () => 1));
+    expect(err).toBeInstanceOf(ConfigurationError);
+    expect((err as ConfigurationError).code).toBe("HUEY_CONFIGURATION");
+    expect(err.message).toContain('task "send_email"');
+    expect(err.message).toContain(option);
+  });
+
+  test("valid options are resolved with defaults and frozen", () => {
+    const t = fresh().task("t", { retries: 3, retryDelay: "2s", priority: -5 }, () => 1);
+    expect(t.options).toMatchObject({ retries: 3, retryDelay: 2_000, priority: -5, results: true, retryBackoff: 1 });
+    expect(Object.isFrozen(t.options)).toBe(true);
+  });
+
+  test("a name and a function are required", () => {
+    const huey = fresh();
+    expect(thrown(() => huey.task("", () => 1))).toBeInstanceOf(ConfigurationError);
+    expect(thrown(() => huey.task("x", {} as never))).toBeInstanceOf(ConfigurationError);
+  });
+
+  test("Huey options: name and maxPayloadSize", () => {
+    expect(thrown(() => new Huey({ name: "" }))).toBeInstanceOf(ConfigurationError);
+    expect(thrown(() => new Huey({ name: "x", maxPayloadSize: 10 })).message).toContain("maxPayloadSize");
+  });
+});
+
+describe("task names", () => {
+  test("a duplicate task name throws DuplicateTaskError", () => {
+    const huey = fresh();
+    huey.task("send", () => 1);
+    const err = thrown(() => huey.task("send", () => 2));
+    expect(err).toBeInstanceOf(DuplicateTaskError);
+    expect((err as DuplicateTaskError).code).toBe("HUEY_DUPLICATE_TASK");
+    expect(err.message).toContain('"send"');
+    expect(huey.taskNames()).toEqual(["send"]);
+  });
+
+  test("the same name on two Hueys is fine; enqueueing another Huey's task is not", async () => {
+    const a = fresh();
+    const b = fresh();
+    a.task("send", () => 1);
+    const bSend = b.task("send", () => 2);
+    await expect(a.enqueueMany([[bSend, []]])).rejects.toBeInstanceOf(ConfigurationError);
+  });
+
+  test("enqueueing something that is not a registered task: UnknownTaskError", async () => {
+    const huey = fresh();
+    await expect(huey.enqueueMany([[{ taskName: "ghost" } as never, []]])).rejects.toBeInstanceOf(UnknownTaskError);
+  });
+});
+
+describe("enqueueing", () => {
+  test("a call enqueues one message with the task's settings", async () => {
+    const huey = fresh();
+    const send = huey.task("send", { retries: 2, retryDelay: "1s", priority: 7 }, (to: string) => to);
+    const r = await send("a@b.c");
+    const [item] = await huey.storage.listPending(10);
+    expect(item).toMatchObject({ id: r.id, name: "send", priority: 7, leased: false });
+    expect(readMessage(item!.payload)).toEqual({
+      v: 1, id: r.id, name: "send", args: ["a@b.c"], priority: 7, retries: 2, retryDelay: 1_000, attempt: 1,
+    });
+    expect(await r.get()).toBeUndefined();
+  });
+
+  test("enqueueMany and task.map write all calls in one storage call", async () => {
+    const storage = new MemoryStorage("many");
+    const huey = new Huey({ name: "many", storage });
+    const enqueue = spyOn(storage, "enqueue");
+    const add = huey.task("add", (a: number, b: number) => a + b);
+    const neg = huey.task("neg", (a: number) => -a);
+    const seen: string[] = [];
+    huey.signal("enqueued", (_, t) => void seen.push(t.id));
+
+    const group = await huey.enqueueMany([
+      [add, [1, 2]],
+      [neg, [3]],
+      [add, [4, 5]],
+    ]);
+    expect(enqueue).toHaveBeenCalledTimes(1);
+    expect(enqueue.mock.calls[0]![0].map((it) => it.name)).toEqual(["add", "neg", "add"]);
+    expect(group.length).toBe(3);
+    expect(seen).toEqual([...group].map((r) => r.id));
+
+    const mapped = await add.map([
+      [1, 1],
+      [2, 2],
+    ]);
+    expect(enqueue).toHaveBeenCalledTimes(2);
+    expect(mapped.length).toBe(2);
+    expect(await huey.pendingCount()).toBe(5);
+  });
+
+  test("enqueueMany rejects every call when one is bad: nothing is enqueued", async () => {
+    const huey = fresh();
+    const add = huey.task("add", (a: unknown) => a);
+    await expect(
+      huey.enqueueMany([
+        [add, [1]],
+        [add, [() => 1]],
+      ]),
+    ).rejects.toMatchObject({ code: "HUEY_SERIALIZATION", message: expect.stringContaining("[0]") });
+    expect(await huey.pendingCount()).toBe(0);
+  });
+
+  test("arguments over maxPayloadSize: PayloadTooLargeError, nothing enqueued", async () => {
+    const huey = fresh({ maxPayloadSize: 1_024 });
+    const store = huey.task("store", (s: string) => s.length);
+    const err = await store("x".repeat(2_000)).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PayloadTooLargeError);
+    expect(err).toMatchObject({ code: "HUEY_PAYLOAD_TOO_LARGE", limit: 1_024 });
+    expect((err as Error).message).toContain("maxPayloadSize");
+    expect(await huey.pendingCount()).toBe(0);
+    // Just under the limit is fine.
+    await store("x".repeat(800));
+    expect(await huey.pendingCount()).toBe(1);
+  });
+
+  test("multi-byte text is measured in UTF-8 bytes", async () => {
+    const huey = fresh({ maxPayloadSize: 1_024 });
+    const store = huey.task("store", (s: string) => s.length);
+    // 400 characters, 1,200 bytes.
+    await expect(store("€".repeat(400))).rejects.toBeInstanceOf(PayloadTooLargeError);
+  });
+
+  test("schedule() needs at most one of delay and eta; bad values name the option", async () => {
+    const huey = fresh();
+    const t = huey.task("t", () => 1);
+    await expect(t.schedule([], { delay: "1s", eta: Date.now() })).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(t.schedule([], { delay: "soon" })).rejects.toThrow(/t\.schedule\(\) delay/);
+    const at = Date.now() + 60_000;
+    await t.schedule([], { eta: new Date(at) });
+    expect((await huey.scheduled()).map((s) => s.eta)).toEqual([at]);
+  });
+});

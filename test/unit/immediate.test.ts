@@ -1,0 +1,160 @@
+// Huey in immediate mode: every task runs in this thread the moment it is called.
+import { describe, expect, test } from "bun:test";
+import { CancelExecution, RetryTask, TaskFailedError } from "../../src/errors";
+import { Huey } from "../../src/huey";
+import type { SignalName } from "../../src/signals";
+
+let n = 0;
+function immediate() {
+  const huey = new Huey({ name: `immediate-${++n}`, immediate: true });
+  const seen: [SignalName, string][] = [];
+  const errors: (Error | undefined)[] = [];
+  huey.signal([], (signal, task, error) => {
+    seen.push([signal, task.name]);
+    errors.push(error);
+  });
+  return { huey, signals: () => seen.map(([s]) => s), errors };
+}
+
+class CodedError extends Error {
+  override name = "CodedError";
+  code = "E_CUSTOM";
+}
+
+describe("Huey immediate mode", () => {
+  test("a task runs when called; Result.get returns its value without blocking", async () => {
+    const { huey, signals } = immediate();
+    const calls: number[][] = [];
+    const add = huey.task("add", (a: number, b: number) => {
+      calls.push([a, b]);
+      return a + b;
+    });
+    const r = await add(2, 3);
+    expect(calls).toEqual([[2, 3]]);
+    expect(await r.get()).toBe(5);
+    expect(await r.ready()).toBe(true);
+    expect(signals()).toEqual(["enqueued", "executing", "complete"]);
+    expect(await huey.pendingCount()).toBe(0);
+  });
+
+  test("an async task's value, and values that need tags (Date, undefined)", async () => {
+    const { huey } = immediate();
+    const later = huey.task("later", async (d: Date) => ({ next: new Date(d.getTime() + 1), none: undefined }));
+    const r = await later(new Date(1000));
+    expect(await r.get()).toStrictEqual({ next: new Date(1001), none: undefined });
+  });
+
+  test("retries run at once, whatever retryDelay says", async () => {
+    const { huey, signals } = immediate();
+    let runs = 0;
+    const flaky = huey.task("flaky", { retries: 2, retryDelay: "1h" }, () => {
+      if (++runs < 3) throw new Error(`failure ${runs}`);
+      return runs;
+    });
+    const r = await flaky();
+    expect(await r.get()).toBe(3);
+    expect(signals()).toEqual(["enqueued", "executing", "retrying", "executing", "retrying", "executing", "complete"]);
+    expect(await huey.scheduledCount()).toBe(0);
+  });
+
+  test("a task that fails for good: get() throws TaskFailedError with the error's name, message, stack and code", async () => {
+    const { huey, signals, errors } = immediate();
+    const charge = huey.task("charge", { retries: 1 }, (amount: number): number => {
+      throw new CodedError(`declined: ${amount}`);
+    });
+    const r = await charge(42);
+    const err = await r.get().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TaskFailedError);
+    const f = err as TaskFailedError;
+    expect(f.code).toBe("HUEY_TASK_FAILED");
+    expect(f.taskId).toBe(r.id);
+    expect(f.taskName).toBe("charge");
+    expect(f.attempts).toBe(2);
+    expect(f.error).toMatchObject({ name: "CodedError", message: "declined: 42", code: "E_CUSTOM" });
+    expect(f.error.stack).toContain("declined: 42");
+    expect(signals()).toEqual(["enqueued", "executing", "retrying", "executing", "error"]);
+    expect(errors.at(-1)).toMatchObject({ message: "declined: 42", code: "E_CUSTOM" });
+    // Kept as a dead letter.
+    expect((await huey.failed()).map((d) => [d.id, d.attempts])).toEqual([[r.id, 2]]);
+  });
+
+  test("RetryTask runs the task again even with retries 0", async () => {
+    const { huey, signals } = immediate();
+    let runs = 0;
+    const again = huey.task("again", () => {
+      if (++runs === 1) throw new RetryTask({ delay: 60_000 });
+      return runs;
+    });
+    expect(await (await again()).get()).toBe(2);
+    expect(signals()).toEqual(["enqueued", "executing", "retrying", "executing", "complete"]);
+  });
+
+  test("CancelExecution: the run stops, nothing is stored", async () => {
+    const { huey, signals } = immediate();
+    const cancel = huey.task("cancel", (): number => {
+      throw new CancelExecution();
+    });
+    const r = await cancel();
+    expect(await r.get()).toBeUndefined();
+    expect(signals()).toEqual(["enqueued", "executing", "canceled"]);
+  });
+
+  test("a scheduled task stays in the schedule", async () => {
+    const { huey, signals } = immediate();
+    let ran = false;
+    const later = huey.task("later", () => (ran = true));
+    const r = await later.schedule([], { delay: "1m" });
+    expect(ran).toBe(false);
+    expect(await r.get()).toBeUndefined();
+    expect(await huey.scheduledCount()).toBe(1);
+    expect(signals()).toEqual(["scheduled"]);
+  });
+
+  test("a signal handler that throws does not change the outcome", async () => {
+    const { huey, signals } = immediate();
+    const reported: string[] = [];
+    huey.signals.setErrorReporter((err, signal) => reported.push(`${signal}: ${(err as Error).message}`));
+    huey.signal("executing", () => {
+      throw new Error("handler boom");
+    });
+    const one = huey.task("one", () => 1);
+    expect(await (await one()).get()).toBe(1);
+    expect(signals()).toEqual(["enqueued", "executing", "complete"]);
+    expect(reported).toEqual(["executing: handler boom"]);
+  });
+
+  test("task.map and enqueueMany run every call, values in order", async () => {
+    const { huey, signals } = immediate();
+    const add = huey.task("add", (a: number, b: number) => a + b);
+    const twice = huey.task("twice", (a: number) => a * 2);
+    const group = await add.map([
+      [1, 2],
+      [3, 4],
+    ]);
+    expect(await group.get()).toEqual([3, 7]);
+    const mixed = await huey.enqueueMany<number>([
+      [add, [5, 5]],
+      [twice, [21]],
+    ]);
+    expect(await mixed.get()).toEqual([10, 42]);
+    expect(signals().filter((s) => s === "complete")).toHaveLength(4);
+  });
+
+  test("callLocal runs the function in place, without the queue or signals", async () => {
+    const { huey, signals } = immediate();
+    const add = huey.task("add", (a: number, b: number) => a + b);
+    expect(add.callLocal(1, 2)).toBe(3);
+    expect(signals()).toEqual([]);
+  });
+
+  test("callLocal of a context task passes a context, then the caller's arguments", async () => {
+    const { huey } = immediate();
+    const ctxTask = huey.task("ctx", { context: true }, (ctx, x: number) => [typeof ctx?.signal, ctx?.name, x]);
+    expect(await (await ctxTask(5)).get()).toEqual(["object", "ctx", 5]);
+    // The type says callLocal(x: number); the context must not swallow the first argument.
+    expect(ctxTask.callLocal(5)).toEqual(["object", "ctx", 5]);
+  });
+});
