@@ -13,6 +13,11 @@ import type { WorkerMessage } from "./protocol";
 /** Most tasks taken in one lease statement. */
 const MAX_LEASE_BATCH = 256;
 /**
+ * Fewest tasks worth a lease statement while every Worker has work: each statement has a fixed
+ * cost, and leasing a handful after every small group commit cost ~20 µs a row instead of ~8.
+ */
+const MIN_LEASE_BATCH = 32;
+/**
  * How much expected work a Worker may hold queued behind its running tasks. Deep queues keep
  * short tasks flowing; for slow tasks they would make the queued ones wait behind a slow one
  * while another Worker idles, so the queue depth follows each Worker's measured task time.
@@ -20,6 +25,8 @@ const MAX_LEASE_BATCH = 256;
 const PREFETCH_BUDGET_MS = 2;
 /** Longest idle sleep between schedule checks; changes in storage wake the poller sooner. */
 const MAX_IDLE_MS = 1_000;
+/** A group commit smaller than this waits up to 1 ms for more outcomes while many tasks are in flight. */
+const GROUP_COMMIT_MIN = 32;
 /** How long to wait before retrying a group commit that failed (disk full, database locked). */
 const COMMIT_RETRY_MS = 1_000;
 /** How often expired dead letters are dropped. */
@@ -220,7 +227,7 @@ export class Consumer {
         if (now >= this.#nextPromote) await this.#promote(now);
         if (now >= this.#nextPeriodic) await this.#tickPeriodic(now);
         const free = this.#room();
-        if (free > 0) {
+        if (free >= MIN_LEASE_BATCH || (free > 0 && this.#starving())) {
           const want = Math.min(free, MAX_LEASE_BATCH);
           const items = await storage.lease(want, now + leaseMs);
           if (items.length > 0) await this.#dispatch(items);
@@ -339,6 +346,12 @@ export class Consumer {
     if (!slot.ready || slot.gone || slot.retiring) return 0;
     const byTime = Math.floor((PREFETCH_BUDGET_MS * this.options.concurrency) / Math.max(slot.avgMs, 0.001));
     return this.options.concurrency + Math.min(this.options.prefetch, byTime);
+  }
+
+  /** A ready Worker has fewer tasks than it can run at once: lease now, even a few. */
+  #starving(): boolean {
+    for (const s of this.#slots) if (s.ready && !s.gone && !s.retiring && s.held.size < this.options.concurrency) return true;
+    return false;
   }
 
   /** Room for more tasks across ready Workers. */
@@ -738,13 +751,20 @@ export class Consumer {
     this.#scheduleFlush();
   }
 
+  /**
+   * Group commit: when the consumer is busy and few outcomes wait, give other Workers' reports a
+   * millisecond to join the same transaction; when it is nearly idle, commit at once (latency).
+   */
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.#flushScheduled = false;
       void this.#flush();
-    });
+    };
+    const busy = this.#pending.length < GROUP_COMMIT_MIN && this.#inflight.size - this.#pending.length > GROUP_COMMIT_MIN;
+    if (busy) setTimeout(run, 1);
+    else setImmediate(run);
   }
 
   /** Write every pending outcome in one transaction, then emit signals and log. */
