@@ -100,6 +100,48 @@ describe("locks", () => {
     expect(await (await fx.withLockTask("k2")).get({ blocking: true, timeout: 10_000 })).toBe("held");
   });
 
+  test("huey.lockTask() locks a registered task", async () => {
+    expect(fx.viaLockTask.options.lock).toBe("demo:lock-task");
+    const a = await fx.viaLockTask(300);
+    await waitFor(async () => fx.huey.isLocked("demo:lock-task"), "lock taken");
+    const b = await fx.viaLockTask(1);
+    const err: any = await b.get({ blocking: true, timeout: 10_000 }).catch((e: any) => e);
+    expect(err.error.code).toBe("HUEY_LOCKED");
+    expect(await a.get({ blocking: true, timeout: 10_000 })).toBe(300);
+  });
+
+  test("a consumer killed with -9 while holding a lock: the lock frees itself when its lease runs out", async () => {
+    await consumer.stop(1_000); // only the spawned consumer below may take the task
+    const env = { ...process.env, HUEY_DB: process.env.HUEY_DB!, HUEY_LOG_DB: process.env.HUEY_LOG_DB! };
+    const p = Bun.spawn(["bun", join(ROOT, "src/cli.ts"), "run", file, "-q", "--lease", "2s"], { env, stdout: "ignore", stderr: "pipe" });
+    try {
+      await fx.lockedOnce(60_000);
+      await waitFor(async () => fx.huey.isLocked("demo:once"), "the spawned consumer holds the lock");
+      p.kill("SIGKILL");
+      await p.exited;
+      const killedAt = Date.now();
+      expect(await fx.huey.isLocked("demo:once")).toBe(true); // still held: its owner may only be slow
+      await waitFor(async () => !(await fx.huey.isLocked("demo:once")), "lease to run out", 15_000);
+      expect(Date.now() - killedAt).toBeLessThan(10_000);
+    } finally {
+      p.kill("SIGKILL");
+      await fx.huey.flush(); // the 60 s task would come back for the next test's consumers
+    }
+  });
+
+  test("huey run --flush-locks frees locks left behind before it starts", async () => {
+    await fx.huey.storage.acquireLock("left-behind", "a-dead-consumer", Date.now() + 3_600_000, Date.now());
+    expect(await fx.huey.isLocked("left-behind")).toBe(true);
+    const env = { ...process.env, HUEY_DB: process.env.HUEY_DB!, HUEY_LOG_DB: process.env.HUEY_LOG_DB! };
+    const p = Bun.spawn(["bun", join(ROOT, "src/cli.ts"), "run", file, "--flush-locks"], { env, stdout: "ignore", stderr: "pipe" });
+    try {
+      await waitFor(async () => !(await fx.huey.isLocked("left-behind")), "--flush-locks");
+    } finally {
+      p.kill("SIGTERM");
+      await p.exited;
+    }
+  });
+
   test("an empty lock key is refused at definition time, naming the task", () => {
     expect(() => fx.huey.task("bad-lock", { lock: "" }, () => 1)).toThrow(/task "bad-lock": lock: a lock key must be a non-empty string/);
   });
@@ -109,7 +151,7 @@ describe("locks", () => {
     const results = await fx.exclusive.map(Array.from({ length: n }, (_, i) => [i] as [number]));
     const env = { ...process.env, HUEY_DB: process.env.HUEY_DB!, HUEY_LOG_DB: process.env.HUEY_LOG_DB! };
     const procs = [0, 1, 2].map(() =>
-      Bun.spawn(["bun", join(ROOT, "src/cli.ts"), "run", file, "-w", "4", "-q", "--prefetch", "0"], { env, stdout: "ignore", stderr: "pipe" }),
+      Bun.spawn(["bun", join(ROOT, "src/cli.ts"), "run", file, "-w", "4", "-q", "--prefetch", "0", "--grace", "2s"], { env, stdout: "ignore", stderr: "pipe" }),
     );
     try {
       expect((await results.get({ blocking: true, timeout: 50_000 })).length).toBe(n);

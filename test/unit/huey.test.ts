@@ -30,6 +30,13 @@ describe("task option validation", () => {
     ["retryBackoff 0.5", { retryBackoff: 0.5 }, "retryBackoff"],
     ["retryJitter 2", { retryJitter: 2 }, "retryJitter"],
     ["timeout 0", { timeout: 0 }, "timeout"],
+    ["rateLimit of 0", { rateLimit: { limit: 0, per: "1s" } }, "rateLimit.limit"],
+    ["rateLimit per 0", { rateLimit: { limit: 5, per: 0 } }, "rateLimit.per"],
+    ['rateLimit per "soon"', { rateLimit: { limit: 5, per: "soon" } }, "rateLimit.per"],
+    ["expires -5", { expires: -5 }, "expires"],
+    ["an empty lock key", { lock: "" }, "lock"],
+    ["lockRetry without lock", { lockRetry: "1s" }, "lockRetry"],
+    ['unique "yes"', { unique: "yes" as never }, "unique"],
   ])("%s: ConfigurationError naming the task and the option", (_, options, option) => {
     const err = thrown(() => fresh().task("send_email", options, () => 1));
     expect(err).toBeInstanceOf(ConfigurationError);
@@ -165,5 +172,40 @@ describe("enqueueing", () => {
     const at = Date.now() + 60_000;
     await t.schedule([], { eta: new Date(at) });
     expect((await huey.scheduled()).map((s) => s.eta)).toEqual([at]);
+  });
+});
+
+describe("unique tasks and the result store", () => {
+  test("a unique key function that throws: ConfigurationError at the call, naming the task, nothing enqueued", async () => {
+    const huey = fresh();
+    const t = huey.task("sync_user", { unique: (id: number) => { if (id < 0) throw new Error("negative id"); return String(id); } }, (id: number) => id);
+    const err = await t(-1).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(ConfigurationError);
+    expect(err.message).toContain('task "sync_user"');
+    expect(err.message).toContain("negative id");
+    expect(await huey.pendingCount()).toBe(0);
+  });
+
+  test("a unique key function: equal keys share one queued task, other keys do not", async () => {
+    const huey = fresh();
+    const t = huey.task("sync_user", { unique: (id: number) => String(id) }, (id: number, _note: string) => id);
+    const a = await t(1, "first");
+    const b = await t(1, "second");
+    const c = await t(2, "first");
+    expect(b.id).toBe(a.id);
+    expect(c.id).not.toBe(a.id);
+    expect(await huey.pendingCount()).toBe(2);
+  });
+
+  test("results: false stores nothing; storeNone: false skips undefined and null only", async () => {
+    const huey = new Huey({ name: "r", immediate: true });
+    const noResults = huey.task("no_results", { results: false }, () => 1);
+    const skipNone = huey.task("skip_none", { storeNone: false }, (x: unknown) => x);
+    await noResults();
+    await skipNone(undefined);
+    await skipNone(null);
+    const kept = await skipNone(0);
+    expect(await huey.resultCount()).toBe(1);
+    expect(await kept.get()).toBe(0);
   });
 });

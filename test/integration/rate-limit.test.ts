@@ -1,0 +1,34 @@
+// A rate limit holds across consumer processes: the window's counter lives in storage.
+import { expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import { SqliteHuey } from "../../src/huey";
+import { FIXTURES, ROOT, tempDb } from "../harness";
+
+// Spawns consumer processes on a 2-core machine: a minute per test, not bun's 5 s default.
+setDefaultTimeout(60_000);
+
+test("2 consumer processes x 2 Workers: at most 2 runs per 1 s window in all, none lost", async () => {
+  const db = tempDb("rate.db");
+  // The producer declares the same task by name; the consumers run ctl-fixture's "limited".
+  const huey = new SqliteHuey({ name: "ctl", filename: db });
+  const limited = huey.task("limited", { rateLimit: { limit: 2, per: "1s" } }, () => Date.now());
+  const group = await limited.map(Array.from({ length: 6 }, () => [] as []));
+  const env = { ...process.env, HUEY_DB: db };
+  const procs = [0, 1].map(() =>
+    Bun.spawn(["bun", join(ROOT, "src/cli.ts"), "run", join(FIXTURES, "ctl-fixture.ts"), "-w", "2", "-q", "-n", "--grace", "1s"], {
+      env, stdout: "ignore", stderr: "pipe",
+    }),
+  );
+  try {
+    const times = (await group.get({ blocking: true, timeout: 30_000 })) as number[];
+    const perWindow = new Map<number, number>();
+    for (const t of times) perWindow.set(Math.floor(t / 1000), (perWindow.get(Math.floor(t / 1000)) ?? 0) + 1);
+    expect(times.length).toBe(6);
+    expect(Math.max(...perWindow.values())).toBeLessThanOrEqual(2);
+    expect(perWindow.size).toBeGreaterThanOrEqual(3);
+  } finally {
+    for (const p of procs) p.kill("SIGTERM");
+    await Promise.all(procs.map((p) => p.exited));
+    await huey.close();
+  }
+});
