@@ -6,3 +6,15 @@ export class CliUsageError extends Error {
     super(message);
   }
 }
+
+/**
+ * A command failed (unknown task, task failed, result not finished): one line on stderr, exit
+ * code 1. `detail` (a remote stack, for instance) is printed only with -v/--verbose.
+ */
+export class CliError extends Error {
+  override readonly name = "CliError";
+  readonly code = "HUEY_CLI_ERROR";
+  constructor(message: string, readonly detail?: string) {
+    super(message);
+  }
+}

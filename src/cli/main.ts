@@ -1,65 +1,110 @@
 import { renderUsage, runCommand as runCitty, type CommandDef } from "citty";
 import pkg from "../../package.json" with { type: "json" };
 import { checkFlags } from "./args";
-import { CliUsageError } from "./errors";
-import { runCommand } from "./run";
+import { CliError, CliUsageError } from "./errors";
+import { flushed, write } from "./_output";
 
-const commands: Record<string, CommandDef<any>> = { run: runCommand };
+export { useColor } from "./_output";
+
+type Loader = () => Promise<CommandDef<any>>;
+
+/**
+ * The commands, each loaded only when used: `huey --help` reads the summaries here and loads no
+ * command module (and so no library code).
+ */
+const commands: Record<string, { summary: string; load: Loader }> = {
+  run: { summary: "run the consumer for a tasks file", load: async () => (await import("./commands/run")).runCommand },
+  enqueue: { summary: "enqueue a task (or many, --from FILE.jsonl)", load: async () => (await import("./commands/enqueue")).default },
+  tasks: { summary: "list registered tasks with their options", load: async () => (await import("./commands/tasks")).default },
+  status: { summary: "counts, locks and periodic tasks (--watch)", load: async () => (await import("./commands/status")).default },
+  pending: { summary: "list tasks waiting to run, and running", load: async () => (await import("./commands/pending")).pending },
+  scheduled: { summary: "list tasks waiting for their time", load: async () => (await import("./commands/pending")).scheduled },
+  failed: { summary: "list, retry or purge tasks that failed for good", load: async () => (await import("./commands/failed")).default },
+  result: { summary: "print a task's result", load: async () => (await import("./commands/result")).default },
+  revoke: { summary: "skip a task, or every call of a task", load: async () => (await import("./commands/revoke")).revoke },
+  restore: { summary: "undo revoke", load: async () => (await import("./commands/revoke")).restore },
+  flush: { summary: "remove everything of the queue", load: async () => (await import("./commands/flush")).default },
+  locks: { summary: "list locks, or free them (--flush)", load: async () => (await import("./commands/locks")).default },
+};
 
 const root: CommandDef<any> = {
   meta: {
     name: "huey",
     version: pkg.version,
-    description: `bun-huey ${pkg.version}: background tasks on one SQLite file.\n\n  Example: huey run tasks.ts -w 4`,
+    description:
+      "Background tasks for Bun on one SQLite file. Every command takes the tasks file first;\n" +
+      "--json for scripts, -v for stack traces, --version for the version.\n" +
+      "Exit codes: 0 ok, 1 error, 2 usage error.\n\n" +
+      "Examples:\n" +
+      "  huey run tasks.ts -w 4\n" +
+      "  huey enqueue tasks.ts send_email a@b.c hello\n" +
+      "  huey status tasks.ts --watch",
   },
-  subCommands: commands,
+  // Stubs with the summaries only: rendering the root usage loads no command.
+  subCommands: Object.fromEntries(Object.entries(commands).map(([name, c]) => [name, { meta: { name, description: c.summary } }])),
 };
 
-/** Colour only on a terminal, and never with NO_COLOR set. */
-export function useColor(stream: "stdout" | "stderr"): boolean {
-  return !!process[stream].isTTY && !process.env.NO_COLOR;
-}
-
-const ANSI = /\x1b\[[0-9;]*m/g;
-
-function write(stream: "stdout" | "stderr", s: string): void {
-  const text = useColor(stream) ? s : s.replace(ANSI, "");
-  process[stream].write(text.endsWith("\n") ? text : `${text}\n`);
-}
-
-/** Run the CLI; returns the exit code: 0 ok, 1 error, 2 usage error. */
+/** Run the CLI; returns the exit code (0 ok, 1 error, 2 usage error) once all output is written. */
 export async function main(argv: string[]): Promise<number> {
+  const code = await dispatch(argv);
+  await flushed();
+  return code;
+}
+
+async function dispatch(argv: string[]): Promise<number> {
   const verbose = argv.includes("-v") || argv.includes("--verbose");
-  const [name, ...rest] = argv;
+  let [name, ...rest] = argv;
   try {
+    if (name === "help" && rest[0] !== undefined && commands[rest[0]]) [name, rest] = [rest[0], ["--help"]];
     if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-      write("stdout", await renderUsage(root));
+      write("stdout", await usage(root));
       return name === undefined ? 2 : 0;
     }
     if (name === "--version" || name === "-V") {
       write("stdout", pkg.version);
       return 0;
     }
-    const cmd = commands[name];
-    if (!cmd) throw new CliUsageError(`unknown command "${name}"; commands: ${Object.keys(commands).join(", ")}`);
+    const entry = commands[name];
+    if (!entry) throw new CliUsageError(`unknown command "${name}"; commands: ${Object.keys(commands).join(", ")}`);
+    const cmd = await entry.load();
     if (rest.includes("--help") || rest.includes("-h")) {
-      write("stdout", await renderUsage(cmd, root));
+      write("stdout", await usage(cmd, root));
       return 0;
     }
     checkFlags(rest, (cmd.args ?? {}) as never, name);
-    await runCitty(cmd, { rawArgs: rest });
+    try {
+      await runCitty(cmd, { rawArgs: rest });
+    } catch (err) {
+      if (isCittyUsage(err)) throw new CliUsageError((err as Error).message, name);
+      throw err;
+    }
     return 0;
   } catch (err) {
-    if (err instanceof CliUsageError || isCittyUsage(err)) {
-      const msg = err instanceof Error ? err.message : String(err);
-      const help = err instanceof CliUsageError && err.command ? `huey ${err.command} --help` : "huey --help";
-      write("stderr", `huey: ${msg}\n(see ${help})`);
+    if (err instanceof CliUsageError) {
+      const help = err.command ? `huey ${err.command} --help` : "huey --help";
+      write("stderr", `huey: ${err.message}\n(see ${help})`);
       return 2;
     }
     const e = err as { message?: string; stack?: string };
+    if (err instanceof CliError) {
+      write("stderr", `huey: ${err.message}${verbose && err.detail ? `\n${err.detail}` : ""}`);
+      return 1;
+    }
     write("stderr", `huey: ${verbose && e?.stack ? e.stack : (e?.message ?? String(err))}`);
     return 1;
   }
+}
+
+/**
+ * citty's usage, with the description's "Examples:" block moved to the end as an EXAMPLES
+ * section (citty appends "(huey x v0.1.0)" to the description) and no trailing spaces.
+ */
+async function usage(cmd: CommandDef<any>, parent?: CommandDef<any>): Promise<string> {
+  const meta = (typeof cmd.meta === "function" ? await cmd.meta() : await cmd.meta) ?? {};
+  const [summary, examples] = (meta.description ?? "").split(/\n\nExamples:\n/);
+  const text = await renderUsage({ ...cmd, meta: { ...meta, description: summary } }, parent);
+  const section = examples ? `\n\n\x1b[4m\x1b[1mEXAMPLES\x1b[22m\x1b[24m\n\n${examples}` : "";
+  return `${text.trimEnd()}${section}`.replace(/[ \t]+$/gm, "");
 }
 
 /** citty throws a CLIError with a code such as EARG for a missing positional. */

@@ -179,7 +179,7 @@ describe("unique tasks and the result store", () => {
   test("a unique key function that throws: ConfigurationError at the call, naming the task, nothing enqueued", async () => {
     const huey = fresh();
     const t = huey.task("sync_user", { unique: (id: number) => { if (id < 0) throw new Error("negative id"); return String(id); } }, (id: number) => id);
-    const err = await t(-1).catch((e: unknown) => e as Error);
+    const err = (await t(-1).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(ConfigurationError);
     expect(err.message).toContain('task "sync_user"');
     expect(err.message).toContain("negative id");

@@ -1,8 +1,8 @@
 import { defineCommand } from "citty";
-import { ConfigurationError } from "../errors";
-import type { LogLevel } from "../consumer/options";
-import { CliUsageError } from "./errors";
-import { wholeFlag } from "./args";
+import { ConfigurationError } from "../../errors";
+import type { LogLevel } from "../../consumer/options";
+import { CliUsageError } from "../errors";
+import { wholeFlag } from "../args";
 
 export const runArgs = {
   file: { type: "positional", description: "the tasks file (exports a Huey instance)", required: true, valueHint: "tasks.ts" },
@@ -16,6 +16,7 @@ export const runArgs = {
   "no-periodic": { type: "boolean", alias: "n", description: "do not enqueue periodic tasks from this consumer" },
   "flush-locks": { type: "boolean", description: "free every lock before starting (locks a killed consumer left)" },
   instance: { type: "string", description: "the Huey instance to run, when the file exports several (export or huey name)", valueHint: "NAME" },
+  logfile: { type: "string", description: "append log lines to this file instead of stderr", valueHint: "PATH" },
   "log-format": { type: "string", description: "log lines as text or json (default text)", valueHint: "text|json" },
   verbose: { type: "boolean", alias: "v", description: "log debug lines, with stacks of failed tasks" },
   quiet: { type: "boolean", alias: "q", description: "log warnings and errors only, not one line per task" },
@@ -24,11 +25,12 @@ export const runArgs = {
 export const runCommand = defineCommand({
   meta: {
     name: "run",
-    description: "Run the consumer for a tasks file until SIGINT/SIGTERM.\n\n  Example: huey run tasks.ts -w 4",
+    description:
+      "Run the consumer for a tasks file until SIGINT/SIGTERM (SIGHUP reloads the file).\n\nExamples:\n  huey run tasks.ts -w 4\n  huey run tasks.ts -w 2 --concurrency 20 --logfile /var/log/huey.log",
   },
   args: runArgs,
   async run({ args }) {
-    const { runConsumer } = await import("../consumer/consumer");
+    const { runConsumer } = await import("../../consumer/consumer");
     if (args.verbose && args.quiet) throw new CliUsageError("give -v/--verbose or -q/--quiet, not both", "run");
     const logLevel: LogLevel = args.verbose ? "debug" : args.quiet ? "warn" : "info";
     const logFormat = args["log-format"] ?? "text";
@@ -38,16 +40,17 @@ export const runCommand = defineCommand({
     let consumer;
     try {
       consumer = await runConsumer(args.file, {
-        workers: wholeFlag(args.workers, "--workers", 1),
-        concurrency: wholeFlag(args.concurrency, "--concurrency", 1),
-        prefetch: wholeFlag(args.prefetch, "--prefetch", 0),
+        workers: wholeFlag(args.workers, "--workers", 1, "run"),
+        concurrency: wholeFlag(args.concurrency, "--concurrency", 1, "run"),
+        prefetch: wholeFlag(args.prefetch, "--prefetch", 0, "run"),
         grace: args.grace,
         lease: args.lease,
         timeout: args.timeout,
         flushLocks: args["flush-locks"] === true,
         // citty reads --no-periodic as periodic=false and -n as no-periodic=true.
         periodic: !(args["no-periodic"] === true || (args as Record<string, unknown>).periodic === false),
-        maxTasks: wholeFlag(args["max-tasks"], "--max-tasks", 1),
+        maxTasks: wholeFlag(args["max-tasks"], "--max-tasks", 1, "run"),
+        logFile: args.logfile,
         instance: args.instance ?? null,
         logLevel,
         logFormat,

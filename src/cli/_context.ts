@@ -1,0 +1,96 @@
+// What every command shares: its common flags, loading the tasks file to find its Huey (as
+// `huey run` does), and asking before destroying anything.
+import type { Huey } from "../huey";
+import { positionals } from "./args";
+import { CliError, CliUsageError } from "./errors";
+
+export const fileArg = {
+  type: "positional",
+  description: "the tasks file (exports a Huey instance)",
+  required: true,
+  valueHint: "tasks.ts",
+} as const;
+
+export const instanceArg = {
+  type: "string",
+  description: "the Huey instance to use, when the file exports several (export or huey name)",
+  valueHint: "NAME",
+} as const;
+
+export const jsonArg = { type: "boolean", description: "print JSON for scripts instead of a table" } as const;
+export const verboseArg = { type: "boolean", alias: "v", description: "print stack traces of errors" } as const;
+
+/** --instance, --json, -v/--verbose: every command but `run` takes these. */
+export const commonArgs = { instance: instanceArg, json: jsonArg, verbose: verboseArg } as const;
+
+/**
+ * Load the tasks file (registering the "bun-huey" module first, so the file's import resolves to
+ * this copy of the library), run `fn` with its Huey, and close the storage afterwards.
+ */
+export async function withHuey<T>(file: string, instance: string | undefined, fn: (huey: Huey) => Promise<T>): Promise<T> {
+  const { loadTasksFile, registerModulePlugin } = await import("../consumer/loader");
+  const api = await import("../index");
+  registerModulePlugin(api as unknown as Record<string, unknown>);
+  const { huey } = await loadTasksFile(file, instance ?? null);
+  try {
+    return await fn(huey);
+  } finally {
+    await huey.close().catch(() => {});
+  }
+}
+
+/** Positionals after FILE (and after `skip` more declared ones); more than `max` is a usage error. */
+export function extraPositionals(rawArgs: string[], def: object, command: string, skip: number, max: number): string[] {
+  const extra = positionals(rawArgs, def as never).slice(1 + skip);
+  if (extra.length > max) {
+    throw new CliUsageError(`unexpected argument "${extra[max]}"`, command);
+  }
+  return extra;
+}
+
+/** A registered task's definition, or an error naming the tasks that are registered. */
+export function taskDef(huey: Huey, name: string, file: string) {
+  const reg = huey.lookup(name);
+  if (!reg) {
+    const names = huey.taskNames();
+    throw new CliError(
+      `no task named "${name}" in ${file}; ` + (names.length ? `registered: ${names.join(", ")}` : "it registers no tasks"),
+    );
+  }
+  return reg.def;
+}
+
+/**
+ * Ask before a destructive step. `--yes` skips the question; without a terminal to ask on,
+ * `--yes` is required (a usage error, exit 2). Declining is an error (exit 1): nothing was done.
+ */
+export async function confirm(question: string, yes: boolean, command: string): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY) {
+    throw new CliUsageError(`huey ${command} removes data: confirm with --yes (stdin is not a terminal to ask on)`, command);
+  }
+  process.stderr.write(`${question} [y/N] `);
+  const answer = await readLine();
+  if (!/^\s*y(es)?\s*$/i.test(answer)) throw new CliError("aborted: nothing was changed");
+}
+
+async function readLine(): Promise<string> {
+  const { createInterface } = await import("node:readline");
+  const rl = createInterface({ input: process.stdin });
+  try {
+    return await new Promise<string>((resolve) => {
+      rl.once("line", resolve);
+      rl.once("close", () => resolve(""));
+    });
+  } finally {
+    rl.close();
+  }
+}
+
+/** TaskFailedError and ResultTimeoutError become one-line CLI errors; the remote stack goes to -v. */
+export function resultError(err: unknown): unknown {
+  const e = err as { code?: string; message?: string; error?: { stack?: string } };
+  if (e?.code === "HUEY_TASK_FAILED") return new CliError(e.message ?? String(err), e.error?.stack);
+  if (e?.code === "HUEY_RESULT_TIMEOUT") return new CliError(e.message ?? String(err));
+  return err;
+}

@@ -1,0 +1,126 @@
+// Everything the commands print goes through here: colour only on a terminal without NO_COLOR,
+// aligned tables for people, JSON for scripts.
+
+/** Colour only on a terminal, and never with NO_COLOR set. */
+export function useColor(stream: "stdout" | "stderr"): boolean {
+  return !!process[stream].isTTY && !process.env.NO_COLOR;
+}
+
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+export function stripAnsi(s: string): string {
+  return s.replace(ANSI, "");
+}
+
+let pending: Promise<unknown> = Promise.resolve();
+
+/**
+ * Write raw text. Piped output is written asynchronously and cli.ts ends with process.exit(),
+ * which drops what is still buffered (a 9 MB --json listing came out cut at 128 KiB): every write
+ * is tracked so main() can wait for `flushed()`.
+ */
+export function raw(stream: "stdout" | "stderr", text: string): void {
+  const done = new Promise<void>((resolve) => process[stream].write(text, () => resolve()));
+  pending = Promise.all([pending, done]);
+}
+
+/** Resolves once everything written so far has been handed to the OS. */
+export function flushed(): Promise<void> {
+  return pending.then(() => undefined);
+}
+
+/** Write a line (or lines) to a stream, without colour codes unless that stream shows colour. */
+export function write(stream: "stdout" | "stderr", s: string): void {
+  const text = useColor(stream) ? s : stripAnsi(s);
+  raw(stream, text.endsWith("\n") ? text : `${text}\n`);
+}
+
+export function out(s: string): void {
+  write("stdout", s);
+}
+
+export function note(s: string): void {
+  write("stderr", s);
+}
+
+/** Machine output: pretty JSON, one document. */
+export function printJson(value: unknown): void {
+  raw("stdout", `${JSON.stringify(value, null, 2)}\n`);
+}
+
+const paint = (open: number, close: number) => (s: string) => `\x1b[${open}m${s}\x1b[${close}m`;
+
+/** Colour codes; write()/out() strip them when the stream shows no colour. */
+export const style = {
+  bold: paint(1, 22),
+  dim: paint(2, 22),
+  red: paint(31, 39),
+  green: paint(32, 39),
+  yellow: paint(33, 39),
+  cyan: paint(36, 39),
+};
+
+/** An aligned table: two spaces between columns; `right` columns (numbers) align right. */
+export function table(headers: string[], rows: string[][], options: { right?: number[] } = {}): string {
+  const right = new Set(options.right ?? []);
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => stripAnsi(r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => {
+        const pad = " ".repeat(Math.max(0, widths[i]! - stripAnsi(c).length));
+        if (i === cells.length - 1 && !right.has(i)) return c;
+        return right.has(i) ? pad + c : c + pad;
+      })
+      .join("  ")
+      .trimEnd();
+  return [style.bold(line(headers)), ...rows.map(line)].join("\n");
+}
+
+/** Cut `s` to `max` characters, ending with an ellipsis when cut. */
+export function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/** Task arguments as people read them: JSON, cut to `max`. */
+export function formatArgs(args: unknown[], max = 40): string {
+  let s: string;
+  try {
+    s = JSON.stringify(args) ?? "[]";
+  } catch {
+    s = "[?]";
+  }
+  return truncate(s, max);
+}
+
+/** "350ms", "4.2s", "3m 12s", "2h 5m", "3d 4h". */
+export function formatDuration(ms: number): string {
+  const a = Math.abs(ms);
+  if (a < 1_000) return `${Math.round(a)}ms`;
+  if (a < 10_000) return `${(Math.floor(a / 100) / 10).toFixed(1)}s`;
+  if (a < 60_000) return `${Math.floor(a / 1_000)}s`;
+  const s = Math.floor(a / 1_000);
+  const two = (big: number, bigUnit: string, small: number, smallUnit: string) =>
+    small === 0 ? `${big}${bigUnit}` : `${big}${bigUnit} ${small}${smallUnit}`;
+  if (a < 3_600_000) return two(Math.floor(s / 60), "m", s % 60, "s");
+  if (a < 86_400_000) return two(Math.floor(s / 3_600), "h", Math.floor((s % 3_600) / 60), "m");
+  return two(Math.floor(s / 86_400), "d", Math.floor((s % 86_400) / 3_600), "h");
+}
+
+/** "in 3m 12s" or "3m 12s ago". */
+export function relative(at: number, now = Date.now()): string {
+  return at >= now ? `in ${formatDuration(at - now)}` : `${formatDuration(now - at)} ago`;
+}
+
+/** "2030-01-02 03:04:05Z" (UTC, to the second). */
+export function formatTime(ms: number): string {
+  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+/** A time with how far it is: "2030-01-02 03:04:05Z (in 5m 0s)". */
+export function formatWhen(ms: number, now = Date.now()): string {
+  return `${formatTime(ms)} ${style.dim(`(${relative(ms, now)})`)}`;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -1,0 +1,45 @@
+import { defineCommand } from "citty";
+import { durationFlag } from "../args";
+import { commonArgs, extraPositionals, fileArg, resultError, withHuey } from "../_context";
+import { CliError } from "../errors";
+import { out, printJson } from "../_output";
+
+const args = {
+  file: fileArg,
+  id: { type: "positional", description: "the task id (what enqueue printed)", required: true, valueHint: "ID" },
+  wait: { type: "boolean", description: "wait until the task has finished" },
+  timeout: { type: "string", description: "with --wait: give up after this long, exit 1 (implies --wait)", valueHint: "30s" },
+  ...commonArgs,
+} as const;
+
+export default defineCommand({
+  meta: {
+    name: "result",
+    description:
+      "Print a task's result as JSON. Exit 1 if the task failed (with its error) or has not finished.\n\n" +
+      "Examples:\n" +
+      "  huey result tasks.ts 0190a1b2-...\n" +
+      "  huey result tasks.ts 0190a1b2-... --wait --timeout 30s",
+  },
+  args,
+  async run({ args: a, rawArgs }) {
+    extraPositionals(rawArgs, args, "result", 1, 0);
+    const timeout = durationFlag(a.timeout, "--timeout");
+    const wait = a.wait === true || timeout !== undefined;
+    await withHuey(a.file, a.instance, async (huey) => {
+      const r = huey.result(a.id);
+      let value: unknown;
+      try {
+        value = await r.get(wait ? { blocking: true, ...(timeout !== undefined && { timeout }) } : {});
+      } catch (err) {
+        throw resultError(err);
+      }
+      // get() gives undefined both for "not finished" and for a stored undefined.
+      if (value === undefined && !(await r.ready())) {
+        throw new CliError(`task ${a.id} has not finished (no result stored yet; --wait to wait for it)`);
+      }
+      if (a.json) printJson({ id: a.id, value: value ?? null });
+      else out(JSON.stringify(value ?? null, null, 2));
+    });
+  },
+});

@@ -1,0 +1,170 @@
+import { defineCommand } from "citty";
+import type { Huey } from "../../huey";
+import { durationFlag } from "../args";
+import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
+import { CliUsageError } from "../errors";
+import { formatDuration, formatWhen, out, raw, style, table } from "../_output";
+
+/**
+ * Dead letters are counted by listing them (the library has no count for them yet): up to this
+ * many, so a huge dead-letter store does not make every refresh slow.
+ */
+const FAILED_COUNT_CAP = 10_000;
+
+const args = {
+  file: fileArg,
+  watch: {
+    type: "boolean",
+    description: "refresh every INTERVAL (default 2s; --watch 5s or --watch=5s) until Ctrl-C; redraws in place on a terminal",
+  },
+  ...commonArgs,
+} as const;
+
+export interface StatusSnapshot {
+  queue: string;
+  storage: string;
+  queued: number;
+  running: number;
+  scheduled: number;
+  failed: number;
+  results: number;
+  locks: { key: string; owner: string; until: number }[];
+  periodic: { name: string; schedule: string; nextRun: number | null }[];
+  at: number;
+}
+
+export default defineCommand({
+  meta: {
+    name: "status",
+    description:
+      "Show the queue at a glance: queued, running (leased), scheduled, failed (dead letters) and stored results, locks held, periodic tasks with their next run.\n\n" +
+      "Examples:\n" +
+      "  huey status tasks.ts\n" +
+      "  huey status tasks.ts --watch 1s",
+  },
+  args,
+  async run({ args: a, rawArgs }) {
+    const extra = extraPositionals(rawArgs, args, "status", 0, a.watch ? 1 : 0);
+    const inline = rawArgs.find((r) => r.startsWith("--watch="))?.slice("--watch=".length);
+    const interval = a.watch ? durationFlag(inline ?? extra[0] ?? "2s", "--watch") : undefined;
+    if (interval !== undefined && interval < 100) throw new CliUsageError("--watch interval must be 100ms or more", "status");
+    await withHuey(a.file, a.instance, async (huey) => {
+      if (interval === undefined) {
+        const s = await snapshot(huey);
+        return a.json ? out(JSON.stringify(s, null, 2)) : out(render(s));
+      }
+      await watch(huey, interval, a.json === true);
+    });
+  },
+});
+
+export async function snapshot(huey: Huey): Promise<StatusSnapshot> {
+  const [queued, running, scheduled, results, failed, locks] = await Promise.all([
+    huey.pendingCount(),
+    huey.storage.leasedCount(),
+    huey.scheduledCount(),
+    huey.resultCount(),
+    huey.failed({ limit: FAILED_COUNT_CAP }).then((l) => l.length),
+    huey.locks(),
+  ]);
+  const at = Date.now();
+  return {
+    queue: huey.name,
+    storage: huey.storage.kind,
+    queued,
+    running,
+    scheduled,
+    failed,
+    results,
+    locks: locks.map((l) => ({ key: l.key, owner: l.owner, until: l.until })),
+    periodic: huey.periodicTasks(at),
+    at,
+  };
+}
+
+function render(s: StatusSnapshot): string {
+  const n = (v: number, colour?: (x: string) => string) => (v > 0 && colour ? colour(String(v)) : String(v));
+  const failed = s.failed >= FAILED_COUNT_CAP ? `${FAILED_COUNT_CAP}+` : n(s.failed, style.red);
+  const parts = [
+    `${style.bold(`queue "${s.queue}"`)} ${style.dim(`(${s.storage})`)}`,
+    table(
+      ["", ""],
+      [
+        ["queued", n(s.queued)],
+        ["running", n(s.running, style.green)],
+        ["scheduled", n(s.scheduled)],
+        ["failed", failed],
+        ["results", n(s.results)],
+      ],
+      { right: [1] },
+    )
+      .split("\n")
+      .slice(1)
+      .map((l) => `  ${l}`)
+      .join("\n"),
+  ];
+  if (s.locks.length > 0) {
+    parts.push("", style.bold("locks"), indent(table(["KEY", "OWNER", "EXPIRES IN"], s.locks.map((l) => [l.key, l.owner, formatDuration(Math.max(0, l.until - s.at))]))));
+  } else {
+    parts.push("", `${style.bold("locks")} ${style.dim("none held")}`);
+  }
+  if (s.periodic.length > 0) {
+    parts.push(
+      "",
+      style.bold("periodic tasks"),
+      indent(
+        table(
+          ["NAME", "SCHEDULE", "NEXT RUN"],
+          s.periodic.map((p) => [style.cyan(p.name), p.schedule, p.nextRun === null ? "never" : formatWhen(p.nextRun, s.at)]),
+        ),
+      ),
+    );
+  }
+  return parts.join("\n");
+}
+
+function indent(s: string): string {
+  return s
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+}
+
+/**
+ * Refresh until SIGINT/SIGTERM (exit 0). On a terminal: clear and redraw in place. Piped: one
+ * snapshot after the other (with --json, one JSON object per line).
+ */
+async function watch(huey: Huey, interval: number, json: boolean): Promise<void> {
+  const tty = !!process.stdout.isTTY && !json;
+  let stop = false;
+  let wake: (() => void) | null = null;
+  const onSignal = () => {
+    stop = true;
+    wake?.();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    while (!stop) {
+      const s = await snapshot(huey);
+      if (json) raw("stdout", `${JSON.stringify(s)}\n`);
+      else if (tty) {
+        const footer = style.dim(`every ${formatDuration(interval)}, ${new Date(s.at).toISOString()}; Ctrl-C to exit`);
+        raw("stdout", "\x1b[H\x1b[2J"); // clear the screen, cursor home
+        out(`${render(s)}\n\n${footer}`);
+      } else out(`${style.dim(`--- ${new Date(s.at).toISOString()}`)}\n${render(s)}\n`);
+      if (stop) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, interval);
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = null;
+    }
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
