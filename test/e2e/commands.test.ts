@@ -1,11 +1,14 @@
 // The operator commands of the compiled `huey` binary (everything but `run`, which run.test.ts
 // covers): output for people, the --json shapes, exit codes and one-line errors.
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteHuey, SqliteStorage } from "../../src/index";
 import { waitFor } from "../harness";
 import { hueyBinary, killAll, lines, runHuey, spawnHuey, taskDir } from "./binary";
+
+// Spawns the binary and consumers on a 2-core machine: a minute per test, not bun's 5 s default.
+setDefaultTimeout(60_000);
 
 const ANSI = /\x1b\[/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -44,7 +44,9 @@ test("postExecute sees each task's value or error", async () => {
   const ok = await fx.echo(42);
   const bad = await fx.fails();
   await bad.get({ blocking: true, timeout: 10_000 }).catch(() => {});
+  // Two Workers: either task may finish first.
   await waitFor(async () => (await fx.huey.get(`post:${bad.id}`, { peek: true })) !== undefined, "post hook of the failure");
+  await waitFor(async () => (await fx.huey.get(`post:${ok.id}`, { peek: true })) !== undefined, "post hook of the success");
   expect(await fx.huey.get(`post:${ok.id}`, { peek: true })).toEqual({ value: 42 });
   expect(await fx.huey.get(`post:${bad.id}`, { peek: true })).toBe("error: as planned");
 });
