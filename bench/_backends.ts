@@ -1,9 +1,13 @@
 // Where the bench's tasks live. Each backend makes a fresh, empty store per measurement, tells
 // the consumer process how to reach it (environment for bench/tasks.ts), and gives the bench
-// process a Huey on it. Raw baselines exist per backend (SQLite: bench/_raw.ts).
+// process a Huey on it. Each backend has raw baselines of its own client (SQLite: bench/_raw.ts;
+// PostgreSQL and Redis: bench/_raw_services.ts) and its own targets.
 import { Database } from "bun:sqlite";
+import { RedisClient, SQL } from "bun";
 import { join } from "node:path";
-import { SqliteHuey, type Huey } from "../src/index";
+import { PostgresHuey, RedisHuey, SqliteHuey, type Huey } from "../src/index";
+import { rawBulkInsert, rawDrain, rawSingleInsert } from "./_raw";
+import { pgRawBulk, pgRawDrain, pgRawSingle, redisRawBulk, redisRawDrain, redisRawSingle } from "./_raw_services";
 
 export interface FreshStore {
   /** Environment for the consumer process, read by bench/tasks.ts. */
@@ -11,20 +15,32 @@ export interface FreshStore {
   /** A Huey on this store for the bench process (register tasks on it with defineTasks). */
   huey: Huey;
   /** True when no task is queued or leased: cheap, called every few ms while draining. */
-  drained(): boolean;
+  drained(): boolean | Promise<boolean>;
   close(): Promise<void>;
 }
+
+type Target = { op: ">=" | "<=" | "<"; value: number; note?: string };
 
 export interface Backend {
   name: string;
   /** null when available; otherwise why not. */
-  unavailable: string | null;
+  check(): Promise<string | null>;
   fresh(dir: string, label: string): FreshStore;
+  /** Column heading of the raw figures, e.g. "raw bun:sqlite". */
+  rawLabel: string;
+  raw: {
+    single(dir: string, n: number): Promise<number>;
+    bulk(dir: string, n: number, chunk: number): Promise<number>;
+    drain(dir: string, n: number): Promise<number>;
+  };
+  /** What each raw figure measures, for the notes column. */
+  rawNotes: { single: string; bulk: (chunk: number) => string; drain: string };
+  targets: { single?: Target; bulk?: Target; drainW1?: Target; drainW4?: Target; latencyP50?: Target };
 }
 
 const sqlite: Backend = {
   name: "sqlite",
-  unavailable: null,
+  check: async () => null,
   fresh(dir, label) {
     const filename = join(dir, `${label}.db`);
     const huey = new SqliteHuey({ name: "bench", filename });
@@ -43,25 +59,116 @@ const sqlite: Backend = {
       },
     };
   },
+  rawLabel: "raw bun:sqlite",
+  raw: {
+    single: async (dir, n) => rawSingleInsert(dir, n),
+    bulk: async (dir, n, chunk) => rawBulkInsert(dir, n, chunk),
+    drain: async (dir, n) => rawDrain(dir, n),
+  },
+  rawNotes: { single: "raw: INSERT per commit", bulk: (c) => `raw: ${c} INSERTs per tx`, drain: "raw: lease 32 + 1 tx, 1 thread" },
+  targets: {
+    single: { op: ">=", value: 25_000 },
+    bulk: { op: ">=", value: 250_000 },
+    drainW4: { op: ">=", value: 40_000 },
+    latencyP50: { op: "<=", value: 3 },
+  },
 };
 
-function notYet(name: string, what: string): Backend {
-  return {
-    name,
-    unavailable: `the ${name} backend is not available yet (${what} is being written); run with --backend sqlite`,
-    fresh() {
-      throw new Error(`backend ${name} is not available yet`);
-    },
-  };
-}
+const PG_URL = process.env.HUEY_BENCH_PG_URL ?? process.env.HUEY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const REDIS_URL = process.env.HUEY_BENCH_REDIS_URL ?? process.env.HUEY_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const RUN = `${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
 
-/**
- * The hook for more backends: replace a notYet() entry with a Backend whose fresh() makes an
- * empty store (a new schema or database number), teach bench/tasks.ts to build the matching Huey
- * from HUEY_BENCH_BACKEND, and add its raw-client baselines next to bench/_raw.ts.
- */
-export const BACKENDS: Record<string, Backend> = {
-  sqlite,
-  postgres: notYet("postgres", "PostgresHuey on Bun.SQL"),
-  redis: notYet("redis", "RedisHuey on Bun's Redis client"),
+const postgres: Backend = {
+  name: "postgres",
+  async check() {
+    const sql = new SQL({ url: PG_URL, max: 1, connectionTimeout: 3 });
+    try {
+      await sql`SELECT 1`;
+      return null;
+    } catch (err) {
+      return `PostgreSQL at ${PG_URL} is unreachable (${err instanceof Error ? err.message : String(err)}); set HUEY_BENCH_PG_URL`;
+    } finally {
+      await sql.close({ timeout: 0 }).catch(() => {});
+    }
+  },
+  fresh(_dir, label) {
+    const schema = `huey_bench_${RUN}_${label.replace(/[^a-z0-9_]/gi, "_")}`;
+    const huey = new PostgresHuey({ name: "bench", url: PG_URL, schema });
+    const probe = new SQL({ url: PG_URL, max: 1 });
+    return {
+      env: { HUEY_BENCH_BACKEND: "postgres", HUEY_BENCH_PG_URL: PG_URL, HUEY_BENCH_PG_SCHEMA: schema },
+      huey,
+      async drained() {
+        const [row] = await probe`SELECT 1 AS x FROM ${probe(`${schema}.queue`)} WHERE queue = 'bench' LIMIT 1`;
+        return !row;
+      },
+      async close() {
+        await huey.close();
+        await probe`DROP SCHEMA IF EXISTS ${probe(schema)} CASCADE`;
+        await probe.close({ timeout: 1 });
+      },
+    };
+  },
+  rawLabel: "raw client",
+  raw: {
+    single: (_dir, n) => pgRawSingle(PG_URL, `huey_bench_${RUN}_raw`, n),
+    bulk: (_dir, n, chunk) => pgRawBulk(PG_URL, `huey_bench_${RUN}_raw`, n, chunk),
+    drain: (_dir, n) => pgRawDrain(PG_URL, `huey_bench_${RUN}_raw`, n),
+  },
+  rawNotes: {
+    single: "raw Bun.SQL: INSERT per statement, awaited",
+    bulk: (c) => `raw Bun.SQL: INSERT .. unnest of ${c}`,
+    drain: "raw Bun.SQL: UPDATE..SKIP LOCKED RETURNING 32 + DELETE/INSERT results, 1 thread",
+  },
+  targets: { drainW4: { op: ">=", value: 10_000 } },
 };
+
+const redis: Backend = {
+  name: "redis",
+  async check() {
+    const client = new RedisClient(REDIS_URL, { maxRetries: 0, connectionTimeout: 2_000, autoReconnect: false });
+    try {
+      const pong = await Promise.race([client.send("PING", []), Bun.sleep(3_000).then(() => "no answer within 3s")]);
+      return pong === "PONG" ? null : `Redis at ${REDIS_URL}: ${String(pong)}`;
+    } catch (err) {
+      return `Redis at ${REDIS_URL} is unreachable (${err instanceof Error ? err.message : String(err)}); set HUEY_BENCH_REDIS_URL`;
+    } finally {
+      client.close();
+    }
+  },
+  fresh(_dir, label) {
+    const prefix = `huey_bench_${RUN}_${label}`;
+    const huey = new RedisHuey({ name: "bench", url: REDIS_URL, prefix });
+    const probe = new RedisClient(REDIS_URL);
+    const ready = `${prefix}:bench:ready`;
+    const leased = `${prefix}:bench:leased`;
+    return {
+      env: { HUEY_BENCH_BACKEND: "redis", HUEY_BENCH_REDIS_URL: REDIS_URL, HUEY_BENCH_REDIS_PREFIX: prefix },
+      huey,
+      async drained() {
+        const [a, b] = await Promise.all([probe.send("ZCARD", [ready]), probe.send("ZCARD", [leased])]);
+        return Number(a) + Number(b) === 0;
+      },
+      async close() {
+        await huey.flush();
+        await huey.close();
+        probe.close();
+      },
+    };
+  },
+  rawLabel: "raw client",
+  raw: {
+    single: (_dir, n) => redisRawSingle(REDIS_URL, `huey_bench_${RUN}_raw`, n),
+    bulk: (_dir, n, chunk) => redisRawBulk(REDIS_URL, `huey_bench_${RUN}_raw`, n, chunk),
+    drain: (_dir, n) => redisRawDrain(REDIS_URL, `huey_bench_${RUN}_raw`, n),
+  },
+  rawNotes: {
+    single: "raw Bun Redis: LPUSH per call, awaited (a plain list)",
+    bulk: (c) => `raw Bun Redis: LPUSH of ${c}`,
+    drain: "raw Bun Redis: RPOP 32 + HSET results, 1 thread (no lease)",
+  },
+  // BullMQ's published drain figure at concurrency 4 (their benchmark, a different machine).
+  targets: { drainW4: { op: ">=", value: 13_600 } },
+};
+
+export const BACKENDS: Record<string, Backend> = { sqlite, postgres, redis };

@@ -1,4 +1,5 @@
-// `bun run bench`: bun-huey against the raw bun:sqlite baseline of the same statements.
+// `bun run bench`: bun-huey against raw baselines of its backend's own client (bun:sqlite: the same
+// statements; Bun.SQL and Bun's Redis client: comparable raw statements, see bench/_raw_services.ts).
 //
 //   bun run bench                      20,000 no-op tasks that return a value, every measurement
 //   bun run bench --count 100000       the RSS target is stated for a 100,000-task drain
@@ -6,7 +7,7 @@
 //   bun run bench --json               machine-readable results on stdout (progress on stderr)
 //   bun run bench --consumer source    run the consumer as `bun src/cli.ts` instead of the binary
 //   bun run bench --profile DIR        (source consumer) write a CPU profile of each consumer to DIR
-//   bun run bench --backend postgres   hook for other storages (not available yet)
+//   bun run bench --backend postgres   PostgreSQL (HUEY_BENCH_PG_URL) or redis (HUEY_BENCH_REDIS_URL)
 //
 // Every measurement uses a fresh temp database; spawned consumers are killed and temp files
 // removed on exit, on errors and on Ctrl-C.
@@ -17,7 +18,6 @@ import { parseArgs } from "node:util";
 import type { Huey } from "../src/index";
 import { BACKENDS, type Backend, type FreshStore } from "./_backends";
 import { Child, cleanupAll, cpuPercent, installCleanupHandlers, memory, removeTempDir, threadCount, trackTempDir } from "./_proc";
-import { rawBulkInsert, rawDrain, rawSingleInsert } from "./_raw";
 import { defineTasks } from "./tasks";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -67,8 +67,9 @@ for (const n of (opt.only ?? ALL.join(",")).split(",").map((s) => s.trim()).filt
 if (opt.consumer !== "binary" && opt.consumer !== "source") usage(`--consumer must be "binary" or "source"`);
 const consumerMode = opt.profile ? "source" : opt.consumer;
 const backend: Backend = BACKENDS[opt.backend!] ?? usage(`--backend must be one of ${Object.keys(BACKENDS).join(", ")}`);
-if (backend.unavailable) {
-  console.error(`bench: ${backend.unavailable}`);
+const unavailable = await backend.check();
+if (unavailable) {
+  console.error(`bench: backend ${backend.name}: ${unavailable}`);
   process.exit(2);
 }
 
@@ -81,7 +82,7 @@ interface Row {
   label: string;
   value: number;
   unit: "/s" | "ms" | "%" | "MB";
-  /** The raw bun:sqlite figure this one compares to. */
+  /** The raw client figure this one compares to (backend.rawLabel). */
   baseline?: number;
   target?: { op: ">=" | "<=" | "<"; value: number; note?: string };
   note?: string;
@@ -172,7 +173,7 @@ async function stopConsumer(c: Running): Promise<void> {
 
 async function measureSingle(): Promise<void> {
   progress(`single enqueue: ${count} x await noop(i), one commit each`);
-  const raw = rawSingleInsert(dir, count);
+  const raw = await backend.raw.single(dir, count);
   const store = freshStore("single");
   const { noop } = defineTasks(store.huey);
   for (let i = 0; i < 200; i++) await noop(i); // warm up the JIT
@@ -180,13 +181,13 @@ async function measureSingle(): Promise<void> {
   for (let i = 0; i < count; i++) await noop(i);
   const rate = count / ((performance.now() - t0) / 1000);
   await store.close();
-  rows.push({ key: "single_enqueue", label: "single enqueue", value: rate, unit: "/s", baseline: raw, target: { op: ">=", value: 25_000 }, note: "await task(i); raw: INSERT per commit" });
+  rows.push({ key: "single_enqueue", label: "single enqueue", value: rate, unit: "/s", baseline: raw, target: backend.targets.single, note: `await task(i); ${backend.rawNotes.single}` });
 }
 
 async function measureBulk(): Promise<void> {
   const chunk = 1000;
   progress(`bulk enqueue: ${count} in huey.enqueueMany calls of ${chunk}`);
-  const raw = rawBulkInsert(dir, count, chunk);
+  const raw = await backend.raw.bulk(dir, count, chunk);
   const store = freshStore("bulk");
   const { noop } = defineTasks(store.huey);
   await store.huey.enqueueMany(Array.from({ length: chunk }, (_, i) => [noop, [i]] as const)); // warm up
@@ -198,14 +199,14 @@ async function measureBulk(): Promise<void> {
   }
   const rate = count / ((performance.now() - t0) / 1000);
   await store.close();
-  rows.push({ key: "bulk_enqueue", label: "bulk enqueue", value: rate, unit: "/s", baseline: raw, target: { op: ">=", value: 250_000 }, note: `enqueueMany x${chunk}; raw: ${chunk} INSERTs per tx` });
+  rows.push({ key: "bulk_enqueue", label: "bulk enqueue", value: rate, unit: "/s", baseline: raw, target: backend.targets.bulk, note: `enqueueMany x${chunk}; ${backend.rawNotes.bulk(chunk)}` });
 }
 
 let rawDrainRate: number | null = null;
 
 /** Drain `count` tasks with a consumer of `workers` Workers. Returns the still-running consumer. */
 async function measureDrain(workers: number): Promise<Running> {
-  rawDrainRate ??= rawDrain(dir, count);
+  rawDrainRate ??= await backend.raw.drain(dir, count);
   progress(`drain -w ${workers}: starting the consumer`);
   const c = await startConsumer(`drain-w${workers}`, workers);
   const calls = Array.from({ length: count }, (_, i) => [c.noop, [i]] as const);
@@ -217,7 +218,7 @@ async function measureDrain(workers: number): Promise<Running> {
   const deadline = t0 + Math.max(60_000, count); // at least 1000/s or give up
   const early = c.child.exitedEarly();
   early.catch(() => {});
-  while (!c.store.drained()) {
+  while (!(await c.store.drained())) {
     if (performance.now() > deadline) throw new Error(`drain -w ${workers}: not drained after ${((performance.now() - t0) / 1000).toFixed(0)}s (${await c.huey.pendingCount()} still ready)`);
     if (c.child.proc.exitCode !== null) await early;
     await Bun.sleep(2);
@@ -235,8 +236,8 @@ async function measureDrain(workers: number): Promise<Running> {
     value: count / (ms / 1000),
     unit: "/s",
     baseline: rawDrainRate,
-    target: workers === 4 ? { op: ">=", value: 40_000 } : undefined,
-    note: `${(ms / 1000).toFixed(2)}s; raw: lease 32 + 1 tx, 1 thread`,
+    target: workers === 4 ? backend.targets.drainW4 : backend.targets.drainW1,
+    note: `${(ms / 1000).toFixed(2)}s; ${backend.rawNotes.drain}`,
   });
   info[`consumer_ready_ms_w${workers}`] = Math.round(c.readyMs);
   return c;
@@ -277,7 +278,7 @@ async function measureLatency(): Promise<Running> {
   lat.sort((a, b) => a - b);
   const pick = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
   const note = `n=${lat.length}, min ${lat[0]!.toFixed(2)}`;
-  rows.push({ key: "latency_p50", label: "latency p50", value: pick(50), unit: "ms", target: { op: "<=", value: 3 }, note });
+  rows.push({ key: "latency_p50", label: "latency p50", value: pick(50), unit: "ms", target: backend.targets.latencyP50, note });
   rows.push({ key: "latency_p99", label: "latency p99", value: pick(99), unit: "ms" });
   rows.push({ key: "latency_max", label: "latency max", value: lat[lat.length - 1]!, unit: "ms" });
   return c;
@@ -372,7 +373,7 @@ function fmt(v: number, unit: Row["unit"]): string {
 }
 
 function printTable(): void {
-  const head = ["measurement", "bun-huey", "raw bun:sqlite", "ratio", "target", "", "notes"];
+  const head = ["measurement", "bun-huey", backend.rawLabel, "ratio", "target", "", "notes"];
   const body = rows.map((r) => [
     r.label,
     fmt(r.value, r.unit),

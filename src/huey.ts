@@ -360,6 +360,46 @@ export class Huey implements ResultOwner {
     return new ResultGroup<R>(items.map((it) => new Result<R>(it.id, this, it.payload)));
   }
 
+  // ------------------------------------------------ enqueue in the caller's transaction (PostgreSQL)
+  // (bun-huey PostgreSQL backend issue: one self-contained block; storage side is
+  // PostgresStorage.enqueueWith.)
+
+  /**
+   * Enqueue calls inside your own PostgreSQL transaction, so the tasks exist only if your writes
+   * commit: `await sql.begin(async (tx) => { await tx\`INSERT INTO orders ...\`;
+   * await huey.enqueueInTransaction(tx, [[sendReceipt, [orderId]]]); })`. `tx` is a Bun.SQL
+   * transaction on the same database as this PostgresHuey. Calls with `{ delay }` or `{ eta }`
+   * are not accepted here (use a task with no delay, or schedule after the commit); unique tasks
+   * are refused, as in enqueueMany. Consumers are woken when the transaction commits. The
+   * "enqueued" signal is not emitted: this process cannot know whether the transaction commits.
+   */
+  async enqueueInTransaction<R = unknown>(
+    tx: Parameters<PostgresStorage["enqueueWith"]>[0],
+    calls: Iterable<readonly [AnyTaskDef, readonly unknown[]]>,
+  ): Promise<ResultGroup<R>> {
+    const storage = this.storage as Storage & Partial<Pick<PostgresStorage, "enqueueWith">>;
+    if (this.options.immediate || typeof storage.enqueueWith !== "function") {
+      throw new ConfigurationError(
+        `huey.enqueueInTransaction() needs a PostgresHuey (this huey "${this.name}" uses ${this.options.immediate ? "immediate mode" : `${storage.kind} storage`})`,
+      );
+    }
+    if (!tx || typeof tx !== "function") {
+      throw new ConfigurationError("huey.enqueueInTransaction(tx, calls): tx must be the transaction of a Bun.SQL sql.begin() callback");
+    }
+    const items: QueueItem[] = [];
+    for (const [def, args] of calls) {
+      const reg = this.#registered(def);
+      if (reg.options.unique) {
+        throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it with a plain call, not in a transaction`);
+      }
+      items.push(toQueueItem(this.#message(reg.name, reg.options, args as unknown[], {}), this.options.maxPayloadSize));
+    }
+    await storage.enqueueWith(tx, items);
+    return new ResultGroup<R>(items.map((it) => new Result<R>(it.id, this, it.payload)));
+  }
+
+  // ------------------------------------------------ end of: enqueue in the caller's transaction
+
   /**
    * Enqueue a pipeline: `huey.enqueue(fetch.s(123).then(transform, 5).then(store))`. Returns the
    * Results of every stage, in order. Each stage gets the previous stage's result as its first
@@ -480,9 +520,21 @@ export class Huey implements ResultOwner {
 
   // ------------------------------------------------------------------ revocation
 
-  /** Skip the task with this id when it comes up (signal "revoked"); abort it if running. */
-  revokeById(id: string, options?: { until?: Date | number; once?: boolean }): Promise<void> {
+  /**
+   * Skip the task with this id when it comes up (signal "revoked"); abort it if running. The
+   * task must be queued, scheduled or running: revoking an id that is unknown or already
+   * finished is an error, not a silent no-op.
+   */
+  async revokeById(id: string, options?: { until?: Date | number; once?: boolean }): Promise<void> {
     if (typeof id !== "string" || id === "") throw new ConfigurationError(`revokeById() needs a task id, got ${JSON.stringify(id)}`);
+    if (!(await this.storage.hasTask(id))) {
+      const finished = (await this.storage.getResult(id, true, Date.now())) !== null;
+      throw new ConfigurationError(
+        finished
+          ? `task ${id} has already finished; there is nothing to revoke`
+          : `no task with id ${id} is queued, scheduled or running (check the id; finished tasks cannot be revoked)`,
+      );
+    }
     return this.#revoke(KEYS.revokedId + id, options);
   }
 
@@ -571,6 +623,11 @@ export class Huey implements ResultOwner {
   }
 
   // ------------------------------------------------------------------ dead letters
+
+  /** How many tasks are in the dead-letter store. */
+  failedCount(): Promise<number> {
+    return this.storage.countData(KEYS.failed);
+  }
 
   /** Tasks that failed for good, oldest first, with their arguments, error and attempts. */
   async failed(options: { limit?: number } = {}): Promise<DeadLetter[]> {

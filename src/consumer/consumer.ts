@@ -144,7 +144,7 @@ export class Consumer {
           try {
             await this.#huey.lookup(def.name)!.def.schedule([], { id: `${def.name}:${tickMs}` });
           } catch (err) {
-            if (!/same id/.test(err instanceof Error ? err.message : "")) throw err;
+            if (!isDuplicateId(err)) throw err;
           }
         },
       });
@@ -780,7 +780,7 @@ export class Consumer {
       ...pending.map((p) => p.plan.batch),
     ]);
     try {
-      await this.#huey.storage.commit(batch);
+      await this.#commitOnce(batch);
     } catch (err) {
       this.#pending = pending.concat(this.#pending);
       for (const [k, v] of progress) if (!this.#progress.has(k)) this.#progress.set(k, v);
@@ -809,6 +809,29 @@ export class Consumer {
     this.#flushing = false;
     if (this.#pending.length || this.#progress.size) this.#scheduleFlush();
     this.#wake();
+  }
+
+  /**
+   * Commit, and survive a commit that was applied but whose reply was lost (a network backend
+   * dropping the connection): its retry would fail forever on the ids it already enqueued. On a
+   * duplicate id, drop the enqueues and schedules that are already stored and commit the rest.
+   */
+  async #commitOnce(batch: Required<CommitBatch>): Promise<void> {
+    const storage = this.#huey.storage;
+    try {
+      await storage.commit(batch);
+    } catch (err) {
+      if (!isDuplicateId(err) || (batch.enqueue.length === 0 && batch.schedule.length === 0)) throw err;
+      const stored = new Set<string>();
+      for (const it of [...batch.enqueue, ...batch.schedule]) if (await storage.hasTask(it.id)) stored.add(it.id);
+      if (stored.size === 0) throw err;
+      this.log.warn(`${stored.size} task(s) of this commit were already stored (a repeated commit?): writing the rest`);
+      await storage.commit({
+        ...batch,
+        enqueue: batch.enqueue.filter((it) => !stored.has(it.id)),
+        schedule: batch.schedule.filter((it) => !stored.has(it.id)),
+      });
+    }
   }
 
   #report(p: PendingPlan): void {
@@ -859,6 +882,11 @@ export class Consumer {
     const err = error ? Object.assign(new Error(error.message), error) : undefined;
     void signals.emit(signal, info, err);
   }
+}
+
+/** A write refused because a task with that id is already stored (every backend says "already queued"). */
+function isDuplicateId(err: unknown): boolean {
+  return err instanceof Error && /already queued/.test(err.message);
 }
 
 /** One CommitBatch holding every write of `batches`, in order. */

@@ -155,6 +155,16 @@ export class MemoryStorage implements Storage {
     return this.#data.delete(key);
   }
 
+  async hasTask(id: string): Promise<boolean> {
+    return this.#rows.has(id) || this.#schedule.has(id);
+  }
+
+  async countData(prefix: string): Promise<number> {
+    let n = 0;
+    for (const k of this.#data.keys()) if (k.startsWith(prefix)) n++;
+    return n;
+  }
+
   async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
     return [...this.#data]
       .filter(([k]) => k.startsWith(prefix))

@@ -225,6 +225,14 @@ export class RedisStorage implements Storage {
     return (await this.#run(SCRIPTS.data, ["delete", key], "delete data")) === 1;
   }
 
+  async hasTask(id: string): Promise<boolean> {
+    return (await this.#run(SCRIPTS.data, ["has_task", id], "find task")) === 1;
+  }
+
+  async countData(prefix: string): Promise<number> {
+    return Number(await this.#run(SCRIPTS.data, ["count", prefix], "count data"));
+  }
+
   async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
     if (limit <= 0) return [];
     const flat = (await this.#run(SCRIPTS.data, ["list", prefix, limit], "list data")) as string[];

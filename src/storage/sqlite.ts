@@ -170,6 +170,14 @@ export class SqliteStorage implements Storage {
     return this.#guard(() => this.#s.deleteData.run(this.queue, key).changes > 0, "delete data");
   }
 
+  async hasTask(id: string): Promise<boolean> {
+    return this.#guard(() => this.#s.taskExists.get(id, id) !== null, "find task");
+  }
+
+  async countData(prefix: string): Promise<number> {
+    return this.#guard(() => (this.#s.countData.get(this.queue, prefix, `${prefix}\uffff`) as { n: number }).n, "count data");
+  }
+
   async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
     // Range scan on the primary key: prefix <= key < prefix + U+FFFF.
     return this.#guard(
@@ -388,6 +396,7 @@ function prepare(db: Database) {
     ),
     dataVersion: q("PRAGMA data_version"),
     listData: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"),
+    countData: q("SELECT count(*) AS n FROM kv WHERE queue = ? AND key >= ? AND key < ?"),
     incr: q(
       `INSERT INTO counters (queue, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
        ON CONFLICT (queue, key) DO UPDATE SET

@@ -101,6 +101,10 @@ export interface Storage {
   getData(key: string, preserve: boolean): Promise<string | null>;
   deleteData(key: string): Promise<boolean>;
 
+  /** True while the task `id` is queued, leased or scheduled. */
+  hasTask(id: string): Promise<boolean>;
+  /** How many key-value entries start with `prefix`. */
+  countData(prefix: string): Promise<number>;
   /** Key-value entries whose key starts with `prefix`, in key order. */
   listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]>;
   /**

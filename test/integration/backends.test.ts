@@ -95,7 +95,7 @@ for (const backend of BACKENDS) {
       const t0 = Date.now();
       const r = await fx.stamp.schedule([], { delay: 400 });
       expect((await fx.huey.scheduled()).map((s) => s.id)).toContain(r.id);
-      const ranAt = await r.get(GET);
+      const ranAt = (await r.get(GET))!;
       expect(ranAt - t0).toBeGreaterThanOrEqual(400);
       expect(ranAt - t0).toBeLessThan(5_000);
     });
@@ -122,7 +122,7 @@ for (const backend of BACKENDS) {
 
     test("rate limit: 2 per 500ms across both consumers", async () => {
       const group = [...(await fx.huey.enqueueMany<number>(Array.from({ length: 5 }, (_, i) => [fx.limited, [i]] as const)))];
-      const times = (await Promise.all(group.map((r) => r.get(GET)))).sort((a, b) => a - b);
+      const times = (await Promise.all(group.map(async (r) => (await r.get(GET))!))).sort((a, b) => a - b);
       // Fixed windows aligned to 500 ms: five runs need three windows, so the fifth is let in
       // at least one whole window after the third (slack for dispatch-to-run delays).
       expect(times[4]! - times[2]!).toBeGreaterThanOrEqual(400);

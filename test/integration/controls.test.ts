@@ -110,11 +110,16 @@ describe("task controls", () => {
   });
 
   test("revoked before running: skipped with signal revoked; a task revoke with once skips one run", async () => {
+    const r = await fx.ok.schedule(["x"], { id: "will-be-revoked", delay: 100 });
     await fx.huey.revokeById("will-be-revoked");
-    const r = await fx.ok.schedule(["x"], { id: "will-be-revoked" });
     await waitFor(() => signalsOf(r.id).includes("revoked"), "revoked signal");
-    expect(signalsOf(r.id)).toEqual(["enqueued", "revoked"]);
+    expect(signalsOf(r.id)).toEqual(["scheduled", "revoked"]);
     expect(await fx.huey.isRevokedId("will-be-revoked")).toBe(false); // used up
+    // an unknown id, or a finished task, is an error at the call
+    await expect(fx.huey.revokeById("no-such-task")).rejects.toThrow(/no task with id no-such-task is queued, scheduled or running/);
+    const done = await fx.ok(1);
+    await done.get({ blocking: true, timeout: 10_000 });
+    await expect(done.revoke()).rejects.toThrow(/has already finished/);
 
     await fx.thread.revoke({ once: true });
     expect(await fx.thread.isRevoked()).toBe(true);

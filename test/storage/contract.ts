@@ -200,6 +200,19 @@ export function describeStorageContract(
       expect((await s.listData("", 2)).map((x) => x.key)).toEqual(["a:1", "b"]);
     });
 
+    test("hasTask: true while queued, leased or scheduled; countData counts by prefix", async () => {
+      const s = await make();
+      await s.enqueue([item("a")]);
+      await s.schedule([{ ...item("b"), eta: T0 }]);
+      expect([await s.hasTask("a"), await s.hasTask("b"), await s.hasTask("zz")]).toEqual([true, true, false]);
+      const [l] = await s.lease(1, T0 + 1000);
+      expect(await s.hasTask("a")).toBe(true);
+      await s.commit({ ack: [{ id: "a", token: l!.token }] });
+      expect(await s.hasTask("a")).toBe(false);
+      for (const k of ["f:1", "f:2", "g:1"]) await s.putData(k, "x");
+      expect([await s.countData("f:"), await s.countData(""), await s.countData("h:")]).toEqual([2, 3, 0]);
+    });
+
     test("incr counts within a window and starts again after it", async () => {
       const s = await make();
       expect(await s.incr("c", 1, T0 + 1000, T0)).toBe(1);

@@ -54,7 +54,7 @@ export default defineCommand({
           if ((await huey.purgeFailed(purgeId)) === 0) throw new CliError(`no failed task with id "${purgeId}" (see huey failed ${a.file})`);
           return a.json ? printJson({ purged: 1 }) : out(`purged failed task ${purgeId}`);
         }
-        const count = (await huey.failed({ limit: Number.MAX_SAFE_INTEGER })).length;
+        const count = await huey.failedCount();
         if (count === 0) return a.json ? printJson({ purged: 0 }) : out("no failed tasks to purge");
         await confirm(`Drop all ${plural(count, "failed task")} of queue "${huey.name}"? They cannot be retried afterwards.`, a.yes === true, "failed");
         const n = await huey.purgeFailed();

@@ -5,12 +5,6 @@ import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
 import { CliUsageError } from "../errors";
 import { formatDuration, formatWhen, out, raw, style, table } from "../_output";
 
-/**
- * Dead letters are counted by listing them (the library has no count for them yet): up to this
- * many, so a huge dead-letter store does not make every refresh slow.
- */
-const FAILED_COUNT_CAP = 10_000;
-
 const args = {
   file: fileArg,
   watch: {
@@ -64,7 +58,7 @@ export async function snapshot(huey: Huey): Promise<StatusSnapshot> {
     huey.storage.leasedCount(),
     huey.scheduledCount(),
     huey.resultCount(),
-    huey.failed({ limit: FAILED_COUNT_CAP }).then((l) => l.length),
+    huey.failedCount(),
     huey.locks(),
   ]);
   const at = Date.now();
@@ -84,7 +78,7 @@ export async function snapshot(huey: Huey): Promise<StatusSnapshot> {
 
 function render(s: StatusSnapshot): string {
   const n = (v: number, colour?: (x: string) => string) => (v > 0 && colour ? colour(String(v)) : String(v));
-  const failed = s.failed >= FAILED_COUNT_CAP ? `${FAILED_COUNT_CAP}+` : n(s.failed, style.red);
+  const failed = n(s.failed, style.red);
   const parts = [
     `${style.bold(`queue "${s.queue}"`)} ${style.dim(`(${s.storage})`)}`,
     table(

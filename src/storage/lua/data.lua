@@ -1,6 +1,7 @@
 -- Key-value entries. ARGV = op, then:
 --   put key value | put_if_empty key value -> 1 or 0 | get key preserve("1"/"0") -> value
 --   delete key -> 1 or 0 | delete_result id -> 1 or 0 | list prefix limit -> flat (key, value)
+--   count prefix -> n | has_task id -> 1 or 0
 local op = arg()
 if op == 'put' then
   put_data(arg(), arg())
@@ -30,5 +31,11 @@ elseif op == 'list' then
     out[#out + 1] = redis.call('HGET', K.kv, key)
   end
   return out
+elseif op == 'count' then
+  local prefix = arg()
+  if prefix == '' then return redis.call('ZCARD', K.kv_index) end
+  return redis.call('ZLEXCOUNT', K.kv_index, '[' .. prefix, '(' .. prefix .. '\255')
+elseif op == 'has_task' then
+  return redis.call('HEXISTS', K.payload, arg())
 end
 return redis.error_reply('unknown data op ' .. tostring(op))
