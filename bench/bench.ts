@@ -285,11 +285,11 @@ async function measureLatency(): Promise<Running> {
 }
 
 async function measureStartup(): Promise<void> {
-  progress("startup: huey --help x10, huey run start-to-ready x3");
+  progress("startup: huey --help x10, huey status x10, huey run start-to-ready x3");
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const time = (cmd: string[]) => {
+  const time = (cmd: string[], env: Record<string, string> = {}) => {
     const t0 = performance.now();
-    const p = Bun.spawnSync(cmd, { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" } });
+    const p = Bun.spawnSync(cmd, { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env, NO_COLOR: "1" } });
     const ms = performance.now() - t0;
     if (p.exitCode !== 0) throw new Error(`${cmd.join(" ")} exited with ${p.exitCode}: ${p.stderr.toString()}`);
     return ms;
@@ -301,6 +301,13 @@ async function measureStartup(): Promise<void> {
   for (let i = 0; i < 5; i++) helpSrc.push(time(["bun", join(ROOT, "src", "cli.ts"), "--help"]));
   rows.push({ key: "help_ms", label: "huey --help (binary)", value: median(helpBin), unit: "ms", target: { op: "<", value: 50 }, note: `median of 10, min ${Math.min(...helpBin).toFixed(1)}` });
   rows.push({ key: "help_src_ms", label: "huey --help (bun src/cli.ts)", value: median(helpSrc), unit: "ms", note: "median of 5, for reference" });
+  // huey status: loads the tasks file, opens the store, counts; on a fresh store of this backend.
+  const statusStore = freshStore("startup-status");
+  const statusBin: number[] = [];
+  time([binary, "status", "tasks.ts"], statusStore.env);
+  for (let i = 0; i < 10; i++) statusBin.push(time([binary, "status", "tasks.ts"], statusStore.env));
+  await statusStore.close();
+  rows.push({ key: "status_ms", label: "huey status (binary)", value: median(statusBin), unit: "ms", target: { op: "<", value: 50 }, note: `median of 10, min ${Math.min(...statusBin).toFixed(1)}` });
   for (const w of [1, 4]) {
     const ready: number[] = [];
     for (let i = 0; i < 3; i++) {

@@ -364,6 +364,7 @@ describe("revoke, restore, locks, flush", () => {
         /^revoked every call of task add until 2030-01-01 00:00:00Z \(in /,
       );
       expectError(await huey("revoke", "tasks.ts", "--task", "nope"), 1, /^huey: no task named "nope" in tasks\.ts; registered: add/);
+      expectError(await huey("revoke", "tasks.ts", "no-such-id"), 1, /^huey: no task with id no-such-id is queued, scheduled or running/);
       expectError(await huey("revoke", "tasks.ts", id, "--task", "add"), 2, /^huey: give a task ID or --task NAME, not both/);
     } finally {
       await h.close();
