@@ -204,13 +204,20 @@ export interface Spawned {
   stop(): Promise<number | null>;
 }
 
-/** `bun src/cli.ts run backend-fixture.ts ...args` on the store `config` names. */
+/** `huey run backend-fixture.ts ...args` (source, or the binary after useBinary) on the store `config` names. */
 export function spawnConsumer(config: BackendConfig, args: string[], env: Record<string, string> = {}): Spawned {
   return spawnCli(["run", BACKEND_FIXTURE, ...args], { ...configToEnv(config), ...env });
 }
 
+let command: string[] = ["bun", CLI];
+
+/** Run consumers with the compiled binary instead of `bun src/cli.ts` (end-to-end). */
+export function useBinary(path: string): void {
+  command = [path];
+}
+
 export function spawnCli(args: string[], env: Record<string, string> = {}): Spawned {
-  const proc = Bun.spawn(["bun", CLI, ...args], {
+  const proc = Bun.spawn([...command, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, NO_COLOR: "1" },
     stdin: "ignore",

@@ -66,3 +66,24 @@ test("kill -9 mid-drain, then restart: every task ran at least once and every re
   second.proc.kill("SIGTERM");
   expect(await second.exit()).toBe(0);
 }, 180_000);
+
+test("a task running longer than its lease is renewed: another consumer never takes it", async () => {
+  const { dir, env } = taskDir();
+  const args = ["run", "tasks.ts", "-w", "1", "--lease", "1s"];
+  const a = await spawnHuey(args, { cwd: dir, env });
+  const b = await spawnHuey(args, { cwd: dir, env });
+  await a.waitForStderr("consumer started", "consumer a to start");
+  await b.waitForStderr("consumer started", "consumer b to start");
+  const producer = new SqliteHuey({ name: "e2e", filename: env.HUEY_DB });
+  const work = producer.task("work", async (_key: string, _ms: number) => "");
+  try {
+    // 3.5 leases long: without renewal the idle consumer would reclaim and run it again.
+    const r = await work("long", 3_500);
+    await r.get({ blocking: true, timeout: 30_000 });
+    const runs = openRuns(env.HUEY_RUNS_DB);
+    expect(runs.query<{ n: number }, [string]>("SELECT n FROM runs WHERE key = ?").get("long")!.n).toBe(1);
+    expect(a.stderr + b.stderr).not.toContain("are ready again");
+  } finally {
+    await producer.close();
+  }
+});

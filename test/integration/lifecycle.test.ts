@@ -23,6 +23,11 @@ beforeAll(async () => {
   registerModulePlugin(api as unknown as Record<string, unknown>);
   const { huey } = await loadTasksFile(file, null);
   fx = (await import(file)) as Fixture;
+  // Two dead letters before the consumer starts: one past the default 7-day retention.
+  const deadLetter = (id: string, failedAt: number) =>
+    huey.storage.putData(`failed:${id}`, JSON.stringify({ id, name: "fails", args: [], error: { name: "Error", message: "old" }, attempts: 1, failedAt, payload: "{}" }));
+  await deadLetter("eight-days-old", Date.now() - 8 * 86_400_000);
+  await deadLetter("one-day-old", Date.now() - 86_400_000);
   consumer = new Consumer(
     huey,
     { file, instance: null },
@@ -34,6 +39,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await consumer?.stop(1_000);
+});
+
+test("dead letters older than failedRetention (7 days) are dropped; younger ones are kept", async () => {
+  await waitFor(async () => (await fx.huey.failed()).every((d) => d.id !== "eight-days-old"), "the old dead letter to go");
+  expect((await fx.huey.failed()).map((d) => d.id)).toContain("one-day-old");
 });
 
 test("onStartup runs in each Worker before it takes tasks", async () => {

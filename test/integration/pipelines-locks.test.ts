@@ -165,4 +165,25 @@ describe("locks", () => {
     expect(new Set(spans.map((s) => s.n)).size).toBe(n);
     for (let i = 1; i < spans.length; i++) expect(spans[i]!.start).toBeGreaterThanOrEqual(spans[i - 1]!.end);
   });
+
+  test("a consumer killed with -9 mid-pipeline: the next consumer resumes it from storage", async () => {
+    // The in-process consumer was stopped above: only the spawned ones run tasks here.
+    const env = { ...process.env, HUEY_DB: process.env.HUEY_DB!, HUEY_LOG_DB: process.env.HUEY_LOG_DB! };
+    const args = ["bun", join(ROOT, "src/cli.ts"), "run", file, "-q", "--lease", "1s", "--grace", "1s"];
+    const group = await fx.huey.enqueue(fx.fetchNumber.s(3).then(fx.slowDouble, 2_000).then(fx.storeResult));
+    const first = Bun.spawn(args, { env, stdout: "ignore", stderr: "pipe" });
+    let second: ReturnType<typeof Bun.spawn> | null = null;
+    try {
+      await waitFor(async () => (await group.at(0)!.ready()) && (await fx.huey.storage.leasedCount()) > 0, "stage 2 running");
+      first.kill("SIGKILL");
+      await first.exited;
+      expect(await group.at(1)!.ready()).toBe(false);
+      second = Bun.spawn(args, { env, stdout: "ignore", stderr: "pipe" });
+      expect(await group.get({ blocking: true, timeout: 30_000 })).toEqual([3, 6, "stored:6"]);
+    } finally {
+      first.kill("SIGKILL");
+      second?.kill("SIGTERM");
+      await second?.exited;
+    }
+  });
 });

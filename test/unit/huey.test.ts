@@ -209,3 +209,24 @@ describe("unique tasks and the result store", () => {
     expect(await kept.get()).toBe(0);
   });
 });
+
+describe("hooks", () => {
+  test("each hook registration returns an unregister function", async () => {
+    const huey = new Huey({ name: "hooks", immediate: true });
+    const seen: string[] = [];
+    const offPre = huey.preExecute((t) => void seen.push(`pre:${t.name}`));
+    const offPost = huey.postExecute((t) => void seen.push(`post:${t.name}`));
+    const t = huey.task("t", () => 1);
+    await t();
+    offPre();
+    offPost();
+    await t();
+    expect(seen).toEqual(["pre:t", "post:t"]);
+    const offStart = huey.onStartup(() => {});
+    const offStop = huey.onShutdown(() => {});
+    expect([huey.hooks.startup.length, huey.hooks.shutdown.length]).toEqual([1, 1]);
+    offStart();
+    offStop();
+    expect([huey.hooks.startup.length, huey.hooks.shutdown.length]).toEqual([0, 0]);
+  });
+});

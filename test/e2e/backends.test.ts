@@ -1,16 +1,18 @@
-// One suite, every backend: consumer processes (`bun src/cli.ts run backend-fixture.ts`, real
-// Workers) on SQLite, PostgreSQL and Redis must behave the same. PostgreSQL and Redis are skipped
+// One suite, every backend, end to end: consumer processes of the compiled binary (`huey run
+// backend-fixture.ts`, real Workers) on SQLite, PostgreSQL and Redis must behave the same. PostgreSQL and Redis are skipped
 // with the reason printed when unreachable, or fail when HUEY_TEST_SERVICES=require. Each run uses
 // its own file / schema / key prefix and removes it afterwards.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import * as api from "../../src/index";
 import { registerModulePlugin } from "../../src/consumer/loader";
 import { waitFor } from "../harness";
-import { freshConfig, gate, probe, spawnConsumer, type Spawned } from "../services";
+import { freshConfig, gate, probe, spawnConsumer, useBinary, type Spawned } from "../services";
+import { hueyBinary } from "./binary";
 import type { BackendName } from "../fixtures/backend-fixture";
 
 registerModulePlugin(api as unknown as Record<string, unknown>);
 const { defineTasks, makeHuey } = await import("../fixtures/backend-fixture");
+useBinary(await hueyBinary());
 
 setDefaultTimeout(60_000);
 const GET = { blocking: true, timeout: 20_000 } as const;
