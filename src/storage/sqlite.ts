@@ -54,7 +54,7 @@ export class SqliteStorage implements Storage {
     this.#commitTx = this.#db.transaction((b: CommitBatch) => {
       if (b.ack) chunked(db, b.ack, ackSql, (l) => [l.id, l.token]);
       if (b.results) chunked(db, b.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
-      if (b.enqueue) for (const it of b.enqueue) s.insert.run(q, it.id, it.name, it.priority, it.payload);
+      if (b.enqueue) chunked(db, b.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload]);
       if (b.schedule) for (const it of b.schedule) s.insertScheduled.run(it.id, q, it.name, it.priority, it.eta, it.payload);
       if (b.putData) for (const d of b.putData) s.putData.run(q, d.key, d.value);
       if (b.deleteData) for (const k of b.deleteData) s.deleteData.run(q, k);
@@ -332,6 +332,13 @@ const ackSqls = new Map<number, string>();
 function ackSql(n: number): string {
   let sql = ackSqls.get(n);
   if (!sql) ackSqls.set(n, (sql = `DELETE FROM queue WHERE (id, token) IN (VALUES ${Array(n).fill("(?, ?)").join(", ")})`));
+  return sql;
+}
+
+const insertSqls = new Map<number, string>();
+function insertSql(n: number): string {
+  let sql = insertSqls.get(n);
+  if (!sql) insertSqls.set(n, (sql = `INSERT INTO queue (queue, id, name, priority, payload) VALUES ${Array(n).fill("(?, ?, ?, ?, ?)").join(", ")}`));
   return sql;
 }
 
