@@ -26,10 +26,6 @@ export function toMs(value: Duration, what: string): number {
   );
 }
 
-export function toMsOptional(value: Duration | undefined, what: string): number | undefined {
-  return value === undefined ? undefined : toMs(value, what);
-}
-
 /** Resolve `eta` (Date or epoch ms) to epoch ms. */
 export function toEpochMs(value: Date | number, what: string): number {
   const ms = value instanceof Date ? value.getTime() : value;

@@ -61,11 +61,6 @@ export class Signals {
     return (this.#handlers.get(signal)?.size ?? 0) > 0;
   }
 
-  get any(): boolean {
-    for (const s of this.#handlers.values()) if (s.size) return true;
-    return false;
-  }
-
   setErrorReporter(fn: (err: unknown, signal: SignalName) => void): void {
     this.#onHandlerError = fn;
   }

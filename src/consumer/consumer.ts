@@ -112,11 +112,6 @@ export class Consumer {
     );
   }
 
-  /** Upper bound of tasks held at once: every Worker running `concurrency` with a full prefetch. */
-  get capacity(): number {
-    return this.options.workers * (this.options.concurrency + this.options.prefetch);
-  }
-
   /** Start the Workers (each loads the tasks file) and the poller. Rejects if a Worker cannot load the file. */
   async start(): Promise<void> {
     if (this.#started) throw new Error("this consumer was already started");
@@ -183,7 +178,11 @@ export class Consumer {
     // A Worker still running a task cannot run its onShutdown hooks: do not wait for it.
     await this.#until(() => this.#live().every((s) => s.stopped || s.started.size > 0), Date.now() + SHUTDOWN_HOOKS_MS);
     for (const s of this.#slots) s.terminate();
-    await this.#flush();
+    // Write every outcome that came in before closing the storage (a flush may be under way).
+    await this.#until(() => {
+      if (!this.#flushing && (this.#pending.length > 0 || this.#progress.size > 0)) void this.#flush();
+      return !this.#flushing && this.#pending.length === 0;
+    }, Date.now() + SHUTDOWN_HOOKS_MS);
     if (this.#inflight.size > 0) {
       const left = [...this.#inflight.values()];
       this.log.warn(`grace period over: returning ${left.length} running task(s) to the queue`);
@@ -201,14 +200,6 @@ export class Consumer {
     this.log.info("consumer stopped");
     this.log.flush();
     this.#stoppedResolve();
-  }
-
-  /** Stop now: Workers are terminated; leases are left to expire. */
-  async kill(): Promise<void> {
-    this.#stopping = true;
-    for (const s of this.#slots) s.terminate();
-    this.#wake();
-    this.log.flush();
   }
 
   async #until(cond: () => boolean, deadline: number): Promise<void> {

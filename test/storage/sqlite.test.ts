@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { chmodSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { Database } from "bun:sqlite";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { tempDb } from "../harness";
