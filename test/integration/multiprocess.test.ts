@@ -4,20 +4,14 @@ import { join } from "node:path";
 import * as api from "../../src/index";
 import { registerModulePlugin } from "../../src/consumer/loader";
 import { ROOT, tempDir, waitFor } from "../harness";
+import { spawnCli, type Spawned } from "../services";
 
 registerModulePlugin(api as unknown as Record<string, unknown>);
 const { defineTasks, openRuns } = await import("../fixtures/int-fixture");
 
 setDefaultTimeout(60_000);
 
-const CLI = join(ROOT, "src", "cli.ts");
 const FIXTURE = join(ROOT, "test", "fixtures", "int-fixture.ts");
-
-interface Spawned {
-  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
-  /** stderr so far (the consumer logs there). */
-  log(): string;
-}
 
 const procs: Spawned[] = [];
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -32,19 +26,7 @@ afterEach(async () => {
 
 /** `bun src/cli.ts run int-fixture.ts ...args` with HUEY_DB set: a Worker sees the env a process starts with. */
 function spawnConsumer(db: string, args: string[]): Spawned {
-  const proc = Bun.spawn(["bun", CLI, "run", FIXTURE, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, HUEY_DB: db, NO_COLOR: "1" },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  let text = "";
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stderr) text += decoder.decode(chunk, { stream: true });
-  })();
-  const s = { proc, log: () => text };
+  const s = spawnCli(["run", FIXTURE, ...args], { HUEY_DB: db });
   procs.push(s);
   return s;
 }
