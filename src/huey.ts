@@ -649,8 +649,11 @@ export class Huey implements ResultOwner {
     return new Result(id, this, item.payload);
   }
 
-  /** Drop one dead letter, or all of them; returns how many were dropped. */
-  async purgeFailed(id?: string): Promise<number> {
+  /**
+   * Drop one dead letter, or all of them (1000 per transaction, `onProgress` told the running
+   * total after each); returns how many were dropped.
+   */
+  async purgeFailed(id?: string, options: { onProgress?: (purged: number) => void } = {}): Promise<number> {
     if (id !== undefined) return (await this.storage.deleteData(KEYS.failed + id)) ? 1 : 0;
     let n = 0;
     for (;;) {
@@ -658,6 +661,7 @@ export class Huey implements ResultOwner {
       if (rows.length === 0) return n;
       await this.storage.commit({ deleteData: rows.map((r) => r.key) });
       n += rows.length;
+      options.onProgress?.(n);
     }
   }
 

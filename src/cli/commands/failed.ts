@@ -57,7 +57,9 @@ export default defineCommand({
         const count = await huey.failedCount();
         if (count === 0) return a.json ? printJson({ purged: 0 }) : out("no failed tasks to purge");
         await confirm(`Drop all ${plural(count, "failed task")} of queue "${huey.name}"? They cannot be retried afterwards.`, a.yes === true, "failed");
-        const n = await huey.purgeFailed();
+        const progress = createProgress("purge", count);
+        const n = await huey.purgeFailed(undefined, { onProgress: (done) => progress.update(done, done) });
+        progress.finish();
         return a.json ? printJson({ purged: n }) : out(`purged ${plural(n, "failed task")}`);
       }
       const list = await huey.failed({ limit });

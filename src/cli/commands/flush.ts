@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { commonArgs, confirm, extraPositionals, fileArg, withHuey } from "../_context";
 import { out, printJson } from "../_output";
+import { createProgress } from "../_progress";
 import { snapshot } from "./status";
 
 const args = {
@@ -23,7 +24,11 @@ export default defineCommand({
       const s = await snapshot(huey);
       const counts = `${s.queued} queued, ${s.running} running, ${s.scheduled} scheduled, ${s.results} results, ${s.failed} failed, ${s.locks.length} locks`;
       await confirm(`Remove everything of queue "${huey.name}" (${counts})? This cannot be undone.`, a.yes === true, "flush");
+      // One transaction, so no fraction to show: the bar says it is working (on a terminal only).
+      const progress = createProgress(`flush "${huey.name}"`, null);
+      progress.update(0);
       await huey.flush();
+      progress.finish();
       if (a.json) {
         return printJson({ queue: s.queue, queued: s.queued, running: s.running, scheduled: s.scheduled, results: s.results, failed: s.failed, locks: s.locks.length });
       }
