@@ -1,4 +1,6 @@
 import { Database, type Statement } from "bun:sqlite";
+import { accessSync, constants, existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { StorageError } from "../errors";
 import { FileWake, type Topic } from "./_wake";
 import { SQLITE_MIGRATIONS } from "./sql/migrations";
@@ -473,6 +475,19 @@ function checkSchema(db: Database, filename: string): void {
   if (!t) throw new StorageError(`${filename} is not a bun-huey database (no schema_version table)`);
 }
 
+/** The file exists but it, or its folder (WAL needs to create files there), cannot be written. */
+function isReadOnlyPlace(filename: string): boolean {
+  if (!existsSync(filename)) return false;
+  for (const path of [filename, dirname(filename)]) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch {
+      return true;
+    }
+  }
+  return false;
+}
+
 /** Turn SQLite's error codes into messages that say what to do. */
 export function describeSqliteError(err: unknown, filename: string, what: string): unknown {
   if (!(err instanceof Error) || (err as { code?: unknown }).code === "HUEY_STORAGE") return err;
@@ -489,6 +504,12 @@ export function describeSqliteError(err: unknown, filename: string, what: string
     SQLITE_CANTOPEN: `cannot open ${file} (${err.message}); check that the folder exists and is writable`,
     SQLITE_IOERR: `I/O error on ${file} (${err.message}); check the disk`,
   };
+  if (base === "SQLITE_CANTOPEN" && filename !== ":memory:" && isReadOnlyPlace(filename)) {
+    return new StorageError(
+      `${what}: ${file} is read-only (its file system or folder does not allow writes); the consumer and producers need write access to the file and its folder`,
+      { cause: err },
+    );
+  }
   const message = hint[base];
   if (!message) {
     if (/constraint/i.test(code) && /UNIQUE/i.test(err.message)) {
