@@ -268,6 +268,7 @@ describe("with a consumer: results, failures, retry and purge", () => {
     const { dir, env, huey, json } = setup();
     const pendingId = (await json("enqueue", "tasks.ts", "add", "40", "2")).id;
     expectError(await huey("result", "tasks.ts", pendingId), 1, new RegExp(`^huey: task ${pendingId} has not finished`));
+    expectError(await huey("result", "tasks.ts", "no-such-id"), 1, /^huey: no task with id no-such-id is queued, scheduled or running, and no result is stored/);
     expectError(await huey("result", "tasks.ts", pendingId, "--timeout", "50ms"), 1, new RegExp(`^huey: no result for task ${pendingId} within 50ms`));
 
     const consumer = await spawnHuey(["run", "tasks.ts"], { cwd: dir, env });

@@ -36,6 +36,11 @@ export default defineCommand({
       }
       // get() gives undefined both for "not finished" and for a stored undefined.
       if (value === undefined && !(await r.ready())) {
+        if (!(await huey.storage.hasTask(a.id))) {
+          throw new CliError(
+            `no task with id ${a.id} is queued, scheduled or running, and no result is stored for it (check the id; results are not kept for tasks with results: false, or once read with preserve: false or expired)`,
+          );
+        }
         throw new CliError(`task ${a.id} has not finished (no result stored yet; --wait to wait for it)`);
       }
       if (a.json) printJson({ id: a.id, value: value ?? null });
