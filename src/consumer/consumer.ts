@@ -29,7 +29,7 @@ const MAX_IDLE_MS = 1_000;
 const GROUP_COMMIT_MIN = 32;
 /** How long to wait before retrying a group commit that failed (disk full, database locked). */
 const COMMIT_RETRY_MS = 1_000;
-/** How often expired dead letters are dropped. */
+/** How often expired dead letters, results, counters and locks are dropped. */
 const RETENTION_EVERY_MS = 60_000;
 /** How long a stopping Worker gets for its onShutdown hooks. */
 const SHUTDOWN_HOOKS_MS = 2_000;
@@ -285,6 +285,9 @@ export class Consumer {
     if (now >= this.#nextRetention) {
       this.#nextRetention = now + RETENTION_EVERY_MS;
       await this.#dropOldDeadLetters(now);
+      // Expired results, rate-limit windows and locks read as missing but would otherwise stay.
+      const purged = await storage.purgeExpired(now);
+      if (purged > 0) this.log.debug(`dropped ${purged} expired result(s), counter(s) and lock(s)`);
     }
   }
 

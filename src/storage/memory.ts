@@ -222,6 +222,14 @@ export class MemoryStorage implements Storage {
       .map(([key, l]) => ({ key, owner: l.owner, until: l.until }));
   }
 
+  async purgeExpired(now: number): Promise<number> {
+    let n = 0;
+    for (const [id, r] of this.#results) if (r.expiresAt !== null && r.expiresAt <= now && this.#results.delete(id)) n++;
+    for (const [k, c] of this.#counters) if (c.expiresAt <= now && this.#counters.delete(k)) n++;
+    for (const [k, l] of this.#locks) if (l.until <= now && this.#locks.delete(k)) n++;
+    return n;
+  }
+
   async pendingCount(): Promise<number> {
     let n = 0;
     for (const r of this.#rows.values()) if (r.leasedUntil === null) n++;

@@ -442,6 +442,15 @@ export class PostgresStorage implements Storage {
     return rows.map((r) => ({ key: String(r.key), owner: String(r.owner), until: Number(r.until) }));
   }
 
+  async purgeExpired(now: number): Promise<number> {
+    const [row] = await this.#run("purge expired entries", ({ sql, t }) => sql`
+      WITH r AS (DELETE FROM ${t.results} WHERE queue = ${this.queue} AND expires_at IS NOT NULL AND expires_at <= ${now} RETURNING 1),
+           c AS (DELETE FROM ${t.counters} WHERE queue = ${this.queue} AND expires_at <= ${now} RETURNING 1),
+           l AS (DELETE FROM ${t.locks} WHERE queue = ${this.queue} AND until <= ${now} RETURNING 1)
+      SELECT ((SELECT count(*) FROM r) + (SELECT count(*) FROM c) + (SELECT count(*) FROM l))::int AS n`);
+    return Number(row!.n);
+  }
+
   async pendingCount(): Promise<number> {
     return this.#count(({ sql, t }) => sql`
       SELECT count(*)::int AS n FROM ${t.queue} WHERE queue = ${this.queue} AND leased_until IS NULL`);

@@ -11,6 +11,7 @@ import inspectLua from "./lua/inspect.lua" with { type: "text" };
 import leaseLua from "./lua/lease.lua" with { type: "text" };
 import locksLua from "./lua/locks.lua" with { type: "text" };
 import promoteLua from "./lua/promote.lua" with { type: "text" };
+import purgeLua from "./lua/purge.lua" with { type: "text" };
 import reclaimLua from "./lua/reclaim.lua" with { type: "text" };
 import releaseLua from "./lua/release.lua" with { type: "text" };
 import renewLua from "./lua/renew.lua" with { type: "text" };
@@ -74,6 +75,7 @@ function script(body: string): Script {
 
 const SCRIPTS = {
   commit: script(commitLua),
+  purge: script(purgeLua),
   counter: script(counterLua),
   data: script(dataLua),
   inspect: script(inspectLua),
@@ -267,6 +269,10 @@ export class RedisStorage implements Storage {
   async listLocks(now: number): Promise<LockInfo[]> {
     const flat = (await this.#run(SCRIPTS.locks, ["list", now], "list locks")) as string[];
     return chunks(flat, 3).map(([key, owner, until]) => ({ key: key!, owner: owner!, until: Number(until) }));
+  }
+
+  async purgeExpired(now: number): Promise<number> {
+    return Number(await this.#run(SCRIPTS.purge, [now], "purge expired entries"));
   }
 
   pendingCount(): Promise<number> {

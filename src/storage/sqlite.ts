@@ -222,6 +222,19 @@ export class SqliteStorage implements Storage {
     return this.#guard(() => this.#s.listLocks.all(this.queue, now) as LockInfo[], "list locks");
   }
 
+  async purgeExpired(now: number): Promise<number> {
+    return this.#guard(
+      () =>
+        this.#db.transaction(() => {
+          const s = this.#s;
+          return (
+            s.purgeResults.run(this.queue, now).changes + s.purgeCounters.run(this.queue, now).changes + s.purgeLocks.run(this.queue, now).changes
+          );
+        }).immediate(),
+      "purge expired entries",
+    );
+  }
+
   async pendingCount(): Promise<number> {
     return this.#count(this.#s.countReady);
   }
@@ -405,6 +418,9 @@ function prepare(db: Database) {
     ),
     dataVersion: q("PRAGMA data_version"),
     listData: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"),
+    purgeResults: q("DELETE FROM results WHERE queue = ? AND expires_at IS NOT NULL AND expires_at <= ?"),
+    purgeCounters: q("DELETE FROM counters WHERE queue = ? AND expires_at <= ?"),
+    purgeLocks: q("DELETE FROM locks WHERE queue = ? AND until <= ?"),
     countData: q("SELECT count(*) AS n FROM kv WHERE queue = ? AND key >= ? AND key < ?"),
     incr: q(
       `INSERT INTO counters (queue, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)

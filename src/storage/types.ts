@@ -129,6 +129,12 @@ export interface Storage {
   /** Locks held at `now`. */
   listLocks(now: number): Promise<LockInfo[]>;
 
+  /**
+   * Drop results, counters and locks that expired by `now` (the consumer calls this now and
+   * then: expired entries read as missing, but would otherwise stay). Returns how many.
+   */
+  purgeExpired(now: number): Promise<number>;
+
   /** Ready items (not leased). */
   pendingCount(): Promise<number>;
   /** Items under a lease (running or about to run). */

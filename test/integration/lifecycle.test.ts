@@ -1,6 +1,7 @@
 // Worker lifecycle: startup/shutdown/post-execute hooks, --max-tasks recycling, the consumer's
 // default timeout, and reschedule. Real Workers on a temporary SQLite file.
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import * as api from "../../src/index";
 import { Consumer } from "../../src/consumer/consumer";
@@ -28,6 +29,8 @@ beforeAll(async () => {
     huey.storage.putData(`failed:${id}`, JSON.stringify({ id, name: "fails", args: [], error: { name: "Error", message: "old" }, attempts: 1, failedAt, payload: "{}" }));
   await deadLetter("eight-days-old", Date.now() - 8 * 86_400_000);
   await deadLetter("one-day-old", Date.now() - 86_400_000);
+  // A result past its TTL that nobody reads: the consumer drops it.
+  await huey.storage.putResult({ id: "expired-result", payload: "1", expiresAt: Date.now() - 1 });
   consumer = new Consumer(
     huey,
     { file, instance: null },
@@ -44,6 +47,12 @@ afterAll(async () => {
 test("dead letters older than failedRetention (7 days) are dropped; younger ones are kept", async () => {
   await waitFor(async () => (await fx.huey.failed()).every((d) => d.id !== "eight-days-old"), "the old dead letter to go");
   expect((await fx.huey.failed()).map((d) => d.id)).toContain("one-day-old");
+});
+
+test("results past their TTL are dropped by the consumer, not only hidden", async () => {
+  const db = (fx.huey.storage as unknown as { database: Database }).database;
+  const hasRow = () => db.query("SELECT 1 FROM results WHERE id = 'expired-result'").get() !== null;
+  await waitFor(() => !hasRow(), "the expired result's row to go");
 });
 
 test("onStartup runs in each Worker before it takes tasks", async () => {

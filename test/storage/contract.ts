@@ -213,6 +213,23 @@ export function describeStorageContract(
       expect([await s.countData("f:"), await s.countData(""), await s.countData("h:")]).toEqual([2, 3, 0]);
     });
 
+    test("purgeExpired drops expired results, counters and locks, and nothing else", async () => {
+      const s = await make();
+      await s.putResult({ id: "old", payload: "1", expiresAt: T0 + 10 });
+      await s.putResult({ id: "young", payload: "2", expiresAt: T0 + 5000 });
+      await s.putResult({ id: "forever", payload: "3" });
+      await s.incr("c-old", 1, T0 + 10, T0);
+      await s.incr("c-young", 1, T0 + 5000, T0);
+      await s.acquireLock("l-old", "a", T0 + 10, T0);
+      await s.acquireLock("l-young", "a", T0 + 5000, T0);
+      expect(await s.purgeExpired(T0 + 100)).toBe(3);
+      expect(await s.purgeExpired(T0 + 100)).toBe(0);
+      expect(await s.resultCount()).toBe(2);
+      expect(await s.getResult("young", true, T0 + 100)).toBe("2");
+      expect(await s.incr("c-young", 1, T0 + 9000, T0 + 100)).toBe(2); // its window survived
+      expect((await s.listLocks(T0)).map((l) => l.key)).toEqual(["l-young"]);
+    });
+
     test("incr counts within a window and starts again after it", async () => {
       const s = await make();
       expect(await s.incr("c", 1, T0 + 1000, T0)).toBe(1);
