@@ -84,6 +84,7 @@ export class Consumer {
   #progress = new Map<string, string>();
   #flushing = false;
   #flushScheduled = false;
+  #queuingReport = false;
   #stopping = false;
   #kick: (() => void) | null = null;
   #storageWait: Promise<void> | null = null;
@@ -574,14 +575,21 @@ export class Consumer {
       this.#armTimeout(t);
       if (wantExecuting) this.#emit("executing", t);
     }
-    for (const d of done) {
-      slot.held.delete(d.id);
-      slot.started.delete(d.id);
-      slot.tasksRun++;
-      slot.avgMs = slot.avgMs * 0.8 + d.ms * 0.2;
-      const task = this.#inflight.get(d.id);
-      if (task) this.#finish(task, d.outcome, d.ms);
+    // Decide on the group commit once the whole report is queued, not at its first outcome.
+    this.#queuingReport = true;
+    try {
+      for (const d of done) {
+        slot.held.delete(d.id);
+        slot.started.delete(d.id);
+        slot.tasksRun++;
+        slot.avgMs = slot.avgMs * 0.8 + d.ms * 0.2;
+        const task = this.#inflight.get(d.id);
+        if (task) this.#finish(task, d.outcome, d.ms);
+      }
+    } finally {
+      this.#queuingReport = false;
     }
+    if (this.#pending.length > 0) this.#scheduleFlush();
     const max = this.options.maxTasks;
     if (max !== null && slot.tasksRun >= max && !slot.retiring && !this.#stopping) {
       slot.retiring = true;
@@ -742,7 +750,7 @@ export class Consumer {
 
   #queuePlan(p: PendingPlan): void {
     this.#pending.push(p);
-    this.#scheduleFlush();
+    if (!this.#queuingReport) this.#scheduleFlush();
   }
 
   /**
