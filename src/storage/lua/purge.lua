@@ -5,20 +5,19 @@ local n = 0
 for _, id in ipairs(redis.call('ZRANGE', K.results_exp, '-inf', now, 'BYSCORE')) do
   n = n + delete_result(id)
 end
-local counters = redis.call('HGETALL', K.counters_exp)
-for i = 1, #counters, 2 do
-  if tonumber(counters[i + 1]) <= now then
-    redis.call('HDEL', K.counters, counters[i])
-    redis.call('HDEL', K.counters_exp, counters[i])
-    n = n + 1
+
+-- Entries whose expiry (in `expiry`, a HASH key -> epoch ms) has passed, dropped from both hashes.
+local function drop_expired(expiry, values)
+  local pairs_ = redis.call('HGETALL', expiry)
+  for i = 1, #pairs_, 2 do
+    if tonumber(pairs_[i + 1]) <= now then
+      redis.call('HDEL', expiry, pairs_[i])
+      redis.call('HDEL', values, pairs_[i])
+      n = n + 1
+    end
   end
 end
-local locks = redis.call('HGETALL', K.lock_until)
-for i = 1, #locks, 2 do
-  if tonumber(locks[i + 1]) <= now then
-    redis.call('HDEL', K.lock_until, locks[i])
-    redis.call('HDEL', K.lock_owner, locks[i])
-    n = n + 1
-  end
-end
+
+drop_expired(K.counters_exp, K.counters)
+drop_expired(K.lock_until, K.lock_owner)
 return n
