@@ -452,7 +452,10 @@ export class Huey implements ResultOwner {
       if (later.length) await this.storage.schedule(later);
       for (const item of ready) await this.#runImmediately(item);
     } else {
-      await this.storage.commit({ enqueue: ready, schedule: later });
+      // A chord is recorded as pending with its members, so a consumer that dies after the last
+      // member finishes cannot lose the callback: consumers re-check pending chords.
+      const putData = chord ? [{ key: KEYS.chordPending + chord.id, value: JSON.stringify(chord) }] : [];
+      await this.storage.commit({ enqueue: ready, schedule: later, putData });
       if (this.#wants("enqueued")) for (const it of ready) this.#emit("enqueued", taskInfo(readMessage(it.payload)));
       if (this.#wants("scheduled")) for (const it of later) this.#emit("scheduled", taskInfo(readMessage(it.payload)));
     }
@@ -460,8 +463,11 @@ export class Huey implements ResultOwner {
   }
 
   /**
-   * @internal After a chord member's result is stored: when every member has succeeded, enqueue
-   * the callback once (a claim in storage makes it once across consumers).
+   * @internal After a chord member's result is stored, and from consumers' maintenance for
+   * chords still pending: when every member has succeeded, enqueue the callback. Safe to repeat:
+   * `enqueueUnique` keeps a second check from enqueuing it again while it is queued or running,
+   * and a callback that already ran has its result stored. The pending record goes last, once the
+   * callback is enqueued (or can never be: a member failed, and so did the callback).
    */
   async completeChord(c: ChordSpec): Promise<void> {
     const storage = this.storage;
@@ -469,16 +475,26 @@ export class Huey implements ResultOwner {
     const raws = await Promise.all(c.members.map((id) => storage.getResult(id, true, now)));
     if (raws.some((r) => r === null)) return;
     const values: unknown[] = [];
+    let failed = false;
     for (const raw of raws) {
       const r = decode<{ ok: boolean; value?: unknown }>(raw!);
-      if (!r.ok) return; // the failed member already failed the callback
+      if (!r.ok) failed = true; // the failed member already failed the callback
       values.push(r.value);
     }
-    if (!(await storage.putIfEmpty(KEYS.chord + c.id, c.callback.id))) return;
-    const reg = this.#tasks.get(c.callback.name);
-    const defaults = reg?.options ?? { priority: 0, retries: 0, retryDelay: 0 };
-    const m = stageMessage(c.callback, values, { v: 1, id: c.id, name: "", args: [], priority: 0, retries: 0, retryDelay: 0, attempt: 1 }, defaults);
-    await storage.enqueue([toQueueItem(m, this.options.maxPayloadSize)]);
+    if (!failed && (await storage.getResult(c.callback.id, true, now)) === null) {
+      const reg = this.#tasks.get(c.callback.name);
+      const defaults = reg?.options ?? { priority: 0, retries: 0, retryDelay: 0 };
+      const m = stageMessage(c.callback, values, { v: 1, id: c.id, name: "", args: [], priority: 0, retries: 0, retryDelay: 0, attempt: 1 }, defaults);
+      m.unique = KEYS.chord + c.id; // removed when the callback finishes
+      await storage.enqueueUnique(toQueueItem(m, this.options.maxPayloadSize), m.unique);
+    }
+    await storage.deleteData(KEYS.chordPending + c.id);
+  }
+
+  /** @internal Chords whose callback may not be enqueued yet (consumers re-check them). */
+  async pendingChords(limit = 100): Promise<ChordSpec[]> {
+    const rows = await this.storage.listData(KEYS.chordPending, limit);
+    return rows.map((r) => JSON.parse(r.value) as ChordSpec);
   }
 
   /** A handle on the result of the task with this id. */

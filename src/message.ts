@@ -65,6 +65,7 @@ export const KEYS = {
   unique: "unique:",
   rate: "rate:",
   chord: "chord:",
+  chordPending: "chord-pending:",
 } as const;
 
 export function newTaskId(): string {

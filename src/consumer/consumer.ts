@@ -283,6 +283,8 @@ export class Consumer {
     }
     const reclaimed = await storage.reclaimExpired(now);
     if (reclaimed > 0) this.log.warn(`${reclaimed} task(s) whose consumer stopped renewing their lease are ready again`);
+    // Chords whose last member finished in a consumer that died before enqueuing the callback.
+    for (const c of await this.#huey.pendingChords()) await this.#huey.completeChord(c);
     if (now >= this.#nextRetention) {
       this.#nextRetention = now + RETENTION_EVERY_MS;
       await this.#dropOldDeadLetters(now);

@@ -186,4 +186,26 @@ describe("locks", () => {
       await second?.exited;
     }
   });
+
+  test("a chord whose last member finished in a consumer that died before the callback: the next consumer enqueues it", async () => {
+    await fx.huey.flush();
+    const callback = await fx.huey.chord([fx.fetchNumber.s(1), fx.fetchNumber.s(2)], fx.sum, 10);
+    // Play the consumer that died: run both members and store their results, but no callback.
+    const leased = await fx.huey.storage.lease(10, Date.now() + 60_000);
+    expect(leased.map((l) => l.name)).toEqual(["fetch-number", "fetch-number"]);
+    await fx.huey.storage.commit({
+      ack: leased.map(({ id, token }) => ({ id, token })),
+      results: leased.map((l) => ({ id: l.id, payload: JSON.stringify({ ok: true, value: JSON.parse(l.payload).args[0] }) })),
+    });
+    expect(await callback.ready()).toBe(false);
+    const env = { ...process.env, HUEY_DB: process.env.HUEY_DB!, HUEY_LOG_DB: process.env.HUEY_LOG_DB! };
+    const p = Bun.spawn(["bun", join(ROOT, "src/cli.ts"), "run", file, "-q", "--grace", "1s"], { env, stdout: "ignore", stderr: "pipe" });
+    try {
+      expect(await callback.get({ blocking: true, timeout: 30_000 })).toBe(13);
+      await waitFor(async () => (await fx.huey.storage.listData("chord", 10)).length === 0, "chord records removed");
+    } finally {
+      p.kill("SIGTERM");
+      await p.exited;
+    }
+  });
 });
