@@ -31,6 +31,8 @@ const GROUP_COMMIT_MIN = 32;
 const COMMIT_RETRY_MS = 1_000;
 /** How often expired dead letters, results, counters and locks are dropped. */
 const RETENTION_EVERY_MS = 60_000;
+/** Longest wait between attempts to start a replacement Worker that fails to load. */
+const RESPAWN_MAX_MS = 30_000;
 /** How long a stopping Worker gets for its onShutdown hooks. */
 const SHUTDOWN_HOOKS_MS = 2_000;
 
@@ -709,9 +711,19 @@ export class Consumer {
     this.#spawnLogged();
   }
 
-  #spawnLogged(): void {
+  /**
+   * Start a replacement Worker; if it cannot load the tasks file (edited into a broken state
+   * since we started, say), try again with backoff rather than run one Worker short for good.
+   */
+  #spawnLogged(attempt = 0): void {
     this.#spawn().catch((err) => {
-      this.log.error(`a replacement worker failed to start: ${err instanceof Error ? err.message : String(err)}`);
+      if (this.#stopping) return;
+      const wait = Math.min(RESPAWN_MAX_MS, 1_000 * 2 ** attempt);
+      this.log.error(`a replacement worker failed to start (trying again in ${wait}ms): ${err instanceof Error ? err.message : String(err)}`);
+      const t = setTimeout(() => {
+        if (!this.#stopping) this.#spawnLogged(attempt + 1);
+      }, wait);
+      (t as { unref?: () => void }).unref?.();
     });
   }
 
