@@ -69,6 +69,41 @@ describe("sqlite storage", () => {
     s.close();
   });
 
+  test("a database locked by another writer past busy_timeout: a clear error, and the write can be retried", async () => {
+    const file = tempDb();
+    const s = new SqliteStorage({ filename: file, queue: "q", busyTimeout: 100 });
+    const other = new Database(file);
+    other.run("BEGIN IMMEDIATE");
+    await expect(s.enqueue([item("a")])).rejects.toThrow(/stayed locked by another connection past busy_timeout; retry, or raise busyTimeout/);
+    other.run("COMMIT");
+    other.close();
+    await s.enqueue([item("a")]);
+    expect(await s.pendingCount()).toBe(1);
+    s.close();
+  });
+
+  test("a corrupt database file gives a clear error naming the file and what to do", async () => {
+    const file = tempDb();
+    const s = new SqliteStorage({ filename: file, queue: "q" });
+    await s.enqueue(Array.from({ length: 300 }, (_, i) => ({ ...item(`t${i}`), payload: "x".repeat(500) })));
+    s.database.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    s.close();
+    // Scribble over every page but the first (the header stays valid, so the file still opens).
+    const bytes = require("node:fs").readFileSync(file) as Buffer;
+    for (let i = 4096; i < bytes.length; i++) bytes[i] = (i * 7) & 0xff;
+    require("node:fs").writeFileSync(file, bytes);
+    let err: Error | null = null;
+    try {
+      const broken = new SqliteStorage({ filename: file, queue: "q" });
+      await broken.listPending(10);
+      broken.close();
+    } catch (e) {
+      err = e as Error;
+    }
+    expect(err?.message).toMatch(/is corrupt \(database disk image is malformed\); restore it from a backup/);
+    expect(err?.message).toContain(file);
+  });
+
   test("a folder that does not exist gives a clear error", () => {
     expect(() => new SqliteStorage({ filename: "/nonexistent-dir-huey/x.db", queue: "q" })).toThrow(/cannot open/);
   });
