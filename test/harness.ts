@@ -40,3 +40,12 @@ export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeo
 export function servicesRequired(): boolean {
   return process.env.HUEY_TEST_SERVICES === "require";
 }
+
+/**
+ * Wait until just after a wall-clock second starts. Rate limits count in fixed windows when a
+ * task is dispatched, and tests bucket tasks by when they ran: starting early in a window keeps a
+ * task dispatched at a window's very end from running (and being counted) in the next one.
+ */
+export async function startOfSecond(): Promise<void> {
+  await waitFor(() => Date.now() % 1000 < 50, "the start of a second", 5_000);
+}

@@ -6,7 +6,7 @@ import { Consumer } from "../../src/consumer/consumer";
 import { loadTasksFile, registerModulePlugin } from "../../src/consumer/loader";
 import { Logger } from "../../src/consumer/logger";
 import type { SignalName } from "../../src/signals";
-import { FIXTURES, tempDb, waitFor } from "../harness";
+import { FIXTURES, startOfSecond, tempDb, waitFor } from "../harness";
 
 // Spawns Workers and processes on a 2-core machine: a minute per test, not bun's 5 s default
 // (setDefaultTimeout applies to the file that calls it; bunfig.toml has no such setting).
@@ -138,6 +138,7 @@ describe("task controls", () => {
   });
 
   test("rate limit: at most 2 per second window, the rest delayed and then run, none lost", async () => {
+    await startOfSecond();
     const group = await fx.limited.map([[], [], [], [], []]);
     const times = (await group.get({ blocking: true, timeout: 15_000 })) as number[];
     expect(times.length).toBe(5);

@@ -2,7 +2,7 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { SqliteHuey } from "../../src/huey";
-import { FIXTURES, ROOT, tempDb } from "../harness";
+import { FIXTURES, ROOT, startOfSecond, tempDb, waitFor } from "../harness";
 
 // Spawns consumer processes on a 2-core machine: a minute per test, not bun's 5 s default.
 setDefaultTimeout(60_000);
@@ -12,13 +12,21 @@ test("2 consumer processes x 2 Workers: at most 2 runs per 1 s window in all, no
   // The producer declares the same task by name; the consumers run ctl-fixture's "limited".
   const huey = new SqliteHuey({ name: "ctl", filename: db });
   const limited = huey.task("limited", { rateLimit: { limit: 2, per: "1s" } }, () => Date.now());
-  const group = await limited.map(Array.from({ length: 6 }, () => [] as []));
   const env = { ...process.env, HUEY_DB: db };
   const procs = [0, 1].map(() =>
-    Bun.spawn(["bun", join(ROOT, "src/cli.ts"), "run", join(FIXTURES, "ctl-fixture.ts"), "-w", "2", "-q", "-n", "--grace", "1s"], {
+    Bun.spawn(["bun", join(ROOT, "src/cli.ts"), "run", join(FIXTURES, "ctl-fixture.ts"), "-w", "2", "-n", "--grace", "1s"], {
       env, stdout: "ignore", stderr: "pipe",
     }),
   );
+  const logs = procs.map(() => "");
+  procs.forEach((p, i) => {
+    void (async () => {
+      for await (const chunk of p.stderr) logs[i] += new TextDecoder().decode(chunk);
+    })();
+  });
+  await waitFor(() => logs.every((l) => l.includes("consumer started")), "both consumers started");
+  await startOfSecond();
+  const group = await limited.map(Array.from({ length: 6 }, () => [] as []));
   try {
     const times = (await group.get({ blocking: true, timeout: 30_000 })) as number[];
     const perWindow = new Map<number, number>();
