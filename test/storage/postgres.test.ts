@@ -6,25 +6,14 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { PostgresStorage } from "../../src/storage/postgres";
 import { servicesRequired, waitFor } from "../harness";
+import { PG_URL, probePostgres } from "../services";
 import { describeStorageContract, item } from "./contract";
 
-const URL = process.env.HUEY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const URL = PG_URL;
 const T0 = 1_700_000_000_000;
 
-/** Why the server cannot be used, or null when it can. */
-async function probe(): Promise<string | null> {
-  const sql = new SQL({ url: URL, max: 1, connectionTimeout: 3 });
-  try {
-    await sql`SELECT 1`;
-    return null;
-  } catch (err) {
-    return `PostgreSQL at ${URL} is unreachable (${err instanceof Error ? err.message : String(err)})`;
-  } finally {
-    await sql.close({ timeout: 0 }).catch(() => {});
-  }
-}
 
-const unreachable = await probe().catch((err) => String(err));
+const unreachable = await probePostgres().catch((err) => String(err));
 if (unreachable) {
   if (servicesRequired()) {
     test("PostgreSQL is reachable (HUEY_TEST_SERVICES=require)", () => {

@@ -3,25 +3,14 @@ import { RedisClient } from "bun";
 import { RedisStorage } from "../../src/storage/redis";
 import type { Storage } from "../../src/storage/types";
 import { servicesRequired } from "../harness";
+import { probeRedis, REDIS_URL } from "../services";
 import { describeStorageContract, item } from "./contract";
 
-const URL = process.env.HUEY_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const URL = REDIS_URL;
 // Each run has its own prefix, and afterAll deletes every key under it.
 const PREFIX = `huey_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
 const T0 = 1_700_000_000_000;
 
-/** Why Redis cannot be used, or null when it answers PING. */
-async function unreachable(): Promise<string | null> {
-  const client = new RedisClient(URL, { maxRetries: 0, connectionTimeout: 2_000 });
-  try {
-    const pong = await Promise.race([client.send("PING", []), Bun.sleep(3_000).then(() => "no answer within 3s")]);
-    return pong === "PONG" ? null : `Redis at ${URL}: ${pong}`;
-  } catch (err) {
-    return `Redis at ${URL}: ${(err as Error).message}`;
-  } finally {
-    client.close();
-  }
-}
 
 async function keysUnder(client: RedisClient, pattern: string): Promise<string[]> {
   const keys: string[] = [];
@@ -42,7 +31,7 @@ function freePort(): number {
   return port;
 }
 
-const skipReason = await unreachable();
+const skipReason = await probeRedis();
 const available = skipReason === null;
 const make = (queue: string) => new RedisStorage({ url: URL, queue, prefix: PREFIX });
 
