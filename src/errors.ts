@@ -11,6 +11,7 @@ export type HueyErrorCode =
   | "HUEY_SERIALIZATION"
   | "HUEY_PAYLOAD_TOO_LARGE"
   | "HUEY_STORAGE"
+  | "HUEY_DUPLICATE_ID"
   | "HUEY_TASK_FAILED"
   | "HUEY_RESULT_TIMEOUT"
   | "HUEY_TASK_TIMEOUT"
@@ -83,6 +84,18 @@ export class StorageError extends HueyError {
   override readonly name = "StorageError";
   constructor(message: string, options?: { cause?: unknown }) {
     super("HUEY_STORAGE", message, options);
+  }
+}
+
+/**
+ * A task with this id is already queued, scheduled or running: a write with a given id, or a
+ * write repeated after its reply was lost. Every backend raises this one, so callers can tell it
+ * from other storage failures by its code.
+ */
+export class DuplicateIdError extends HueyError {
+  override readonly name = "DuplicateIdError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("HUEY_DUPLICATE_ID", message, options);
   }
 }
 

@@ -1,5 +1,5 @@
 import { hasCode, serializeError, type SerializedError } from "./errors";
-import { KEYS, readMessage, checkSize, toQueueItem, type DeadLetter, type Message, type StoredResult } from "./message";
+import { KEYS, readMessage, checkSize, taskInfo, toQueueItem, type DeadLetter, type Message, type StoredResult } from "./message";
 import { encode } from "./serializer";
 import { downstream, stageMessage, type ChordSpec } from "./pipeline";
 import type { CommitBatch, LeaseRef, QueueItem, ScheduledItem } from "./storage/types";
@@ -73,12 +73,15 @@ export async function execute(payload: string, o: ExecuteOptions): Promise<Outco
     };
   }
   o.onStart?.(m);
-  const info: TaskInfo = { id: m.id, name: m.name, args: m.args, priority: m.priority, retries: m.retries, attempt: m.attempt };
+  const pre = o.hooks?.pre ?? [];
+  const post = o.hooks?.post ?? [];
+  // What hooks see; built only when there are hooks (this runs once per task).
+  const info = pre.length || post.length ? taskInfo(m) : null;
   let value: unknown;
   let failure: unknown;
   let failed = false;
   try {
-    for (const h of o.hooks?.pre ?? []) await h(info);
+    for (const h of pre) await h(info!);
     if (task.context) {
       const ctx: TaskContext = {
         id: m.id,
@@ -96,9 +99,9 @@ export async function execute(payload: string, o: ExecuteOptions): Promise<Outco
     failed = true;
     failure = err;
   }
-  for (const h of o.hooks?.post ?? []) {
+  for (const h of post) {
     try {
-      await h(info, failed ? undefined : value, failed ? asError(failure) : undefined);
+      await h(info!, failed ? undefined : value, failed ? asError(failure) : undefined);
     } catch (err) {
       if (!failed) {
         failed = true;

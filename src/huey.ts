@@ -1,6 +1,6 @@
 import { ConfigurationError, DuplicateTaskError, TaskLockedError, UnknownTaskError } from "./errors";
 import { execute, planOutcome, planSkip, type Hooks, type RunnableTask } from "./executor";
-import { KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type DeadLetter, type Message } from "./message";
+import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type DeadLetter, type Message } from "./message";
 import { parseSchedule, type ScheduleSpec } from "./cron";
 import type { PeriodicDef } from "./periodic";
 import { Signature, specsOf, stageMessage, type ChordSpec } from "./pipeline";
@@ -611,13 +611,13 @@ export class Huey implements ResultOwner {
   /** Tasks waiting to run (and, flagged `leased`, those taken by a consumer), in run order. */
   async pending(options: { limit?: number } = {}): Promise<PendingTask[]> {
     const items = await this.storage.listPending(options.limit ?? 100);
-    return items.map((it) => ({ ...infoOf(it), leased: it.leased }));
+    return items.map((it) => ({ ...itemInfo(it), leased: it.leased }));
   }
 
   /** Tasks waiting for their eta (delayed tasks and retries), earliest first. */
   async scheduled(options: { limit?: number } = {}): Promise<ScheduledTask[]> {
     const items = await this.storage.listScheduled(options.limit ?? 100);
-    return items.map((it) => ({ ...infoOf(it), eta: it.eta }));
+    return items.map((it) => ({ ...itemInfo(it), eta: it.eta }));
   }
 
   /** Ready tasks waiting to run (not counting running ones). */
@@ -841,14 +841,6 @@ function checkId(id: unknown, where: string): string {
     throw new ConfigurationError(`${where}: id must be a non-empty string of at most 200 characters, got ${JSON.stringify(id)}`);
   }
   return id;
-}
-
-function infoOf(it: QueueItem): TaskInfo {
-  try {
-    return taskInfo(readMessage(it.payload));
-  } catch {
-    return { id: it.id, name: it.name, args: [], priority: it.priority, retries: 0, attempt: 1 };
-  }
 }
 
 export interface SqliteHueyOptions extends Omit<HueyOptions, "storage">, Partial<Omit<SqliteStorageOptions, "queue">> {}

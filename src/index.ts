@@ -29,6 +29,7 @@ export {
   SerializationError,
   PayloadTooLargeError,
   StorageError,
+  DuplicateIdError,
   LoadError,
   TaskFailedError,
   ResultTimeoutError,

@@ -95,6 +95,15 @@ export function readMessage(payload: string): Message {
   return m;
 }
 
+/** What signal handlers and listings show of a stored item; the bare columns if its payload is unreadable. */
+export function itemInfo(it: QueueItem): TaskInfo {
+  try {
+    return taskInfo(readMessage(it.payload));
+  } catch {
+    return { id: it.id, name: it.name, args: [], priority: it.priority, retries: 0, attempt: 1 };
+  }
+}
+
 export function taskInfo(m: Message): TaskInfo {
   return { id: m.id, name: m.name, args: m.args, priority: m.priority, retries: m.retries, attempt: m.attempt };
 }

@@ -48,6 +48,12 @@ export class Result<T = unknown> {
     return v === PENDING ? undefined : v;
   }
 
+  /** @internal One read: `{ done: false }` while unfinished (get() cannot tell that from a stored undefined). */
+  async poll(): Promise<{ done: false } | { done: true; value: T }> {
+    const v = await this.#read({});
+    return v === PENDING ? { done: false } : { done: true, value: v };
+  }
+
   /** True once a result (or a failure) is stored. */
   async ready(): Promise<boolean> {
     return (await this.#owner.storage.getResult(this.id, true, Date.now())) !== null;
@@ -150,10 +156,10 @@ export class ResultGroup<T = unknown> implements Iterable<Result<T>> {
     const left = new Set(this.results);
     while (left.size > 0) {
       for (const r of [...left]) {
-        const v = await r.get();
-        if (v !== undefined || (await r.ready())) {
+        const p = await r.poll();
+        if (p.done) {
           left.delete(r);
-          yield [r, v as T];
+          yield [r, p.value];
         }
       }
       if (left.size === 0) return;

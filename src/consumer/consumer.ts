@@ -1,7 +1,7 @@
-import { LoadError, serializeError, TaskLockedError, TaskTimeoutError, WorkerDiedError, type SerializedError } from "../errors";
+import { hasCode, LoadError, serializeError, TaskLockedError, TaskTimeoutError, WorkerDiedError, type SerializedError } from "../errors";
 import { planDefer, planOutcome, planSkip, type Outcome, type Plan } from "../executor";
 import type { Huey } from "../huey";
-import { KEYS, readMessage, taskInfo, type DeadLetter } from "../message";
+import { itemInfo, KEYS, readMessage, type DeadLetter } from "../message";
 import { PeriodicScheduler } from "../periodic";
 import type { SignalName } from "../signals";
 import type { CommitBatch, LeasedItem, LeaseRef } from "../storage/types";
@@ -889,20 +889,15 @@ export class Consumer {
   #emit(signal: SignalName, task: InFlight, error?: SerializedError): void {
     const signals = this.#huey.signals;
     if (!signals.has(signal)) return;
-    let info;
-    try {
-      info = taskInfo(readMessage(task.payload));
-    } catch {
-      info = { id: task.id, name: task.name, args: [], priority: 0, retries: 0, attempt: 1 };
-    }
+    const info = itemInfo(task);
     const err = error ? Object.assign(new Error(error.message), error) : undefined;
     void signals.emit(signal, info, err);
   }
 }
 
-/** A write refused because a task with that id is already stored (every backend says "already queued"). */
+/** A write refused because a task with that id is already stored. */
 function isDuplicateId(err: unknown): boolean {
-  return err instanceof Error && /already queued/.test(err.message);
+  return hasCode(err, "HUEY_DUPLICATE_ID");
 }
 
 /** One CommitBatch holding every write of `batches`, in order. */

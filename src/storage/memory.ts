@@ -1,4 +1,4 @@
-import { StorageError } from "../errors";
+import { DuplicateIdError } from "../errors";
 import { Waiters } from "./_waiters";
 import type {
   CommitBatch, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
@@ -293,7 +293,7 @@ export class MemoryStorage implements Storage {
     const ids = new Set<string>();
     for (const it of items) {
       const taken = (this.#rows.has(it.id) && !freed.has(it.id)) || this.#schedule.has(it.id) || ids.has(it.id);
-      if (taken) throw new StorageError(`a task with id ${it.id} is already queued or scheduled`);
+      if (taken) throw new DuplicateIdError(`a task with id ${it.id} is already queued or scheduled`);
       ids.add(it.id);
     }
   }

@@ -1,5 +1,5 @@
 import { SQL } from "bun";
-import { ConfigurationError, StorageError } from "../errors";
+import { ConfigurationError, DuplicateIdError, StorageError } from "../errors";
 import { Waiters } from "./_waiters";
 import type { Topic } from "./_wake";
 import { POSTGRES_MIGRATIONS } from "./sql/postgres/migrations";
@@ -808,7 +808,7 @@ function redactUrl(url: string): string {
 
 /** Turn Bun.SQL and PostgreSQL errors into StorageErrors that say what to do. */
 function describePgError(err: unknown, url: string, what: string): unknown {
-  if (!(err instanceof Error) || (err as { code?: unknown }).code === "HUEY_STORAGE") return err;
+  if (!(err instanceof Error) || String((err as { code?: unknown }).code).startsWith("HUEY_")) return err;
   const code = String((err as { code?: unknown }).code ?? "");
   const state = String((err as { errno?: unknown }).errno ?? "");
   const where = redactUrl(url);
@@ -829,8 +829,8 @@ function describePgError(err: unknown, url: string, what: string): unknown {
     "42501": `permission denied on ${where} (${err.message}); the user needs CREATE on the database the first time, then read and write on the schema`,
     "57P03": `PostgreSQL at ${where} is starting up or shutting down (${err.message}); retry shortly`,
     "53300": `PostgreSQL at ${where} has no free connections (${err.message}); raise max_connections or lower the pool size (option max)`,
-    "23505": `a task with the same id is already queued (${err.message})`,
   };
+  if (state === "23505") return new DuplicateIdError(`${what}: a task with the same id is already queued (${err.message})`, { cause: err });
   const message = hints[state];
   if (message) return hint(message);
   if (code === "ERR_POSTGRES_CONNECTION_CLOSED") {

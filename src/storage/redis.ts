@@ -1,5 +1,5 @@
 import { RedisClient } from "bun";
-import { StorageError } from "../errors";
+import { DuplicateIdError, StorageError } from "../errors";
 import { Waiters } from "./_waiters";
 import type { Topic } from "./_wake";
 // Imported as text so `bun build --compile` embeds them. common.lua is prepended to each script.
@@ -420,7 +420,7 @@ export class RedisStorage implements Storage {
     }
   }
 
-  #failed(client: RedisClient, err: unknown, what: string): StorageError {
+  #failed(client: RedisClient, err: unknown, what: string): StorageError | DuplicateIdError {
     if (!client.connected) this.#conn.discard(client);
     return describeRedisError(err, this.url, what);
   }
@@ -530,11 +530,11 @@ export function redactUrl(url: string): string {
   return url.replace(/^([^:/?#]+:\/\/[^:@/]*):[^@/]*@/, "$1:***@");
 }
 
-function describeRedisError(err: unknown, shown: string, what: string): StorageError {
-  if (err instanceof StorageError) return err;
+function describeRedisError(err: unknown, shown: string, what: string): StorageError | DuplicateIdError {
+  if (err instanceof StorageError || err instanceof DuplicateIdError) return err;
   const message = errorMessage(err);
   const dup = /HUEY_DUPLICATE (.*)$/.exec(message);
-  if (dup) return new StorageError(`${what}: a task with id ${dup[1]} is already queued or scheduled`, { cause: err });
+  if (dup) return new DuplicateIdError(`${what}: a task with id ${dup[1]} is already queued or scheduled`, { cause: err });
   const code = String((err as { code?: unknown } | null)?.code ?? "");
   if (code.startsWith("ERR_REDIS_CONNECTION") || /connection/i.test(message)) {
     return new StorageError(

@@ -1,7 +1,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { accessSync, constants, existsSync } from "node:fs";
 import { dirname } from "node:path";
-import { StorageError } from "../errors";
+import { DuplicateIdError, StorageError } from "../errors";
 import { FileWake, type Topic } from "./_wake";
 import { SQLITE_MIGRATIONS } from "./sql/migrations";
 import type {
@@ -506,7 +506,8 @@ function isReadOnlyPlace(filename: string): boolean {
 
 /** Turn SQLite's error codes into messages that say what to do. */
 export function describeSqliteError(err: unknown, filename: string, what: string): unknown {
-  if (!(err instanceof Error) || (err as { code?: unknown }).code === "HUEY_STORAGE") return err;
+  // Ours already (a StorageError, a DuplicateIdError): keep it as it is.
+  if (!(err instanceof Error) || String((err as { code?: unknown }).code).startsWith("HUEY_")) return err;
   const code = String((err as { code?: unknown }).code ?? "");
   // Extended codes (SQLITE_READONLY_DBMOVED, SQLITE_IOERR_WRITE...) share their primary code's advice.
   const base = code.split("_").slice(0, 2).join("_");
@@ -529,7 +530,7 @@ export function describeSqliteError(err: unknown, filename: string, what: string
   const message = hint[base];
   if (!message) {
     if (/constraint/i.test(code) && /UNIQUE/i.test(err.message)) {
-      return new StorageError(`${what}: a task with the same id is already queued (${err.message})`, { cause: err });
+      return new DuplicateIdError(`${what}: a task with the same id is already queued (${err.message})`, { cause: err });
     }
     return new StorageError(`${what} failed on ${file}: ${err.message}`, { cause: err });
   }

@@ -125,6 +125,8 @@ export function describeStorageContract(
       expect(await s.leasedCount()).toBe(1);
       expect(await s.pendingCount()).toBe(1);
       await expect(s.enqueue([item("x"), item("x")])).rejects.toThrow();
+      // every backend says so with one code, which the consumer relies on
+      await expect(s.enqueue([item("b")])).rejects.toMatchObject({ code: "HUEY_DUPLICATE_ID" });
       expect(await s.pendingCount()).toBe(1);
     });
 
