@@ -1,4 +1,4 @@
-import { hasCode, serializeError, type SerializedError } from "./errors";
+import { hasCode, serializeError, TaskLockedError, type SerializedError } from "./errors";
 import { KEYS, readMessage, checkSize, taskInfo, toQueueItem, type DeadLetter, type Message, type StoredResult } from "./message";
 import { encode } from "./serializer";
 import { downstream, stageMessage, type ChordSpec } from "./pipeline";
@@ -159,6 +159,8 @@ export interface Plan {
   retryAt?: number;
   /** A chord member finished: once committed, check whether the chord is complete. */
   chord?: ChordSpec;
+  /** Signals about other stored messages (a next pipeline stage), emitted after `signals`. */
+  also?: { signal: SignalName; payload: string }[];
 }
 
 export interface PlanOptions {
@@ -287,4 +289,12 @@ export function planDefer(lease: LeaseRef & { payload: string; name: string; pri
     signals: [signal],
     retryAt: eta,
   };
+}
+
+/** A run that found its lock held: delayed by `lockRetry`, else failed with TaskLockedError (no retry). */
+export function planLocked(lease: LeaseRef & { payload: string; name: string; priority: number }, key: string, lockRetry: number | null, now: number, o: { keepFailed: boolean }): Plan {
+  if (lockRetry !== null) return planDefer(lease, now + lockRetry, "locked");
+  const error = serializeError(new TaskLockedError(key));
+  const plan = planOutcome(lease, { kind: "error", error }, now, { keepFailed: o.keepFailed, noRetry: true });
+  return { ...plan, signals: ["locked"] };
 }

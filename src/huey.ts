@@ -1,60 +1,26 @@
-import { ConfigurationError, DuplicateTaskError, TaskLockedError, UnknownTaskError } from "./errors";
-import { execute, planOutcome, planSkip, type Hooks, type RunnableTask } from "./executor";
-import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type DeadLetter, type Message } from "./message";
+import { completeChord, pendingChords } from "./chords";
+import { purgeFailed, retryFailed } from "./dead-letters";
+import { flushLocks, withLock } from "./locks";
+import { drainImmediately } from "./consumer/immediate";
 import { parseSchedule, type ScheduleSpec } from "./cron";
+import { buildMessage, etaOf, uniqueKey } from "./enqueue";
+import { ConfigurationError, DuplicateTaskError, TaskLockedError, UnknownTaskError } from "./errors";
+import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type DeadLetter, type Message } from "./message";
 import type { PeriodicDef } from "./periodic";
-import { Signature, specsOf, stageMessage, type ChordSpec } from "./pipeline";
+import { Signature, specsOf, type ChordSpec } from "./pipeline";
 import { Result, ResultGroup, type ResultOwner } from "./result";
 import { decode, encode } from "./serializer";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
 import { MemoryStorage } from "./storage/memory";
-import { PostgresStorage, type PostgresStorageOptions } from "./storage/postgres";
-import { RedisStorage, type RedisStorageOptions } from "./storage/redis";
-import { SqliteStorage, type SqliteStorageOptions } from "./storage/sqlite";
 import type { QueueItem, ScheduledItem, Storage } from "./storage/types";
-import type {
-  AnyTaskDef, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions,
-} from "./task";
+import type { AnyTaskDef, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions } from "./task";
+import { checkLockKey, resolveTaskOptions } from "./task-options";
+import { internalsOf, setInternals, type Registered, type Registry } from "./_internals";
 import { toEpochMs, toMs, type Duration } from "./_time";
+import { resolveHueyOptions, type HueyOptions, type ResolvedHueyOptions } from "./options";
 
-export interface HueyOptions {
-  /** The queue's name. Several Huey instances may share one store under different names. */
-  name: string;
-  /** Where tasks live. A Storage, or a factory called on first use. @default MemoryStorage */
-  storage?: Storage | (() => Storage);
-  /**
-   * Run each task in-process the moment it is called, on memory storage: for your own tests.
-   * Retries run at once; tasks scheduled for later stay in the schedule.
-   * @default false
-   */
-  immediate?: boolean;
-  /** Store return values for `Result.get()`; a task's own `results` option wins. @default true */
-  results?: boolean;
-  /** Largest stored payload (arguments, or a result) in bytes. @default 1 MiB */
-  maxPayloadSize?: number;
-  /**
-   * How long tasks that failed for good stay in the dead-letter store (`huey.failed()`);
-   * `false` keeps none.
-   * @default "7d"
-   */
-  failedRetention?: Duration | false;
-}
-
-export interface ResolvedHueyOptions {
-  readonly name: string;
-  readonly immediate: boolean;
-  readonly results: boolean;
-  readonly maxPayloadSize: number;
-  /** ms, or null to keep no dead letters. */
-  readonly failedRetention: number | null;
-}
-
-/** A registered task, as the consumer and Workers see it. */
-export interface Registered extends RunnableTask {
-  name: string;
-  options: ResolvedTaskOptions;
-  def: AnyTaskDef;
-}
+export { resolveHueyOptions } from "./options";
+export type { HueyOptions, ResolvedHueyOptions } from "./options";
 
 export interface PendingTask extends TaskInfo {
   /** Taken by a consumer (running or about to). */
@@ -67,92 +33,9 @@ export interface ScheduledTask extends TaskInfo {
 
 const BRAND = Symbol.for("bun-huey.Huey");
 
-export function resolveHueyOptions(o: HueyOptions): ResolvedHueyOptions {
-  if (!o || typeof o.name !== "string" || o.name.trim() === "") {
-    throw new ConfigurationError(`Huey needs a non-empty "name" option, got ${JSON.stringify(o?.name)}`);
-  }
-  const maxPayloadSize = o.maxPayloadSize ?? 1024 * 1024;
-  if (!Number.isInteger(maxPayloadSize) || maxPayloadSize < 64) {
-    throw new ConfigurationError(`maxPayloadSize must be a whole number of bytes, 64 or more; got ${String(o.maxPayloadSize)}`);
-  }
-  const retention = o.failedRetention ?? "7d";
-  return Object.freeze({
-    name: o.name,
-    immediate: o.immediate ?? false,
-    results: o.results ?? true,
-    maxPayloadSize,
-    failedRetention: retention === false ? null : toMs(retention, "failedRetention"),
-  });
-}
 
-function whole(task: string, option: string, v: unknown, min: number): number {
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
-    throw new ConfigurationError(`task "${task}": ${option} must be a whole number${min > -Infinity ? ` of ${min} or more` : ""}, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
 
-function optionalMs(task: string, option: string, v: Duration | undefined): number | null {
-  return v === undefined ? null : toMs(v, `task "${task}": ${option}`);
-}
 
-export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedHueyOptions): ResolvedTaskOptions {
-  const backoff = o.retryBackoff ?? 1;
-  if (typeof backoff !== "number" || !Number.isFinite(backoff) || backoff < 1) {
-    throw new ConfigurationError(`task "${name}": retryBackoff must be a number of 1 or more (a factor), got ${JSON.stringify(o.retryBackoff)}`);
-  }
-  const jitter = o.retryJitter ?? 0;
-  if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) {
-    throw new ConfigurationError(`task "${name}": retryJitter must be a fraction from 0 to 1, got ${JSON.stringify(o.retryJitter)}`);
-  }
-  if (o.unique !== undefined && typeof o.unique !== "boolean" && typeof o.unique !== "function") {
-    throw new ConfigurationError(`task "${name}": unique must be true, false or a function of the arguments returning a key`);
-  }
-  let rateLimit: ResolvedTaskOptions["rateLimit"] = null;
-  if (o.rateLimit !== undefined) {
-    const r = o.rateLimit;
-    if (!r || typeof r !== "object") throw new ConfigurationError(`task "${name}": rateLimit must be { limit, per }`);
-    const limit = whole(name, "rateLimit.limit", r.limit, 1);
-    const per = toMs(r.per, `task "${name}": rateLimit.per`);
-    if (per <= 0) throw new ConfigurationError(`task "${name}": rateLimit.per must be longer than 0, got ${JSON.stringify(r.per)}`);
-    if (r.key !== undefined && typeof r.key !== "function") {
-      throw new ConfigurationError(`task "${name}": rateLimit.key must be a function of the arguments`);
-    }
-    rateLimit = Object.freeze({ limit, per, key: r.key ?? null });
-  }
-  if (o.lock !== undefined) checkLockKey(o.lock, `task "${name}": lock`);
-  if (o.lockRetry !== undefined && o.lock === undefined) {
-    throw new ConfigurationError(`task "${name}": lockRetry needs a lock option`);
-  }
-  const timeout = optionalMs(name, "timeout", o.timeout);
-  if (timeout === 0) throw new ConfigurationError(`task "${name}": timeout must be longer than 0`);
-  return Object.freeze({
-    priority: whole(name, "priority", o.priority ?? 0, -Infinity),
-    retries: whole(name, "retries", o.retries ?? 0, 0),
-    retryDelay: toMs(o.retryDelay ?? 0, `task "${name}": retryDelay`),
-    retryBackoff: backoff,
-    retryJitter: jitter,
-    retryMaxDelay: optionalMs(name, "retryMaxDelay", o.retryMaxDelay),
-    results: o.results ?? huey.results,
-    storeNone: o.storeNone ?? true,
-    resultTtl: optionalMs(name, "resultTtl", o.resultTtl),
-    expires: optionalMs(name, "expires", o.expires),
-    timeout,
-    context: o.context ?? false,
-    unique: o.unique === true ? (...args: unknown[]) => encode(args, `task "${name}" unique key`) : (o.unique || false),
-    rateLimit,
-    lock: o.lock ?? null,
-    lockRetry: optionalMs(name, "lockRetry", o.lockRetry),
-  });
-}
-
-function checkLockKey(key: unknown, where: string): asserts key is string {
-  if (typeof key !== "string" || key.trim() === "") {
-    throw new ConfigurationError(`${where}: a lock key must be a non-empty string, got ${JSON.stringify(key)}`);
-  }
-}
-
-/** The task queue: register tasks, enqueue them, read results, inspect and control the queue. */
 export class Huey implements ResultOwner {
   readonly options: ResolvedHueyOptions;
   readonly signals: Signals;
@@ -162,13 +45,7 @@ export class Huey implements ResultOwner {
   #tasks = new Map<string, Registered>();
   #periodic: PeriodicDef[] = [];
   #forward: ((signal: SignalName, task: TaskInfo) => void) | null = null;
-  /** @internal Hooks run by Workers around each task, and on Worker start and stop. */
-  readonly hooks: Hooks & { startup: (() => unknown)[]; shutdown: (() => unknown)[] } = {
-    pre: [],
-    post: [],
-    startup: [],
-    shutdown: [],
-  };
+  #hooks: Registry["hooks"] = { pre: [], post: [], startup: [], shutdown: [] };
 
   constructor(options: HueyOptions) {
     this.options = resolveHueyOptions(options);
@@ -179,6 +56,32 @@ export class Huey implements ResultOwner {
     else if (typeof s === "function") this.#storageFactory = s;
     else if (s) this.#storageFactory = () => s;
     else this.#storageFactory = () => new MemoryStorage(name);
+    const self = this;
+    const chordHost = {
+      get storage() {
+        return self.storage;
+      },
+      maxPayloadSize: this.options.maxPayloadSize,
+      defaults: (n: string) => this.#tasks.get(n)?.options,
+    };
+    setInternals(this, {
+      registry: {
+        lookup: (n) => this.#tasks.get(n),
+        get periodic() {
+          return self.#periodic;
+        },
+        hooks: this.#hooks,
+        forwardSignals: (fn) => void (this.#forward = fn),
+      },
+      completeChord: (c) => completeChord(chordHost, c),
+      pendingChords: (limit) => pendingChords(this.storage, limit),
+      requeueCopy: (payload, eta) => this.#requeueCopy(payload, eta),
+      itemFor: (def, args, where) => {
+        const reg = this.#registered(def);
+        if (reg.options.unique) throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it with a plain call, not ${where}`);
+        return toQueueItem(buildMessage(reg.name, reg.options, args as unknown[], {}, Date.now()), this.options.maxPayloadSize);
+      },
+    });
   }
 
   /** True for a Huey made by any copy of this library (threads and bundles each have their own). */
@@ -264,19 +167,7 @@ export class Huey implements ResultOwner {
    * else holds it. The lock is a lease renewed while `fn` runs, so a process that dies frees it.
    */
   async withLock<T>(key: string, fn: () => T | Promise<T>, options: { lease?: Duration } = {}): Promise<T> {
-    checkLockKey(key, "withLock()");
-    const lease = toMs(options.lease ?? "30s", "withLock() lease");
-    const owner = crypto.randomUUID();
-    const storage = this.storage;
-    if (!(await storage.acquireLock(key, owner, Date.now() + lease, Date.now()))) throw new TaskLockedError(key);
-    const renew = setInterval(() => void storage.renewLocks([key], owner, Date.now() + lease).catch(() => {}), Math.max(100, lease / 3));
-    (renew as { unref?: () => void }).unref?.();
-    try {
-      return await fn();
-    } finally {
-      clearInterval(renew);
-      await storage.releaseLock(key, owner);
-    }
+    return withLock(this.storage, key, fn, options);
   }
 
   /** True while someone holds the lock `key`. */
@@ -291,10 +182,7 @@ export class Huey implements ResultOwner {
 
   /** Free the named locks, or every lock when none is named; returns how many were freed. */
   async flushLocks(...keys: string[]): Promise<number> {
-    const names = keys.length ? keys : (await this.storage.listLocks(Number.MIN_SAFE_INTEGER)).map((l) => l.key);
-    let n = 0;
-    for (const k of names) if (await this.storage.releaseLock(k, null)) n++;
-    return n;
+    return flushLocks(this.storage, keys);
   }
 
   /**
@@ -315,10 +203,6 @@ export class Huey implements ResultOwner {
     return def;
   }
 
-  /** @internal The periodic tasks' schedules (the consumer's scheduler ticks them). */
-  periodicDefs(): readonly PeriodicDef[] {
-    return this.#periodic;
-  }
 
   /** Periodic tasks with their schedule and next run (epoch ms, or null for never). */
   periodicTasks(now = Date.now()): { name: string; schedule: string; nextRun: number | null }[] {
@@ -335,10 +219,6 @@ export class Huey implements ResultOwner {
     return [...this.#tasks.values()].map((t) => ({ name: t.name, options: t.options }));
   }
 
-  /** @internal The function and options of a registered task (consumer and workers). */
-  lookup(name: string): Registered | undefined {
-    return this.#tasks.get(name);
-  }
 
   /** Enqueue many calls in one transaction: `huey.enqueueMany(rows.map(r => [sendEmail, [r.to, r.subject]]))`. */
   async enqueueMany<R = unknown>(calls: Iterable<readonly [AnyTaskDef, readonly unknown[]]>): Promise<ResultGroup<R>> {
@@ -348,7 +228,7 @@ export class Huey implements ResultOwner {
       if (reg.options.unique) {
         throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it one call at a time, not with map()/enqueueMany()`);
       }
-      messages.push(this.#message(reg.name, reg.options, args as unknown[], {}));
+      messages.push(buildMessage(reg.name, reg.options, args as unknown[], {}, Date.now()));
     }
     const items = messages.map((m) => toQueueItem(m, this.options.maxPayloadSize));
     if (this.options.immediate) {
@@ -360,45 +240,6 @@ export class Huey implements ResultOwner {
     return new ResultGroup<R>(items.map((it) => new Result<R>(it.id, this, it.payload)));
   }
 
-  // ------------------------------------------------ enqueue in the caller's transaction (PostgreSQL)
-  // (bun-huey PostgreSQL backend issue: one self-contained block; storage side is
-  // PostgresStorage.enqueueWith.)
-
-  /**
-   * Enqueue calls inside your own PostgreSQL transaction, so the tasks exist only if your writes
-   * commit: `await sql.begin(async (tx) => { await tx\`INSERT INTO orders ...\`;
-   * await huey.enqueueInTransaction(tx, [[sendReceipt, [orderId]]]); })`. `tx` is a Bun.SQL
-   * transaction on the same database as this PostgresHuey. Calls with `{ delay }` or `{ eta }`
-   * are not accepted here (use a task with no delay, or schedule after the commit); unique tasks
-   * are refused, as in enqueueMany. Consumers are woken when the transaction commits. The
-   * "enqueued" signal is not emitted: this process cannot know whether the transaction commits.
-   */
-  async enqueueInTransaction<R = unknown>(
-    tx: Parameters<PostgresStorage["enqueueWith"]>[0],
-    calls: Iterable<readonly [AnyTaskDef, readonly unknown[]]>,
-  ): Promise<ResultGroup<R>> {
-    const storage = this.storage as Storage & Partial<Pick<PostgresStorage, "enqueueWith">>;
-    if (this.options.immediate || typeof storage.enqueueWith !== "function") {
-      throw new ConfigurationError(
-        `huey.enqueueInTransaction() needs a PostgresHuey (this huey "${this.name}" uses ${this.options.immediate ? "immediate mode" : `${storage.kind} storage`})`,
-      );
-    }
-    if (!tx || typeof tx !== "function") {
-      throw new ConfigurationError("huey.enqueueInTransaction(tx, calls): tx must be the transaction of a Bun.SQL sql.begin() callback");
-    }
-    const items: QueueItem[] = [];
-    for (const [def, args] of calls) {
-      const reg = this.#registered(def);
-      if (reg.options.unique) {
-        throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it with a plain call, not in a transaction`);
-      }
-      items.push(toQueueItem(this.#message(reg.name, reg.options, args as unknown[], {}), this.options.maxPayloadSize));
-    }
-    await storage.enqueueWith(tx, items);
-    return new ResultGroup<R>(items.map((it) => new Result<R>(it.id, this, it.payload)));
-  }
-
-  // ------------------------------------------------ end of: enqueue in the caller's transaction
 
   /**
    * Enqueue a pipeline: `huey.enqueue(fetch.s(123).then(transform, 5).then(store))`. Returns the
@@ -440,7 +281,7 @@ export class Huey implements ResultOwner {
     for (const { sig, spec } of planned) {
       const s0 = sig.stages[0]!;
       const reg = this.#registered(s0.task);
-      const m = this.#message(reg.name, reg.options, s0.args, { priority: s0.options.priority, id: spec.first.id });
+      const m = buildMessage(reg.name, reg.options, s0.args, { priority: s0.options.priority, id: spec.first.id }, Date.now());
       if (spec.then) m.then = spec.then;
       if (spec.onError) m.onError = spec.onError;
       if (chord) m.chord = chord;
@@ -462,40 +303,6 @@ export class Huey implements ResultOwner {
     return planned.map((p) => ({ ids: p.spec.ids }));
   }
 
-  /**
-   * @internal After a chord member's result is stored, and from consumers' maintenance for
-   * chords still pending: when every member has succeeded, enqueue the callback. Safe to repeat:
-   * `enqueueUnique` keeps a second check from enqueuing it again while it is queued or running,
-   * and a callback that already ran has its result stored. The pending record goes last, once the
-   * callback is enqueued (or can never be: a member failed, and so did the callback).
-   */
-  async completeChord(c: ChordSpec): Promise<void> {
-    const storage = this.storage;
-    const now = Date.now();
-    const raws = await Promise.all(c.members.map((id) => storage.getResult(id, true, now)));
-    if (raws.some((r) => r === null)) return;
-    const values: unknown[] = [];
-    let failed = false;
-    for (const raw of raws) {
-      const r = decode<{ ok: boolean; value?: unknown }>(raw!);
-      if (!r.ok) failed = true; // the failed member already failed the callback
-      values.push(r.value);
-    }
-    if (!failed && (await storage.getResult(c.callback.id, true, now)) === null) {
-      const reg = this.#tasks.get(c.callback.name);
-      const defaults = reg?.options ?? { priority: 0, retries: 0, retryDelay: 0 };
-      const m = stageMessage(c.callback, values, { v: 1, id: c.id, name: "", args: [], priority: 0, retries: 0, retryDelay: 0, attempt: 1 }, defaults);
-      m.unique = KEYS.chord + c.id; // removed when the callback finishes
-      await storage.enqueueUnique(toQueueItem(m, this.options.maxPayloadSize), m.unique);
-    }
-    await storage.deleteData(KEYS.chordPending + c.id);
-  }
-
-  /** @internal Chords whose callback may not be enqueued yet (consumers re-check them). */
-  async pendingChords(limit = 100): Promise<ChordSpec[]> {
-    const rows = await this.storage.listData(KEYS.chordPending, limit);
-    return rows.map((r) => JSON.parse(r.value) as ChordSpec);
-  }
 
   /** A handle on the result of the task with this id. */
   result<T = unknown>(id: string): Result<T> {
@@ -511,28 +318,24 @@ export class Huey implements ResultOwner {
 
   /** Run `fn(task)` in the Worker before each task; throw CancelExecution to skip the task. */
   preExecute(fn: (task: TaskInfo) => unknown): () => void {
-    return addHook(this.hooks.pre, fn);
+    return addHook(this.#hooks.pre, fn);
   }
 
   /** Run `fn(task, value, error)` in the Worker after each task. */
   postExecute(fn: (task: TaskInfo, value: unknown, error: Error | undefined) => unknown): () => void {
-    return addHook(this.hooks.post, fn);
+    return addHook(this.#hooks.post, fn);
   }
 
   /** Run `fn()` in each Worker once it has loaded the tasks file, before it takes tasks. */
   onStartup(fn: () => unknown): () => void {
-    return addHook(this.hooks.startup, fn);
+    return addHook(this.#hooks.startup, fn);
   }
 
   /** Run `fn()` in each Worker as the consumer stops it. */
   onShutdown(fn: () => unknown): () => void {
-    return addHook(this.hooks.shutdown, fn);
+    return addHook(this.#hooks.shutdown, fn);
   }
 
-  /** @internal Workers forward signals to the consumer's main thread instead of emitting them. */
-  forwardSignals(fn: ((signal: SignalName, task: TaskInfo) => void) | null): void {
-    this.#forward = fn;
-  }
 
   // ------------------------------------------------------------------ revocation
 
@@ -574,15 +377,6 @@ export class Huey implements ResultOwner {
     return r.until === null || r.until > Date.now();
   }
 
-  /** @internal Enqueue a copy of a stored message under a new id, at `eta`. */
-  async requeueCopy(payload: string, eta: number): Promise<Result<any>> {
-    const m = readMessage(payload);
-    const copy: Message = { ...m, id: newTaskId(), unique: undefined };
-    const item = toQueueItem(copy, this.options.maxPayloadSize);
-    if (eta > Date.now()) await this.storage.schedule([{ ...item, eta }]);
-    else await this.storage.enqueue([item]);
-    return new Result(copy.id, this, item.payload);
-  }
 
   // ------------------------------------------------------------------ key-value data
 
@@ -653,16 +447,8 @@ export class Huey implements ResultOwner {
 
   /** Enqueue a failed task again (same id, its retries restored) and drop its dead letter. */
   async retryFailed(id: string): Promise<Result<unknown>> {
-    const raw = await this.storage.getData(KEYS.failed + id, true);
-    if (raw === null) throw new ConfigurationError(`no failed task with id ${JSON.stringify(id)} (see huey.failed())`);
-    const dl = JSON.parse(raw) as DeadLetter;
-    const m = readMessage(dl.payload);
-    const reg = this.#tasks.get(m.name);
-    const again: Message = { ...m, retries: reg?.options.retries ?? 0, attempt: 1, expires: undefined };
-    const item = toQueueItem(again, Number.MAX_SAFE_INTEGER);
-    await this.storage.deleteResult(id);
-    await this.storage.commit({ enqueue: [item], deleteData: [KEYS.failed + id] });
-    return new Result(id, this, item.payload);
+    const payload = await retryFailed(this.storage, id, (name) => this.#tasks.get(name)?.options.retries ?? 0);
+    return new Result(id, this, payload);
   }
 
   /**
@@ -670,15 +456,7 @@ export class Huey implements ResultOwner {
    * total after each); returns how many were dropped.
    */
   async purgeFailed(id?: string, options: { onProgress?: (purged: number) => void } = {}): Promise<number> {
-    if (id !== undefined) return (await this.storage.deleteData(KEYS.failed + id)) ? 1 : 0;
-    let n = 0;
-    for (;;) {
-      const rows = await this.storage.listData(KEYS.failed, 1000);
-      if (rows.length === 0) return n;
-      await this.storage.commit({ deleteData: rows.map((r) => r.key) });
-      n += rows.length;
-      options.onProgress?.(n);
-    }
+    return purgeFailed(this.storage, id, options.onProgress);
   }
 
   /** Close the storage; the next use opens it again. */
@@ -701,57 +479,12 @@ export class Huey implements ResultOwner {
     return reg;
   }
 
-  #message(name: string, o: ResolvedTaskOptions, args: unknown[], s: ScheduleOptions): Message {
-    const where = `${name}.schedule()`;
-    const now = Date.now();
-    const m: Message = {
-      v: 1,
-      id: s.id !== undefined ? checkId(s.id, where) : newTaskId(),
-      name,
-      args,
-      priority: s.priority !== undefined ? whole(name, "priority", s.priority, -Infinity) : o.priority,
-      retries: s.retries !== undefined ? whole(name, "retries", s.retries, 0) : o.retries,
-      retryDelay: s.retryDelay !== undefined ? toMs(s.retryDelay, `${where} retryDelay`) : o.retryDelay,
-      attempt: 1,
-    };
-    if (o.retryBackoff !== 1) m.backoff = o.retryBackoff;
-    if (o.retryJitter) m.jitter = o.retryJitter;
-    if (o.retryMaxDelay !== null) m.maxDelay = o.retryMaxDelay;
-    if (s.expires !== undefined) {
-      m.expires = s.expires instanceof Date ? toEpochMs(s.expires, `${where} expires`) : now + toMs(s.expires, `${where} expires`);
-    } else if (o.expires !== null) {
-      m.expires = now + o.expires;
-    }
-    return m;
-  }
-
-  #etaOf(name: string, s: ScheduleOptions): number | undefined {
-    if (s.delay !== undefined && s.eta !== undefined) {
-      throw new ConfigurationError(`${name}.schedule(args, options): give "delay" or "eta", not both`);
-    }
-    if (s.eta !== undefined) return toEpochMs(s.eta, `${name}.schedule() eta`);
-    if (s.delay !== undefined) return Date.now() + toMs(s.delay, `${name}.schedule() delay`);
-    return undefined;
-  }
-
-  #uniqueKey(name: string, o: ResolvedTaskOptions, args: unknown[]): string | undefined {
-    if (!o.unique) return undefined;
-    let key: unknown;
-    try {
-      key = o.unique(...args);
-    } catch (err) {
-      throw new ConfigurationError(`task "${name}": the unique key function threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    if (typeof key !== "string") {
-      throw new ConfigurationError(`task "${name}": the unique key function must return a string, got ${typeof key}`);
-    }
-    return `${KEYS.unique}${name}:${key}`;
-  }
 
   async #enqueueOne(name: string, o: ResolvedTaskOptions, args: unknown[], s: ScheduleOptions): Promise<Result<any>> {
-    const eta = this.#etaOf(name, s);
-    const m = this.#message(name, o, args, s);
-    const unique = this.#uniqueKey(name, o, args);
+    const now = Date.now();
+    const eta = etaOf(name, s, now);
+    const m = buildMessage(name, o, args, s, now);
+    const unique = uniqueKey(name, o, args);
     if (unique) m.unique = unique;
     const item = toQueueItem(m, this.options.maxPayloadSize);
     const stored: QueueItem | ScheduledItem = eta !== undefined ? { ...item, eta } : item;
@@ -759,7 +492,7 @@ export class Huey implements ResultOwner {
       const holder = await this.storage.enqueueUnique(stored, unique);
       if (holder !== null) return new Result(holder, this);
       if (this.options.immediate && eta === undefined) {
-        await this.#drainImmediately();
+        await this.#drain();
         return new Result(m.id, this, item.payload);
       }
     } else if (eta !== undefined) {
@@ -775,41 +508,34 @@ export class Huey implements ResultOwner {
     return new Result(m.id, this, item.payload);
   }
 
-  /** Immediate mode: run now, in this thread, retrying at once while retries last. */
+
+  /** Immediate mode: store, then run now, in this thread, through the consumer's engine. */
   async #runImmediately(item: QueueItem): Promise<void> {
     await this.storage.enqueue([item]);
-    await this.signals.emit("enqueued", taskInfo(readMessage(item.payload)));
-    await this.#drainImmediately();
+    await this.signals.emit("enqueued", itemInfo(item));
+    await this.#drain();
   }
 
-  async #drainImmediately(): Promise<void> {
-    const storage = this.storage;
-    for (;;) {
-      const [lease] = await storage.lease(1, Number.MAX_SAFE_INTEGER);
-      if (!lease) return;
-      const info = taskInfo(readMessage(lease.payload));
-      if ((await this.isRevokedId(lease.id)) || (await this.#isRevoked(KEYS.revokedTask + lease.name))) {
-        await storage.commit(planSkip(lease, "revoked").batch);
-        await this.signals.emit("revoked", info);
-        continue;
-      }
-      await this.signals.emit("executing", info);
-      const outcome = await execute(lease.payload, {
-        lookup: (n) => this.#tasks.get(n),
-        maxPayloadSize: this.options.maxPayloadSize,
-        hooks: this.hooks,
-      });
-      const plan = planOutcome(lease, outcome, Date.now(), { keepFailed: this.options.failedRetention !== null });
-      // Retries run now: move any scheduled retry into the ready queue.
-      if (plan.batch.schedule?.length) {
-        plan.batch.enqueue = plan.batch.schedule.map(({ eta: _eta, ...it }) => it);
-        plan.batch.schedule = [];
-      }
-      await storage.commit(plan.batch);
-      if (plan.chord) await this.completeChord(plan.chord);
-      const err = "error" in outcome ? Object.assign(new Error(outcome.error.message), outcome.error) : undefined;
-      for (const sig of plan.signals) await this.signals.emit(sig, info, err);
-    }
+  #drain(): Promise<void> {
+    const i = internalsOf(this);
+    return drainImmediately({
+      storage: this.storage,
+      signals: this.signals,
+      registry: i.registry,
+      keepFailed: this.options.failedRetention !== null,
+      maxPayloadSize: this.options.maxPayloadSize,
+      completeChord: (c) => i.completeChord(c),
+    });
+  }
+
+  /** Enqueue a copy of a stored message under a new id, at `eta` (result.reschedule()). */
+  async #requeueCopy(payload: string, eta: number): Promise<Result<any>> {
+    const m = readMessage(payload);
+    const copy: Message = { ...m, id: newTaskId(), unique: undefined };
+    const item = toQueueItem(copy, this.options.maxPayloadSize);
+    if (eta > Date.now()) await this.storage.schedule([{ ...item, eta }]);
+    else await this.storage.enqueue([item]);
+    return new Result(copy.id, this, item.payload);
   }
 
   #wants(signal: SignalName): boolean {
@@ -821,6 +547,8 @@ export class Huey implements ResultOwner {
     else void this.signals.emit(signal, info);
   }
 }
+
+/** The context of a task run in place by callLocal(): not queued, never aborted. */
 
 /** The context of a task run in place by callLocal(): not queued, never aborted. */
 function localContext(name: string): TaskContext {
@@ -836,75 +564,12 @@ function addHook<F>(list: F[], fn: F): () => void {
   };
 }
 
-function checkId(id: unknown, where: string): string {
-  if (typeof id !== "string" || id.trim() === "" || id.length > 200) {
-    throw new ConfigurationError(`${where}: id must be a non-empty string of at most 200 characters, got ${JSON.stringify(id)}`);
-  }
-  return id;
-}
-
-export interface SqliteHueyOptions extends Omit<HueyOptions, "storage">, Partial<Omit<SqliteStorageOptions, "queue">> {}
-
-/** A Huey on one SQLite file: `new SqliteHuey({ name: "app", filename: "app.db" })`. */
-export class SqliteHuey extends Huey {
-  readonly filename: string;
-  constructor(options: SqliteHueyOptions) {
-    const filename = options.filename ?? `${options.name}.db`;
-    if (typeof filename !== "string" || filename === "") {
-      throw new ConfigurationError(`SqliteHuey "filename" must be a path, got ${JSON.stringify(options.filename)}`);
-    }
-    if (options.synchronous !== undefined && options.synchronous !== "NORMAL" && options.synchronous !== "FULL") {
-      throw new ConfigurationError(`SqliteHuey "synchronous" must be "NORMAL" or "FULL", got ${JSON.stringify(options.synchronous)}`);
-    }
-    super({
-      ...options,
-      storage: () =>
-        new SqliteStorage({
-          filename,
-          queue: options.name,
-          synchronous: options.synchronous,
-          busyTimeout: options.busyTimeout,
-          readonly: options.readonly,
-        }),
-    });
-    this.filename = filename;
-  }
-}
-
-export interface RedisHueyOptions extends Omit<HueyOptions, "storage">, Omit<RedisStorageOptions, "queue"> {}
-
-/**
- * A Huey on a Redis server (7.2+ or Valkey, standalone): `new RedisHuey({ name: "app", url:
- * process.env.REDIS_URL })`. Consumers on many machines share it.
- */
-export class RedisHuey extends Huey {
-  constructor(options: RedisHueyOptions) {
-    if (typeof options.url !== "string" || options.url === "") {
-      throw new ConfigurationError(`RedisHuey needs a "url" such as redis://127.0.0.1:6379, got ${JSON.stringify(options.url)}`);
-    }
-    super({ ...options, storage: () => new RedisStorage({ url: options.url, queue: options.name, prefix: options.prefix }) });
-  }
-}
-
-export interface PostgresHueyOptions extends Omit<HueyOptions, "storage">, Omit<PostgresStorageOptions, "queue"> {}
-
-/**
- * A Huey on PostgreSQL: `new PostgresHuey({ name: "app", url: process.env.DATABASE_URL })`.
- * Tables live in their own schema (`huey` by default); consumers on many machines share them.
- */
-export class PostgresHuey extends Huey {
-  constructor(options: PostgresHueyOptions) {
-    if (typeof options.url !== "string" || options.url === "") {
-      throw new ConfigurationError(`PostgresHuey needs a "url" such as postgres://user@host:5432/db, got ${JSON.stringify(options.url)}`);
-    }
-    const { url, schema, max, connectTimeout } = options;
-    super({ ...options, storage: () => new PostgresStorage({ url, queue: options.name, schema, max, connectTimeout }) });
-  }
-}
-
 /** A Huey on in-process memory: tests, or a consumer started in the same process. */
 export class MemoryHuey extends Huey {
   constructor(options: Omit<HueyOptions, "storage">) {
     super({ ...options });
   }
 }
+
+export { resolveTaskOptions } from "./task-options";
+export type { Registered } from "./_internals";

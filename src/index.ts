@@ -1,10 +1,14 @@
 /** bun-huey: background tasks for Bun on one SQLite file. */
 
 // The queue
-export { Huey, SqliteHuey, MemoryHuey, RedisHuey, PostgresHuey, resolveHueyOptions } from "./huey";
-export type {
-  HueyOptions, ResolvedHueyOptions, SqliteHueyOptions, RedisHueyOptions, PostgresHueyOptions, PendingTask, ScheduledTask,
-} from "./huey";
+export { Huey, MemoryHuey, resolveHueyOptions } from "./huey";
+export type { HueyOptions, ResolvedHueyOptions, PendingTask, ScheduledTask } from "./huey";
+export { SqliteHuey } from "./storage/sqlite-huey";
+export type { SqliteHueyOptions } from "./storage/sqlite-huey";
+export { PostgresHuey } from "./storage/postgres-huey";
+export type { PostgresHueyOptions } from "./storage/postgres-huey";
+export { RedisHuey } from "./storage/redis-huey";
+export type { RedisHueyOptions } from "./storage/redis-huey";
 
 // Tasks and results
 export type { TaskDef, TaskOptions, ResolvedTaskOptions, ScheduleOptions, TaskContext, RateLimit } from "./task";
@@ -49,10 +53,12 @@ export { RedisStorage } from "./storage/redis";
 export { PostgresStorage } from "./storage/postgres";
 export type { PostgresStorageOptions } from "./storage/postgres";
 export type { RedisStorageOptions } from "./storage/redis";
-export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, LockInfo } from "./storage/types";
+export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, CommitReport, FencedWrite, LockInfo } from "./storage/types";
 
 // The consumer, for running it from your own code
-export { runConsumer, Consumer } from "./consumer/consumer";
+export { Consumer } from "./consumer/consumer";
+export { runConsumer } from "./consumer/run";
+export type { RunConsumerOptions, RunningConsumer } from "./consumer/run";
 export type { ConsumerOptions, ResolvedConsumerOptions } from "./consumer/options";
 
 export type { Duration } from "./_time";

@@ -1,6 +1,7 @@
 import { ConfigurationError, ResultTimeoutError, TaskFailedError } from "./errors";
 import { KEYS, type StoredResult } from "./message";
 import { decode } from "./serializer";
+import { internalsOf } from "./_internals";
 import type { Storage } from "./storage/types";
 import { toEpochMs, toMs, type Duration } from "./_time";
 
@@ -19,8 +20,14 @@ export interface ResultOwner {
   revokeById(id: string, options?: { until?: Date | number; once?: boolean }): Promise<void>;
   restoreById(id: string): Promise<boolean>;
   isRevokedId(id: string): Promise<boolean>;
-  /** Enqueue a copy of the task `id` ran as, at `eta`; returns the new Result. */
-  requeueCopy(payload: string, eta: number): Promise<Result<any>>;
+}
+
+/** Told of every blocking get() that has to wait (a consumer's Worker uses it to warn of deadlocks). */
+let blockingGetHook: ((id: string) => void) | null = null;
+
+/** @internal Set by the Worker entry. */
+export function onBlockingGet(fn: ((id: string) => void) | null): void {
+  blockingGetHook = fn;
 }
 
 /** Longest single wait between checks; the storage wakes us sooner when something changes. */
@@ -65,6 +72,7 @@ export class Result<T = unknown> {
     const read = async () => storage.getResult(this.id, preserve, Date.now());
     let raw = await read();
     if (raw === null && options.blocking) {
+      blockingGetHook?.(this.id);
       const timeout = options.timeout === undefined ? Infinity : toMs(options.timeout, "timeout");
       const deadline = Date.now() + timeout;
       while (raw === null) {
@@ -109,7 +117,7 @@ export class Result<T = unknown> {
         ? toEpochMs(options.eta, "reschedule() eta")
         : Date.now() + toMs(options.delay ?? 0, "reschedule() delay");
     await this.revoke({ once: true });
-    return this.#owner.requeueCopy(this.#payload, eta);
+    return internalsOf(this.#owner).requeueCopy(this.#payload, eta);
   }
 
   /** @internal Sleep until results may have changed (or `ms` pass). */

@@ -1,5 +1,6 @@
 // What every command shares: its common flags, loading the tasks file to find its Huey (as
 // `huey run` does), and asking before destroying anything.
+import { internalsOf } from "../_internals";
 import type { Huey } from "../huey";
 import { positionals } from "./args";
 import { CliError, CliUsageError } from "./errors";
@@ -50,7 +51,7 @@ export function extraPositionals(rawArgs: string[], def: object, command: string
 
 /** A registered task's definition, or an error naming the tasks that are registered. */
 export function taskDef(huey: Huey, name: string, file: string) {
-  const reg = huey.lookup(name);
+  const reg = internalsOf(huey).registry.lookup(name);
   if (!reg) {
     const names = huey.taskNames();
     throw new CliError(

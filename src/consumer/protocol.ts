@@ -9,7 +9,9 @@ export type HostMessage =
   /** Fire the AbortSignal of a running task (timeout, revoke, shutdown). */
   | { type: "abort"; id: string; reason: string }
   /** Stop taking tasks: hand back the ones not started; once idle, run onShutdown hooks and say "stopped". */
-  | { type: "stop" };
+  | { type: "stop" }
+  /** Hand back the tasks not started yet (another Worker ran dry): answered with "returned". */
+  | { type: "give-back" };
 
 /** Messages a Worker sends back. */
 export type WorkerMessage =
@@ -20,4 +22,6 @@ export type WorkerMessage =
   | { type: "returned"; ids: string[] }
   | { type: "stopped" }
   | { type: "progress"; id: string; value: string }
-  | { type: "signal"; signal: SignalName; task: TaskInfo };
+  | { type: "signal"; signal: SignalName; task: TaskInfo }
+  /** A task in this Worker blocks on the result of `child` (the consumer checks it can run). */
+  | { type: "waiting"; child: string; running: string[] };

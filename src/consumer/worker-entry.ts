@@ -5,12 +5,18 @@ import { serializeError } from "../errors";
 import { execute, type Outcome } from "../executor";
 import type { Huey } from "../huey";
 import { encode } from "../serializer";
+import { onBlockingGet } from "../result";
 import { loadTasksFile, registerModulePlugin } from "./loader";
+import { internalsOf } from "../_internals";
 import type { HostMessage, WorkerMessage } from "./protocol";
 
 declare const self: Worker;
 
 registerModulePlugin(api as unknown as Record<string, unknown>);
+// The tasks file's "bun-huey" is this module graph: its Results report blocking waits to the consumer.
+onBlockingGet((child) => {
+  if (running.size > 0) post({ type: "waiting", child, running: [...running.keys()] });
+});
 
 let huey: Huey | null = null;
 let concurrency = 1;
@@ -70,7 +76,7 @@ function pump(): void {
  */
 function markStarted(id: string, name: string): void {
   started.push(id);
-  const timeout = huey?.lookup(name)?.options.timeout ?? defaultTimeout;
+  const timeout = (huey && internalsOf(huey).registry.lookup(name)?.options.timeout) ?? defaultTimeout;
   if (timeout !== null) {
     reportNow();
   } else {
@@ -82,9 +88,9 @@ async function runOne(task: { id: string; payload: string }, signal: AbortSignal
   const t0 = performance.now();
   const h = huey!;
   const outcome = await execute(task.payload, {
-    lookup: (n) => h.lookup(n),
+    lookup: (n) => internalsOf(h).registry.lookup(n),
     maxPayloadSize,
-    hooks: h.hooks,
+    hooks: internalsOf(h).registry.hooks,
     signal,
     onStart: (m) => markStarted(task.id, m.name),
     onProgress: (value) => {
@@ -106,7 +112,7 @@ let finished = false;
 async function finish(): Promise<void> {
   if (finished) return;
   finished = true;
-  for (const fn of huey?.hooks.shutdown ?? []) {
+  for (const fn of (huey ? internalsOf(huey).registry.hooks.shutdown : [])) {
     try {
       await fn();
     } catch (err) {
@@ -127,8 +133,8 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
       try {
         const loaded = await loadTasksFile(msg.file, msg.instance);
         huey = loaded.huey;
-        huey.forwardSignals((signal, task) => post({ type: "signal", signal, task }));
-        for (const fn of huey.hooks.startup) await fn();
+        internalsOf(huey).registry.forwardSignals((signal, task) => post({ type: "signal", signal, task }));
+        for (const fn of internalsOf(huey).registry.hooks.startup) await fn();
         post({ type: "ready", tasks: huey.taskNames() });
       } catch (err) {
         post({ type: "load-error", error: serializeError(err) });
@@ -142,6 +148,11 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
     case "abort":
       running.get(msg.id)?.abort(new DOMException(msg.reason, "AbortError"));
       return;
+    case "give-back": {
+      const ids = queue.splice(0).map((t) => t.id);
+      if (ids.length) post({ type: "returned", ids });
+      return;
+    }
     case "stop": {
       stopping = true;
       const ids = queue.splice(0).map((t) => t.id);

@@ -1,7 +1,7 @@
 // A rate limit holds across consumer processes: the window's counter lives in storage.
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
-import { SqliteHuey } from "../../src/huey";
+import { SqliteHuey } from "../../src/storage/sqlite-huey";
 import { FIXTURES, ROOT, startOfSecond, tempDb, waitFor } from "../harness";
 
 // Spawns consumer processes on a 2-core machine: a minute per test, not bun's 5 s default.

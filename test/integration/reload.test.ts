@@ -2,7 +2,7 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SqliteHuey } from "../../src/huey";
+import { SqliteHuey } from "../../src/storage/sqlite-huey";
 import { ROOT, tempDir, waitFor } from "../harness";
 
 // Spawns a consumer process on a 2-core machine: a minute per test, not bun's 5 s default.

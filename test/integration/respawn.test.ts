@@ -3,7 +3,7 @@
 import { expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SqliteHuey } from "../../src/huey";
+import { SqliteHuey } from "../../src/storage/sqlite-huey";
 import { FIXTURES, tempDir, waitFor } from "../harness";
 import { spawnCli } from "../services";
 

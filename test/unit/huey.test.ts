@@ -2,6 +2,7 @@
 import { describe, expect, spyOn, test } from "bun:test";
 import { ConfigurationError, DuplicateTaskError, PayloadTooLargeError, UnknownTaskError } from "../../src/errors";
 import { Huey, MemoryHuey } from "../../src/huey";
+import { internalsOf } from "../../src/_internals";
 import { readMessage } from "../../src/message";
 import { MemoryStorage } from "../../src/storage/memory";
 import type { TaskOptions } from "../../src/task";
@@ -224,9 +225,9 @@ describe("hooks", () => {
     expect(seen).toEqual(["pre:t", "post:t"]);
     const offStart = huey.onStartup(() => {});
     const offStop = huey.onShutdown(() => {});
-    expect([huey.hooks.startup.length, huey.hooks.shutdown.length]).toEqual([1, 1]);
+    expect([internalsOf(huey).registry.hooks.startup.length, internalsOf(huey).registry.hooks.shutdown.length]).toEqual([1, 1]);
     offStart();
     offStop();
-    expect([huey.hooks.startup.length, huey.hooks.shutdown.length]).toEqual([0, 0]);
+    expect([internalsOf(huey).registry.hooks.startup.length, internalsOf(huey).registry.hooks.shutdown.length]).toEqual([0, 0]);
   });
 });

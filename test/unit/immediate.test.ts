@@ -158,3 +158,47 @@ describe("Huey immediate mode", () => {
     expect(ctxTask.callLocal(5)).toEqual(["object", "ctx", 5]);
   });
 });
+
+// Immediate mode runs through the consumer's engine: the same admission as a consumer.
+describe("immediate mode applies what a consumer applies", () => {
+  test("revoke({ once: true }) skips exactly one of the calls that follow", async () => {
+    const { huey } = immediate();
+    const runs: number[] = [];
+    const t = huey.task("t", (i: number) => void runs.push(i));
+    await t.revoke({ once: true });
+    for (let i = 0; i < 5; i++) await t(i);
+    expect(runs).toEqual([1, 2, 3, 4]);
+  });
+
+  test("a locked task finds its lock held: TaskLockedError, signal locked", async () => {
+    const { huey, signals } = immediate();
+    const t = huey.task("t", { lock: "L" }, () => 1);
+    const r = await huey.withLock("L", () => t());
+    await expect(r.get()).rejects.toThrow(/lock "L"/);
+    expect(signals()).toEqual(["enqueued", "locked"]);
+    expect(await (await t()).get()).toBe(1); // free again
+    expect(await huey.locks()).toEqual([]);
+  });
+
+  test("a rate limit holds the calls over it in the schedule", async () => {
+    const { huey, signals } = immediate();
+    const t = huey.task("t", { rateLimit: { limit: 1, per: "1h" } }, () => 1);
+    expect(await (await t()).get()).toBe(1);
+    const second = await t();
+    expect(await second.get()).toBeUndefined();
+    expect(await huey.scheduledCount()).toBe(1);
+    expect(signals().slice(3)).toEqual(["enqueued", "rate-limited"]);
+  });
+
+  test("an expired task is skipped, and unique keys are freed when a task finishes", async () => {
+    const { huey } = immediate();
+    const runs: string[] = [];
+    const u = huey.task("u", { unique: true }, (k: string) => void runs.push(k));
+    await u("a");
+    await u("a");
+    expect(runs).toEqual(["a", "a"]);
+    const e = huey.task("e", () => void runs.push("e"));
+    await e.schedule([], { expires: new Date(Date.now() - 1_000) });
+    expect(runs).toEqual(["a", "a"]);
+  });
+});

@@ -30,7 +30,8 @@ export const runCommand = defineCommand({
   },
   args: runArgs,
   async run({ args }) {
-    const { runConsumer } = await import("../../consumer/consumer");
+    const { runConsumer } = await import("../../consumer/run");
+    const api = (await import("../../index")) as unknown as Record<string, unknown>;
     if (args.verbose && args.quiet) throw new CliUsageError("give -v/--verbose or -q/--quiet, not both", "run");
     const logLevel: LogLevel = args.verbose ? "debug" : args.quiet ? "warn" : "info";
     const logFormat = args["log-format"] ?? "text";
@@ -54,6 +55,7 @@ export const runCommand = defineCommand({
         instance: args.instance ?? null,
         logLevel,
         logFormat,
+        api,
       });
     } catch (err) {
       // Option values given on the command line are usage errors.
@@ -61,5 +63,7 @@ export const runCommand = defineCommand({
       throw err;
     }
     await consumer.stopped;
+    // The storage broke under the consumer (file replaced, WAL deleted): a supervisor should restart it.
+    if (consumer.fatal) process.exit(1);
   },
 });

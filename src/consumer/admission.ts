@@ -1,0 +1,147 @@
+// Admission: whether a leased task runs now, and if not, the plan that says what happens to it instead.
+// One function from (task, state, now) to a verdict; the only I/O is through the storage it is given
+// (rate-limit counters, locks, consuming a once-revocation), so it is tested on memory storage.
+import { serializeError, TaskLockedError } from "../errors";
+import { planDefer, planLocked, planOutcome, planSkip, type Plan } from "../executor";
+import { KEYS, readMessage } from "../message";
+import type { LeasedItem, Storage } from "../storage/types";
+
+export interface Revocation {
+  until: number | null;
+  once: boolean;
+}
+
+/** What admission needs to know of a registered task. */
+export interface AdmissionRules {
+  rateLimit: { limit: number; per: number; key: ((...a: any[]) => string) | null } | null;
+  lock: string | null;
+  lockRetry: number | null;
+}
+
+export interface AdmissionState {
+  storage: Pick<Storage, "incr" | "acquireLock" | "deleteData">;
+  /** The task's rules, or undefined when its name is not registered here. */
+  rules(name: string): AdmissionRules | undefined;
+  /** Revocations read for this lease batch (null: none). Once-revocations are consumed through storage. */
+  revocations: Map<string, Revocation> | null;
+  /** Leases a task may take without an outcome before it fails for good. */
+  maxLeases: number;
+  /** How long a taken lock lasts unless renewed, ms. */
+  lease: number;
+  /** How long a task of an unknown name is put back for, ms. */
+  unknownTaskDelay: number;
+  keepFailed: boolean;
+  /** Told of problems worth a log line (a key function that threw). */
+  warn(message: string): void;
+}
+
+/** Run it (holding `lock`, with its fencing token when the backend gives one), or apply `plan` instead. */
+export type Admission =
+  | { run: true; lock?: { key: string; owner: string; fence: number | null } }
+  | { run: false; plan: Plan; unknown?: boolean };
+
+const RUN: Admission = { run: true };
+
+/**
+ * Decide on one leased task. Order: unknown name, too many leases, revoked, rate limit, lock. A lock is a
+ * lease like the task's own (owner: the task's lease token), renewed with it and freed by expiry if we die.
+ */
+export async function admit(item: LeasedItem, s: AdmissionState, now: number): Promise<Admission> {
+  const rules = s.rules(item.name);
+  if (!rules) {
+    // Not a retry of the task: no signal, nothing counted.
+    return { run: false, unknown: true, plan: { ...planDefer(item, now + s.unknownTaskDelay, "retrying"), signals: [] } };
+  }
+  if (item.leases > s.maxLeases) {
+    const error = {
+      name: "WorkerDiedError",
+      message: `task was taken ${item.leases - 1} times and never finished: its worker or consumer died each time (option maxLeases)`,
+      code: "HUEY_WORKER_DIED",
+    };
+    return { run: false, plan: planFailed(item, error, now, s.keepFailed) };
+  }
+  const revoked = s.revocations && (await revokedBy(s, item, now));
+  if (revoked) {
+    const plan = planSkip(item, "revoked");
+    if (revoked.consume) (plan.batch.deleteData ??= []).push(revoked.key);
+    return { run: false, plan };
+  }
+  if (rules.rateLimit) {
+    const retryAt = await rateLimited(s, item, rules.rateLimit, now);
+    if (retryAt !== null) return { run: false, plan: planDefer(item, retryAt, "rate-limited") };
+  }
+  if (rules.lock !== null) {
+    const got = await s.storage.acquireLock(rules.lock, item.token, now + s.lease, now);
+    if (got === null) return { run: false, plan: planLocked(item, rules.lock, rules.lockRetry, now, { keepFailed: false }) };
+    return { run: true, lock: { key: rules.lock, owner: item.token, fence: got } };
+  }
+  return RUN;
+}
+
+/** A plan that fails the task for good with `error`, whatever retries it has left. */
+export function planFailed(item: LeasedItem, error: { name: string; message: string; code?: string }, now: number, keepFailed: boolean): Plan {
+  try {
+    return planOutcome(item, { kind: "error", error }, now, { keepFailed, noRetry: true });
+  } catch (err) {
+    return unreadablePlan(item, serializeError(err));
+  }
+}
+
+/** The payload itself cannot be read: fail it for good, keeping the error. */
+export function unreadablePlan(item: { id: string; token: string; name: string }, error: ReturnType<typeof serializeError>): Plan {
+  return {
+    batch: {
+      ack: [{ id: item.id, token: item.token }],
+      results: [{ id: item.id, payload: JSON.stringify({ ok: false, name: item.name, error, attempts: 1 }) }],
+    },
+    signals: ["error"],
+  };
+}
+
+/**
+ * The revocation that applies, and whether it is used up. A by-id revocation always is (only one lease
+ * of an id exists); a `once` revocation of a task is consumed through storage, so of several calls leased
+ * together, in one consumer or many, exactly one is skipped.
+ */
+async function revokedBy(s: AdmissionState, item: LeasedItem, now: number): Promise<{ key: string; consume: boolean } | null> {
+  const byId = s.revocations!.get(KEYS.revokedId + item.id);
+  if (byId && (byId.until === null || byId.until > now)) return { key: KEYS.revokedId + item.id, consume: true };
+  const key = KEYS.revokedTask + item.name;
+  const r = s.revocations!.get(key);
+  if (!r || (r.until !== null && r.until <= now)) return null;
+  if (!r.once) return { key, consume: false };
+  s.revocations!.delete(key); // later items of this batch run
+  return (await s.storage.deleteData(key)) ? { key, consume: false } : null;
+}
+
+/** Fixed-window rate limit shared through storage: null to run now, else when to try again. */
+async function rateLimited(s: AdmissionState, item: LeasedItem, rl: NonNullable<AdmissionRules["rateLimit"]>, now: number): Promise<number | null> {
+  let key = "";
+  if (rl.key) {
+    try {
+      key = String(rl.key(...readMessage(item.payload).args));
+    } catch (err) {
+      s.warn(`${item.name} ${item.id}: its rateLimit.key function threw (${String(err)}); using one limit for the task`);
+    }
+  }
+  const windowStart = Math.floor(now / rl.per) * rl.per;
+  const windowEnd = windowStart + rl.per;
+  const count = await s.storage.incr(`${KEYS.rate}${item.name}:${key}:${windowStart}`, 1, windowEnd, now);
+  return count > rl.limit ? windowEnd : null;
+}
+
+/** Current revocations, or null when there are none (the common case: one cheap range read). */
+export async function readRevocations(storage: Pick<Storage, "listData">): Promise<Map<string, Revocation> | null> {
+  const rows = await storage.listData("revoked:", 10_000);
+  if (rows.length === 0) return null;
+  return new Map(rows.map((r) => [r.key, JSON.parse(r.value) as Revocation]));
+}
+
+/** Whether a revocation applies to a task now (for aborting running ones; consumes nothing). */
+export function isRevokedNow(revocations: Map<string, Revocation>, id: string, name: string, now: number): boolean {
+  for (const key of [KEYS.revokedId + id, KEYS.revokedTask + name]) {
+    const r = revocations.get(key);
+    if (r && (r.until === null || r.until > now)) return true;
+  }
+  return false;
+}

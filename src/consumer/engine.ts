@@ -1,0 +1,386 @@
+// The engine: what the consumer decides, with no timers and no threads of its own. It leases, admits and
+// hands tasks to a Pool, turns what the pool reports into Plans and gives them to a Committer, and emits
+// signals once they are written. The consumer (Worker pool, group commit) and immediate mode (inline pool,
+// inline commit) both run through it; its unit tests drive it on memory storage with time as an argument.
+import { serializeError, type SerializedError } from "../errors";
+import { planOutcome, planSkip, type Hooks, type Outcome, type Plan, type PlanOptions } from "../executor";
+import { itemInfo, KEYS } from "../message";
+import type { ChordSpec } from "../pipeline";
+import type { SignalName, Signals, TaskInfo } from "../signals";
+import type { LeasedItem, Storage } from "../storage/types";
+import { admit, isRevokedNow, readRevocations, unreadablePlan, type AdmissionRules } from "./admission";
+import type { Committer, PendingOutcome } from "./committer";
+import type { Pool, PoolListener } from "./pool";
+import { timedOut } from "./pool";
+
+/** Most tasks taken in one lease statement. */
+export const MAX_LEASE_BATCH = 256;
+/**
+ * Fewest tasks worth a lease statement while every Worker has work: each statement has a fixed cost, and
+ * leasing a handful after every small group commit cost ~20 µs a row instead of ~8.
+ */
+export const MIN_LEASE_BATCH = 32;
+
+/** What the engine needs of a registered task. */
+export interface EngineTask {
+  options: AdmissionRules & { timeout: number | null };
+}
+
+/** What the engine needs of its Huey. */
+export interface EngineHost {
+  storage: Storage;
+  signals: Signals;
+  lookup(name: string): EngineTask | undefined;
+  keepFailed: boolean;
+  /** A chord member finished: enqueue the callback once all have. */
+  completeChord(c: ChordSpec): Promise<void>;
+}
+
+export interface EngineOptions {
+  lease: number;
+  maxLeases: number;
+  unknownTaskDelay: number;
+  /** The consumer's default timeout (a task's own wins). */
+  timeout: number | null;
+  /** Retries go to the ready queue at once instead of the schedule (immediate mode). */
+  retryAtOnce?: boolean;
+  /** The clock outcomes are planned by (tests pass their own). @default Date.now */
+  clock?: () => number;
+}
+
+export interface Log {
+  enabled(level: "debug" | "info" | "warn" | "error"): boolean;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface InFlight extends LeasedItem {
+  /** Handed to the pool. */
+  placed: boolean;
+  /** Revoked while running. */
+  revoked?: boolean;
+  /** Its lease (or lock) was lost: whatever it returns is discarded. */
+  lost?: boolean;
+  /** The lock it holds while it runs. */
+  lock?: { key: string; owner: string; fence: number | null };
+  hadProgress?: boolean;
+}
+
+export class Engine implements PoolListener {
+  readonly inflight = new Map<string, InFlight>();
+  readonly stats = { completed: 0, failed: 0, retried: 0, interrupted: 0, lost: 0 };
+  pool!: Pool;
+  committer!: Committer<InFlight>;
+  stopping = false;
+  /** Told when room may have grown or a write finished (the loop wakes). */
+  onWake: () => void = () => {};
+  /** Signal emissions under way (immediate mode waits for them). */
+  emitted: Promise<void>[] = [];
+  #unknownWarned = new Map<string, number>();
+
+  constructor(readonly host: EngineHost, readonly o: EngineOptions, readonly log: Log) {}
+
+  /** Room in the pool for more tasks, and whether leasing a few is worth it now. */
+  want(): number {
+    if (this.stopping) return 0;
+    const free = this.pool.room();
+    return free >= MIN_LEASE_BATCH || (free > 0 && this.pool.starving()) ? Math.min(free, MAX_LEASE_BATCH) : 0;
+  }
+
+  /** Lease up to `want` tasks and dispatch them; returns how many were leased. */
+  async leaseAndDispatch(want: number, now: number): Promise<number> {
+    const items = await this.host.storage.lease(want, now + this.o.lease);
+    if (items.length > 0) await this.dispatch(items, now);
+    return items.length;
+  }
+
+  /** Admit each leased task (run it, or plan what happens instead) and hand the runnable ones to the pool. */
+  async dispatch(items: LeasedItem[], now: number): Promise<void> {
+    const storage = this.host.storage;
+    const state = {
+      storage,
+      rules: (n: string) => this.host.lookup(n)?.options,
+      revocations: await readRevocations(storage),
+      maxLeases: this.o.maxLeases,
+      lease: this.o.lease,
+      unknownTaskDelay: this.o.unknownTaskDelay,
+      keepFailed: this.host.keepFailed,
+      warn: (m: string) => this.log.warn(m),
+    };
+    for (const item of items) {
+      const task: InFlight = { ...item, placed: false };
+      this.inflight.set(item.id, task);
+      let verdict;
+      try {
+        verdict = await admit(item, state, now);
+      } catch (err) {
+        verdict = { run: false as const, plan: unreadablePlan(item, serializeError(err)) };
+      }
+      if (!verdict.run) {
+        if (verdict.unknown) this.#warnUnknown(task, now);
+        this.#queue({ task, plan: verdict.plan });
+        continue;
+      }
+      if (verdict.lock) task.lock = verdict.lock;
+      this.#place(task);
+    }
+    this.pool.flushSubmits();
+  }
+
+  #place(task: InFlight): void {
+    const timeout = this.host.lookup(task.name)?.options.timeout ?? this.o.timeout;
+    if (this.pool.submit({ id: task.id, name: task.name, payload: task.payload, timeout })) {
+      task.placed = true;
+      return;
+    }
+    // No room (we lease only what fits, so rare): give it back rather than overfill.
+    this.#giveBack([task]);
+  }
+
+  #giveBack(tasks: InFlight[]): void {
+    for (const t of tasks) this.#forget(t);
+    if (tasks.length === 0) return;
+    const locks = tasks.flatMap((t) => (t.lock ? [t.lock] : []));
+    void this.host.storage
+      .release(tasks.map(({ id, token }) => ({ id, token })))
+      .then(() => Promise.all(locks.map((l) => this.host.storage.releaseLock(l.key, l.owner))))
+      .catch((err) => this.log.error(`could not return tasks to the queue (their leases will expire): ${String(err)}`));
+  }
+
+  #warnUnknown(task: InFlight, now: number): void {
+    const last = this.#unknownWarned.get(task.name) ?? 0;
+    if (now - last <= 60_000) return;
+    this.#unknownWarned.set(task.name, now);
+    this.log.warn(
+      `task "${task.name}" (${task.id}) is not registered in this consumer's tasks file; it stays queued and is ` +
+        `retried in ${this.o.unknownTaskDelay}ms`,
+    );
+  }
+
+  // ------------------------------------------------------------------ what the pool reports
+
+  started(id: string): void {
+    const t = this.inflight.get(id);
+    if (t && this.host.signals.has("executing")) this.#emit("executing", itemInfo(t));
+  }
+
+  done(id: string, outcome: Outcome, ms: number | undefined, wasTimedOut: boolean): void {
+    const task = this.inflight.get(id);
+    if (!task) return;
+    if (task.lost) {
+      this.#forget(task);
+      this.stats.lost++;
+      this.log.warn(`${task.name} ${id}: its lease was lost while it ran; its outcome is discarded (another consumer may run it)`);
+      return;
+    }
+    if (outcome.kind !== "ok" && wasTimedOut) {
+      const ms2 = this.host.lookup(task.name)?.options.timeout ?? this.o.timeout ?? 0;
+      this.#plan(task, timedOut(task.name, ms2), ms, { before: ["timeout"] });
+    } else if (outcome.kind !== "ok" && task.revoked) {
+      this.#queue({ task, plan: planSkip(task, "revoked"), ms });
+    } else {
+      this.#plan(task, outcome, ms);
+    }
+  }
+
+  returned(ids: string[]): void {
+    const tasks = ids.flatMap((id) => this.inflight.get(id) ?? []);
+    if (this.stopping) {
+      this.#giveBack(tasks);
+    } else {
+      for (const t of tasks) this.#place(t);
+      this.pool.flushSubmits();
+    }
+    this.onWake();
+  }
+
+  progress(id: string, value: string): void {
+    const t = this.inflight.get(id);
+    if (!t || t.lost) return;
+    t.hadProgress = true;
+    this.committer.progress(KEYS.progress + id, value);
+  }
+
+  signal(signal: SignalName, task: TaskInfo): void {
+    this.#emit(signal, task);
+  }
+
+  capacity(): void {
+    this.onWake();
+  }
+
+  #deadlockWarned = new Set<string>();
+  waiting(child: string, parents: string[], free: number): void {
+    if (free > 0) return;
+    const names = parents.map((id) => this.inflight.get(id)?.name ?? id).join(", ");
+    if (this.#deadlockWarned.has(names)) return;
+    this.#deadlockWarned.add(names);
+    this.log.warn(
+      `task ${names} blocks on the result of task ${child} inside a Worker, but every Worker slot of this consumer is busy: ` +
+        `unless another consumer runs ${child}, this is a deadlock until the get() times out. Give the consumer more ` +
+        `--workers or --concurrency, or do not block on results inside tasks (use a pipeline: task.s().then(...))`,
+    );
+  }
+
+  note(level: "info" | "warn" | "error", message: string): void {
+    this.log[level](message);
+  }
+
+  // ------------------------------------------------------------------ leases lost, revoked while running
+
+  /** These tasks' leases (or locks) are gone: stop them now and write nothing of theirs. */
+  loseLeases(ids: Iterable<string>, why: string): void {
+    for (const id of ids) {
+      const t = this.inflight.get(id);
+      if (!t || t.lost) continue;
+      t.lost = true;
+      this.log.warn(`${t.name} ${id}: ${why}; stopping it, its outcome will be discarded`);
+      if (t.placed) this.pool.kill(id, why);
+      else this.#forget(t);
+    }
+  }
+
+  /** Fire the AbortSignal of running tasks revoked since they started. */
+  async abortRevoked(now: number): Promise<void> {
+    const revocations = await readRevocations(this.host.storage);
+    if (!revocations) return;
+    for (const t of this.inflight.values()) {
+      if (t.revoked || !this.pool.isStarted(t.id)) continue;
+      if (isRevokedNow(revocations, t.id, t.name, now)) {
+        t.revoked = true;
+        this.pool.abort(t.id, "the task was revoked");
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ outcomes
+
+  #plan(task: InFlight, outcome: Outcome, ms?: number, extra: Partial<PlanOptions> = {}): void {
+    let plan: Plan;
+    try {
+      plan = planOutcome(task, outcome, (this.o.clock ?? Date.now)(), { keepFailed: this.host.keepFailed, hadProgress: task.hadProgress, ...extra });
+    } catch (err) {
+      plan = unreadablePlan(task, serializeError(err));
+    }
+    this.#queue({ task, plan, error: "error" in outcome ? outcome.error : undefined, ms });
+  }
+
+  #queue(p: PendingOutcome<InFlight>): void {
+    if (this.o.retryAtOnce && p.plan.signals.includes("retrying") && p.plan.batch.schedule?.length) {
+      p.plan.batch.enqueue = [...(p.plan.batch.enqueue ?? []), ...p.plan.batch.schedule.map(({ eta: _eta, ...it }) => it)];
+      p.plan.batch.schedule = [];
+    }
+    if (p.task.lock) p.lock = { key: p.task.lock.key, owner: p.task.lock.owner };
+    if (p.task.hadProgress) this.committer.forgetProgress(KEYS.progress + p.task.id);
+    this.committer.add(p);
+  }
+
+  /** After a commit: forget the tasks, count, log, emit signals, complete chords. */
+  async committed(done: PendingOutcome<InFlight>[], lost: Set<string>): Promise<void> {
+    if (lost.size) {
+      this.stats.lost += lost.size;
+      this.log.warn(`lost the lease of ${lost.size} task(s) before their outcome was written (paused past the lease?): wrote nothing of them`);
+    }
+    for (const p of done) {
+      this.#forget(p.task);
+      if (lost.has(p.task.id)) continue;
+      this.#report(p);
+    }
+    for (const p of done) {
+      if (!p.plan.chord || lost.has(p.task.id)) continue;
+      await this.host.completeChord(p.plan.chord).catch((err) =>
+        this.log.error(`chord ${p.plan.chord!.id}: could not enqueue its callback: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    }
+    this.onWake();
+  }
+
+  /** Schedules this commit wrote, for the promoter (the earliest eta matters). */
+  static earliestEta(done: PendingOutcome[]): number {
+    let min = Infinity;
+    for (const p of done) for (const s of p.plan.batch.schedule ?? []) if (s.eta < min) min = s.eta;
+    return min;
+  }
+
+  #report(p: PendingOutcome<InFlight>): void {
+    const { task, plan } = p;
+    const log = this.log;
+    const last = plan.signals[plan.signals.length - 1];
+    const what = `${task.name} ${task.id}`;
+    const fields = { task: task.name, id: task.id };
+    switch (last) {
+      case "complete":
+        this.stats.completed++;
+        if (log.enabled("info")) log.info(`${what} complete in ${fmtMs(p.ms)}`, { ...fields, ms: p.ms });
+        break;
+      case "retrying":
+        this.stats.retried++;
+        if (p.error && log.enabled("warn")) {
+          const when = plan.retryAt !== undefined ? ` in ${Math.max(0, plan.retryAt - Date.now())}ms` : "";
+          log.warn(`${what} failed (${p.error.name}: ${p.error.message}), retrying${when}`, fields);
+        }
+        break;
+      case "error":
+        this.stats.failed++;
+        if (log.enabled("error")) {
+          const stack = log.enabled("debug") && p.error?.stack ? `\n${p.error.stack}` : "";
+          log.error(`${what} failed: ${p.error?.name}: ${p.error?.message}${stack}`, fields);
+        }
+        break;
+      case "rate-limited":
+        log.debug(`${what} is over its rate limit: delayed until ${new Date(plan.retryAt ?? 0).toISOString()}`, fields);
+        break;
+      case undefined:
+        break;
+      default:
+        log.info(`${what} ${last}`, fields);
+    }
+    const wanted = plan.signals.filter((s) => this.host.signals.has(s));
+    if (wanted.length) {
+      const info = itemInfo(task);
+      const err = p.error ? errorOf(p.error) : undefined;
+      for (const sig of wanted) this.#emit(sig, info, err);
+    }
+    for (const a of plan.also ?? []) {
+      if (this.host.signals.has(a.signal)) this.#emit(a.signal, itemInfo({ id: "", name: "", priority: 0, payload: a.payload }));
+    }
+  }
+
+  #emit(signal: SignalName, info: TaskInfo, err?: Error): void {
+    const p = this.host.signals.emit(signal, info, err);
+    if (this.o.retryAtOnce) this.emitted.push(p);
+  }
+
+  /** Shutdown: tasks still in flight go back to the queue, with signal "interrupted". */
+  async interruptAll(): Promise<void> {
+    const left = [...this.inflight.values()];
+    if (left.length === 0) return;
+    this.log.warn(`grace period over: returning ${left.length} running task(s) to the queue`);
+    await this.host.storage.release(left.map(({ id, token }) => ({ id, token }))).catch((err) =>
+      this.log.error(`could not return tasks to the queue (their leases will expire): ${String(err)}`),
+    );
+    for (const t of left) {
+      this.#forget(t);
+      if (t.lock) await this.host.storage.releaseLock(t.lock.key, t.lock.owner).catch(() => {});
+      this.stats.interrupted++;
+      this.#emit("interrupted", itemInfo(t));
+    }
+  }
+
+  #forget(task: InFlight): void {
+    if (this.inflight.get(task.id) === task) this.inflight.delete(task.id);
+  }
+}
+
+function errorOf(e: SerializedError): Error {
+  return Object.assign(new Error(e.message), e);
+}
+
+export function fmtMs(ms: number | undefined): string {
+  if (ms === undefined) return "?";
+  return ms < 10 ? `${ms.toFixed(2)}ms` : `${Math.round(ms)}ms`;
+}
+
+export type { Hooks };

@@ -1,0 +1,123 @@
+// Maintenance: the consumer's periodic chores, each a small step with time as an argument. Renew the leases
+// and locks of running tasks (and stop those whose lease was lost), reclaim expired leases, re-check
+// pending chords, drop old dead letters and expired entries, promote due scheduled tasks, enqueue periodic
+// ticks, and check that the storage is still the one we opened.
+import { KEYS, type DeadLetter } from "../message";
+import { PeriodicScheduler, type PeriodicDef } from "../periodic";
+import type { ChordSpec } from "../pipeline";
+import type { Storage } from "../storage/types";
+import type { Engine, Log } from "./engine";
+
+/** Longest idle sleep between schedule checks; changes in storage wake the poller sooner. */
+export const MAX_IDLE_MS = 1_000;
+/** How often expired dead letters, results, counters and locks are dropped. */
+const RETENTION_EVERY_MS = 60_000;
+
+export interface MaintenanceHost {
+  storage: Storage;
+  engine: Engine;
+  log: Log;
+  lease: number;
+  /** ms, or null to keep no dead letters. */
+  failedRetention: number | null;
+  pendingChords(): Promise<ChordSpec[]>;
+  completeChord(c: ChordSpec): Promise<void>;
+  /** The storage is broken beyond repair (file replaced, WAL deleted): the consumer must exit. */
+  fatal(reason: string): void;
+}
+
+export class Maintenance {
+  nextMaintenance = 0;
+  nextPromote = 0;
+  nextPeriodic = Infinity;
+  #nextRetention = 0;
+  #periodic: PeriodicScheduler | null = null;
+
+  constructor(readonly h: MaintenanceHost) {}
+
+  /** Periodic tasks to tick; `enqueue` stores one tick's task (a duplicate id means another did). */
+  usePeriodic(defs: readonly PeriodicDef[], enqueue: (def: PeriodicDef, tickMs: number) => Promise<void>): void {
+    if (defs.length === 0) return;
+    this.#periodic = new PeriodicScheduler({ storage: this.h.storage, defs: [...defs], enqueue });
+    this.nextPeriodic = 0;
+  }
+
+  /** When the loop must next run a chore. */
+  nextDue(): number {
+    return Math.min(this.nextPromote, this.nextMaintenance, this.nextPeriodic);
+  }
+
+  /** Run whatever chores are due at `now`. */
+  async run(now: number): Promise<void> {
+    if (now >= this.nextMaintenance) await this.maintain(now);
+    if (now >= this.nextPromote) await this.promote(now);
+    if (now >= this.nextPeriodic) await this.tickPeriodic(now);
+  }
+
+  async maintain(now: number): Promise<void> {
+    const { storage, log } = this.h;
+    this.nextMaintenance = now + Math.max(250, Math.floor(this.h.lease / 3));
+    const problem = await storage.checkHealth?.();
+    if (problem) return this.h.fatal(problem);
+    await this.renew(now);
+    const reclaimed = await storage.reclaimExpired(now);
+    if (reclaimed > 0) log.warn(`${reclaimed} task(s) whose consumer stopped renewing their lease are ready again`);
+    // Chords whose last member finished in a consumer that died before enqueuing the callback.
+    for (const c of await this.h.pendingChords()) await this.h.completeChord(c);
+    if (now >= this.#nextRetention) {
+      this.#nextRetention = now + RETENTION_EVERY_MS;
+      await this.dropOldDeadLetters(now);
+      const purged = await storage.purgeExpired(now);
+      if (purged > 0) log.debug(`dropped ${purged} expired result(s), counter(s) and lock(s)`);
+    }
+  }
+
+  /** Renew running tasks' leases and locks; a task whose lease or lock is gone is stopped. */
+  async renew(now: number): Promise<void> {
+    const { storage, engine } = this.h;
+    if (engine.inflight.size === 0) return;
+    const live = [...engine.inflight.values()].filter((t) => !t.lost);
+    const lost = await storage.renew(live.map(({ id, token }) => ({ id, token })), now + this.h.lease);
+    if (lost.length) engine.loseLeases(lost, "its lease was lost (this consumer was paused or cut off past its lease)");
+    for (const t of live) {
+      if (!t.lock || t.lost) continue;
+      const gone = await storage.renewLocks([t.lock.key], t.lock.owner, now + this.h.lease);
+      if (gone.length) engine.loseLeases([t.id], `its lock "${t.lock.key}" was lost`);
+    }
+    await engine.abortRevoked(now);
+  }
+
+  async promote(now: number): Promise<void> {
+    const storage = this.h.storage;
+    // A read first: promoteDue is a write transaction, not worth taking when nothing is due.
+    let next = await storage.nextEta();
+    if (next !== null && next <= now) {
+      let moved: number;
+      do moved = await storage.promoteDue(now, 1000);
+      while (moved === 1000);
+      next = await storage.nextEta();
+    }
+    this.nextPromote = next === null ? now + MAX_IDLE_MS : Math.min(next, now + MAX_IDLE_MS);
+  }
+
+  /** Enqueue the periodic ticks that are due and claimed by us; sleep until the next tick. */
+  async tickPeriodic(now: number): Promise<void> {
+    const p = this.#periodic!;
+    const report = await p.tick(now);
+    for (const t of report.enqueued) this.h.log.debug(`periodic ${t.def.name}: tick ${new Date(t.tickMs).toISOString()} enqueued`);
+    for (const f of report.failed) {
+      this.h.log.error(`periodic ${f.def.name}: could not enqueue its tick (tried again next time): ${f.error instanceof Error ? f.error.message : String(f.error)}`);
+    }
+    const wait = p.msUntilNextTick(now);
+    this.nextPeriodic = wait === null ? Infinity : now + Math.max(1, wait);
+  }
+
+  /** Dead letters are keyed by time-ordered id: drop those older than the retention. */
+  async dropOldDeadLetters(now: number): Promise<void> {
+    const keep = this.h.failedRetention;
+    if (keep === null) return;
+    const rows = await this.h.storage.listData(KEYS.failed, 500);
+    const old = rows.filter((r) => (JSON.parse(r.value) as DeadLetter).failedAt < now - keep).map((r) => r.key);
+    if (old.length) await this.h.storage.commit({ deleteData: old });
+  }
+}

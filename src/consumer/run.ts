@@ -1,0 +1,129 @@
+// runConsumer: what `huey run FILE` does around a Consumer. OS signals (graceful, then forced), SIGHUP
+// reload, the log sink, and the exit status a supervisor reads.
+import type { Huey } from "../huey";
+import { Consumer } from "./consumer";
+import { loadTasksFile, registerModulePlugin } from "./loader";
+import { fileSink, Logger } from "./logger";
+import { resolveConsumerOptions, type ConsumerOptions } from "./options";
+
+export interface RunConsumerOptions extends ConsumerOptions {
+  /** Which Huey instance of the file, when it exports several. */
+  instance?: string | null;
+  /** Free every lock before starting (locks left by a consumer that was killed). @default false */
+  flushLocks?: boolean;
+  /** Append log lines to this file instead of stderr. */
+  logFile?: string;
+  /** The library as the tasks file imports it ("bun-huey"); the CLI passes its own copy. */
+  api?: Record<string, unknown>;
+}
+
+/** A consumer run by runConsumer: it may be replaced by a reload (SIGHUP). */
+export interface RunningConsumer {
+  /** The consumer running now. */
+  readonly consumer: Consumer;
+  /** Resolves when the consumer stopped for good (not for a reload). */
+  readonly stopped: Promise<void>;
+  /** Set when it stopped because its storage broke (file replaced): exit non-zero. */
+  readonly fatal: string | null;
+  /** Load the tasks file anew; if it loads, stop gracefully and start again with it (what SIGHUP does). */
+  reload(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Load a tasks file and run its consumer until SIGINT/SIGTERM. A second signal exits at once (130); leases
+ * of tasks still running then expire and they run again. SIGHUP reloads: the file is imported anew, and only
+ * if that works do running tasks finish and new Workers start; a file that no longer loads is logged and the
+ * loaded version keeps running.
+ */
+export async function runConsumer(file: string, options: RunConsumerOptions = {}): Promise<RunningConsumer> {
+  if (options.api) registerModulePlugin(options.api);
+  const { api: _api, ...consumerOptions } = options;
+  const o = resolveConsumerOptions(consumerOptions);
+  const logger = new Logger(o.logLevel, o.logFormat, options.logFile ? fileSink(options.logFile) : undefined);
+  const instance = options.instance ?? null;
+  let generation = 0;
+
+  async function startWith(huey: Huey, path: string): Promise<Consumer> {
+    const c = new Consumer(huey, { file: path, instance }, consumerOptions, logger);
+    if (options.flushLocks && generation === 0) {
+      const n = await huey.flushLocks();
+      logger.info(`--flush-locks: freed ${n} lock(s)`);
+    }
+    await c.start();
+    c.stopped.then(() => {
+      if (c.fatal && c === current) {
+        stopping = true;
+        finish();
+      }
+    });
+    return c;
+  }
+
+  const first = await loadTasksFile(file, instance, generation);
+  let loaded = first;
+  let current = await startWith(first.huey, first.path);
+  let finish!: () => void;
+  const stopped = new Promise<void>((r) => (finish = r));
+  let stopping = false;
+  let reloading: Promise<void> | null = null;
+
+  const running: RunningConsumer = {
+    get consumer() {
+      return current;
+    },
+    get fatal() {
+      return current.fatal;
+    },
+    stopped,
+    reload() {
+      if (stopping) return Promise.resolve();
+      reloading ??= (async () => {
+        logger.info("SIGHUP: reloading: loading the tasks file anew");
+        let next;
+        try {
+          next = await loadTasksFile(file, instance, generation + 1);
+        } catch (err) {
+          logger.error(`reload failed, still running the version loaded before: ${err instanceof Error ? err.message : String(err)}`);
+          return;
+        }
+        generation++;
+        logger.info("reload: the tasks file loads; finishing running tasks, then starting new Workers");
+        await current.stop();
+        try {
+          current = await startWith(next.huey, next.path);
+          loaded = next;
+        } catch (err) {
+          logger.error(`reload failed, going back to the version loaded before: ${err instanceof Error ? err.message : String(err)}`);
+          current = await startWith(loaded.huey, loaded.path);
+        }
+      })().finally(() => (reloading = null));
+      return reloading;
+    },
+    async stop() {
+      stopping = true;
+      await reloading?.catch(() => {});
+      await current.stop();
+      finish();
+    },
+  };
+
+  if (o.handleSignals) {
+    let signals = 0;
+    // The handlers stay until the process exits: a second signal during a fast stop still exits 130.
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        logger.warn(`${sig} again: exiting now; tasks still running go back to the queue when their leases expire`);
+        logger.flush();
+        process.exit(130);
+      }
+      logger.info(`${sig} received: finishing running tasks (send it again to exit at once)`);
+      void running.stop();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    process.on("SIGHUP", () => void running.reload().catch(() => {}));
+  }
+  return running;
+}

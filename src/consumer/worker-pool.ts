@@ -1,0 +1,365 @@
+// The pool of Bun Workers: spawn, replace (crash, --max-tasks, a load that failed), timeouts, and where each
+// task goes. A task never waits behind another while a Worker that could run it is idle: tasks go to the
+// least loaded Worker, and a Worker that runs dry takes back the unstarted tasks queued on a busy one.
+import { LoadError } from "../errors";
+import type { PoolListener, Pool, PoolTask } from "./pool";
+import { workerDied } from "./pool";
+import type { HostMessage, WorkerMessage } from "./protocol";
+import { WORKER_URL } from "../_worker-url";
+
+/** Longest wait between attempts to start a replacement Worker that fails to load. */
+const RESPAWN_MAX_MS = 30_000;
+/**
+ * How much expected work a Worker may hold queued behind its running tasks. Deep queues keep short tasks
+ * flowing; for slow tasks they would make the queued ones wait, so the depth follows measured task time.
+ */
+const PREFETCH_BUDGET_MS = 2;
+
+export interface WorkerPoolOptions {
+  file: string;
+  instance: string | null;
+  workers: number;
+  concurrency: number;
+  prefetch: number;
+  maxPayloadSize: number;
+  /** The consumer's default timeout (tasks' own option wins). */
+  timeout: number | null;
+  timeoutGrace: number;
+  maxTasks: number | null;
+}
+
+/** One Bun Worker and the tasks it holds. */
+class WorkerSlot {
+  readonly worker: Worker;
+  /** Handed to this Worker and not reported done, in hand-over order. */
+  readonly held = new Map<string, PoolTask>();
+  readonly started = new Set<string>();
+  ready = false;
+  /** Running estimate of task duration in ms (EWMA); pessimistic until measured. */
+  avgMs = 5;
+  gone = false;
+  retiring = false;
+  stopped = false;
+  tasksRun = 0;
+  outbox: { id: string; payload: string }[] = [];
+
+  constructor(readonly index: number, onMessage: (s: WorkerSlot, m: WorkerMessage) => void, onGone: (s: WorkerSlot, reason: string) => void) {
+    // Bun gives a Worker the environment the process started with: pass the current one.
+    this.worker = new Worker(WORKER_URL, { env: { ...process.env } } as WorkerOptions);
+    this.worker.addEventListener("message", (e: MessageEvent<WorkerMessage>) => onMessage(this, e.data));
+    // Always listen for error and close: without them a Worker that fails dies silently.
+    this.worker.addEventListener("error", (e: ErrorEvent) => this.#gone(onGone, `uncaught error: ${e.message || String(e.error ?? "error")}`));
+    this.worker.addEventListener("close", (e: Event) => this.#gone(onGone, `exited with code ${(e as CloseEvent).code ?? "unknown"}`));
+  }
+  send(msg: HostMessage): void {
+    if (!this.gone) this.worker.postMessage(msg);
+  }
+  terminate(): void {
+    this.gone = true;
+    this.worker.terminate();
+  }
+  #gone(onGone: (s: WorkerSlot, reason: string) => void, reason: string): void {
+    if (this.gone) return;
+    this.gone = true;
+    try {
+      this.worker.terminate();
+    } catch {
+      /* already stopped */
+    }
+    onGone(this, reason);
+  }
+}
+
+interface Timer {
+  slot: WorkerSlot;
+  handle: ReturnType<typeof setTimeout>;
+  fired: boolean;
+}
+
+export class WorkerPool implements Pool {
+  #slots: WorkerSlot[] = [];
+  #next = 0;
+  #stopping = false;
+  #timers = new Map<string, Timer>();
+  #ready = new Map<WorkerSlot, { resolve: () => void; reject: (e: Error) => void }>();
+  readonly stats = { workerRestarts: 0, recycled: 0 };
+
+  constructor(readonly o: WorkerPoolOptions, readonly listener: PoolListener, readonly timeoutOf: (name: string) => number | null) {}
+
+  async start(): Promise<void> {
+    const ready = [];
+    for (let i = 0; i < this.o.workers; i++) ready.push(this.#spawn());
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      this.terminate();
+      throw err;
+    }
+  }
+
+  #limit(s: WorkerSlot): number {
+    if (!s.ready || s.gone || s.retiring || this.#stopping) return 0;
+    const byTime = Math.floor((PREFETCH_BUDGET_MS * this.o.concurrency) / Math.max(s.avgMs, 0.001));
+    return this.o.concurrency + Math.min(this.o.prefetch, byTime);
+  }
+
+  room(): number {
+    let n = 0;
+    for (const s of this.#slots) n += Math.max(0, this.#limit(s) - s.held.size);
+    return n;
+  }
+
+  starving(): boolean {
+    for (const s of this.#slots) if (this.#limit(s) > 0 && s.held.size < this.o.concurrency) return true;
+    return false;
+  }
+
+  /** To the least loaded Worker with room: idle Workers first, so nothing queues while one sits idle. */
+  submit(task: PoolTask): boolean {
+    let best: WorkerSlot | null = null;
+    for (const s of this.#slots) {
+      if (this.#limit(s) - s.held.size <= 0) continue;
+      if (!best || s.held.size < best.held.size) best = s;
+    }
+    if (!best) return false;
+    best.held.set(task.id, task);
+    best.outbox.push({ id: task.id, payload: task.payload });
+    return true;
+  }
+
+  flushSubmits(): void {
+    for (const s of this.#slots) {
+      if (s.outbox.length === 0) continue;
+      s.send({ type: "run", tasks: s.outbox });
+      s.outbox = [];
+    }
+  }
+
+  #slotOf(id: string): WorkerSlot | undefined {
+    for (const s of this.#slots) if (s.held.has(id)) return s;
+    return undefined;
+  }
+
+  abort(id: string, reason: string): void {
+    this.#slotOf(id)?.send({ type: "abort", id, reason });
+  }
+
+  kill(id: string, reason: string): void {
+    const slot = this.#slotOf(id);
+    if (!slot) return;
+    slot.send({ type: "abort", id, reason });
+    this.#after(id, slot, this.o.timeoutGrace, () => {
+      this.listener.note("warn", `${slot.held.get(id)?.name ?? "task"} ${id} did not stop ${this.o.timeoutGrace}ms after: ${reason}; replacing worker ${slot.index}`);
+      slot.terminate();
+      this.#retire(slot, id, `terminated: ${reason}`);
+    });
+  }
+
+  isStarted(id: string): boolean {
+    return this.#slotOf(id)?.started.has(id) ?? false;
+  }
+
+  /** Slots that could start a task now (not counting prefetched tasks waiting in them). */
+  #freeSlots(): number {
+    let n = 0;
+    for (const s of this.#slots) if (s.ready && !s.gone && !s.retiring) n += Math.max(0, this.o.concurrency - s.started.size);
+    return n;
+  }
+
+  runningCount(): number {
+    let n = 0;
+    for (const s of this.#slots) n += s.started.size;
+    return n;
+  }
+
+  stop(): void {
+    this.#stopping = true;
+    for (const s of this.#slots) if (!s.gone) s.send({ type: "stop" });
+  }
+
+  quiet(): boolean {
+    return this.#slots.every((s) => s.gone || s.stopped || s.started.size > 0);
+  }
+
+  terminate(): void {
+    this.#stopping = true;
+    for (const t of this.#timers.values()) clearTimeout(t.handle);
+    this.#timers.clear();
+    for (const s of this.#slots) s.terminate();
+  }
+
+  // ------------------------------------------------------------------ Workers
+
+  #spawn(): Promise<void> {
+    const slot = new WorkerSlot(this.#next++, (s, m) => this.#onMessage(s, m), (s, r) => this.#onGone(s, r));
+    this.#slots.push(slot);
+    const ready = new Promise<void>((resolve, reject) => this.#ready.set(slot, { resolve, reject }));
+    const o = this.o;
+    slot.send({ type: "init", file: o.file, instance: o.instance, maxPayloadSize: o.maxPayloadSize, concurrency: o.concurrency, timeout: o.timeout });
+    return ready;
+  }
+
+  /** A replacement that cannot load the tasks file is tried again with backoff, not left a Worker short. */
+  #spawnLogged(attempt = 0): void {
+    this.#spawn().catch((err) => {
+      if (this.#stopping) return;
+      const wait = Math.min(RESPAWN_MAX_MS, 1_000 * 2 ** attempt);
+      this.listener.note("error", `a replacement worker failed to start (trying again in ${wait}ms): ${err instanceof Error ? err.message : String(err)}`);
+      const t = setTimeout(() => !this.#stopping && this.#spawnLogged(attempt + 1), wait);
+      (t as { unref?: () => void }).unref?.();
+    });
+  }
+
+  #onMessage(slot: WorkerSlot, msg: WorkerMessage): void {
+    switch (msg.type) {
+      case "ready":
+        slot.ready = true;
+        this.#ready.get(slot)?.resolve();
+        this.#ready.delete(slot);
+        this.listener.capacity();
+        return;
+      case "load-error": {
+        const err = new LoadError(`worker ${slot.index}: ${msg.error.message}`);
+        const w = this.#ready.get(slot);
+        this.#ready.delete(slot);
+        slot.terminate();
+        this.#slots = this.#slots.filter((s) => s !== slot);
+        if (w) w.reject(err);
+        else this.listener.note("error", err.message);
+        return;
+      }
+      case "report":
+        return this.#onReport(slot, msg.started, msg.done);
+      case "returned": {
+        const ids = msg.ids.filter((id) => slot.held.delete(id));
+        if (ids.length) this.listener.returned(ids);
+        this.listener.capacity();
+        return;
+      }
+      case "stopped":
+        slot.stopped = true;
+        if (slot.retiring && !this.#stopping) {
+          slot.terminate();
+          this.#slots = this.#slots.filter((s) => s !== slot);
+          this.#spawnLogged();
+        }
+        this.listener.capacity();
+        return;
+      case "progress":
+        return this.listener.progress(msg.id, msg.value);
+      case "signal":
+        return this.listener.signal(msg.signal, msg.task);
+      case "waiting":
+        return this.listener.waiting?.(msg.child, msg.running, this.#freeSlots());
+    }
+  }
+
+  #onReport(slot: WorkerSlot, started: string[], done: { id: string; outcome: import("../executor").Outcome; ms: number }[]): void {
+    for (const id of started) {
+      const task = slot.held.get(id);
+      if (!task) continue;
+      slot.started.add(id);
+      const ms = task.timeout ?? this.timeoutOf(task.name);
+      if (ms !== null) this.#armTimeout(slot, task, ms);
+      this.listener.started(id);
+    }
+    for (const d of done) {
+      if (!slot.held.delete(d.id)) continue;
+      slot.started.delete(d.id);
+      slot.tasksRun++;
+      slot.avgMs = slot.avgMs * 0.8 + d.ms * 0.2;
+      this.listener.done(d.id, d.outcome, d.ms, this.#clearTimer(d.id));
+    }
+    const max = this.o.maxTasks;
+    if (max !== null && slot.tasksRun >= max && !slot.retiring && !this.#stopping) {
+      slot.retiring = true;
+      this.stats.recycled++;
+      this.listener.note("info", `worker ${slot.index} ran ${slot.tasksRun} tasks (--max-tasks ${max}): replacing it`);
+      slot.send({ type: "stop" });
+    }
+    if (done.length > 0 && slot.held.size === 0) this.#steal(slot);
+    this.listener.capacity();
+  }
+
+  /** `idle` ran dry: ask the Worker with the most unstarted tasks to hand them back for re-placement. */
+  #steal(idle: WorkerSlot): void {
+    let victim: WorkerSlot | null = null;
+    let most = 0;
+    for (const s of this.#slots) {
+      if (s === idle || s.gone) continue;
+      const waiting = s.held.size - s.started.size - s.outbox.length;
+      if (s.started.size > 0 && waiting > most) {
+        victim = s;
+        most = waiting;
+      }
+    }
+    if (victim) victim.send({ type: "give-back" });
+  }
+
+  #armTimeout(slot: WorkerSlot, task: PoolTask, ms: number): void {
+    if (this.#timers.has(task.id)) return;
+    this.#after(task.id, slot, ms, () => {
+      const t = this.#timers.get(task.id);
+      if (t) t.fired = true;
+      slot.send({ type: "abort", id: task.id, reason: `timed out after ${ms}ms` });
+      this.#after(task.id, slot, this.o.timeoutGrace, () => {
+        this.listener.note("warn", `${task.name} ${task.id} did not stop ${this.o.timeoutGrace}ms after its timeout: replacing worker ${slot.index}`);
+        slot.terminate();
+        this.#retire(slot, task.id, `terminated: task ${task.name} ${task.id} timed out`);
+      });
+    });
+  }
+
+  /** Run `fn` after `ms` while `id` is still held by `slot`; one timer per task. */
+  #after(id: string, slot: WorkerSlot, ms: number, fn: () => void): void {
+    const prev = this.#timers.get(id);
+    if (prev) clearTimeout(prev.handle);
+    const handle = setTimeout(() => {
+      if (!slot.held.has(id) || slot.gone) return;
+      fn();
+    }, ms);
+    this.#timers.set(id, { slot, handle, fired: prev?.fired ?? false });
+  }
+
+  /** Clear `id`'s timer; true when its timeout had fired. */
+  #clearTimer(id: string): boolean {
+    const t = this.#timers.get(id);
+    if (!t) return false;
+    clearTimeout(t.handle);
+    this.#timers.delete(id);
+    return t.fired;
+  }
+
+  #onGone(slot: WorkerSlot, reason: string): void {
+    const w = this.#ready.get(slot);
+    if (w) {
+      this.#slots = this.#slots.filter((s) => s !== slot);
+      this.#ready.delete(slot);
+      w.reject(new LoadError(`worker ${slot.index} died while loading ${this.o.file}: ${reason}`));
+      return;
+    }
+    this.#retire(slot, null, reason);
+  }
+
+  /**
+   * Take a dead or terminated Worker out. The task that caused it (`culprit`, a timeout or a kill) or, for
+   * a crash, every task it had started, fails (or retries); unstarted tasks go back to the engine, and so do
+   * other started ones when the culprit is known. Then start a new Worker.
+   */
+  #retire(slot: WorkerSlot, culprit: string | null, reason: string): void {
+    this.#slots = this.#slots.filter((s) => s !== slot);
+    const back: string[] = [];
+    for (const id of slot.held.keys()) {
+      const fired = this.#clearTimer(id);
+      if (id === culprit || (culprit === null && slot.started.has(id))) this.listener.done(id, workerDied(reason), undefined, fired || id === culprit);
+      else back.push(id);
+    }
+    slot.held.clear();
+    slot.started.clear();
+    if (back.length) this.listener.returned(back);
+    if (this.#stopping) return;
+    this.stats.workerRestarts++;
+    if (culprit === null) this.listener.note("warn", `worker ${slot.index} ${reason}; starting a new one`);
+    this.#spawnLogged();
+  }
+}

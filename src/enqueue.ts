@@ -1,0 +1,63 @@
+// Turning a call into a stored message: its id, options, eta and unique key. Pure but for the clock,
+// which is an argument.
+import { ConfigurationError } from "./errors";
+import { KEYS, newTaskId, type Message } from "./message";
+import { whole } from "./task-options";
+import type { ResolvedTaskOptions, ScheduleOptions } from "./task";
+import { toEpochMs, toMs } from "./_time";
+
+export function checkId(id: unknown, where: string): string {
+  if (typeof id !== "string" || id.trim() === "" || id.length > 200) {
+    throw new ConfigurationError(`${where}: id must be a non-empty string of at most 200 characters, got ${JSON.stringify(id)}`);
+  }
+  return id;
+}
+
+/** The message for one call of task `name` with per-call settings `s`. */
+export function buildMessage(name: string, o: ResolvedTaskOptions, args: unknown[], s: ScheduleOptions, now: number): Message {
+  const where = `${name}.schedule()`;
+  const m: Message = {
+    v: 1,
+    id: s.id !== undefined ? checkId(s.id, where) : newTaskId(),
+    name,
+    args,
+    priority: s.priority !== undefined ? whole(name, "priority", s.priority, -Infinity) : o.priority,
+    retries: s.retries !== undefined ? whole(name, "retries", s.retries, 0) : o.retries,
+    retryDelay: s.retryDelay !== undefined ? toMs(s.retryDelay, `${where} retryDelay`) : o.retryDelay,
+    attempt: 1,
+  };
+  if (o.retryBackoff !== 1) m.backoff = o.retryBackoff;
+  if (o.retryJitter) m.jitter = o.retryJitter;
+  if (o.retryMaxDelay !== null) m.maxDelay = o.retryMaxDelay;
+  if (s.expires !== undefined) {
+    m.expires = s.expires instanceof Date ? toEpochMs(s.expires, `${where} expires`) : now + toMs(s.expires, `${where} expires`);
+  } else if (o.expires !== null) {
+    m.expires = now + o.expires;
+  }
+  return m;
+}
+
+/** When a call with `delay` or `eta` becomes ready; undefined for now. */
+export function etaOf(name: string, s: ScheduleOptions, now: number): number | undefined {
+  if (s.delay !== undefined && s.eta !== undefined) {
+    throw new ConfigurationError(`${name}.schedule(args, options): give "delay" or "eta", not both`);
+  }
+  if (s.eta !== undefined) return toEpochMs(s.eta, `${name}.schedule() eta`);
+  if (s.delay !== undefined) return now + toMs(s.delay, `${name}.schedule() delay`);
+  return undefined;
+}
+
+/** The key-value key that keeps a unique task unique, or undefined for a task that is not. */
+export function uniqueKey(name: string, o: ResolvedTaskOptions, args: unknown[]): string | undefined {
+  if (!o.unique) return undefined;
+  let key: unknown;
+  try {
+    key = o.unique(...args);
+  } catch (err) {
+    throw new ConfigurationError(`task "${name}": the unique key function threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (typeof key !== "string") {
+    throw new ConfigurationError(`task "${name}": the unique key function must return a string, got ${typeof key}`);
+  }
+  return `${KEYS.unique}${name}:${key}`;
+}

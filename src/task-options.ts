@@ -1,0 +1,73 @@
+// Task options: defaults under what the user gave, checked, frozen (resolveTaskOptions).
+import { ConfigurationError } from "./errors";
+import type { ResolvedHueyOptions } from "./huey";
+import { encode } from "./serializer";
+import type { ResolvedTaskOptions, TaskOptions } from "./task";
+import { toMs, type Duration } from "./_time";
+
+export function whole(task: string, option: string, v: unknown, min: number): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+    throw new ConfigurationError(`task "${task}": ${option} must be a whole number${min > -Infinity ? ` of ${min} or more` : ""}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function optionalMs(task: string, option: string, v: Duration | undefined): number | null {
+  return v === undefined ? null : toMs(v, `task "${task}": ${option}`);
+}
+
+export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedHueyOptions): ResolvedTaskOptions {
+  const backoff = o.retryBackoff ?? 1;
+  if (typeof backoff !== "number" || !Number.isFinite(backoff) || backoff < 1) {
+    throw new ConfigurationError(`task "${name}": retryBackoff must be a number of 1 or more (a factor), got ${JSON.stringify(o.retryBackoff)}`);
+  }
+  const jitter = o.retryJitter ?? 0;
+  if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) {
+    throw new ConfigurationError(`task "${name}": retryJitter must be a fraction from 0 to 1, got ${JSON.stringify(o.retryJitter)}`);
+  }
+  if (o.unique !== undefined && typeof o.unique !== "boolean" && typeof o.unique !== "function") {
+    throw new ConfigurationError(`task "${name}": unique must be true, false or a function of the arguments returning a key`);
+  }
+  let rateLimit: ResolvedTaskOptions["rateLimit"] = null;
+  if (o.rateLimit !== undefined) {
+    const r = o.rateLimit;
+    if (!r || typeof r !== "object") throw new ConfigurationError(`task "${name}": rateLimit must be { limit, per }`);
+    const limit = whole(name, "rateLimit.limit", r.limit, 1);
+    const per = toMs(r.per, `task "${name}": rateLimit.per`);
+    if (per <= 0) throw new ConfigurationError(`task "${name}": rateLimit.per must be longer than 0, got ${JSON.stringify(r.per)}`);
+    if (r.key !== undefined && typeof r.key !== "function") {
+      throw new ConfigurationError(`task "${name}": rateLimit.key must be a function of the arguments`);
+    }
+    rateLimit = Object.freeze({ limit, per, key: r.key ?? null });
+  }
+  if (o.lock !== undefined) checkLockKey(o.lock, `task "${name}": lock`);
+  if (o.lockRetry !== undefined && o.lock === undefined) {
+    throw new ConfigurationError(`task "${name}": lockRetry needs a lock option`);
+  }
+  const timeout = optionalMs(name, "timeout", o.timeout);
+  if (timeout === 0) throw new ConfigurationError(`task "${name}": timeout must be longer than 0`);
+  return Object.freeze({
+    priority: whole(name, "priority", o.priority ?? 0, -Infinity),
+    retries: whole(name, "retries", o.retries ?? 0, 0),
+    retryDelay: toMs(o.retryDelay ?? 0, `task "${name}": retryDelay`),
+    retryBackoff: backoff,
+    retryJitter: jitter,
+    retryMaxDelay: optionalMs(name, "retryMaxDelay", o.retryMaxDelay),
+    results: o.results ?? huey.results,
+    storeNone: o.storeNone ?? true,
+    resultTtl: optionalMs(name, "resultTtl", o.resultTtl),
+    expires: optionalMs(name, "expires", o.expires),
+    timeout,
+    context: o.context ?? false,
+    unique: o.unique === true ? (...args: unknown[]) => encode(args, `task "${name}" unique key`) : (o.unique || false),
+    rateLimit,
+    lock: o.lock ?? null,
+    lockRetry: optionalMs(name, "lockRetry", o.lockRetry),
+  });
+}
+
+export function checkLockKey(key: unknown, where: string): asserts key is string {
+  if (typeof key !== "string" || key.trim() === "") {
+    throw new ConfigurationError(`${where}: a lock key must be a non-empty string, got ${JSON.stringify(key)}`);
+  }
+}

@@ -1,0 +1,373 @@
+// The consumer's decisions without threads: the engine on memory storage with a pool the test drives by
+// hand (or one that runs execute() inline), commits written inline, and time as an argument.
+import { describe, expect, test } from "bun:test";
+import { GroupCommitter, InlineCommitter } from "../../src/consumer/committer";
+import { Engine, type InFlight, type Log } from "../../src/consumer/engine";
+import { InlinePool, type Pool, type PoolListener, type PoolTask } from "../../src/consumer/pool";
+import type { Outcome } from "../../src/executor";
+import { MemoryHuey } from "../../src/huey";
+import type { SignalName } from "../../src/signals";
+import type { CommitBatch, Storage } from "../../src/storage/types";
+import { internalsOf } from "../../src/_internals";
+
+/** A pool whose Workers are the test: it records what it is handed; the test says what happened. */
+class ManualPool implements Pool {
+  held: PoolTask[] = [];
+  started = new Set<string>();
+  aborted: string[] = [];
+  killed: string[] = [];
+  constructor(readonly listener: PoolListener, readonly slots = 2) {}
+  async start() {}
+  room() {
+    return Math.max(0, this.slots - this.held.length);
+  }
+  starving() {
+    return this.held.length < this.slots;
+  }
+  submit(t: PoolTask) {
+    if (this.room() === 0) return false;
+    this.held.push(t);
+    return true;
+  }
+  flushSubmits() {}
+  abort(id: string) {
+    this.aborted.push(id);
+  }
+  kill(id: string) {
+    this.killed.push(id);
+  }
+  isStarted(id: string) {
+    return this.started.has(id);
+  }
+  runningCount() {
+    return this.started.size;
+  }
+  stop() {}
+  quiet() {
+    return true;
+  }
+  terminate() {}
+  start_(id: string) {
+    this.started.add(id);
+    this.listener.started(id);
+  }
+  finish(id: string, outcome: Outcome, timedOut = false) {
+    this.held = this.held.filter((t) => t.id !== id);
+    this.started.delete(id);
+    this.listener.done(id, outcome, 1, timedOut);
+  }
+  ids() {
+    return this.held.map((t) => t.id);
+  }
+}
+
+const silent: Log = { enabled: () => false, debug() {}, info() {}, warn() {}, error() {} };
+let n = 0;
+
+/** A Huey on memory storage, an engine over it, and a record of signals by task id. */
+function setup(o: { pool?: "manual" | "inline"; slots?: number; lease?: number; maxLeases?: number; group?: boolean; now?: () => number } = {}) {
+  const huey = new MemoryHuey({ name: `engine-${++n}` });
+  const storage = huey.storage;
+  const signals = new Map<string, SignalName[]>();
+  huey.signal([], (s, t) => void (signals.get(t.id) ?? signals.set(t.id, []).get(t.id)!).push(s));
+  const hi = internalsOf(huey);
+  const engine = new Engine(
+    { storage, signals: huey.signals, lookup: (x) => hi.registry.lookup(x), keepFailed: true, completeChord: (c) => hi.completeChord(c) },
+    { lease: o.lease ?? 30_000, maxLeases: o.maxLeases ?? 5, unknownTaskDelay: 30_000, timeout: null, clock: o.now },
+    silent,
+  );
+  const manual = new ManualPool(engine, o.slots ?? 2);
+  const inline = new InlinePool(engine, { lookup: (x) => hi.registry.lookup(x), maxPayloadSize: 1 << 20, hooks: hi.registry.hooks }, 1, 0);
+  engine.pool = o.pool === "inline" ? inline : manual;
+  const commits: CommitBatch[] = [];
+  const counting: Pick<Storage, "commit" | "hasTask"> = {
+    commit: (b) => (commits.push(b), storage.commit(b)),
+    hasTask: (id) => storage.hasTask(id),
+  };
+  const host = { storage: counting, onCommitted: (d: never[], l: Set<string>) => engine.committed(d, l), onError() {}, inFlight: () => engine.inflight.size };
+  engine.committer = o.group ? new GroupCommitter<InFlight>(host) : new InlineCommitter<InFlight>(host);
+  return { huey, storage, engine, pool: manual, inline, signals, commits, of: (id: string) => signals.get(id) ?? [] };
+}
+
+const OK: Outcome = { kind: "ok", result: JSON.stringify({ ok: true, value: 1 }) };
+
+describe("dispatch", () => {
+  test("higher priority first, FIFO within a priority, only as many as there is room for", async () => {
+    const { huey, engine, pool } = setup({ slots: 2 });
+    const t = huey.task("t", () => 1);
+    const low = await t.schedule([], { priority: 0 });
+    const high = await t.schedule([], { priority: 5 });
+    const low2 = await t.schedule([], { priority: 0 });
+    expect(engine.want()).toBe(2);
+    expect(await engine.leaseAndDispatch(engine.want(), 1_000)).toBe(2);
+    expect(pool.ids()).toEqual([high.id, low.id]);
+    pool.finish(high.id, OK);
+    await engine.committer.flush();
+    await engine.leaseAndDispatch(engine.want(), 1_000);
+    expect(pool.ids()).toEqual([low.id, low2.id]);
+  });
+
+  test("a task of a name this consumer does not know is put back for later, with no signal", async () => {
+    const { huey, engine, storage, pool, of } = setup();
+    const other = new MemoryHuey({ name: huey.name, storage });
+    const r = await other.task("elsewhere", () => 1)();
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    expect(pool.ids()).toEqual([]);
+    expect((await storage.listScheduled(10)).map((s) => [s.id, s.eta])).toEqual([[r.id, 31_000]]);
+    expect(of(r.id)).toEqual([]); // "enqueued" went to the other Huey; nothing here
+  });
+
+  test("a task leased more than maxLeases times without an outcome fails for good", async () => {
+    const { huey, engine, storage, pool } = setup({ maxLeases: 2 });
+    const r = await huey.task("t", { retries: 3 }, () => 1)();
+    for (let i = 0; i < 2; i++) {
+      await storage.lease(1, 10); // taken, and its consumer died: the lease runs out
+      await storage.reclaimExpired(11);
+    }
+    await engine.leaseAndDispatch(1, 1_000);
+    await engine.committer.flush();
+    expect(pool.ids()).toEqual([]);
+    await expect(r.get()).rejects.toThrow(/taken 2 times/);
+  });
+});
+
+describe("revocation", () => {
+  test("revoke({ once: true }) with 5 calls queued together skips exactly one", async () => {
+    const { huey, engine, pool, of } = setup({ slots: 10 });
+    const t = huey.task("t", () => 1);
+    const rs = [];
+    for (let i = 0; i < 5; i++) rs.push(await t());
+    await t.revoke({ once: true });
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    expect(pool.ids().length).toBe(4);
+    expect(rs.filter((r) => of(r.id).includes("revoked")).length).toBe(1);
+    expect(await t.isRevoked()).toBe(false);
+  });
+
+  test("a revoked id is skipped and its revocation used up; a task revoked while running is aborted", async () => {
+    const { huey, engine, pool, of } = setup();
+    const t = huey.task("t", () => 1);
+    const a = await t();
+    await huey.revokeById(a.id);
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    expect(of(a.id)).toEqual(["enqueued", "revoked"]);
+    expect(await huey.isRevokedId(a.id)).toBe(false);
+    const b = await t();
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.start_(b.id);
+    await huey.revokeById(b.id);
+    await engine.abortRevoked(1_000);
+    expect(pool.aborted).toEqual([b.id]);
+    pool.finish(b.id, { kind: "error", error: { name: "AbortError", message: "aborted" } });
+    await engine.committer.flush();
+    expect(of(b.id)).toEqual(["enqueued", "executing", "revoked"]);
+  });
+});
+
+describe("locks", () => {
+  test("a second run while the lock is held fails with TaskLockedError; the lock is freed in the outcome's commit", async () => {
+    const { huey, engine, pool, storage, commits, of } = setup();
+    const t = huey.task("t", { lock: "L" }, () => 1);
+    const a = await t();
+    const b = await t();
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    expect(pool.ids()).toEqual([a.id]);
+    expect(of(b.id)).toEqual(["enqueued", "locked"]);
+    await expect(b.get()).rejects.toThrow(/lock "L"/);
+    const before = commits.length;
+    pool.finish(a.id, OK);
+    await engine.committer.flush();
+    // One commit wrote the result and freed the lock: whoever sees the result finds the lock free.
+    expect(commits.length).toBe(before + 1);
+    expect(commits.at(-1)!.tasks![0]!.releaseLocks).toEqual([{ key: "L", owner: expect.any(String) }]);
+    expect(await storage.listLocks(1_000)).toEqual([]);
+  });
+
+  test("with lockRetry, a locked run is put back for later instead", async () => {
+    const { huey, engine, storage, of } = setup();
+    const t = huey.task("t", { lock: "L", lockRetry: "2s" }, () => 1);
+    await t();
+    const b = await t();
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    expect(of(b.id)).toEqual(["enqueued", "locked"]);
+    expect((await storage.listScheduled(10)).map((s) => [s.id, s.eta])).toEqual([[b.id, 3_000]]);
+  });
+
+  test("a lock lost while its task runs stops the task, and its outcome is discarded", async () => {
+    const { huey, engine, pool, storage } = setup();
+    const t = huey.task("t", { lock: "L" }, () => 1);
+    const a = await t();
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.start_(a.id);
+    await storage.releaseLock("L", null); // e.g. expired and taken by another
+    engine.loseLeases([a.id], "its lock was lost");
+    expect(pool.killed).toEqual([a.id]);
+    pool.finish(a.id, OK);
+    await engine.committer.flush();
+    expect(await a.get()).toBeUndefined();
+    expect(engine.stats.lost).toBe(1);
+  });
+});
+
+describe("rate limits (fixed windows, time as an argument)", () => {
+  test("over the limit within a window, runs are put back to the window's end", async () => {
+    const { huey, engine, pool, storage, of } = setup({ slots: 10 });
+    const t = huey.task("t", { rateLimit: { limit: 2, per: "1s" } }, () => 1);
+    const rs = [await t(), await t(), await t()];
+    await engine.leaseAndDispatch(10, 5_100);
+    await engine.committer.flush();
+    expect(pool.ids()).toEqual([rs[0]!.id, rs[1]!.id]);
+    expect(of(rs[2]!.id)).toEqual(["enqueued", "rate-limited"]);
+    expect((await storage.listScheduled(10)).map((s) => s.eta)).toEqual([6_000]);
+  });
+});
+
+describe("outcomes", () => {
+  test("a failure with retries left is retried after its delay; then it fails for good into the dead letters", async () => {
+    let now = 10_000;
+    const { huey, engine, pool, storage, of } = setup({ now: () => now });
+    const t = huey.task("t", { retries: 1, retryDelay: "1s" }, () => 1);
+    const r = await t();
+    await engine.leaseAndDispatch(10, now);
+    pool.finish(r.id, { kind: "error", error: { name: "Error", message: "boom" } });
+    await engine.committer.flush();
+    expect((await storage.listScheduled(10)).map((s) => s.eta)).toEqual([11_000]);
+    now = 11_000;
+    await storage.promoteDue(now, 10);
+    await engine.leaseAndDispatch(10, now);
+    pool.finish(r.id, { kind: "error", error: { name: "Error", message: "boom" } });
+    await engine.committer.flush();
+    expect(of(r.id).at(-1)).toBe("error");
+    expect(of(r.id)).toContain("retrying");
+    expect(await huey.failedCount()).toBe(1);
+    await expect(r.get()).rejects.toThrow(/boom/);
+  });
+
+  test("a timeout reported by the pool fails the task with TaskTimeoutError after the signal timeout", async () => {
+    const { huey, engine, pool, of } = setup();
+    const r = await huey.task("t", { timeout: "1s" }, () => 1)();
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.start_(r.id);
+    pool.finish(r.id, { kind: "error", error: { name: "AbortError", message: "timed out" } }, true);
+    await engine.committer.flush();
+    expect(of(r.id)).toEqual(["enqueued", "executing", "timeout", "error"]);
+    await expect(r.get()).rejects.toThrow(/longer than its timeout/);
+  });
+
+  test("the inline pool runs execute() here: a task that ignores nothing and one that times out", async () => {
+    const { huey, engine, inline, of } = setup({ pool: "inline" });
+    const add = huey.task("add", (a: number, b: number) => a + b);
+    const slow = huey.task("slow", { timeout: 20, context: true }, (ctx) => new Promise((_, rej) => ctx.signal.addEventListener("abort", () => rej(ctx.signal.reason))));
+    const a = await add(1, 2);
+    const s = await slow();
+    for (let i = 0; i < 2; i++) {
+      await engine.leaseAndDispatch(1, Date.now());
+      await inline.whenIdle();
+      await engine.committer.flush();
+    }
+    expect(await a.get()).toBe(3);
+    await expect(s.get()).rejects.toThrow(/longer than its timeout/);
+    expect(of(s.id)).toEqual(["enqueued", "executing", "timeout", "error"]);
+  });
+});
+
+describe("fencing", () => {
+  test("an outcome whose lease was lost before the commit writes nothing, and the newer holder's result stands", async () => {
+    const { huey, engine, pool, storage, of } = setup({ lease: 1_000 });
+    const r = await huey.task("t", () => 1)();
+    await engine.leaseAndDispatch(10, 1_000);
+    // Paused past the lease: another consumer reclaims, runs it and stores its result.
+    await storage.reclaimExpired(5_000);
+    const [again] = await storage.lease(1, 60_000);
+    await storage.commit({ tasks: [{ lease: { id: again!.id, token: again!.token }, results: [{ id: r.id, payload: JSON.stringify({ ok: true, value: "B" }) }] }] });
+    pool.finish(r.id, { kind: "error", error: { name: "Error", message: "late A" } });
+    await engine.committer.flush();
+    expect(await r.get()).toBe("B");
+    expect(await huey.failedCount()).toBe(0);
+    expect(of(r.id)).toEqual(["enqueued"]);
+    expect(engine.stats.lost).toBe(1);
+  });
+
+  test("renewal that finds a lease lost stops the task and discards its outcome", async () => {
+    const { huey, engine, pool, storage } = setup({ lease: 1_000 });
+    const r = await huey.task("t", () => 1)();
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.start_(r.id);
+    await storage.reclaimExpired(5_000);
+    const lost = await storage.renew([...engine.inflight.values()].map(({ id, token }) => ({ id, token })), 9_000);
+    engine.loseLeases(lost, "its lease was lost");
+    expect(pool.killed).toEqual([r.id]);
+    pool.finish(r.id, OK);
+    await engine.committer.flush();
+    expect(await r.get()).toBeUndefined();
+    expect(await storage.pendingCount()).toBe(1); // still there for whoever runs it next
+  });
+});
+
+describe("group commit", () => {
+  test("outcomes reported together are written in one commit", async () => {
+    const { huey, engine, pool, commits } = setup({ slots: 8, group: true });
+    const t = huey.task("t", () => 1);
+    const rs = [...(await t.map([[], [], [], [], []]))];
+    await engine.leaseAndDispatch(10, 1_000);
+    const before = commits.length;
+    engine.committer.batch(() => {
+      for (const r of rs) pool.finish(r.id, OK);
+    });
+    await engine.committer.flush();
+    expect(commits.length).toBe(before + 1);
+    expect(commits.at(-1)!.tasks!.length).toBe(5);
+  });
+
+  test("a commit repeated after a lost reply skips the next stages it already stored and writes the rest", async () => {
+    const { huey, engine, pool, storage } = setup();
+    const a = huey.task("a", () => 1);
+    const b = huey.task("b", (x: number) => x + 1);
+    const group = await huey.enqueue(a.s().then(b));
+    const [first, second] = [...group];
+    await engine.leaseAndDispatch(10, 1_000);
+    // The next stage is already stored (the first attempt's reply was lost after it committed).
+    const next = { id: second!.id, name: "b", priority: 0, payload: JSON.stringify({ v: 1, id: second!.id, name: "b", args: [1], priority: 0, retries: 0, retryDelay: 0, attempt: 1 }) };
+    await storage.enqueue([next]);
+    pool.finish(first!.id, { kind: "ok", result: JSON.stringify({ ok: true, value: 1 }), next });
+    await engine.committer.flush();
+    expect(await first!.get()).toBe(1);
+    expect(await storage.pendingCount()).toBe(1);
+  });
+});
+
+describe("shutdown", () => {
+  test("tasks handed back while stopping go back to the queue; tasks still running are interrupted and released", async () => {
+    const { huey, engine, pool, storage, of } = setup({ slots: 3 });
+    const t = huey.task("t", () => 1);
+    const rs = [...(await t.map([[], [], []]))];
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.start_(rs[0]!.id);
+    engine.stopping = true;
+    expect(engine.want()).toBe(0);
+    engine.returned([rs[1]!.id, rs[2]!.id]);
+    await waitUntil(async () => (await storage.pendingCount()) === 2);
+    await engine.interruptAll();
+    expect(await storage.pendingCount()).toBe(3);
+    expect(of(rs[0]!.id)).toEqual(["enqueued", "executing", "interrupted"]);
+  });
+
+  test("a Worker that ran dry takes back another's unstarted tasks: they are placed again, not released", async () => {
+    const { huey, engine, pool, storage } = setup({ slots: 3 });
+    const rs = [...(await huey.task("t", () => 1).map([[], []]))];
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.held = pool.held.filter((x) => x.id !== rs[1]!.id);
+    engine.returned([rs[1]!.id]);
+    expect(pool.ids()).toContain(rs[1]!.id);
+    expect(await storage.leasedCount()).toBe(2);
+  });
+});
+
+async function waitUntil(cond: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 1000 && !(await cond()); i++) await Bun.sleep(1);
+}
