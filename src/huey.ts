@@ -864,6 +864,7 @@ export class SqliteHuey extends Huey {
           queue: options.name,
           synchronous: options.synchronous,
           busyTimeout: options.busyTimeout,
+          fileMode: options.fileMode,
           readonly: options.readonly,
         }),
     });
