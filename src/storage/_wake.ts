@@ -1,4 +1,4 @@
-import { closeSync, futimesSync, openSync, watch, type FSWatcher } from "node:fs";
+import { closeSync, fchmodSync, futimesSync, openSync, watch, type FSWatcher } from "node:fs";
 import { Waiters } from "./_waiters";
 
 /** What a waiter waits for: new ready work (pollers), or new results (blocking result reads). */
@@ -26,6 +26,23 @@ function touchFile(fd: number): void {
   } catch {
     /* waiters elsewhere fall back to polling */
   }
+}
+
+/** Open a wake file for touching; create it with exactly `mode` (umask aside) when missing. */
+function openWakeFile(path: string, mode: number): number {
+  let fd: number;
+  try {
+    fd = openSync(path, "ax", mode);
+  } catch (err) {
+    if ((err as { code?: string }).code === "EEXIST") return openSync(path, "a");
+    throw err;
+  }
+  try {
+    fchmodSync(fd, mode);
+  } catch {
+    /* a file system without modes: it stays as created */
+  }
+  return fd;
 }
 
 /**
@@ -58,16 +75,19 @@ export class FileWake {
   /**
    * @param base the database path; null for none (in-memory: in-thread wake-ups only)
    * @param changed true when another connection committed since this object's last look
+   * @param mode permissions of a wake file this creates (the database file's, as SQLite does
+   *   for -wal and -shm); an existing one keeps its own
    */
   constructor(
     readonly base: string | null,
     readonly changed: () => boolean,
     writable: boolean,
+    mode = 0o600,
   ) {
     if (base === null || !writable) return;
     for (const t of TOPICS) {
       try {
-        this.#fds.set(t, openSync(`${base}-wake-${t}`, "a"));
+        this.#fds.set(t, openWakeFile(`${base}-wake-${t}`, mode));
       } catch {
         // read-only folder: waiters elsewhere fall back to polling
       }

@@ -25,6 +25,7 @@ export class SqliteHuey extends Huey {
           synchronous: options.synchronous,
           busyTimeout: options.busyTimeout,
           readonly: options.readonly,
+          fileMode: options.fileMode,
         }),
     });
     this.filename = filename;

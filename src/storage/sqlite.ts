@@ -1,7 +1,7 @@
 import { Database, type Statement } from "bun:sqlite";
-import { accessSync, constants, existsSync } from "node:fs";
-import { dirname } from "node:path";
-import { DuplicateIdError, StorageError } from "../errors";
+import { accessSync, closeSync, constants, existsSync, fchmodSync, openSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { ConfigurationError, DuplicateIdError, StorageError } from "../errors";
 import { FileWake, type Topic } from "./_wake";
 import { SQLITE_MIGRATIONS } from "./sql/migrations";
 import type {
@@ -23,6 +23,12 @@ export interface SqliteStorageOptions {
   busyTimeout?: number;
   /** Open without writing anything: for inspection tools. @default false */
   readonly?: boolean;
+  /**
+   * Permissions of the database file when it is created (exactly these, whatever the umask).
+   * SQLite gives its -wal and -shm files the database file's permissions, and so does bun-huey
+   * for its -wake-* files. An existing database file keeps its own. @default 0o600
+   */
+  fileMode?: number;
 }
 
 
@@ -42,13 +48,32 @@ export class SqliteStorage implements Storage {
   #wake: FileWake;
   #seenVersion = -1;
   #closed = false;
+  /** The database file and its -wal and -shm as they were at open, for checkHealth. */
+  #files: WatchedFile[] = [];
 
   constructor(options: SqliteStorageOptions) {
+    const mode = options.fileMode;
+    if (mode !== undefined && !(Number.isInteger(mode) && mode >= 0 && mode <= 0o777 && (mode & 0o600) === 0o600)) {
+      throw new ConfigurationError(
+        `SqliteStorage "fileMode" must be permission bits from 0o600 to 0o777 that let the owner read and write, such as 0o600 or 0o640; got ${JSON.stringify(mode)}`,
+      );
+    }
     this.queue = options.queue;
     this.filename = options.filename;
     this.#db = openDatabase(options);
     this.#s = prepare(this.#db);
-    this.#wake = new FileWake(this.filename === ":memory:" ? null : this.filename, () => this.#foreignChange(), !options.readonly);
+    const file = this.filename === ":memory:" || this.filename === "" ? null : this.filename;
+    if (file !== null) {
+      // Absolute, as SQLite keeps it: a later chdir must not make the file look deleted.
+      const path = resolve(file);
+      this.#files = [
+        watched("database file", path),
+        watched("WAL file", `${path}-wal`),
+        watched("shared-memory file", `${path}-shm`),
+      ].filter((f): f is WatchedFile => f !== null);
+    }
+    const dbMode = this.#files[0]?.mode ?? DEFAULT_FILE_MODE;
+    this.#wake = new FileWake(file, () => this.#foreignChange(), !options.readonly, dbMode);
     this.#seenVersion = this.#dataVersion();
     const s = this.#s;
     const q = this.queue;
@@ -284,6 +309,27 @@ export class SqliteStorage implements Storage {
     return this.#wake.wait(topic, timeoutMs);
   }
 
+  /**
+   * A one-line description of a fatal problem with the files under this open database, or null.
+   * Deleting the -wal or -shm file, or replacing or deleting the database file, while it is open
+   * splits the processes that use it: this one keeps writing to the old files, which nobody else
+   * reads, and what it writes is lost. Costs three stat calls; no SQL.
+   */
+  async checkHealth(): Promise<string | null> {
+    if (this.#closed) return null;
+    for (const f of this.#files) {
+      let now;
+      try {
+        now = statSync(f.path, { bigint: true, throwIfNoEntry: false });
+      } catch (err) {
+        if ((err as { code?: string }).code !== "ENOTDIR") return null; // cannot look (permissions): no verdict
+      }
+      if (!now) return `the ${f.label} ${f.path} was deleted while open`;
+      if (now.ino !== f.ino || now.dev !== f.dev) return `the ${f.label} ${f.path} was replaced (inode changed)`;
+    }
+    return null;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -327,6 +373,21 @@ export class SqliteStorage implements Storage {
       throw describeSqliteError(err, this.filename, what);
     }
   }
+}
+
+interface WatchedFile {
+  label: string;
+  path: string;
+  dev: bigint;
+  ino: bigint;
+  /** Permission bits. */
+  mode: number;
+}
+
+/** The identity of `path` now, or null when it does not exist (a -wal or -shm not made yet). */
+function watched(label: string, path: string): WatchedFile | null {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return st ? { label, path, dev: st.dev, ino: st.ino, mode: Number(st.mode & 0o777n) } : null;
 }
 
 /**
@@ -443,27 +504,95 @@ function prepare(db: Database) {
 
 /** Open (creating when missing), set pragmas in the order that avoids SQLITE_BUSY, migrate. */
 function openDatabase(o: SqliteStorageOptions): Database {
+  const busyTimeout = Math.max(0, Math.trunc(o.busyTimeout ?? 5000));
+  const started = performance.now();
   let db: Database | undefined;
   try {
+    if (!o.readonly) createWithMode(o.filename, o.fileMode ?? DEFAULT_FILE_MODE);
     db = o.readonly
       ? new Database(o.filename, { readonly: true, strict: true })
       : new Database(o.filename, { create: true, readwrite: true, strict: true });
     // busy_timeout FIRST: with another order, processes opening a new file at once saw SQLITE_BUSY.
-    db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.trunc(o.busyTimeout ?? 5000))}`);
+    db.run(`PRAGMA busy_timeout = ${busyTimeout}`);
     if (o.readonly) {
       checkSchema(db, o.filename);
       return db;
     }
+    const open = { db, filename: o.filename, busyTimeout, started };
     if (o.filename !== ":memory:") {
-      const mode = (db.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
+      const mode = whileBusy(open, "switch it to WAL mode", () => (db!.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode);
       if (mode !== "wal") throw new StorageError(`${o.filename}: could not switch to WAL mode (got "${mode}")`);
     }
     db.run(`PRAGMA synchronous = ${o.synchronous === "FULL" ? "FULL" : "NORMAL"}`);
-    migrate(db);
+    whileBusy(open, "apply its migrations", () => migrate(db!));
     return db;
   } catch (err) {
     db?.close(false);
     throw describeSqliteError(err, o.filename, "open");
+  }
+}
+
+/** Permissions of the files bun-huey creates: the owner's alone, for they hold task arguments and results. */
+const DEFAULT_FILE_MODE = 0o600;
+
+/**
+ * Create a missing database file with `mode` (exactly: umask aside), so that SQLite, which gives
+ * -wal and -shm the database file's permissions, creates those with it too. An existing file keeps
+ * its mode. Any failure here is left for SQLite's own open to report.
+ */
+function createWithMode(filename: string, mode: number): void {
+  if (filename === ":memory:" || filename === "" || existsSync(filename)) return;
+  let fd: number;
+  try {
+    fd = openSync(filename, "wx", mode);
+  } catch {
+    return; // created by another process meanwhile, or a folder SQLite will report on
+  }
+  try {
+    fchmodSync(fd, mode);
+  } catch {
+    /* a file system without modes: it stays as created */
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Run one step of opening, again while it fails with SQLITE_BUSY, until `busyTimeout` ms have
+ * passed since the open began. SQLite answers some steps BUSY at once, without waiting for
+ * busy_timeout: `PRAGMA journal_mode = WAL` while another connection is switching the same new
+ * file, and any lock upgrade that could deadlock. Each retry waits at most the time that is left.
+ */
+function whileBusy<T>(
+  o: { db: Database; filename: string; busyTimeout: number; started: number },
+  what: string,
+  step: () => T,
+): T {
+  let pause = 1;
+  let retried = false;
+  try {
+    for (;;) {
+      try {
+        return step();
+      } catch (err) {
+        const waited = performance.now() - o.started;
+        if (!String((err as { code?: unknown }).code).startsWith("SQLITE_BUSY")) throw err;
+        if (waited >= o.busyTimeout) {
+          throw new StorageError(
+            `open ${o.filename}: could not ${what}: another connection kept the database locked for ${Math.round(waited)} ms ` +
+              `(busyTimeout is ${o.busyTimeout} ms); retry, or raise busyTimeout`,
+            { cause: err },
+          );
+        }
+        // A little jitter, so that processes that collided once do not collide again in step.
+        Bun.sleepSync(Math.min(pause * (0.5 + Math.random()), o.busyTimeout - waited));
+        pause = Math.min(pause * 2, 20);
+        retried = true;
+        o.db.run(`PRAGMA busy_timeout = ${Math.max(0, Math.ceil(o.busyTimeout - (performance.now() - o.started)))}`);
+      }
+    }
+  } finally {
+    if (retried) o.db.run(`PRAGMA busy_timeout = ${o.busyTimeout}`);
   }
 }
 

@@ -201,6 +201,13 @@ export interface Storage {
    * CPU while waiting. A spurious wake-up is allowed, a missed one is not (beyond the timeout).
    */
   waitForChange(timeoutMs: number, topic?: "queue" | "results"): Promise<void>;
+  /**
+   * Optional, and cheap enough for every maintenance tick: a one-line description of a fatal
+   * problem under the running store, or null when there is none. SQLite reports its database
+   * file replaced or deleted, or its -wal or -shm file deleted, while open: what this process
+   * writes from then on is lost to every other one. The consumer exits non-zero with the line.
+   */
+  checkHealth?(): Promise<string | null>;
   close(): Promise<void>;
   /** A one-line description of a fatal problem with the store (file replaced, WAL deleted), or null. */
   checkHealth?(): Promise<string | null>;

@@ -1,8 +1,10 @@
-import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { chmodSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Database } from "bun:sqlite";
+import { SqliteHuey } from "../../src/huey";
 import { SqliteStorage } from "../../src/storage/sqlite";
-import { tempDb } from "../harness";
+import { FIXTURES, tempDb, tempDir } from "../harness";
 import { describeStorageContract, item } from "./contract";
 
 const shared = tempDb("contract.db");
@@ -132,4 +134,207 @@ describe("sqlite storage", () => {
     expect(plan.map((p) => p.detail).join(" ")).toContain("queue_ready");
     s.close();
   });
+
+  test("four processes opening one new file at once, 100 times over: every open succeeds", async () => {
+    // Each opener answers one line per path it is sent; the four get each new path within
+    // microseconds of each other, so they create, switch to WAL and migrate the file together.
+    const dir = tempDir();
+    const openers = Array.from({ length: 4 }, () =>
+      Bun.spawn(["bun", join(FIXTURES, "sqlite-opener.ts")], { stdin: "pipe", stdout: "pipe", stderr: "inherit" }),
+    );
+    const answers = openers.map((p) => lineReader(p.stdout));
+    const failures: string[] = [];
+    try {
+      for (let round = 0; round < 100; round++) {
+        const file = join(dir, `round${round}.db`);
+        for (const p of openers) p.stdin.write(`${file}\n`);
+        for (const p of openers) p.stdin.flush();
+        const lines = await Promise.all(answers.map((next) => next()));
+        failures.push(...lines.filter((l) => l !== "ok").map((l) => `round ${round}: ${l}`));
+      }
+    } finally {
+      for (const p of openers) p.stdin.end();
+      await Promise.all(openers.map((p) => p.exited));
+    }
+    expect(failures).toEqual([]);
+  }, 60_000);
+
+  test("a new file kept locked while opening: the error says which step waited, and how long", () => {
+    const file = tempDb();
+    const other = new Database(file); // rollback journal: its exclusive lock blocks the WAL switch
+    other.run("CREATE TABLE mine (x)");
+    other.run("BEGIN EXCLUSIVE");
+    expect(() => new SqliteStorage({ filename: file, queue: "q", busyTimeout: 50 })).toThrow(
+      /^open .*test\.db: could not switch it to WAL mode: another connection kept the database locked for \d+ ms \(busyTimeout is 50 ms\); retry, or raise busyTimeout$/,
+    );
+    other.run("COMMIT");
+    other.close();
+  });
+
+  test("a WAL file kept locked while migrating: the error says so, after busyTimeout", () => {
+    const file = tempDb();
+    const other = new Database(file);
+    other.run("PRAGMA journal_mode = WAL");
+    other.run("BEGIN IMMEDIATE");
+    let message = "";
+    try {
+      new SqliteStorage({ filename: file, queue: "q", busyTimeout: 50 });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/: could not apply its migrations: another connection kept the database locked for (\d+) ms \(busyTimeout is 50 ms\)/);
+    expect(Number(/for (\d+) ms/.exec(message)![1])).toBeGreaterThanOrEqual(50);
+    other.run("COMMIT");
+    other.close();
+    const s = new SqliteStorage({ filename: file, queue: "q", busyTimeout: 50 });
+    s.close();
+  });
 });
+
+describe("sqlite storage: checkHealth", () => {
+  test("is null while the files are as they were opened, and for an in-memory database", async () => {
+    const s = new SqliteStorage({ filename: tempDb(), queue: "q" });
+    await s.enqueue([item("a")]);
+    expect(await s.checkHealth()).toBeNull();
+    await s.close();
+    const m = new SqliteStorage({ filename: ":memory:", queue: "q" });
+    expect(await m.checkHealth()).toBeNull();
+    await m.close();
+  });
+
+  test("stays null while other processes open, write, checkpoint and close the same file", async () => {
+    const file = tempDb();
+    const s = new SqliteStorage({ filename: file, queue: "q" });
+    await s.enqueue([item("a")]);
+    for (let i = 0; i < 3; i++) {
+      const producer = Bun.spawnSync(["bun", join(FIXTURES, "sqlite-opener.ts")], { stdin: Buffer.from(`${file}\n`) });
+      expect(producer.stdout.toString()).toBe("ok\n");
+    }
+    s.database.run("PRAGMA wal_checkpoint(TRUNCATE)");
+    expect(await s.pendingCount()).toBe(4);
+    expect(await s.checkHealth()).toBeNull();
+    await s.close();
+  });
+
+  test("reports the -wal and -shm files deleted, and still does once another process re-creates them", async () => {
+    const file = tempDb();
+    const s = new SqliteStorage({ filename: file, queue: "q" });
+    await s.enqueue([item("a")]);
+    rmSync(`${file}-wal`);
+    rmSync(`${file}-shm`);
+    expect(await s.checkHealth()).toBe(`the WAL file ${file}-wal was deleted while open`);
+    // A producer process opening now starts a new WAL and -shm that this connection never reads.
+    const producer = Bun.spawnSync(["bun", join(FIXTURES, "sqlite-opener.ts")], { stdin: Buffer.from(`${file}\n`) });
+    expect(producer.stdout.toString()).toBe("ok\n");
+    expect(await s.checkHealth()).toBe(`the WAL file ${file}-wal was replaced (inode changed)`);
+    await s.close();
+  });
+
+  test("reports the -shm file deleted alone", async () => {
+    const file = tempDb();
+    const s = new SqliteStorage({ filename: file, queue: "q" });
+    rmSync(`${file}-shm`);
+    expect(await s.checkHealth()).toBe(`the shared-memory file ${file}-shm was deleted while open`);
+    await s.close();
+  });
+
+  test("reports another file moved over the database", async () => {
+    const file = tempDb();
+    const s = new SqliteStorage({ filename: file, queue: "q" });
+    await s.enqueue([item("a")]);
+    const other = tempDb("other.db");
+    new SqliteStorage({ filename: other, queue: "q" }).close();
+    renameSync(other, file);
+    expect(await s.checkHealth()).toBe(`the database file ${file} was replaced (inode changed)`);
+    await s.close();
+  });
+
+  test("reports the database file deleted", async () => {
+    const file = tempDb();
+    const s = new SqliteStorage({ filename: file, queue: "q" });
+    rmSync(file);
+    expect(await s.checkHealth()).toBe(`the database file ${file} was deleted while open`);
+    await s.close();
+  });
+
+  test("names the file by its absolute path, and is not fooled by a change of working directory", async () => {
+    const dir = tempDir();
+    const cwd = process.cwd();
+    process.chdir(dir);
+    let s: SqliteStorage;
+    try {
+      s = new SqliteStorage({ filename: "rel.db", queue: "q" });
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(await s.checkHealth()).toBeNull();
+    rmSync(join(dir, "rel.db-wal"));
+    expect(await s.checkHealth()).toBe(`the WAL file ${join(dir, "rel.db")}-wal was deleted while open`);
+    await s.close();
+  });
+});
+
+describe("sqlite storage: file modes", () => {
+  let umask = 0;
+  beforeEach(() => {
+    umask = process.umask(0o022);
+  });
+  afterEach(() => {
+    process.umask(umask);
+  });
+
+  const FILES = ["", "-wal", "-shm", "-wake-queue", "-wake-results"];
+  const modes = (file: string) => Object.fromEntries(FILES.map((f) => [f || "db", (statSync(file + f).mode & 0o777).toString(8)]));
+
+  test("a new database, its -wal, -shm and wake files are the owner's alone (0600) under umask 022", async () => {
+    const file = tempDb();
+    const s = new SqliteStorage({ filename: file, queue: "q" });
+    await s.enqueue([item("a")]);
+    expect(modes(file)).toEqual({ db: "600", "-wal": "600", "-shm": "600", "-wake-queue": "600", "-wake-results": "600" });
+    await s.close();
+  });
+
+  test("fileMode sets them exactly, through SqliteHuey too", async () => {
+    const file = tempDb();
+    const huey = new SqliteHuey({ name: "q", filename: file, fileMode: 0o660 });
+    await huey.storage.enqueue([item("a")]);
+    expect(modes(file)).toEqual({ db: "660", "-wal": "660", "-shm": "660", "-wake-queue": "660", "-wake-results": "660" });
+    await huey.storage.close();
+  });
+
+  test("an existing database keeps its mode, and new wake files take it", async () => {
+    const file = tempDb();
+    writeFileSync(file, ""); // an empty file is an empty database to SQLite
+    chmodSync(file, 0o640);
+    const s = new SqliteStorage({ filename: file, queue: "q" });
+    await s.enqueue([item("a")]);
+    expect(modes(file)).toEqual({ db: "640", "-wal": "640", "-shm": "640", "-wake-queue": "640", "-wake-results": "640" });
+    await s.close();
+  });
+
+  test("a fileMode the owner cannot read and write is refused with a clear error", () => {
+    for (const fileMode of [0o400, 0o1777, -1, 1.5, "600" as unknown as number]) {
+      expect(() => new SqliteStorage({ filename: tempDb(), queue: "q", fileMode })).toThrow(/"fileMode" must be permission bits/);
+    }
+  });
+});
+
+/** Reads a stream line by line: each call resolves with the next line ("eof ..." at the end). */
+function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  return async () => {
+    for (;;) {
+      const nl = buffered.indexOf("\n");
+      if (nl >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        return line;
+      }
+      const { value, done } = await reader.read();
+      if (done) return `eof ${buffered}`;
+      buffered += decoder.decode(value, { stream: true });
+    }
+  };
+}
