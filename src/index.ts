@@ -49,7 +49,7 @@ export { RedisStorage } from "./storage/redis";
 export { PostgresStorage } from "./storage/postgres";
 export type { PostgresStorageOptions } from "./storage/postgres";
 export type { RedisStorageOptions } from "./storage/redis";
-export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, LockInfo } from "./storage/types";
+export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, CommitReport, FencedWrite, LockInfo } from "./storage/types";
 
 // The consumer, for running it from your own code
 export { runConsumer, Consumer } from "./consumer/consumer";

@@ -41,8 +41,39 @@ export interface ResultItem {
 }
 
 /**
- * Several writes applied in ONE transaction: the consumer's group commit. Acks whose token no
- * longer matches (the lease expired and someone else took the item) are skipped, not errors.
+ * Writes made on behalf of one leased task: applied only while its lease still holds (a fence).
+ *
+ * A consumer paused past its lease (SIGSTOP, a long GC, a laptop lid) must not overwrite what
+ * the consumer that took the task over since has written: every write that comes from running
+ * the task carries the lease's token, and the storage checks it in the same transaction.
+ */
+export interface FencedWrite {
+  /** Acked (removed from the queue) only if this token still holds the item's lease. */
+  lease: LeaseRef;
+  results?: ResultItem[];
+  enqueue?: QueueItem[];
+  schedule?: ScheduledItem[];
+  putData?: { key: string; value: string }[];
+  deleteData?: string[];
+  /**
+   * Locks to free in the same transaction, each only if `owner` still holds it. Applied whether
+   * or not the lease held (the owner check is its own fence).
+   */
+  releaseLocks?: { key: string; owner: string }[];
+}
+
+/**
+ * Several writes applied in ONE transaction: the consumer's group commit.
+ *
+ * The top-level fields are unfenced: acks whose token no longer matches are skipped (not
+ * errors), and the other writes are applied regardless. Writes that come from running a leased
+ * task belong in `tasks`, where each is applied with its ack, and only if its lease still holds.
+ *
+ * Order: the fence of every task is checked first (against the store as it was before this
+ * commit), then all acks apply, then the writes of the unfenced part and of the held tasks.
+ * A duplicate id among the writes that would apply rejects the whole commit (nothing applied);
+ * a lost task's writes are never applied, so they cannot be duplicates. Each id appears in at
+ * most one entry of `tasks`.
  */
 export interface CommitBatch {
   ack?: LeaseRef[];
@@ -53,6 +84,17 @@ export interface CommitBatch {
   putData?: { key: string; value: string }[];
   /** Key-value entries to remove (unique-task keys of finished tasks). */
   deleteData?: string[];
+  /** Per-task writes, each applied atomically with its ack and only if its lease still holds. */
+  tasks?: FencedWrite[];
+}
+
+/** What a commit did not apply. */
+export interface CommitReport {
+  /**
+   * Ids in `tasks` whose lease was lost (token no longer matches, or the item is gone): nothing
+   * of theirs was written (their `releaseLocks` excepted), in the order of `tasks`.
+   */
+  lost: string[];
 }
 
 /** A lease-style lock: held by `owner` until `until` (epoch ms) unless renewed. */
@@ -77,14 +119,20 @@ export interface Storage {
    * fresh token and is invisible to other leases until `leaseUntil` (epoch ms) passes.
    */
   lease(max: number, leaseUntil: number): Promise<LeasedItem[]>;
-  /** Extend leases still held by these tokens; returns how many were extended. */
-  renew(leases: LeaseRef[], leaseUntil: number): Promise<number>;
+  /**
+   * Extend leases still held by these tokens; returns the ids whose lease is lost (not
+   * extended: the token no longer matches or the item is gone), in the order given.
+   */
+  renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]>;
   /** Give leases back: the items are ready again at once. */
   release(leases: LeaseRef[]): Promise<number>;
   /** Make items whose lease ran out before `now` ready again; returns how many. */
   reclaimExpired(now: number): Promise<number>;
-  /** Apply acks, results, enqueues and schedules in one transaction. */
-  commit(batch: CommitBatch): Promise<void>;
+  /**
+   * Apply acks, results, enqueues, schedules, key-value writes and fenced per-task writes in one
+   * transaction (see CommitBatch); reports the tasks whose lease was lost.
+   */
+  commit(batch: CommitBatch): Promise<CommitReport>;
   /** Move up to `limit` scheduled items with `eta <= now` to the ready queue; returns how many. */
   promoteDue(now: number, limit: number): Promise<number>;
   /** The earliest eta in the schedule, or null when it is empty. */
