@@ -902,7 +902,7 @@ function isDuplicateId(err: unknown): boolean {
 
 /** One CommitBatch holding every write of `batches`, in order. */
 export function mergeBatches(batches: CommitBatch[]): Required<CommitBatch> {
-  const out: Required<CommitBatch> = { ack: [], results: [], enqueue: [], schedule: [], putData: [], deleteData: [] };
+  const out: Required<CommitBatch> = { ack: [], results: [], enqueue: [], schedule: [], putData: [], deleteData: [], tasks: [] };
   for (const b of batches) {
     for (const k of Object.keys(out) as (keyof CommitBatch)[]) {
       const part = b[k];
