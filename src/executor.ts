@@ -2,7 +2,7 @@ import { hasCode, serializeError, TaskLockedError, type SerializedError } from "
 import { KEYS, readMessage, checkSize, taskInfo, toQueueItem, type DeadLetter, type Message, type StoredResult } from "./message";
 import { encode } from "./serializer";
 import { downstream, stageMessage, type ChordSpec } from "./pipeline";
-import type { CommitBatch, LeaseRef, QueueItem, ScheduledItem } from "./storage/types";
+import type { CommitBatch, FencedWrite, LeaseRef, QueueItem, ScheduledItem } from "./storage/types";
 import type { SignalName, TaskInfo } from "./signals";
 import type { TaskContext } from "./task";
 
@@ -297,4 +297,23 @@ export function planLocked(lease: LeaseRef & { payload: string; name: string; pr
   const error = serializeError(new TaskLockedError(key));
   const plan = planOutcome(lease, { kind: "error", error }, now, { keepFailed: o.keepFailed, noRetry: true });
   return { ...plan, signals: ["locked"] };
+}
+
+/**
+ * A plan's writes as one fenced write (see Storage.commit): applied only while the lease its ack
+ * names still holds. `releaseLocks` are freed in the same commit (each only if its owner holds it).
+ */
+export function fencedWrite(batch: CommitBatch, releaseLocks?: { key: string; owner: string }[]): FencedWrite {
+  const [lease, ...more] = batch.ack ?? [];
+  if (!lease || more.length || batch.tasks?.length) {
+    throw new TypeError("fencedWrite: the batch must ack exactly one lease and hold no tasks of its own");
+  }
+  const w: FencedWrite = { lease };
+  if (batch.results?.length) w.results = batch.results;
+  if (batch.enqueue?.length) w.enqueue = batch.enqueue;
+  if (batch.schedule?.length) w.schedule = batch.schedule;
+  if (batch.putData?.length) w.putData = batch.putData;
+  if (batch.deleteData?.length) w.deleteData = batch.deleteData;
+  if (releaseLocks?.length) w.releaseLocks = releaseLocks;
+  return w;
 }

@@ -1,7 +1,7 @@
 import { DuplicateIdError } from "../errors";
 import { Waiters } from "./_waiters";
 import type {
-  CommitBatch, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, FencedWrite, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
 
 interface Row extends QueueItem {
@@ -50,16 +50,14 @@ export class MemoryStorage implements Storage {
     });
   }
 
-  async renew(leases: LeaseRef[], leaseUntil: number): Promise<number> {
-    let n = 0;
+  async renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]> {
+    const lost: string[] = [];
     for (const l of leases) {
       const r = this.#held(l);
-      if (r) {
-        r.leasedUntil = leaseUntil;
-        n++;
-      }
+      if (r) r.leasedUntil = leaseUntil;
+      else lost.push(l.id);
     }
-    return n;
+    return lost;
   }
 
   async release(leases: LeaseRef[]): Promise<number> {
@@ -88,15 +86,28 @@ export class MemoryStorage implements Storage {
     return n;
   }
 
-  async commit(batch: CommitBatch): Promise<void> {
-    this.#checkNew([...(batch.enqueue ?? []), ...(batch.schedule ?? [])], batch.ack);
-    for (const l of batch.ack ?? []) if (this.#held(l)) this.#rows.delete(l.id);
-    for (const r of batch.results ?? []) this.#results.set(r.id, { payload: r.payload, expiresAt: r.expiresAt ?? null });
-    for (const it of batch.enqueue ?? []) this.#insert(it);
-    for (const it of batch.schedule ?? []) this.#schedule.set(it.id, { ...it });
-    for (const d of batch.putData ?? []) this.#data.set(d.key, d.value);
-    for (const k of batch.deleteData ?? []) this.#data.delete(k);
+  async commit(batch: CommitBatch): Promise<CommitReport> {
+    // The fences are checked against the store as it is before any write.
+    const held: FencedWrite[] = [];
+    const lost: string[] = [];
+    for (const t of batch.tasks ?? []) {
+      if (this.#held(t.lease)) held.push(t);
+      else lost.push(t.lease.id);
+    }
+    const parts = [batch, ...held];
+    const acks = [...(batch.ack ?? []), ...held.map((t) => t.lease)];
+    this.#checkNew(parts.flatMap((p) => [...(p.enqueue ?? []), ...(p.schedule ?? [])]), acks);
+    for (const l of acks) if (this.#held(l)) this.#rows.delete(l.id);
+    for (const p of parts) {
+      for (const r of p.results ?? []) this.#results.set(r.id, { payload: r.payload, expiresAt: r.expiresAt ?? null });
+      for (const it of p.enqueue ?? []) this.#insert(it);
+      for (const it of p.schedule ?? []) this.#schedule.set(it.id, { ...it });
+      for (const d of p.putData ?? []) this.#data.set(d.key, d.value);
+      for (const k of p.deleteData ?? []) this.#data.delete(k);
+    }
+    for (const t of batch.tasks ?? []) for (const l of t.releaseLocks ?? []) this.#unlock(l.key, l.owner);
     this.#changed();
+    return { lost };
   }
 
   async promoteDue(now: number, limit: number): Promise<number> {
@@ -209,10 +220,7 @@ export class MemoryStorage implements Storage {
   }
 
   async releaseLock(key: string, owner: string | null): Promise<boolean> {
-    const l = this.#locks.get(key);
-    if (!l || (owner !== null && l.owner !== owner)) return false;
-    this.#locks.delete(key);
-    return true;
+    return this.#unlock(key, owner);
   }
 
   async listLocks(now: number): Promise<LockInfo[]> {
@@ -280,6 +288,13 @@ export class MemoryStorage implements Storage {
       id: it.id, name: it.name, priority: it.priority, payload: it.payload,
       seq: ++this.#seq, leasedUntil: null, token: null, leases: 0,
     });
+  }
+
+  #unlock(key: string, owner: string | null): boolean {
+    const l = this.#locks.get(key);
+    if (!l || (owner !== null && l.owner !== owner)) return false;
+    this.#locks.delete(key);
+    return true;
   }
 
   #held(l: LeaseRef): Row | undefined {

@@ -1,5 +1,6 @@
 import { RedisClient } from "bun";
 import { DuplicateIdError, StorageError } from "../errors";
+import { touches } from "./_fence";
 import { Waiters } from "./_waiters";
 import type { Topic } from "./_wake";
 // Imported as text so `bun build --compile` embeds them. common.lua is prepended to each script.
@@ -18,7 +19,7 @@ import renewLua from "./lua/renew.lua" with { type: "text" };
 import resultLua from "./lua/result.lua" with { type: "text" };
 import uniqueLua from "./lua/unique.lua" with { type: "text" };
 import type {
-  CommitBatch, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
 
 export interface RedisStorageOptions {
@@ -129,12 +130,12 @@ export class RedisStorage implements Storage {
     this.#conn = new Connection(options.url, this.url);
   }
 
-  enqueue(items: QueueItem[]): Promise<void> {
-    return this.#commit({ enqueue: items }, "enqueue");
+  async enqueue(items: QueueItem[]): Promise<void> {
+    await this.#commit({ enqueue: items }, "enqueue");
   }
 
-  schedule(items: ScheduledItem[]): Promise<void> {
-    return this.#commit({ schedule: items }, "schedule");
+  async schedule(items: ScheduledItem[]): Promise<void> {
+    await this.#commit({ schedule: items }, "schedule");
   }
 
   async lease(max: number, leaseUntil: number): Promise<LeasedItem[]> {
@@ -147,9 +148,10 @@ export class RedisStorage implements Storage {
     }));
   }
 
-  async renew(leases: LeaseRef[], leaseUntil: number): Promise<number> {
-    if (leases.length === 0) return 0;
-    return Number(await this.#run(SCRIPTS.renew, [leaseUntil, ...flatLeases(leases)], "renew"));
+  async renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]> {
+    if (leases.length === 0) return [];
+    const lost = (await this.#run(SCRIPTS.renew, [leaseUntil, ...flatLeases(leases)], "renew")) as Arg[] | null;
+    return (lost ?? []).map(String);
   }
 
   async release(leases: LeaseRef[]): Promise<number> {
@@ -165,25 +167,37 @@ export class RedisStorage implements Storage {
     return n;
   }
 
-  commit(batch: CommitBatch): Promise<void> {
+  commit(batch: CommitBatch): Promise<CommitReport> {
     return this.#commit(batch, "commit");
   }
 
-  async #commit(batch: CommitBatch, what: string): Promise<void> {
+  async #commit(batch: CommitBatch, what: string): Promise<CommitReport> {
     const args: Arg[] = [];
     const list = <T>(rows: T[] | undefined, fields: (row: T) => Arg[]) => {
       args.push(rows?.length ?? 0);
       for (const row of rows ?? []) args.push(...fields(row));
     };
+    const writes = (b: Omit<CommitBatch, "ack" | "tasks">) => {
+      list(b.results, (r) => [r.id, r.payload, r.expiresAt ?? ""]);
+      list(b.enqueue, (it) => [it.id, it.name, it.priority, it.payload]);
+      list(b.schedule, (it) => [it.id, it.name, it.priority, it.payload, it.eta]);
+      list(b.putData, (d) => [d.key, d.value]);
+      list(b.deleteData, (k) => [k]);
+    };
     list(batch.ack, (a) => [a.id, a.token]);
-    list(batch.results, (r) => [r.id, r.payload, r.expiresAt ?? ""]);
-    list(batch.enqueue, (it) => [it.id, it.name, it.priority, it.payload]);
-    list(batch.schedule, (it) => [it.id, it.name, it.priority, it.payload, it.eta]);
-    list(batch.putData, (d) => [d.key, d.value]);
-    list(batch.deleteData, (k) => [k]);
-    await this.#run(SCRIPTS.commit, args, what);
-    if (batch.enqueue?.length || batch.schedule?.length) this.#hear("queue");
-    if (batch.results?.length) this.#hear("results");
+    writes(batch);
+    args.push(batch.tasks?.length ?? 0);
+    for (const t of batch.tasks ?? []) {
+      args.push(t.lease.id, t.lease.token);
+      writes(t);
+      list(t.releaseLocks, (l) => [l.key, l.owner]);
+    }
+    const lost = (await this.#run(SCRIPTS.commit, args, what)) as Arg[] | null;
+    // Heard for a lost task's writes too: a spurious wake-up at worst.
+    const t = touches(batch);
+    if (t.queue) this.#hear("queue");
+    if (t.results) this.#hear("results");
+    return { lost: (lost ?? []).map(String) };
   }
 
   async promoteDue(now: number, limit: number): Promise<number> {
@@ -198,8 +212,8 @@ export class RedisStorage implements Storage {
     return eta === null ? null : Number(eta);
   }
 
-  putResult(item: ResultItem): Promise<void> {
-    return this.#commit({ results: [item] }, "store result");
+  async putResult(item: ResultItem): Promise<void> {
+    await this.#commit({ results: [item] }, "store result");
   }
 
   async getResult(id: string, preserve: boolean, now: number): Promise<string | null> {

@@ -2,10 +2,11 @@ import { Database, type Statement } from "bun:sqlite";
 import { accessSync, closeSync, constants, existsSync, fchmodSync, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ConfigurationError, DuplicateIdError, StorageError } from "../errors";
+import { touches, withHeld } from "./_fence";
 import { FileWake, type Topic } from "./_wake";
 import { SQLITE_MIGRATIONS } from "./sql/migrations";
 import type {
-  CommitBatch, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, FencedWrite, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
 
 export interface SqliteStorageOptions {
@@ -42,7 +43,7 @@ export class SqliteStorage implements Storage {
   readonly filename: string;
   #db: Database;
   #s: ReturnType<typeof prepare>;
-  #commitTx: (batch: CommitBatch) => void;
+  #commitTx: (batch: CommitBatch) => string[];
   #promoteTx: (now: number, limit: number) => number;
   #uniqueTx: (item: QueueItem | ScheduledItem, key: string) => string | null;
   #wake: FileWake;
@@ -78,13 +79,33 @@ export class SqliteStorage implements Storage {
     const s = this.#s;
     const q = this.queue;
     const db = this.#db;
-    this.#commitTx = this.#db.transaction((b: CommitBatch) => {
-      if (b.ack) chunked(db, b.ack, ackSql, (l) => [l.id, l.token]);
-      if (b.results) chunked(db, b.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
-      if (b.enqueue) chunked(db, b.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload]);
-      if (b.schedule) for (const it of b.schedule) s.insertScheduled.run(it.id, q, it.name, it.priority, it.eta, it.payload);
-      if (b.putData) for (const d of b.putData) s.putData.run(q, d.key, d.value);
-      if (b.deleteData) for (const k of b.deleteData) s.deleteData.run(q, k);
+    this.#commitTx = this.#db.transaction((b: CommitBatch): string[] => {
+      const lost: string[] = [];
+      let w: CommitBatch = b;
+      if (b.tasks?.length) {
+        // The fence: each task's ack deletes its row only under its token; RETURNING says which
+        // held, so the check costs no extra statement. Their writes follow only for those.
+        const acked: string[] = [];
+        chunkedValues(db, b.tasks, fencedAckSql, (t) => [t.lease.id, t.lease.token], acked);
+        let held: FencedWrite[] = b.tasks;
+        if (acked.length < b.tasks.length) {
+          const kept = new Set(acked);
+          held = [];
+          for (const t of b.tasks) {
+            if (kept.has(t.lease.id)) held.push(t);
+            else lost.push(t.lease.id);
+          }
+        }
+        for (const t of b.tasks) if (t.releaseLocks) for (const l of t.releaseLocks) s.unlock.run(q, l.key, l.owner);
+        w = withHeld(b, held);
+      }
+      if (w.ack?.length) chunked(db, w.ack, ackSql, (l) => [l.id, l.token]);
+      if (w.results?.length) chunked(db, w.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
+      if (w.enqueue?.length) chunked(db, w.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload]);
+      if (w.schedule) for (const it of w.schedule) s.insertScheduled.run(it.id, q, it.name, it.priority, it.eta, it.payload);
+      if (w.putData) for (const d of w.putData) s.putData.run(q, d.key, d.value);
+      if (w.deleteData) for (const k of w.deleteData) s.deleteData.run(q, k);
+      return lost;
     }).immediate;
     this.#uniqueTx = this.#db.transaction((item: QueueItem | ScheduledItem, key: string) => {
       const holder = s.peekData.get(q, key) as { value: string } | null;
@@ -127,8 +148,17 @@ export class SqliteStorage implements Storage {
     return rows.map(({ seq: _seq, ...item }) => item);
   }
 
-  async renew(leases: LeaseRef[], leaseUntil: number): Promise<number> {
-    return this.#guard(() => this.#eachLease(leases, (l) => this.#s.renew.run(leaseUntil, l.id, l.token).changes), "renew");
+  async renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]> {
+    const lost: string[] = [];
+    this.#guard(
+      () =>
+        this.#eachLease(leases, (l) => {
+          if (this.#s.renew.run(leaseUntil, l.id, l.token).changes === 0) lost.push(l.id);
+          return 0;
+        }),
+      "renew",
+    );
+    return lost;
   }
 
   async release(leases: LeaseRef[]): Promise<number> {
@@ -141,10 +171,13 @@ export class SqliteStorage implements Storage {
     return this.#guard(() => this.#s.reclaim.run(this.queue, now).changes, "reclaim expired leases");
   }
 
-  async commit(batch: CommitBatch): Promise<void> {
-    this.#guard(() => this.#commitTx(batch), "commit");
-    if (batch.results?.length) this.#wake.touch("results");
-    if (batch.enqueue?.length || batch.schedule?.length) this.#wake.touch("queue");
+  async commit(batch: CommitBatch): Promise<CommitReport> {
+    const lost = this.#guard(() => this.#commitTx(batch), "commit");
+    // Touching for a lost task's writes too is a spurious wake-up at worst.
+    const t = batch.tasks ? touches(batch) : { results: !!batch.results?.length, queue: !!(batch.enqueue?.length || batch.schedule?.length) };
+    if (t.results) this.#wake.touch("results");
+    if (t.queue) this.#wake.touch("queue");
+    return { lost };
   }
 
   async promoteDue(now: number, limit: number): Promise<number> {
@@ -402,6 +435,25 @@ function chunked<T>(db: Database, rows: T[], sqlFor: (n: number) => string, para
     const part = rows.slice(i, i + CHUNK);
     db.query(sqlFor(part.length)).run(...part.flatMap(params));
   }
+}
+
+/** chunked() for a statement that returns one column: its values are pushed onto `out`. */
+function chunkedValues<T>(
+  db: Database, rows: T[], sqlFor: (n: number) => string, params: (row: T) => (string | number | null)[], out: unknown[],
+): void {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const part = rows.slice(i, i + CHUNK);
+    for (const r of db.query(sqlFor(part.length)).values(...part.flatMap(params))) out.push(r[0]);
+  }
+}
+
+const fencedAckSqls = new Map<number, string>();
+function fencedAckSql(n: number): string {
+  let sql = fencedAckSqls.get(n);
+  if (!sql) {
+    fencedAckSqls.set(n, (sql = `DELETE FROM queue WHERE (id, token) IN (VALUES ${Array(n).fill("(?, ?)").join(", ")}) RETURNING id`));
+  }
+  return sql;
 }
 
 const ackSqls = new Map<number, string>();

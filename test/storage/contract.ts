@@ -85,9 +85,150 @@ export function describeStorageContract(
       const s = await make();
       await s.enqueue([item("a"), item("b")]);
       const ls = await s.lease(2, T0 + 1000);
-      expect(await s.renew([{ id: ls[0]!.id, token: ls[0]!.token }, { id: ls[1]!.id, token: "stale" }], T0 + 9000)).toBe(1);
+      expect(await s.renew([{ id: ls[0]!.id, token: ls[0]!.token }, { id: ls[1]!.id, token: "stale" }], T0 + 9000)).toEqual([
+        ls[1]!.id,
+      ]);
       expect(await s.reclaimExpired(T0 + 2000)).toBe(1);
       expect((await s.lease(5, T0 + 3000)).map((x) => x.id)).toEqual([ls[1]!.id]);
+    });
+
+    test("renew reports the ids whose lease is lost: taken over, or the item gone", async () => {
+      const s = await make();
+      await s.enqueue([item("a"), item("b"), item("c")]);
+      const ls = await s.lease(3, T0 + 1000);
+      const [a, b, c] = ls.map(({ id, token }) => ({ id, token }));
+      await s.commit({ ack: [a!] });
+      await s.release([b!]);
+      await s.lease(1, T0 + 1000); // b again, under a new token
+      expect(await s.renew([a!, b!, c!, { id: "never", token: "x" }], T0 + 9000)).toEqual(["a", "b", "never"]);
+      expect(await s.renew([], T0 + 9000)).toEqual([]);
+      expect(await s.reclaimExpired(T0 + 2000)).toBe(1); // b: c was renewed
+    });
+
+    test("a lost lease's fenced write leaves the newer holder's writes alone and is reported", async () => {
+      const s = await make();
+      await s.enqueue([item("a"), item("b")]);
+      // Consumer A leases both, then stalls past its lease; B reclaims and takes them over.
+      const stale = (await s.lease(2, T0 + 1000)).map(({ id, token }) => ({ id, token }));
+      expect(await s.reclaimExpired(T0 + 2000)).toBe(2);
+      const fresh = (await s.lease(2, T0 + 9000)).map(({ id, token }) => ({ id, token }));
+      await s.putData("unique:a", "a");
+      // B finishes a (b is still running under B's lease).
+      expect(
+        await s.commit({
+          tasks: [{ lease: fresh[0]!, results: [{ id: "a", payload: "B-ok" }], enqueue: [item("a-next")], putData: [{ key: "out:a", value: "B" }] }],
+        }),
+      ).toEqual({ lost: [] });
+      // A wakes up and commits failures and retries for both: none of it may land.
+      const failed = (id: string) => ({
+        lease: stale.find((l) => l.id === id)!,
+        results: [{ id, payload: "A-failed" }],
+        enqueue: [item(id)], // a retry under the same id: b exists (leased by B) and must not count as a duplicate
+        schedule: [{ ...item(`${id}-later`), eta: T0 + 60_000 }],
+        putData: [{ key: `failed:${id}`, value: "A" }],
+        deleteData: [`out:${id}`, "unique:a"],
+      });
+      expect(await s.commit({ tasks: [failed("a"), failed("b")] })).toEqual({ lost: ["a", "b"] });
+      expect(await s.getResult("a", true, T0)).toBe("B-ok");
+      expect(await s.getResult("b", true, T0)).toBeNull();
+      expect(await s.listData("failed:", 10)).toEqual([]);
+      expect(await s.getData("out:a", true)).toBe("B");
+      expect(await s.getData("unique:a", true)).toBe("a");
+      expect((await s.listPending(10)).map((x) => [x.id, x.leased])).toEqual([["b", true], ["a-next", false]]);
+      expect(await s.scheduledCount()).toBe(0);
+      // B's lease on b still holds: A's stale write did not ack it.
+      expect(await s.renew([fresh[1]!], T0 + 9500)).toEqual([]);
+      expect(await s.commit({ tasks: [{ lease: fresh[1]!, results: [{ id: "b", payload: "B-ok" }] }] })).toEqual({ lost: [] });
+      expect(await s.getResult("b", true, T0)).toBe("B-ok");
+      expect(await s.leasedCount()).toBe(0);
+    });
+
+    test("a mixed batch applies the tasks whose lease holds and reports only the lost", async () => {
+      const s = await make();
+      await s.enqueue([item("a"), item("b"), item("c"), item("d")]);
+      const ls = (await s.lease(3, T0 + 1000)).map(({ id, token }) => ({ id, token }));
+      await s.release([ls[1]!]);
+      await s.lease(1, T0 + 1000); // b: someone else's now
+      const report = await s.commit({
+        putData: [{ key: "unfenced", value: "1" }],
+        tasks: ls.map((lease) => ({
+          lease,
+          results: [{ id: lease.id, payload: `r-${lease.id}` }],
+          enqueue: [item(`${lease.id}-next`)],
+          putData: [{ key: `k:${lease.id}`, value: "1" }],
+        })),
+      });
+      expect(report).toEqual({ lost: ["b"] });
+      expect([await s.getResult("a", true, T0), await s.getResult("b", true, T0), await s.getResult("c", true, T0)]).toEqual([
+        "r-a",
+        null,
+        "r-c",
+      ]);
+      expect((await s.listData("k:", 10)).map((x) => x.key)).toEqual(["k:a", "k:c"]);
+      expect(await s.getData("unfenced", true)).toBe("1");
+      expect((await s.listPending(10)).map((x) => x.id)).toEqual(["b", "d", "a-next", "c-next"]);
+      expect(await s.leasedCount()).toBe(1);
+    });
+
+    test("fenced writes: a held task may reuse its id; a lost one's write to a shared key never wins", async () => {
+      const s = await make();
+      await s.enqueue([item("a"), item("b")]);
+      const ls = (await s.lease(2, T0 + 1000)).map(({ id, token }) => ({ id, token }));
+      await s.release([ls[1]!]);
+      await s.lease(1, T0 + 1000);
+      const report = await s.commit({
+        results: [{ id: "shared", payload: "unfenced" }],
+        tasks: [
+          // a retry without delay: acked, then enqueued again under the same id
+          { lease: ls[0]!, enqueue: [item("a")], results: [{ id: "shared", payload: "held" }], putData: [{ key: "k", value: "held" }] },
+          { lease: ls[1]!, results: [{ id: "shared", payload: "lost" }], putData: [{ key: "k", value: "lost" }], deleteData: ["k"] },
+        ],
+      });
+      expect(report).toEqual({ lost: ["b"] });
+      expect(await s.getResult("shared", true, T0)).toBe("held");
+      expect(await s.getData("k", true)).toBe("held");
+      expect((await s.listPending(10)).map((x) => [x.id, x.leased])).toEqual([["b", true], ["a", false]]);
+    });
+
+    test("a duplicate id among the writes of a held task rejects the whole commit", async () => {
+      const s = await make();
+      await s.enqueue([item("a"), item("b"), item("taken")]);
+      const ls = (await s.lease(2, T0 + 1000)).map(({ id, token }) => ({ id, token }));
+      await expect(
+        s.commit({
+          tasks: [
+            { lease: ls[0]!, results: [{ id: "a", payload: "1" }] },
+            { lease: ls[1]!, enqueue: [item("taken")] },
+          ],
+        }),
+      ).rejects.toMatchObject({ code: "HUEY_DUPLICATE_ID" });
+      expect(await s.getResult("a", true, T0)).toBeNull();
+      expect(await s.leasedCount()).toBe(2);
+    });
+
+    test("a fenced write's releaseLocks frees only locks its owner holds, whether or not the lease held", async () => {
+      const s = await make();
+      await s.enqueue([item("a"), item("b")]);
+      const ls = (await s.lease(2, T0 + 1000)).map(({ id, token }) => ({ id, token }));
+      await s.release([ls[1]!]);
+      await s.lease(1, T0 + 1000);
+      expect(await s.acquireLock("L", "a", T0 + 5000, T0)).toBe(true);
+      expect(await s.acquireLock("M", "someone-else", T0 + 5000, T0)).toBe(true);
+      expect(await s.acquireLock("N", "b", T0 + 5000, T0)).toBe(true);
+      const report = await s.commit({
+        tasks: [
+          { lease: ls[0]!, releaseLocks: [{ key: "L", owner: "a" }, { key: "M", owner: "a" }, { key: "absent", owner: "a" }] },
+          { lease: ls[1]!, releaseLocks: [{ key: "N", owner: "b" }] },
+        ],
+      });
+      expect(report).toEqual({ lost: ["b"] });
+      expect((await s.listLocks(T0)).map((l) => [l.key, l.owner])).toEqual([["M", "someone-else"]]);
+    });
+
+    test("commit reports no lost tasks when it has none", async () => {
+      const s = await make();
+      expect(await s.commit({})).toEqual({ lost: [] });
+      expect(await s.commit({ putData: [{ key: "k", value: "v" }] })).toEqual({ lost: [] });
     });
 
     test("release makes items ready at once, keeping their place", async () => {

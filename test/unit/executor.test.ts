@@ -2,7 +2,7 @@
 // and signals. Time (`now`) and randomness (`rand`) are arguments: no clock, no sleeping.
 import { describe, expect, test } from "bun:test";
 import { CancelExecution, RetryTask, serializeError } from "../../src/errors";
-import { execute, planOutcome, retryDelay, type Outcome, type Plan, type RunnableTask } from "../../src/executor";
+import { execute, fencedWrite, planOutcome, retryDelay, type Outcome, type Plan, type RunnableTask } from "../../src/executor";
 import { readMessage, toQueueItem, type Message } from "../../src/message";
 import type { TaskContext } from "../../src/task";
 
@@ -299,5 +299,22 @@ describe("execute", () => {
     expect(out).toMatchObject({ kind: "ok", result: '{"ok":true,"value":8}' });
     expect(seen!).toMatchObject({ id: "task-1", name: "send", attempt: 2, retries: 1 });
     expect(seen!.signal.aborted).toBe(false);
+  });
+});
+
+describe("fencedWrite", () => {
+  test("a plan's writes under its one lease, with the locks to free", () => {
+    const m = message({ retries: 1 });
+    const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true });
+    expect(fencedWrite(plan.batch, [{ key: "L", owner: m.id }])).toEqual({
+      lease: { id: m.id, token: TOKEN },
+      enqueue: plan.batch.enqueue!,
+      releaseLocks: [{ key: "L", owner: m.id }],
+    });
+  });
+
+  test("a batch that does not ack exactly one lease is refused", () => {
+    expect(() => fencedWrite({ results: [] })).toThrow(/exactly one lease/);
+    expect(() => fencedWrite({ ack: [{ id: "a", token: "t" }, { id: "b", token: "t" }] })).toThrow(/exactly one lease/);
   });
 });

@@ -1,7 +1,11 @@
--- commit: ARGV = acks, results, enqueues, schedules, putData, deleteData; each a count and then
--- flat fields: ack (id, token), result (id, payload, expiresAt or ""), enqueue (id, name,
--- priority, payload), schedule (id, name, priority, payload, eta), put (key, value), delete (key).
--- Everything is checked before anything is written: a duplicate id applies nothing.
+-- commit: ARGV = acks, results, enqueues, schedules, putData, deleteData, then tasks; each list a
+-- count and then flat fields: ack (id, token), result (id, payload, expiresAt or ""), enqueue
+-- (id, name, priority, payload), schedule (id, name, priority, payload, eta), put (key, value),
+-- delete (key). A task (a fenced write) is its lease's id and token followed by its own lists of
+-- results, enqueues, schedules, puts, deletes and lock releases (key, owner).
+-- Every fence is checked and every id is checked before anything is written: a duplicate id
+-- applies nothing. A task whose token no longer holds its item writes nothing (its lock
+-- releases excepted: each checks its owner). Returns the ids of those tasks.
 
 local function read_list(width)
   local list = {}
@@ -19,12 +23,30 @@ local enqueues = read_list(4)
 local schedules = read_list(5)
 local puts = read_list(2)
 local deletes = read_list(1)
+local tasks = {}
+for i = 1, argn() do
+  local t = { id = arg(), token = arg() }
+  t.results = read_list(3)
+  t.enqueues = read_list(4)
+  t.schedules = read_list(5)
+  t.puts = read_list(2)
+  t.deletes = read_list(1)
+  t.locks = read_list(2)
+  tasks[i] = t
+end
+
+-- The fences, against the store as it was before this script.
+local held, lost = {}, {}
+for _, t in ipairs(tasks) do
+  if holds(t.id, t.token) then held[#held + 1] = t else lost[#lost + 1] = t.id end
+end
 
 -- An acked item's id may be reused in the same batch (the item is gone once the ack applies).
 local freed = {}
 for _, a in ipairs(acks) do
   if holds(a[1], a[2]) then freed[a[1]] = true end
 end
+for _, t in ipairs(held) do freed[t.id] = true end
 local seen = {}
 local function check(rows)
   for _, r in ipairs(rows) do
@@ -34,18 +56,36 @@ local function check(rows)
   end
 end
 local dup = check(enqueues) or check(schedules)
+for _, t in ipairs(held) do dup = dup or check(t.enqueues) or check(t.schedules) end
 if dup then return duplicate(dup) end
 
 for id in pairs(freed) do
   redis.call('ZREM', K.leased, id)
   forget(id)
 end
-for _, r in ipairs(results) do put_result(r[1], r[2], r[3]) end
-for _, r in ipairs(enqueues) do insert_ready(r[1], r[2], r[3], r[4]) end
-for _, r in ipairs(schedules) do insert_scheduled(r[1], r[2], r[3], r[4], r[5]) end
-for _, r in ipairs(puts) do put_data(r[1], r[2]) end
-for _, r in ipairs(deletes) do delete_data(r[1]) end
+local queued, stored = #enqueues + #schedules, #results
+local function apply(results, enqueues, schedules, puts, deletes)
+  for _, r in ipairs(results) do put_result(r[1], r[2], r[3]) end
+  for _, r in ipairs(enqueues) do insert_ready(r[1], r[2], r[3], r[4]) end
+  for _, r in ipairs(schedules) do insert_scheduled(r[1], r[2], r[3], r[4], r[5]) end
+  for _, r in ipairs(puts) do put_data(r[1], r[2]) end
+  for _, r in ipairs(deletes) do delete_data(r[1]) end
+end
+apply(results, enqueues, schedules, puts, deletes)
+for _, t in ipairs(held) do
+  apply(t.results, t.enqueues, t.schedules, t.puts, t.deletes)
+  queued = queued + #t.enqueues + #t.schedules
+  stored = stored + #t.results
+end
+for _, t in ipairs(tasks) do
+  for _, l in ipairs(t.locks) do
+    if redis.call('HGET', K.lock_owner, l[1]) == l[2] then
+      redis.call('HDEL', K.lock_owner, l[1])
+      redis.call('HDEL', K.lock_until, l[1])
+    end
+  end
+end
 
-if #enqueues + #schedules > 0 then wake(K.wake_queue) end
-if #results > 0 then wake(K.wake_results) end
-return 1
+if queued > 0 then wake(K.wake_queue) end
+if stored > 0 then wake(K.wake_results) end
+return lost

@@ -1,11 +1,12 @@
--- renew: ARGV = leaseUntil, then (id, token) pairs. Returns how many leases were extended.
+-- renew: ARGV = leaseUntil, then (id, token) pairs. Returns the ids whose lease is lost (not extended).
 local until_ms = arg()
-local n = 0
+local lost = {}
 for i = 2, #ARGV, 2 do
   local id = ARGV[i]
   if holds(id, ARGV[i + 1]) then
     redis.call('ZADD', K.leased, 'XX', until_ms, id)
-    n = n + 1
+  else
+    lost[#lost + 1] = id
   end
 end
-return n
+return lost
