@@ -11,7 +11,7 @@ import { MemoryStorage } from "./storage/memory";
 import { PostgresStorage, type PostgresStorageOptions } from "./storage/postgres";
 import { RedisStorage, type RedisStorageOptions } from "./storage/redis";
 import { SqliteStorage, type SqliteStorageOptions } from "./storage/sqlite";
-import type { QueueItem, ScheduledItem, Storage } from "./storage/types";
+import type { LockInfo, QueueItem, ScheduledItem, Storage } from "./storage/types";
 import type {
   AnyTaskDef, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions,
 } from "./task";
@@ -262,17 +262,20 @@ export class Huey implements ResultOwner {
   /**
    * Run `fn` holding the lock `key` (for code inside a task). Throws TaskLockedError when someone
    * else holds it. The lock is a lease renewed while `fn` runs, so a process that dies frees it.
+   * `fn` gets the lock's fencing token: pass it with writes elsewhere, which can then refuse a
+   * token older than one they have seen (a holder whose lease ran out while it was paused).
    */
-  async withLock<T>(key: string, fn: () => T | Promise<T>, options: { lease?: Duration } = {}): Promise<T> {
+  async withLock<T>(key: string, fn: (fence: number) => T | Promise<T>, options: { lease?: Duration } = {}): Promise<T> {
     checkLockKey(key, "withLock()");
     const lease = toMs(options.lease ?? "30s", "withLock() lease");
     const owner = crypto.randomUUID();
     const storage = this.storage;
-    if (!(await storage.acquireLock(key, owner, Date.now() + lease, Date.now()))) throw new TaskLockedError(key);
+    const fence = await storage.acquireLock(key, owner, Date.now() + lease, Date.now());
+    if (fence === null) throw new TaskLockedError(key);
     const renew = setInterval(() => void storage.renewLocks([key], owner, Date.now() + lease).catch(() => {}), Math.max(100, lease / 3));
     (renew as { unref?: () => void }).unref?.();
     try {
-      return await fn();
+      return await fn(fence);
     } finally {
       clearInterval(renew);
       await storage.releaseLock(key, owner);
@@ -284,8 +287,8 @@ export class Huey implements ResultOwner {
     return (await this.storage.listLocks(Date.now())).some((l) => l.key === key);
   }
 
-  /** Locks held now, with their owner and lease end. */
-  locks(): Promise<{ key: string; owner: string; until: number }[]> {
+  /** Locks held now, with their owner, lease end and fencing token. */
+  locks(): Promise<LockInfo[]> {
     return this.storage.listLocks(Date.now());
   }
 

@@ -400,7 +400,7 @@ export class Consumer {
       }
       if (reg.options.lock !== null) {
         // The lock is a lease like the task's own: renewed together, freed by expiry if we die.
-        if (!(await this.#huey.storage.acquireLock(reg.options.lock, task.id, now + this.options.lease, now))) {
+        if ((await this.#huey.storage.acquireLock(reg.options.lock, task.id, now + this.options.lease, now)) === null) {
           this.#queuePlan({ task, plan: this.#lockedPlan(task, reg.options.lock, reg.options.lockRetry, now) });
           continue;
         }
