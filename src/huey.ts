@@ -12,7 +12,7 @@ import { Result, ResultGroup, type ResultOwner } from "./result";
 import { decode, encode } from "./serializer";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
 import { MemoryStorage } from "./storage/memory";
-import type { QueueItem, ScheduledItem, Storage } from "./storage/types";
+import type { LockInfo, QueueItem, ScheduledItem, Storage } from "./storage/types";
 import type { AnyTaskDef, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions } from "./task";
 import { checkLockKey, resolveTaskOptions } from "./task-options";
 import { internalsOf, setInternals, type Registered, type Registry } from "./_internals";
@@ -165,8 +165,10 @@ export class Huey implements ResultOwner {
   /**
    * Run `fn` holding the lock `key` (for code inside a task). Throws TaskLockedError when someone
    * else holds it. The lock is a lease renewed while `fn` runs, so a process that dies frees it.
+   * `fn` gets the lock's fencing token: pass it with writes elsewhere, which can then refuse a
+   * token older than one they have seen (a holder whose lease ran out while it was paused).
    */
-  async withLock<T>(key: string, fn: () => T | Promise<T>, options: { lease?: Duration } = {}): Promise<T> {
+  async withLock<T>(key: string, fn: (fence: number) => T | Promise<T>, options: { lease?: Duration } = {}): Promise<T> {
     return withLock(this.storage, key, fn, options);
   }
 
@@ -175,8 +177,8 @@ export class Huey implements ResultOwner {
     return (await this.storage.listLocks(Date.now())).some((l) => l.key === key);
   }
 
-  /** Locks held now, with their owner and lease end. */
-  locks(): Promise<{ key: string; owner: string; until: number }[]> {
+  /** Locks held now, with their owner, lease end and fencing token. */
+  locks(): Promise<LockInfo[]> {
     return this.storage.listLocks(Date.now());
   }
 

@@ -6,15 +6,16 @@ import type { Storage } from "./storage/types";
 import { checkLockKey } from "./task-options";
 import { toMs, type Duration } from "./_time";
 
-export async function withLock<T>(storage: Storage, key: string, fn: () => T | Promise<T>, options: { lease?: Duration } = {}): Promise<T> {
+export async function withLock<T>(storage: Storage, key: string, fn: (fence: number) => T | Promise<T>, options: { lease?: Duration } = {}): Promise<T> {
   checkLockKey(key, "withLock()");
   const lease = toMs(options.lease ?? "30s", "withLock() lease");
   const owner = crypto.randomUUID();
-  if ((await storage.acquireLock(key, owner, Date.now() + lease, Date.now())) === null) throw new TaskLockedError(key);
+  const fence = await storage.acquireLock(key, owner, Date.now() + lease, Date.now());
+  if (fence === null) throw new TaskLockedError(key);
   const renew = setInterval(() => void storage.renewLocks([key], owner, Date.now() + lease).catch(() => {}), Math.max(100, lease / 3));
   (renew as { unref?: () => void }).unref?.();
   try {
-    return await fn();
+    return await fn(fence);
   } finally {
     clearInterval(renew);
     await storage.releaseLock(key, owner);

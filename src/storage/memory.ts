@@ -22,7 +22,9 @@ export class MemoryStorage implements Storage {
   #results = new Map<string, { payload: string; expiresAt: number | null }>();
   #data = new Map<string, string>();
   #counters = new Map<string, { value: number; expiresAt: number }>();
-  #locks = new Map<string, { owner: string; until: number }>();
+  #locks = new Map<string, { owner: string; until: number; fence: number }>();
+  /** The last fence handed out per lock key: never reset (not by release, purge or flush). */
+  #fences = new Map<string, number>();
   #seq = 0;
   #waiters = new Waiters();
 
@@ -200,23 +202,23 @@ export class MemoryStorage implements Storage {
     return null;
   }
 
-  async acquireLock(key: string, owner: string, until: number, now: number): Promise<boolean> {
+  async acquireLock(key: string, owner: string, until: number, now: number): Promise<number | null> {
     const l = this.#locks.get(key);
-    if (l && l.until > now && l.owner !== owner) return false;
-    this.#locks.set(key, { owner, until });
-    return true;
+    if (l && l.until > now && l.owner !== owner) return null;
+    const fence = (this.#fences.get(key) ?? 0) + 1;
+    this.#fences.set(key, fence);
+    this.#locks.set(key, { owner, until, fence });
+    return fence;
   }
 
-  async renewLocks(keys: string[], owner: string, until: number): Promise<number> {
-    let n = 0;
+  async renewLocks(keys: string[], owner: string, until: number): Promise<string[]> {
+    const lost: string[] = [];
     for (const k of keys) {
       const l = this.#locks.get(k);
-      if (l && l.owner === owner) {
-        l.until = until;
-        n++;
-      }
+      if (l && l.owner === owner) l.until = until;
+      else lost.push(k);
     }
-    return n;
+    return lost;
   }
 
   async releaseLock(key: string, owner: string | null): Promise<boolean> {
@@ -227,7 +229,7 @@ export class MemoryStorage implements Storage {
     return [...this.#locks]
       .filter(([, l]) => l.until > now)
       .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([key, l]) => ({ key, owner: l.owner, until: l.until }));
+      .map(([key, l]) => ({ key, owner: l.owner, until: l.until, fence: l.fence }));
   }
 
   async purgeExpired(now: number): Promise<number> {

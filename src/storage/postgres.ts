@@ -33,7 +33,10 @@ export interface PostgresStorageOptions {
   connectTimeout?: number;
 }
 
-type Tables = Record<"queue" | "schedule" | "results" | "kv" | "locks" | "counters" | "schemaVersion", SQL.Query<unknown>>;
+type Tables = Record<
+  "queue" | "schedule" | "results" | "kv" | "locks" | "lockFences" | "counters" | "schemaVersion",
+  SQL.Query<unknown>
+>;
 interface Db {
   sql: SQL;
   t: Tables;
@@ -473,20 +476,30 @@ export class PostgresStorage implements Storage {
     return holder;
   }
 
-  async acquireLock(key: string, owner: string, until: number, now: number): Promise<boolean> {
-    const r = await this.#run("acquire lock", ({ sql, t }) => sql`
-      INSERT INTO ${t.locks} AS l (queue, key, owner, until) VALUES (${this.queue}, ${key}, ${owner}, ${until})
-      ON CONFLICT (queue, key) DO UPDATE SET owner = excluded.owner, until = excluded.until
-      WHERE l.until <= ${now} OR l.owner = excluded.owner`);
-    return r.count > 0;
+  async acquireLock(key: string, owner: string, until: number, now: number): Promise<number | null> {
+    // One statement: the fence is bumped only when the lock was taken. Two acquisitions of one
+    // key cannot both take it (ON CONFLICT locks the row and checks the newest version), so
+    // they never bump the same fence.
+    const rows: Row[] = await this.#run("acquire lock", ({ sql, t }) => sql`
+      WITH taken AS (
+        INSERT INTO ${t.locks} AS l (queue, key, owner, until) VALUES (${this.queue}, ${key}, ${owner}, ${until})
+        ON CONFLICT (queue, key) DO UPDATE SET owner = excluded.owner, until = excluded.until
+        WHERE l.until <= ${now} OR l.owner = excluded.owner
+        RETURNING l.queue, l.key)
+      INSERT INTO ${t.lockFences} AS f (queue, key, fence) SELECT queue, key, 1 FROM taken
+      ON CONFLICT (queue, key) DO UPDATE SET fence = f.fence + 1
+      RETURNING fence`);
+    return rows.length ? Number(rows[0]!.fence) : null;
   }
 
-  async renewLocks(keys: string[], owner: string, until: number): Promise<number> {
-    if (!keys.length) return 0;
-    const r = await this.#run("renew locks", ({ sql, t }) => sql`
+  async renewLocks(keys: string[], owner: string, until: number): Promise<string[]> {
+    if (!keys.length) return [];
+    const rows: Row[] = await this.#run("renew locks", ({ sql, t }) => sql`
       UPDATE ${t.locks} SET until = ${until}
-      WHERE queue = ${this.queue} AND key = ANY(${keys}::text[]) AND owner = ${owner}`);
-    return r.count;
+      WHERE queue = ${this.queue} AND key = ANY(${keys}::text[]) AND owner = ${owner}
+      RETURNING key`);
+    const renewed = new Set(rows.map((r) => String(r.key)));
+    return keys.filter((k) => !renewed.has(k));
   }
 
   async releaseLock(key: string, owner: string | null): Promise<boolean> {
@@ -500,8 +513,11 @@ export class PostgresStorage implements Storage {
 
   async listLocks(now: number): Promise<LockInfo[]> {
     const rows: Row[] = await this.#run("list locks", ({ sql, t }) => sql`
-      SELECT key, owner, until FROM ${t.locks} WHERE queue = ${this.queue} AND until > ${now} ORDER BY key`);
-    return rows.map((r) => ({ key: String(r.key), owner: String(r.owner), until: Number(r.until) }));
+      SELECT l.key, l.owner, l.until, coalesce(f.fence, 0) AS fence
+      FROM ${t.locks} AS l LEFT JOIN ${t.lockFences} AS f ON f.queue = l.queue AND f.key = l.key
+      WHERE l.queue = ${this.queue} AND l.until > ${now} ORDER BY l.key`);
+    // The holder's fence is its key's counter: only an acquisition bumps it, and it takes the lock.
+    return rows.map((r) => ({ key: String(r.key), owner: String(r.owner), until: Number(r.until), fence: Number(r.fence) }));
   }
 
   async purgeExpired(now: number): Promise<number> {
@@ -548,6 +564,7 @@ export class PostgresStorage implements Storage {
   async flush(): Promise<void> {
     await this.#run("flush", ({ sql, t }) =>
       sql.begin(async (tx) => {
+        // Not lock_fences: a fence handed out before the flush must never be handed out again.
         for (const table of [t.queue, t.schedule, t.results, t.kv, t.locks, t.counters]) {
           await tx`DELETE FROM ${table} WHERE queue = ${this.queue}`;
         }
@@ -801,7 +818,7 @@ function tables(sql: SQL, schema: string): Tables {
   const q = (name: string) => sql(`${schema}.${name}`);
   return {
     queue: q("queue"), schedule: q("schedule"), results: q("results"), kv: q("kv"),
-    locks: q("locks"), counters: q("counters"), schemaVersion: q("schema_version"),
+    locks: q("locks"), lockFences: q("lock_fences"), counters: q("counters"), schemaVersion: q("schema_version"),
   };
 }
 

@@ -59,10 +59,13 @@ const FALLBACK_WAIT_MS = 2_000;
 const KEY_PARTS = [
   "ready", "leased", "schedule", "payload", "name", "priority", "member", "leases", "token", "seq",
   "results", "results_exp", "kv", "kv_index", "counters", "counters_exp", "lock_owner", "lock_until",
-  "wake_queue", "wake_results",
+  "wake_queue", "wake_results", "lock_fence",
 ] as const;
-/** The last two "keys" are pub/sub channel names, not keys: flush deletes the rest. */
-const DATA_KEYS = KEY_PARTS.length - 2;
+/**
+ * flush deletes the keys before these: the two pub/sub channel names (not keys), and the lock
+ * fence counters, which must outlive a flush so that no fence is handed out twice.
+ */
+const DATA_KEYS = KEY_PARTS.indexOf("wake_queue");
 
 interface Script {
   text: string;
@@ -267,13 +270,14 @@ export class RedisStorage implements Storage {
     return holder;
   }
 
-  async acquireLock(key: string, owner: string, until: number, now: number): Promise<boolean> {
-    return (await this.#run(SCRIPTS.locks, ["acquire", key, owner, until, now], "acquire lock")) === 1;
+  async acquireLock(key: string, owner: string, until: number, now: number): Promise<number | null> {
+    const fence = await this.#run(SCRIPTS.locks, ["acquire", key, owner, until, now], "acquire lock");
+    return fence === null ? null : Number(fence);
   }
 
-  async renewLocks(keys: string[], owner: string, until: number): Promise<number> {
-    if (keys.length === 0) return 0;
-    return Number(await this.#run(SCRIPTS.locks, ["renew", owner, until, ...keys], "renew locks"));
+  async renewLocks(keys: string[], owner: string, until: number): Promise<string[]> {
+    if (keys.length === 0) return [];
+    return ((await this.#run(SCRIPTS.locks, ["renew", owner, until, ...keys], "renew locks")) as string[]).map(String);
   }
 
   async releaseLock(key: string, owner: string | null): Promise<boolean> {
@@ -282,7 +286,7 @@ export class RedisStorage implements Storage {
 
   async listLocks(now: number): Promise<LockInfo[]> {
     const flat = (await this.#run(SCRIPTS.locks, ["list", now], "list locks")) as string[];
-    return chunks(flat, 3).map(([key, owner, until]) => ({ key: key!, owner: owner!, until: Number(until) }));
+    return chunks(flat, 4).map(([key, owner, until, fence]) => ({ key: key!, owner: owner!, until: Number(until), fence: Number(fence) }));
   }
 
   async purgeExpired(now: number): Promise<number> {

@@ -46,6 +46,8 @@ export class SqliteStorage implements Storage {
   #commitTx: (batch: CommitBatch) => string[];
   #promoteTx: (now: number, limit: number) => number;
   #uniqueTx: (item: QueueItem | ScheduledItem, key: string) => string | null;
+  #acquireTx: (key: string, owner: string, until: number, now: number) => number | null;
+  #renewLocksTx: (keys: string[], owner: string, until: number) => string[];
   #wake: FileWake;
   #seenVersion = -1;
   #closed = false;
@@ -115,6 +117,15 @@ export class SqliteStorage implements Storage {
       s.putData.run(q, key, item.id);
       return null;
     }).immediate;
+    // Take the lock, then bump its key's fence: one transaction, so a fence is only used by a
+    // lock that was taken, and two acquisitions never share one.
+    this.#acquireTx = this.#db.transaction((key: string, owner: string, until: number, now: number) => {
+      if (s.acquireLock.run(q, key, owner, until, now).changes === 0) return null;
+      return (s.bumpFence.get(q, key) as { fence: number }).fence;
+    }).immediate;
+    this.#renewLocksTx = this.#db.transaction((keys: string[], owner: string, until: number) =>
+      keys.filter((k) => s.renewLock.run(until, q, k, owner).changes === 0),
+    ).immediate;
     this.#promoteTx = this.#db.transaction((now: number, limit: number) => {
       const moved = s.promote.run(q, now, limit).changes;
       if (moved) s.unschedule.run(q, now, limit);
@@ -257,16 +268,13 @@ export class SqliteStorage implements Storage {
     return holder;
   }
 
-  async acquireLock(key: string, owner: string, until: number, now: number): Promise<boolean> {
-    return this.#guard(() => this.#s.acquireLock.run(this.queue, key, owner, until, now).changes > 0, "acquire lock");
+  async acquireLock(key: string, owner: string, until: number, now: number): Promise<number | null> {
+    return this.#guard(() => this.#acquireTx(key, owner, until, now), "acquire lock");
   }
 
-  async renewLocks(keys: string[], owner: string, until: number): Promise<number> {
-    return this.#guard(() => {
-      let n = 0;
-      for (const k of keys) n += this.#s.renewLock.run(until, this.queue, k, owner).changes;
-      return n;
-    }, "renew locks");
+  async renewLocks(keys: string[], owner: string, until: number): Promise<string[]> {
+    if (keys.length === 0) return [];
+    return this.#guard(() => this.#renewLocksTx(keys, owner, until), "renew locks");
   }
 
   async releaseLock(key: string, owner: string | null): Promise<boolean> {
@@ -324,6 +332,7 @@ export class SqliteStorage implements Storage {
     this.#guard(
       () =>
         this.#db.transaction(() => {
+          // Not lock_fences: a fence handed out before the flush must never be handed out again.
           for (const table of ["queue", "schedule", "results", "kv", "locks", "counters"]) {
             this.#db.query(`DELETE FROM ${table} WHERE queue = ?`).run(this.queue);
           }
@@ -547,10 +556,19 @@ function prepare(db: Database) {
       `INSERT INTO locks (queue, key, owner, until) VALUES (?1, ?2, ?3, ?4)
        ON CONFLICT (queue, key) DO UPDATE SET owner = ?3, until = ?4 WHERE locks.until <= ?5 OR locks.owner = ?3`,
     ),
+    bumpFence: q(
+      `INSERT INTO lock_fences (queue, key, fence) VALUES (?1, ?2, 1)
+       ON CONFLICT (queue, key) DO UPDATE SET fence = fence + 1 RETURNING fence`,
+    ),
     renewLock: q("UPDATE locks SET until = ? WHERE queue = ? AND key = ? AND owner = ?"),
     unlock: q("DELETE FROM locks WHERE queue = ? AND key = ? AND owner = ?"),
     forceUnlock: q("DELETE FROM locks WHERE queue = ? AND key = ?"),
-    listLocks: q("SELECT key, owner, until FROM locks WHERE queue = ? AND until > ? ORDER BY key"),
+    // The holder's fence is its key's counter: only an acquisition bumps it, and it takes the lock.
+    listLocks: q(
+      `SELECT l.key, l.owner, l.until, coalesce(f.fence, 0) AS fence
+       FROM locks AS l LEFT JOIN lock_fences AS f ON f.queue = l.queue AND f.key = l.key
+       WHERE l.queue = ? AND l.until > ? ORDER BY l.key`,
+    ),
   };
 }
 

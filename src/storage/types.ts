@@ -102,6 +102,8 @@ export interface LockInfo {
   key: string;
   owner: string;
   until: number;
+  /** The fencing token of the current holder's acquisition (see `acquireLock`). */
+  fence: number;
 }
 
 export interface Storage {
@@ -168,9 +170,21 @@ export interface Storage {
    */
   enqueueUnique(item: QueueItem | ScheduledItem, key: string): Promise<string | null>;
 
-  /** Take `key` for `owner` until `until`: the lock's fencing token (grows with every acquisition of the key), or null when another holds it. */
+  /**
+   * Take `key` for `owner` until `until`. Returns the lock's fencing token, a number that grows
+   * with every acquisition of this key (never reused, also after release, expiry, purgeExpired or
+   * flush: each queue keeps a counter per key that nothing resets), or null when another owner
+   * holds it past `now`. The owner may re-take its own lock (a new token). A refusal uses no token.
+   *
+   * Whatever a holder writes elsewhere under the lock can carry the token, so the receiver can
+   * refuse a write whose token is older than one it has seen (a holder whose lease ran out).
+   */
   acquireLock(key: string, owner: string, until: number, now: number): Promise<number | null>;
-  /** Extend locks this owner still holds; returns the keys not extended (lost). */
+  /**
+   * Extend locks this owner still holds (also one whose lease ran out that nobody took since).
+   * Returns the keys NOT extended, in the order given: lost (expired and taken by another,
+   * released or flushed, or purged after expiry) or never held.
+   */
   renewLocks(keys: string[], owner: string, until: number): Promise<string[]>;
   /** Release `key` if `owner` holds it, or whoever holds it when `owner` is null. */
   releaseLock(key: string, owner: string | null): Promise<boolean>;
@@ -192,7 +206,7 @@ export interface Storage {
   /** Ready and leased items in lease order (priority, then enqueue order). */
   listPending(limit: number): Promise<(QueueItem & { leased: boolean })[]>;
   listScheduled(limit: number): Promise<ScheduledItem[]>;
-  /** Remove everything of this queue: items, schedule, results, data. */
+  /** Remove everything of this queue: items, schedule, results, data, locks (lock fence counters stay). */
   flush(): Promise<void>;
 
   /**

@@ -380,11 +380,11 @@ describe("revoke, restore, locks, flush", () => {
     await storage.acquireLock("b-lock", "o2", now + 90_000, now);
     await storage.close();
     expect(await json("locks", "tasks.ts")).toEqual([
-      { key: "a-lock", owner: "o1", until: now + 30_000 },
-      { key: "b-lock", owner: "o2", until: now + 90_000 },
+      { key: "a-lock", owner: "o1", until: now + 30_000, fence: 1 },
+      { key: "b-lock", owner: "o2", until: now + 90_000, fence: 1 },
     ]);
     const table = await huey("locks", "tasks.ts");
-    expect(table.stdout).toMatch(/^KEY\s+OWNER\s+EXPIRES IN\na-lock\s+o1\s+(29|30)s\nb-lock\s+o2\s+1m( 29s| 30s)?\n$/);
+    expect(table.stdout).toMatch(/^KEY\s+OWNER\s+EXPIRES IN\s+FENCE\na-lock\s+o1\s+(29|30)s\s+1\nb-lock\s+o2\s+1m( 29s| 30s)?\s+1\n$/);
     expect(await json("locks", "tasks.ts", "--flush", "a-lock", "nope")).toEqual({ freed: 1 });
     expect((await json<{ key: string }[]>("locks", "tasks.ts")).map((l) => l.key)).toEqual(["b-lock"]);
     expect((await huey("locks", "tasks.ts", "--flush")).stdout).toBe("freed 1 lock\n");

@@ -212,9 +212,9 @@ export function describeStorageContract(
       const ls = (await s.lease(2, T0 + 1000)).map(({ id, token }) => ({ id, token }));
       await s.release([ls[1]!]);
       await s.lease(1, T0 + 1000);
-      expect(await s.acquireLock("L", "a", T0 + 5000, T0)).toBe(true);
-      expect(await s.acquireLock("M", "someone-else", T0 + 5000, T0)).toBe(true);
-      expect(await s.acquireLock("N", "b", T0 + 5000, T0)).toBe(true);
+      expect(await s.acquireLock("L", "a", T0 + 5000, T0)).not.toBeNull();
+      expect(await s.acquireLock("M", "someone-else", T0 + 5000, T0)).not.toBeNull();
+      expect(await s.acquireLock("N", "b", T0 + 5000, T0)).not.toBeNull();
       const report = await s.commit({
         tasks: [
           { lease: ls[0]!, releaseLocks: [{ key: "L", owner: "a" }, { key: "M", owner: "a" }, { key: "absent", owner: "a" }] },
@@ -363,8 +363,8 @@ export function describeStorageContract(
       await s.putResult({ id: "forever", payload: "3" });
       await s.incr("c-old", 1, T0 + 10, T0);
       await s.incr("c-young", 1, T0 + 5000, T0);
-      await s.acquireLock("l-old", "a", T0 + 10, T0);
-      await s.acquireLock("l-young", "a", T0 + 5000, T0);
+      expect(await s.acquireLock("l-old", "a", T0 + 10, T0)).toBeNumber();
+      expect(await s.acquireLock("l-young", "a", T0 + 5000, T0)).toBeNumber();
       expect(await s.purgeExpired(T0 + 100)).toBe(3);
       expect(await s.purgeExpired(T0 + 100)).toBe(0);
       expect(await s.resultCount()).toBe(2);
@@ -405,20 +405,66 @@ export function describeStorageContract(
 
     test("locks: one owner at a time, free once expired, renewable, releasable", async () => {
       const s = await make();
-      expect(await s.acquireLock("L", "A", T0 + 1000, T0)).toBe(true);
-      expect(await s.acquireLock("L", "B", T0 + 1000, T0 + 10)).toBe(false);
-      expect(await s.acquireLock("L", "A", T0 + 2000, T0 + 10)).toBe(true);
-      expect(await s.renewLocks(["L", "M"], "A", T0 + 3000)).toBe(1);
-      expect(await s.renewLocks(["L"], "B", T0 + 9000)).toBe(0);
-      expect(await s.listLocks(T0)).toEqual([{ key: "L", owner: "A", until: T0 + 3000 }]);
-      expect(await s.acquireLock("L", "B", T0 + 9000, T0 + 2999)).toBe(false);
-      expect(await s.acquireLock("L", "B", T0 + 9000, T0 + 3000)).toBe(true);
+      const a1 = await s.acquireLock("L", "A", T0 + 1000, T0);
+      expect(a1).toBeNumber();
+      expect(await s.acquireLock("L", "B", T0 + 1000, T0 + 10)).toBeNull();
+      const a2 = await s.acquireLock("L", "A", T0 + 2000, T0 + 10);
+      expect(a2).toBeGreaterThan(a1!);
+      expect(await s.renewLocks(["L", "M"], "A", T0 + 3000)).toEqual(["M"]);
+      expect(await s.renewLocks(["L"], "B", T0 + 9000)).toEqual(["L"]);
+      expect(await s.listLocks(T0)).toEqual([{ key: "L", owner: "A", until: T0 + 3000, fence: a2! }]);
+      expect(await s.acquireLock("L", "B", T0 + 9000, T0 + 2999)).toBeNull();
+      expect(await s.acquireLock("L", "B", T0 + 9000, T0 + 3000)).toBeNumber();
       expect(await s.releaseLock("L", "A")).toBe(false);
       expect(await s.releaseLock("L", "B")).toBe(true);
       expect(await s.listLocks(T0)).toEqual([]);
       await s.acquireLock("L", "C", T0 + 9000, T0);
       expect(await s.releaseLock("L", null)).toBe(true);
       expect(await s.listLocks(T0 + 5000)).toEqual([]);
+    });
+
+    test("lock fences grow with every acquisition of a key, across release, expiry, purge and flush", async () => {
+      const s = await make();
+      const fences: number[] = [];
+      const take = async (owner: string, until: number, now: number) => {
+        const f = await s.acquireLock("F", owner, until, now);
+        expect(f).toBeNumber();
+        fences.push(f!);
+        return f!;
+      };
+      await take("A", T0 + 1000, T0);
+      expect(await s.acquireLock("F", "B", T0 + 1000, T0 + 1)).toBeNull(); // a refusal uses no fence
+      await take("A", T0 + 1000, T0 + 1); // the owner re-takes its lock: a new fence
+      expect(await s.releaseLock("F", "A")).toBe(true);
+      await take("B", T0 + 2000, T0 + 2); // after release
+      await take("C", T0 + 5000, T0 + 2000); // after expiry (B's lease ran out, not released)
+      expect(await s.purgeExpired(T0 + 6000)).toBe(1);
+      expect(await s.listLocks(T0)).toEqual([]);
+      await take("D", T0 + 9000, T0 + 6000); // after purgeExpired dropped the row
+      expect(await s.releaseLock("F", null)).toBe(true);
+      await take("E", T0 + 9000, T0 + 6000); // after a forced release (flushLocks)
+      await s.flush();
+      await take("E", T0 + 9000, T0 + 6000); // after flush
+      for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+      expect(await s.listLocks(T0 + 6000)).toEqual([{ key: "F", owner: "E", until: T0 + 9000, fence: fences.at(-1)! }]);
+      // Another key's fences are its own: taking it does not move F's.
+      expect(await s.acquireLock("G", "A", T0 + 9000, T0 + 6000)).toBeNumber();
+      await s.releaseLock("F", null);
+      expect(await s.acquireLock("F", "A", T0 + 9000, T0 + 6000)).toBe(fences.at(-1)! + 1);
+    });
+
+    test("renewLocks extends the locks still held and returns the keys it lost", async () => {
+      const s = await make();
+      for (const k of ["kept", "released", "taken", "expired"]) expect(await s.acquireLock(k, "A", T0 + 1000, T0)).toBeNumber();
+      await s.releaseLock("released", "A");
+      expect(await s.acquireLock("taken", "B", T0 + 5000, T0 + 1000)).toBeNumber(); // expired, then taken
+      // "expired" ran out but nobody took it: still ours to renew.
+      expect(await s.renewLocks(["kept", "released", "taken", "expired", "never"], "A", T0 + 9000)).toEqual([
+        "released", "taken", "never",
+      ]);
+      expect(await s.renewLocks([], "A", T0 + 9000)).toEqual([]);
+      const held = (await s.listLocks(T0 + 2000)).map(({ key, owner, until }) => [key, owner, until]);
+      expect(held).toEqual([["expired", "A", T0 + 9000], ["kept", "A", T0 + 9000], ["taken", "B", T0 + 5000]]);
     });
 
     test("listPending shows ready and leased items in lease order", async () => {

@@ -5,6 +5,7 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { PostgresStorage } from "../../src/storage/postgres";
+import { POSTGRES_MIGRATIONS } from "../../src/storage/sql/postgres/migrations";
 import { servicesRequired, waitFor } from "../harness";
 import { PG_URL, probePostgres } from "../services";
 import { describeStorageContract, item } from "./contract";
@@ -76,7 +77,7 @@ describe.skipIf(!!unreachable)("postgres", () => {
       const admin = new SQL({ url: URL, max: 1 });
       const rows = await admin`SELECT version FROM ${admin(`${own}.schema_version`)} ORDER BY version`;
       await admin.close();
-      expect(rows.map((r: { version: number }) => r.version)).toEqual([1, 2]);
+      expect(rows.map((r: { version: number }) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
     });
 
     test("a schema from a newer bun-huey is refused", async () => {
@@ -91,10 +92,11 @@ describe.skipIf(!!unreachable)("postgres", () => {
     test("times come back as numbers, not int8 strings", async () => {
       const s = open({ queue: `times_${Date.now()}` });
       await s.schedule([{ ...item("a"), eta: T0 + 1 }]);
-      await s.acquireLock("L", "A", T0 + 2, T0);
+      const fence = await s.acquireLock("L", "A", T0 + 2, T0);
+      expect(fence).toBeNumber();
       expect(await s.nextEta()).toBe(T0 + 1);
       expect((await s.listScheduled(1))[0]!.eta).toBe(T0 + 1);
-      expect(await s.listLocks(T0)).toEqual([{ key: "L", owner: "A", until: T0 + 2 }]);
+      expect(await s.listLocks(T0)).toEqual([{ key: "L", owner: "A", until: T0 + 2, fence: fence! }]);
       expect(await s.incr("c", 1, T0 + 9, T0)).toBe(1);
       await s.flush();
     });

@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { chmodSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { SqliteHuey } from "../../src/huey";
+import { SqliteHuey } from "../../src/storage/sqlite-huey";
 import { SqliteStorage } from "../../src/storage/sqlite";
+import { SQLITE_MIGRATIONS } from "../../src/storage/sql/migrations";
 import { FIXTURES, tempDb, tempDir } from "../harness";
 import { describeStorageContract, item } from "./contract";
 
@@ -17,7 +18,7 @@ describe("sqlite storage", () => {
     const db = s.database;
     expect((db.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode).toBe("wal");
     expect((db.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous).toBe(1);
-    expect(db.query("SELECT version FROM schema_version ORDER BY version").all()).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(db.query("SELECT version FROM schema_version ORDER BY version").all()).toEqual(SQLITE_MIGRATIONS.map((m) => ({ version: m.version })));
     s.close();
     const full = new SqliteStorage({ filename: file, queue: "q", synchronous: "FULL" });
     expect((full.database.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous).toBe(2);
@@ -28,7 +29,7 @@ describe("sqlite storage", () => {
     const file = tempDb();
     new SqliteStorage({ filename: file, queue: "q" }).close();
     const s = new SqliteStorage({ filename: file, queue: "q" });
-    expect(s.database.query("SELECT count(*) AS n FROM schema_version").get()).toEqual({ n: 3 });
+    expect(s.database.query("SELECT count(*) AS n FROM schema_version").get()).toEqual({ n: SQLITE_MIGRATIONS.length });
     s.close();
   });
 

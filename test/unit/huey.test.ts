@@ -231,3 +231,18 @@ describe("hooks", () => {
     expect([internalsOf(huey).registry.hooks.startup.length, internalsOf(huey).registry.hooks.shutdown.length]).toEqual([0, 0]);
   });
 });
+
+describe("withLock", () => {
+  test("hands fn the lock's fencing token, a new and larger one on each acquisition; a held lock throws", async () => {
+    const huey = fresh();
+    const first = await huey.withLock("k", async (fence) => {
+      await expect(huey.withLock("k", () => "inner")).rejects.toMatchObject({ code: "HUEY_LOCKED" });
+      expect((await huey.locks()).map((l) => [l.key, l.fence])).toEqual([["k", fence]]);
+      return fence;
+    });
+    const second = await huey.withLock("k", (fence) => fence);
+    expect(first).toBeNumber();
+    expect(second).toBeGreaterThan(first);
+    expect(await huey.isLocked("k")).toBe(false);
+  });
+});

@@ -26,10 +26,11 @@ export default defineCommand({
         return a.json ? printJson({ freed }) : out(`freed ${plural(freed, "lock")}`);
       }
       const now = Date.now();
-      const rows = (await huey.locks()).map((l) => ({ key: l.key, owner: l.owner, until: l.until }));
+      const rows = (await huey.locks()).map((l) => ({ key: l.key, owner: l.owner, until: l.until, fence: l.fence }));
       if (a.json) return printJson(rows);
       if (rows.length === 0) return out(style.dim("no locks held"));
-      out(table(["KEY", "OWNER", "EXPIRES IN"], rows.map((l) => [style.cyan(l.key), l.owner, formatDuration(Math.max(0, l.until - now))])));
+      const cells = rows.map((l) => [style.cyan(l.key), l.owner, formatDuration(Math.max(0, l.until - now)), String(l.fence)]);
+      out(table(["KEY", "OWNER", "EXPIRES IN", "FENCE"], cells));
     });
   },
 });

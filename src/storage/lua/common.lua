@@ -31,6 +31,7 @@ local K = {
   lock_until = KEYS[18],  -- HASH key -> until
   wake_queue = KEYS[19],  -- pub/sub channel names (not keys; passed here to keep them in one place)
   wake_results = KEYS[20],
+  lock_fence = KEYS[21],  -- HASH key -> last fence handed out; never deleted (not by flush either)
 }
 
 -- ARGV is read in order through a cursor, so lists of any length can be passed flat.
