@@ -44,7 +44,7 @@ const RUN: Admission = { run: true };
 
 /**
  * Decide on one leased task. Order: unknown name, too many leases, revoked, rate limit, lock. A lock is a
- * lease like the task's own (owner: the task's lease token), renewed with it and freed by expiry if we die.
+ * lease like the task's own (owner: the task's id and lease token), renewed with it and freed by expiry if we die.
  */
 export async function admit(item: LeasedItem, s: AdmissionState, now: number): Promise<Admission> {
   const rules = s.rules(item.name);
@@ -71,9 +71,12 @@ export async function admit(item: LeasedItem, s: AdmissionState, now: number): P
     if (retryAt !== null) return { run: false, plan: planDefer(item, retryAt, "rate-limited") };
   }
   if (rules.lock !== null) {
-    const got = await s.storage.acquireLock(rules.lock, item.token, now + s.lease, now);
+    // The owner names this lease of this task (one lease statement may give a batch one token), so a
+    // later lease of the same id, by another consumer, is another owner.
+    const owner = `${item.id}:${item.token}`;
+    const got = await s.storage.acquireLock(rules.lock, owner, now + s.lease, now);
     if (got === null) return { run: false, plan: planLocked(item, rules.lock, rules.lockRetry, now, { keepFailed: false }) };
-    return { run: true, lock: { key: rules.lock, owner: item.token, fence: got } };
+    return { run: true, lock: { key: rules.lock, owner, fence: got } };
   }
   return RUN;
 }
