@@ -144,7 +144,7 @@ export class PostgresStorage implements Storage {
     const r = await this.#run("renew", ({ sql, t }) => sql`
       UPDATE ${t.queue} AS q SET leased_until = ${leaseUntil}
       FROM unnest(${ids}::text[], ${tokens}::text[]) AS l(id, token)
-      WHERE q.id = l.id AND q.token = l.token`);
+      WHERE q.queue = ${this.queue} AND q.id = l.id AND q.token = l.token`);
     return r.count;
   }
 
@@ -154,7 +154,7 @@ export class PostgresStorage implements Storage {
     return this.#writeAndNotify("release", "queue", ({ sql, t }) => sql`
       UPDATE ${t.queue} AS q SET leased_until = NULL, token = NULL
       FROM unnest(${ids}::text[], ${tokens}::text[]) AS l(id, token)
-      WHERE q.id = l.id AND q.token = l.token
+      WHERE q.queue = ${this.queue} AND q.id = l.id AND q.token = l.token
       RETURNING 1`);
   }
 
@@ -182,7 +182,8 @@ export class PostgresStorage implements Storage {
       sql.begin(async (tx) => {
         if (batch.ack?.length) {
           const { ids, tokens } = leaseColumns(batch.ack);
-          await tx`DELETE FROM ${t.queue} WHERE (id, token) IN (SELECT * FROM unnest(${ids}::text[], ${tokens}::text[]))`;
+          await tx`DELETE FROM ${t.queue}
+            WHERE queue = ${this.queue} AND (id, token) IN (SELECT * FROM unnest(${ids}::text[], ${tokens}::text[]))`;
         }
         if (batch.results?.length) await this.#putResults(tx, t, batch.results);
         if (batch.enqueue?.length) {
@@ -227,7 +228,7 @@ export class PostgresStorage implements Storage {
     return sql`
       WITH acked AS (
         DELETE FROM ${t.queue} AS q USING unnest(${ack.ids}::text[], ${ack.tokens}::text[]) AS l(id, token)
-        WHERE q.id = l.id AND q.token = l.token),
+        WHERE q.queue = ${this.queue} AND q.id = l.id AND q.token = l.token),
       res AS (
         INSERT INTO ${t.results} (queue, id, payload, expires_at)
         SELECT ${this.queue}, * FROM unnest(${results.map((r) => r.id)}::text[], ${results.map((r) => r.payload)}::text[],
@@ -284,7 +285,7 @@ export class PostgresStorage implements Storage {
     return this.#notifying("promote scheduled tasks", ["queue"], async ({ sql, t }, notify) => {
       const [row] = await sql`
       WITH due AS (
-        DELETE FROM ${t.schedule} WHERE id IN (
+        DELETE FROM ${t.schedule} WHERE queue = ${this.queue} AND id IN (
           SELECT id FROM ${t.schedule} WHERE queue = ${this.queue} AND eta <= ${now}
           ORDER BY eta, seq LIMIT ${limit} FOR UPDATE SKIP LOCKED)
         RETURNING queue, id, name, priority, payload, eta, seq),
@@ -394,7 +395,8 @@ export class PostgresStorage implements Storage {
         await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${this.schema}\n${this.queue}\n${key}`}, 0))`;
         const [held] = await tx`
           SELECT k.value FROM ${t.kv} AS k WHERE k.queue = ${this.queue} AND k.key = ${key}
-            AND (EXISTS (SELECT 1 FROM ${t.queue} WHERE id = k.value) OR EXISTS (SELECT 1 FROM ${t.schedule} WHERE id = k.value))`;
+            AND (EXISTS (SELECT 1 FROM ${t.queue} WHERE queue = k.queue AND id = k.value)
+              OR EXISTS (SELECT 1 FROM ${t.schedule} WHERE queue = k.queue AND id = k.value))`;
         if (held) {
           holder = String(held.value);
           return 0;

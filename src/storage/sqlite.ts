@@ -56,7 +56,7 @@ export class SqliteStorage implements Storage {
     const q = this.queue;
     const db = this.#db;
     this.#commitTx = this.#db.transaction((b: CommitBatch) => {
-      if (b.ack) chunked(db, b.ack, ackSql, (l) => [l.id, l.token]);
+      if (b.ack) chunked(db, b.ack, ackSql, (l) => [q, l.id, l.token]);
       if (b.results) chunked(db, b.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
       if (b.enqueue) chunked(db, b.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload]);
       if (b.schedule) for (const it of b.schedule) s.insertScheduled.run(it.id, q, it.name, it.priority, it.eta, it.payload);
@@ -65,7 +65,7 @@ export class SqliteStorage implements Storage {
     }).immediate;
     this.#uniqueTx = this.#db.transaction((item: QueueItem | ScheduledItem, key: string) => {
       const holder = s.peekData.get(q, key) as { value: string } | null;
-      if (holder && s.taskExists.get(holder.value, holder.value)) return holder.value;
+      if (holder && s.taskExists.get(q, holder.value)) return holder.value;
       if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload);
       else s.insert.run(q, item.id, item.name, item.priority, item.payload);
       s.putData.run(q, key, item.id);
@@ -114,11 +114,11 @@ export class SqliteStorage implements Storage {
   }
 
   async renew(leases: LeaseRef[], leaseUntil: number): Promise<number> {
-    return this.#guard(() => this.#eachLease(leases, (l) => this.#s.renew.run(leaseUntil, l.id, l.token).changes), "renew");
+    return this.#guard(() => this.#eachLease(leases, (l) => this.#s.renew.run(leaseUntil, this.queue, l.id, l.token).changes), "renew");
   }
 
   async release(leases: LeaseRef[]): Promise<number> {
-    const n = this.#guard(() => this.#eachLease(leases, (l) => this.#s.release.run(l.id, l.token).changes), "release");
+    const n = this.#guard(() => this.#eachLease(leases, (l) => this.#s.release.run(this.queue, l.id, l.token).changes), "release");
     if (n) this.#wake.touch("queue");
     return n;
   }
@@ -184,7 +184,7 @@ export class SqliteStorage implements Storage {
   }
 
   async hasTask(id: string): Promise<boolean> {
-    return this.#guard(() => this.#s.taskExists.get(id, id) !== null, "find task");
+    return this.#guard(() => this.#s.taskExists.get(this.queue, id) !== null, "find task");
   }
 
   async countData(prefix: string): Promise<number> {
@@ -355,7 +355,8 @@ function chunked<T>(db: Database, rows: T[], sqlFor: (n: number) => string, para
 const ackSqls = new Map<number, string>();
 function ackSql(n: number): string {
   let sql = ackSqls.get(n);
-  if (!sql) ackSqls.set(n, (sql = `DELETE FROM queue WHERE (id, token) IN (VALUES ${Array(n).fill("(?, ?)").join(", ")})`));
+  // (queue, id, token): ids are unique per queue only (schema 5), and this form uses that index.
+  if (!sql) ackSqls.set(n, (sql = `DELETE FROM queue WHERE (queue, id, token) IN (VALUES ${Array(n).fill("(?, ?, ?)").join(", ")})`));
   return sql;
 }
 
@@ -386,9 +387,8 @@ function prepare(db: Database) {
                      ORDER BY priority DESC, seq LIMIT ?4)
        RETURNING seq, id, name, priority, payload, token, leases`,
     ),
-    ack: q("DELETE FROM queue WHERE id = ? AND token = ?"),
-    renew: q("UPDATE queue SET leased_until = ? WHERE id = ? AND token = ?"),
-    release: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE id = ? AND token = ?"),
+    renew: q("UPDATE queue SET leased_until = ? WHERE queue = ? AND id = ? AND token = ?"),
+    release: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND id = ? AND token = ?"),
     reclaim: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND leased_until < ?"),
     promote: q(
       `INSERT INTO queue (queue, id, name, priority, payload)
@@ -438,7 +438,7 @@ function prepare(db: Database) {
          expires_at = CASE WHEN expires_at > ?5 THEN expires_at ELSE ?4 END
        RETURNING value`,
     ),
-    taskExists: q("SELECT 1 FROM queue WHERE id = ? UNION ALL SELECT 1 FROM schedule WHERE id = ?"),
+    taskExists: q("SELECT 1 FROM queue WHERE queue = ?1 AND id = ?2 UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2"),
     acquireLock: q(
       `INSERT INTO locks (queue, key, owner, until) VALUES (?1, ?2, ?3, ?4)
        ON CONFLICT (queue, key) DO UPDATE SET owner = ?3, until = ?4 WHERE locks.until <= ?5 OR locks.owner = ?3`,
