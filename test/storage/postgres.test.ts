@@ -139,6 +139,21 @@ describe.skipIf(!!unreachable)("postgres", () => {
       await s.flush();
     });
 
+    test("two instances racing for one lock: one wins each round, and no fence is handed out twice", async () => {
+      const queue = `fence_race_${Date.now()}`;
+      const [a, b] = [open({ queue, max: 2 }), open({ queue, max: 2 })];
+      const fences: number[] = [];
+      for (let round = 0; round < 20; round++) {
+        const got = await Promise.all([a.acquireLock("L", "A", T0 + 1000, T0), b.acquireLock("L", "B", T0 + 1000, T0)]);
+        const won = got.filter((f) => f !== null);
+        expect(won).toHaveLength(1);
+        fences.push(won[0]!);
+        expect(await a.releaseLock("L", null)).toBe(true);
+      }
+      for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+      await a.flush();
+    });
+
     test("two instances leasing concurrently never get the same item", async () => {
       const queue = `race_${Date.now()}`;
       const [a, b] = [open({ queue, max: 4 }), open({ queue, max: 4 })];
