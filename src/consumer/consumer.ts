@@ -3,6 +3,7 @@
 import { hasCode } from "../errors";
 import type { Huey } from "../huey";
 import { internalsOf } from "../_internals";
+import type { PeriodicDef } from "../periodic";
 import { GroupCommitter } from "./committer";
 import { Engine } from "./engine";
 import { Logger } from "./logger";
@@ -20,6 +21,21 @@ export interface ConsumerSetup {
   file: string;
   /** Which Huey instance of the file (export name or Huey name); null when it has one. */
   instance: string | null;
+}
+
+/**
+ * How a consumer enqueues one periodic tick: its task has the id "<name>:<tick>", a second guard against
+ * running a tick twice (another consumer stored it already), and a way for a context task to know its tick.
+ */
+export function enqueueTick(huey: Huey): (def: PeriodicDef, tickMs: number) => Promise<void> {
+  const registry = internalsOf(huey).registry;
+  return async (def, tickMs) => {
+    try {
+      await registry.lookup(def.name)!.def.schedule([], { id: `${def.name}:${tickMs}` });
+    } catch (err) {
+      if (!hasCode(err, "HUEY_DUPLICATE_ID")) throw err;
+    }
+  };
 }
 
 export class Consumer {
@@ -105,17 +121,7 @@ export class Consumer {
     await this.pool.start();
     const o = this.options;
     const hi = internalsOf(this.#huey);
-    if (o.periodic) {
-      // Each tick's task has the id "<name>:<tick>": a second guard against running a tick twice, and a
-      // way for a context task to know its tick.
-      this.maintenance.usePeriodic(hi.registry.periodic, async (def, tickMs) => {
-        try {
-          await hi.registry.lookup(def.name)!.def.schedule([], { id: `${def.name}:${tickMs}` });
-        } catch (err) {
-          if (!hasCode(err, "HUEY_DUPLICATE_ID")) throw err;
-        }
-      });
-    }
+    if (o.periodic) this.maintenance.usePeriodic(hi.registry.periodic, enqueueTick(this.#huey));
     this.log.info(
       `consumer started: huey "${this.#huey.name}" on ${storage.kind}, ${o.workers} worker(s) x concurrency ${o.concurrency}, ` +
         `tasks: ${this.#huey.taskNames().join(", ") || "(none)"}`,

@@ -146,7 +146,7 @@ export class PostgresStorage implements Storage {
       WITH renewed AS (
         UPDATE ${t.queue} AS q SET leased_until = ${leaseUntil}
         FROM unnest(${ids}::text[], ${tokens}::text[]) AS l(id, token)
-        WHERE q.id = l.id AND q.token = l.token
+        WHERE q.queue = ${this.queue} AND q.id = l.id AND q.token = l.token
         RETURNING q.id)
       SELECT ARRAY(SELECT l.id FROM unnest(${ids}::text[]) WITH ORDINALITY AS l(id, ord)
                    WHERE l.id NOT IN (SELECT id FROM renewed) ORDER BY l.ord) AS lost`);
@@ -159,7 +159,7 @@ export class PostgresStorage implements Storage {
     return this.#writeAndNotify("release", "queue", ({ sql, t }) => sql`
       UPDATE ${t.queue} AS q SET leased_until = NULL, token = NULL
       FROM unnest(${ids}::text[], ${tokens}::text[]) AS l(id, token)
-      WHERE q.id = l.id AND q.token = l.token
+      WHERE q.queue = ${this.queue} AND q.id = l.id AND q.token = l.token
       RETURNING 1`);
   }
 
@@ -196,7 +196,7 @@ export class PostgresStorage implements Storage {
         if (acks.length) {
           const { ids, tokens } = leaseColumns(acks);
           const rows: Row[] = await tx`
-            DELETE FROM ${t.queue} WHERE (id, token) IN (SELECT * FROM unnest(${ids}::text[], ${tokens}::text[]))
+            DELETE FROM ${t.queue} WHERE queue = ${this.queue} AND (id, token) IN (SELECT * FROM unnest(${ids}::text[], ${tokens}::text[]))
             RETURNING id`;
           if (tasks.length) {
             const acked = new Set(rows.map((r) => String(r.id)));
@@ -269,7 +269,7 @@ export class PostgresStorage implements Storage {
     const [row] = await sql`
       WITH acked AS (
         DELETE FROM ${t.queue} AS q USING unnest(${ack.ids}::text[], ${ack.tokens}::text[]) AS l(id, token)
-        WHERE q.id = l.id AND q.token = l.token
+        WHERE q.queue = ${this.queue} AND q.id = l.id AND q.token = l.token
         RETURNING q.id),
       res AS (
         INSERT INTO ${t.results} (queue, id, payload, expires_at)
@@ -346,7 +346,7 @@ export class PostgresStorage implements Storage {
     return this.#notifying("promote scheduled tasks", ["queue"], async ({ sql, t }, notify) => {
       const [row] = await sql`
       WITH due AS (
-        DELETE FROM ${t.schedule} WHERE id IN (
+        DELETE FROM ${t.schedule} WHERE queue = ${this.queue} AND id IN (
           SELECT id FROM ${t.schedule} WHERE queue = ${this.queue} AND eta <= ${now}
           ORDER BY eta, seq LIMIT ${limit} FOR UPDATE SKIP LOCKED)
         RETURNING queue, id, name, priority, payload, eta, seq),
@@ -456,7 +456,8 @@ export class PostgresStorage implements Storage {
         await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${this.schema}\n${this.queue}\n${key}`}, 0))`;
         const [held] = await tx`
           SELECT k.value FROM ${t.kv} AS k WHERE k.queue = ${this.queue} AND k.key = ${key}
-            AND (EXISTS (SELECT 1 FROM ${t.queue} WHERE id = k.value) OR EXISTS (SELECT 1 FROM ${t.schedule} WHERE id = k.value))`;
+            AND (EXISTS (SELECT 1 FROM ${t.queue} WHERE queue = k.queue AND id = k.value)
+              OR EXISTS (SELECT 1 FROM ${t.schedule} WHERE queue = k.queue AND id = k.value))`;
         if (held) {
           holder = String(held.value);
           return 0;

@@ -88,7 +88,7 @@ export class SqliteStorage implements Storage {
         // The fence: each task's ack deletes its row only under its token; RETURNING says which
         // held, so the check costs no extra statement. Their writes follow only for those.
         const acked: string[] = [];
-        chunkedValues(db, b.tasks, fencedAckSql, (t) => [t.lease.id, t.lease.token], acked);
+        chunkedValues(db, b.tasks, fencedAckSql, (t) => [q, t.lease.id, t.lease.token], acked);
         let held: FencedWrite[] = b.tasks;
         if (acked.length < b.tasks.length) {
           const kept = new Set(acked);
@@ -101,7 +101,7 @@ export class SqliteStorage implements Storage {
         for (const t of b.tasks) if (t.releaseLocks) for (const l of t.releaseLocks) s.unlock.run(q, l.key, l.owner);
         w = withHeld(b, held);
       }
-      if (w.ack?.length) chunked(db, w.ack, ackSql, (l) => [l.id, l.token]);
+      if (w.ack?.length) chunked(db, w.ack, ackSql, (l) => [q, l.id, l.token]);
       if (w.results?.length) chunked(db, w.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
       if (w.enqueue?.length) chunked(db, w.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload]);
       if (w.schedule) for (const it of w.schedule) s.insertScheduled.run(it.id, q, it.name, it.priority, it.eta, it.payload);
@@ -111,7 +111,7 @@ export class SqliteStorage implements Storage {
     }).immediate;
     this.#uniqueTx = this.#db.transaction((item: QueueItem | ScheduledItem, key: string) => {
       const holder = s.peekData.get(q, key) as { value: string } | null;
-      if (holder && s.taskExists.get(holder.value, holder.value)) return holder.value;
+      if (holder && s.taskExists.get(q, holder.value)) return holder.value;
       if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload);
       else s.insert.run(q, item.id, item.name, item.priority, item.payload);
       s.putData.run(q, key, item.id);
@@ -164,7 +164,7 @@ export class SqliteStorage implements Storage {
     this.#guard(
       () =>
         this.#eachLease(leases, (l) => {
-          if (this.#s.renew.run(leaseUntil, l.id, l.token).changes === 0) lost.push(l.id);
+          if (this.#s.renew.run(leaseUntil, this.queue, l.id, l.token).changes === 0) lost.push(l.id);
           return 0;
         }),
       "renew",
@@ -173,7 +173,7 @@ export class SqliteStorage implements Storage {
   }
 
   async release(leases: LeaseRef[]): Promise<number> {
-    const n = this.#guard(() => this.#eachLease(leases, (l) => this.#s.release.run(l.id, l.token).changes), "release");
+    const n = this.#guard(() => this.#eachLease(leases, (l) => this.#s.release.run(this.queue, l.id, l.token).changes), "release");
     if (n) this.#wake.touch("queue");
     return n;
   }
@@ -242,7 +242,7 @@ export class SqliteStorage implements Storage {
   }
 
   async hasTask(id: string): Promise<boolean> {
-    return this.#guard(() => this.#s.taskExists.get(id, id) !== null, "find task");
+    return this.#guard(() => this.#s.taskExists.get(this.queue, id) !== null, "find task");
   }
 
   async countData(prefix: string): Promise<number> {
@@ -460,7 +460,7 @@ const fencedAckSqls = new Map<number, string>();
 function fencedAckSql(n: number): string {
   let sql = fencedAckSqls.get(n);
   if (!sql) {
-    fencedAckSqls.set(n, (sql = `DELETE FROM queue WHERE (id, token) IN (VALUES ${Array(n).fill("(?, ?)").join(", ")}) RETURNING id`));
+    fencedAckSqls.set(n, (sql = `DELETE FROM queue WHERE (queue, id, token) IN (VALUES ${Array(n).fill("(?, ?, ?)").join(", ")}) RETURNING id`));
   }
   return sql;
 }
@@ -468,7 +468,8 @@ function fencedAckSql(n: number): string {
 const ackSqls = new Map<number, string>();
 function ackSql(n: number): string {
   let sql = ackSqls.get(n);
-  if (!sql) ackSqls.set(n, (sql = `DELETE FROM queue WHERE (id, token) IN (VALUES ${Array(n).fill("(?, ?)").join(", ")})`));
+  // (queue, id, token): ids are unique per queue only (schema 5), and this form uses that index.
+  if (!sql) ackSqls.set(n, (sql = `DELETE FROM queue WHERE (queue, id, token) IN (VALUES ${Array(n).fill("(?, ?, ?)").join(", ")})`));
   return sql;
 }
 
@@ -499,9 +500,8 @@ function prepare(db: Database) {
                      ORDER BY priority DESC, seq LIMIT ?4)
        RETURNING seq, id, name, priority, payload, token, leases`,
     ),
-    ack: q("DELETE FROM queue WHERE id = ? AND token = ?"),
-    renew: q("UPDATE queue SET leased_until = ? WHERE id = ? AND token = ?"),
-    release: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE id = ? AND token = ?"),
+    renew: q("UPDATE queue SET leased_until = ? WHERE queue = ? AND id = ? AND token = ?"),
+    release: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND id = ? AND token = ?"),
     reclaim: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND leased_until < ?"),
     promote: q(
       `INSERT INTO queue (queue, id, name, priority, payload)
@@ -551,7 +551,7 @@ function prepare(db: Database) {
          expires_at = CASE WHEN expires_at > ?5 THEN expires_at ELSE ?4 END
        RETURNING value`,
     ),
-    taskExists: q("SELECT 1 FROM queue WHERE id = ? UNION ALL SELECT 1 FROM schedule WHERE id = ?"),
+    taskExists: q("SELECT 1 FROM queue WHERE queue = ?1 AND id = ?2 UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2"),
     acquireLock: q(
       `INSERT INTO locks (queue, key, owner, until) VALUES (?1, ?2, ?3, ?4)
        ON CONFLICT (queue, key) DO UPDATE SET owner = ?3, until = ?4 WHERE locks.until <= ?5 OR locks.owner = ?3`,

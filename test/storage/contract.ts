@@ -467,6 +467,43 @@ export function describeStorageContract(
       expect(held).toEqual([["expired", "A", T0 + 9000], ["kept", "A", T0 + 9000], ["taken", "B", T0 + 5000]]);
     });
 
+    test("ids are unique per queue: two queues on one backend keep tasks, results, keys and locks of one id apart", async () => {
+      // Memory and Redis keep each queue apart by construction (own maps, own keys); SQL backends
+      // key every table by (queue, id).
+      const a = await make();
+      const b = await make();
+      for (const s of [a, b]) {
+        await s.enqueue([item("x")]);
+        await s.schedule([{ ...item("y"), eta: T0 }]);
+        await s.putResult({ id: "x", payload: s.queue });
+        expect(await s.enqueueUnique(item("u"), "u:k")).toBeNull();
+        expect(await s.acquireLock("L", "owner", T0 + 1000, T0)).toBeNumber();
+      }
+      for (const s of [a, b]) {
+        expect([await s.pendingCount(), await s.scheduledCount(), await s.hasTask("x"), await s.hasTask("y")]).toEqual([2, 1, true, true]);
+        expect(await s.getResult("x", true, T0)).toBe(s.queue);
+      }
+      const [la] = await a.lease(1, T0 + 1000);
+      const [lb] = await b.lease(1, T0 + 1000);
+      expect([la!.id, lb!.id]).toEqual(["x", "x"]);
+      // Acking x in a leaves b's x leased; enqueueing x again in a does not collide with b's.
+      await a.commit({ ack: [{ id: "x", token: la!.token }], results: [{ id: "x", payload: "a-done" }], enqueue: [item("x")] });
+      expect([await a.leasedCount(), await b.leasedCount()]).toEqual([0, 1]);
+      expect([await a.getResult("x", false, T0), await b.getResult("x", true, T0)]).toEqual(["a-done", b.queue]);
+      expect(await b.renew([{ id: "x", token: lb!.token }], T0 + 5000)).toEqual([]);
+      expect(await b.release([{ id: "x", token: lb!.token }])).toBe(1);
+      await b.commit({ ack: [{ id: "x", token: (await b.lease(1, T0 + 1000))[0]!.token }] });
+      expect([await a.hasTask("x"), await b.hasTask("x")]).toEqual([true, false]);
+      // b's unique key stays held by b's "u"; a's "u" is not b's concern.
+      await a.commit({ ack: (await a.lease(5, T0 + 1000)).map(({ id, token }) => ({ id, token })), deleteData: ["u:k"] });
+      expect(await a.enqueueUnique(item("u2"), "u:k")).toBeNull();
+      expect(await b.enqueueUnique(item("u2"), "u:k")).toBe("u");
+      expect([await a.promoteDue(T0, 10), await b.promoteDue(T0, 10)]).toEqual([1, 1]);
+      expect((await a.lease(10, T0 + 1000)).map((l) => l.id).sort()).toEqual(["u2", "y"]);
+      expect((await b.lease(10, T0 + 1000)).map((l) => l.id).sort()).toEqual(["u", "y"]);
+      expect((await b.listLocks(T0)).map((l) => l.owner)).toEqual(["owner"]);
+    });
+
     test("listPending shows ready and leased items in lease order", async () => {
       const s = await make();
       await s.enqueue([item("a", 1), item("b", 2), item("c", 0)]);

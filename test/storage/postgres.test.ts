@@ -80,6 +80,44 @@ describe.skipIf(!!unreachable)("postgres", () => {
       expect(rows.map((r: { version: number }) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
     });
 
+    test("a schema of version 2 (ids unique per schema, no lock fences) upgrades and keeps its rows", async () => {
+      const own = freshSchema();
+      const admin = new SQL({ url: URL, max: 1 });
+      await admin.begin(async (tx) => {
+        await tx.unsafe(`CREATE SCHEMA "${own}"; SET LOCAL search_path TO "${own}";
+          CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at bigint NOT NULL);`);
+        for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version <= 2)) {
+          await tx.unsafe(m.sql);
+          await tx`INSERT INTO schema_version VALUES (${m.version}, 0)`;
+        }
+        await tx`INSERT INTO queue (queue, id, name, priority, payload, leased_until, token, leases)
+                 VALUES ('a', 'r1', 't', 0, 'p-r1', NULL, NULL, 0), ('a', 'l1', 't', 0, 'p-l1', ${T0 + 1000}, 'tok', 1),
+                        ('b', 'x', 't', 0, 'p-x', NULL, NULL, 0)`;
+        await tx`INSERT INTO schedule (queue, id, name, priority, eta, payload)
+                 VALUES ('a', 's1', 't', 0, ${T0 + 10}, 'p-s1'), ('a', 's2', 't', 0, ${T0 + 10}, 'p-s2'), ('a', 's0', 't', 0, ${T0}, 'p-s0')`;
+        await tx`INSERT INTO results (queue, id, payload) VALUES ('a', 'r0', 'done')`;
+        await tx`INSERT INTO kv (queue, key, value) VALUES ('a', 'k', 'v')`;
+        await tx`INSERT INTO locks (queue, key, owner, until) VALUES ('a', 'L', 'o', ${T0 + 1000})`;
+      });
+      await admin.close();
+      const a = open({ schema: own, queue: "a" });
+      const b = open({ schema: own, queue: "b" });
+      expect((await a.listPending(10)).map((x) => [x.id, x.leased])).toEqual([["r1", false], ["l1", true]]);
+      await a.commit({ ack: [{ id: "l1", token: "tok" }] });
+      expect(await a.leasedCount()).toBe(0);
+      expect((await a.listScheduled(10)).map((x) => x.id)).toEqual(["s0", "s1", "s2"]);
+      expect([await a.getResult("r0", true, T0), await a.getData("k", true)]).toEqual(["done", "v"]);
+      expect(await a.listLocks(T0)).toEqual([{ key: "L", owner: "o", until: T0 + 1000, fence: 0 }]);
+      expect(await a.acquireLock("L", "p", T0 + 2000, T0 + 1000)).toBe(1);
+      // Ids are now unique per queue.
+      await a.enqueue([item("x")]);
+      await b.enqueue([item("r1")]);
+      await b.schedule([{ ...item("s1"), eta: T0 }]);
+      await expect(a.enqueue([item("x")])).rejects.toMatchObject({ code: "HUEY_DUPLICATE_ID" });
+      expect([await a.pendingCount(), await b.pendingCount(), await b.scheduledCount()]).toEqual([2, 2, 1]);
+      expect([await a.promoteDue(T0, 10), await b.promoteDue(T0, 10)]).toEqual([1, 1]);
+    });
+
     test("a schema from a newer bun-huey is refused", async () => {
       const own = freshSchema();
       await open({ schema: own }).pendingCount();
@@ -99,6 +137,21 @@ describe.skipIf(!!unreachable)("postgres", () => {
       expect(await s.listLocks(T0)).toEqual([{ key: "L", owner: "A", until: T0 + 2, fence: fence! }]);
       expect(await s.incr("c", 1, T0 + 9, T0)).toBe(1);
       await s.flush();
+    });
+
+    test("two instances racing for one lock: one wins each round, and no fence is handed out twice", async () => {
+      const queue = `fence_race_${Date.now()}`;
+      const [a, b] = [open({ queue, max: 2 }), open({ queue, max: 2 })];
+      const fences: number[] = [];
+      for (let round = 0; round < 20; round++) {
+        const got = await Promise.all([a.acquireLock("L", "A", T0 + 1000, T0), b.acquireLock("L", "B", T0 + 1000, T0)]);
+        const won = got.filter((f) => f !== null);
+        expect(won).toHaveLength(1);
+        fences.push(won[0]!);
+        expect(await a.releaseLock("L", null)).toBe(true);
+      }
+      for (let i = 1; i < fences.length; i++) expect(fences[i]!).toBeGreaterThan(fences[i - 1]!);
+      await a.flush();
     });
 
     test("two instances leasing concurrently never get the same item", async () => {

@@ -33,6 +33,60 @@ describe("sqlite storage", () => {
     s.close();
   });
 
+  test("a database of schema 3 (ids unique per file, no lock fences) upgrades and keeps its rows", async () => {
+    const file = tempDb();
+    const old = new Database(file, { strict: true });
+    old.run("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 3)) {
+      old.run(m.sql);
+      old.query("INSERT INTO schema_version VALUES (?, 0)").run(m.version);
+    }
+    const T0 = 1_700_000_000_000;
+    const insert = old.prepare(
+      "INSERT INTO queue (queue, id, name, priority, payload, leased_until, token, leases) VALUES (?, ?, 't', ?, ?, ?, ?, ?)",
+    );
+    insert.run("a", "r1", 0, "p-r1", null, null, 0);
+    insert.run("a", "r2", 5, "p-r2", null, null, 0);
+    insert.run("a", "l1", 0, "p-l1", T0 + 1000, "tok", 1);
+    insert.run("b", "x", 0, "p-x", null, null, 0);
+    const sched = old.prepare("INSERT INTO schedule (id, queue, name, priority, eta, payload) VALUES (?, 'a', 't', 0, ?, ?)");
+    sched.run("s1", T0 + 10, "p-s1");
+    sched.run("s2", T0 + 10, "p-s2");
+    sched.run("s3", T0 + 5, "p-s3");
+    old.run("INSERT INTO results (queue, id, payload, expires_at) VALUES ('a', 'r0', 'done', NULL)");
+    old.run("INSERT INTO kv (queue, key, value) VALUES ('a', 'k', 'v')");
+    old.query("INSERT INTO locks (queue, key, owner, until) VALUES ('a', 'L', 'o', ?)").run(T0 + 1000);
+    old.query("INSERT INTO counters (queue, key, value, expires_at) VALUES ('a', 'c', 3, ?)").run(T0 + 1000);
+    old.close();
+
+    const a = new SqliteStorage({ filename: file, queue: "a" });
+    const b = new SqliteStorage({ filename: file, queue: "b" });
+    expect(a.database.query("SELECT version FROM schema_version ORDER BY version").all()).toEqual(
+      SQLITE_MIGRATIONS.map((m) => ({ version: m.version })),
+    );
+    expect((await a.listPending(10)).map((x) => [x.id, x.payload, x.leased])).toEqual([
+      ["r2", "p-r2", false], ["r1", "p-r1", false], ["l1", "p-l1", true],
+    ]);
+    // The lease taken before the upgrade is still held by its token.
+    await a.commit({ ack: [{ id: "l1", token: "tok" }] });
+    expect(await a.leasedCount()).toBe(0);
+    expect((await a.listScheduled(10)).map((x) => [x.id, x.eta])).toEqual([["s3", T0 + 5], ["s1", T0 + 10], ["s2", T0 + 10]]);
+    expect(await a.getResult("r0", true, T0)).toBe("done");
+    expect(await a.getData("k", true)).toBe("v");
+    expect(await a.incr("c", 1, T0 + 1000, T0)).toBe(4);
+    expect(await a.listLocks(T0)).toEqual([{ key: "L", owner: "o", until: T0 + 1000, fence: 0 }]);
+    expect(await a.acquireLock("L", "p", T0 + 2000, T0 + 1000)).toBe(1);
+    expect([await b.pendingCount(), await b.hasTask("x"), await a.hasTask("x")]).toEqual([1, true, false]);
+    // Ids are now unique per queue: b's "x" and a's "r1" no longer block the other queue.
+    await a.enqueue([item("x")]);
+    await b.enqueue([item("r1")]);
+    await b.schedule([{ ...item("s1"), eta: T0 }]);
+    await expect(a.enqueue([item("x")])).rejects.toMatchObject({ code: "HUEY_DUPLICATE_ID" });
+    expect([await a.pendingCount(), await b.pendingCount(), await b.scheduledCount()]).toEqual([3, 2, 1]);
+    a.close();
+    b.close();
+  });
+
   test("a file that is not SQLite is refused with a clear error and left as it was", () => {
     const file = tempDb("notes.db");
     const text = "these are my notes, not a database\n".repeat(200);
