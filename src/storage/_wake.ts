@@ -1,12 +1,16 @@
 import { closeSync, futimesSync, openSync, watch, type FSWatcher } from "node:fs";
-import { Waiters } from "./_waiters";
+import { Waiters, type WakeReason } from "./_waiters";
 
 /** What a waiter waits for: new ready work (pollers), or new results (blocking result reads). */
 export type Topic = "queue" | "results";
 const TOPICS: Topic[] = ["queue", "results"];
 
-/** How often an idle waiter re-checks while file events work: only a safety net. */
-const FALLBACK_POLL_MS = 250;
+/**
+ * Internal settings (not exported by the package). `safetyPollMs`: how often an idle waiter
+ * re-checks while file events work, only a safety net; tests lengthen it to prove that wake-ups
+ * arrive without it.
+ */
+export const wakeTuning = { safetyPollMs: 250 };
 /** How often it re-checks when there are no file events (no watcher could be made). */
 const NO_EVENTS_POLL_MS = 25;
 /**
@@ -45,10 +49,10 @@ function touchFile(fd: number): void {
  * seen only by this object) with what they saw before.
  */
 export class FileWake {
-  #waiters = new Map<Topic, Waiters>(TOPICS.map((t) => [t, new Waiters()]));
+  #waiters = new Map<Topic, Waiters>(TOPICS.map((t) => [t, new Waiters(t)]));
   #fds = new Map<Topic, number>();
   #watchers = new Map<Topic, FSWatcher>();
-  #poll: ReturnType<typeof setInterval> | null = null;
+  #pollTimer: ReturnType<typeof setInterval> | null = null;
   #recheck: ReturnType<typeof setTimeout> | null = null;
   #recheckStep = 0;
   #touchedAt = new Map<Topic, number>();
@@ -131,11 +135,14 @@ export class FileWake {
     return n;
   }
 
-  #wakeAll(): void {
-    for (const w of this.#waiters.values()) if (w.size) w.wakeAll();
+  #wakeAll(reason: WakeReason = "changed"): void {
+    for (const w of this.#waiters.values()) if (w.size) w.wakeAll(reason);
   }
 
-  #check = (): void => {
+  #poll = (): void => this.#check("poll");
+
+  /** Wake everyone if another connection committed since the last look. */
+  #check = (reason: WakeReason = "changed"): void => {
     if (this.#closed || this.#waiting() === 0) return;
     let changed = false;
     try {
@@ -143,7 +150,7 @@ export class FileWake {
     } catch {
       return; // the next regular operation reports storage errors
     }
-    if (changed) this.#wakeAll();
+    if (changed) this.#wakeAll(reason);
   };
 
   /**
@@ -175,17 +182,17 @@ export class FileWake {
     const prev = this.#recheckStep === 0 ? 0 : RECHECKS_MS[this.#recheckStep - 1]!;
     this.#recheck = setTimeout(() => {
       this.#recheckStep++;
-      this.#check();
+      this.#check("changed");
       this.#scheduleRecheck();
     }, delay - prev);
   }
 
   #watch(topic: Topic): void {
     this.#armWatcher(topic);
-    if (!this.#poll) {
-      const every = this.#watchers.has(topic) ? FALLBACK_POLL_MS : NO_EVENTS_POLL_MS;
-      this.#poll = setInterval(this.#check, every);
-      (this.#poll as { unref?: () => void }).unref?.();
+    if (!this.#pollTimer) {
+      const every = this.#watchers.has(topic) ? wakeTuning.safetyPollMs : NO_EVENTS_POLL_MS;
+      this.#pollTimer = setInterval(this.#poll, every);
+      (this.#pollTimer as { unref?: () => void }).unref?.();
     }
   }
 
@@ -202,7 +209,7 @@ export class FileWake {
       this.#watchers.set(topic, w);
       // Bun arms the watch asynchronously: cover its first milliseconds with a few checks.
       for (const ms of ARMING_CHECKS_MS) {
-        const t = setTimeout(this.#check, ms);
+        const t = setTimeout(() => this.#check("changed"), ms);
         (t as { unref?: () => void }).unref?.();
       }
     } catch {
@@ -210,10 +217,14 @@ export class FileWake {
     }
   }
 
+  #stopPoll(): void {
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#pollTimer = null;
+  }
+
   #stopTimers(): void {
-    if (this.#poll) clearInterval(this.#poll);
+    this.#stopPoll();
     if (this.#recheck) clearTimeout(this.#recheck);
-    this.#poll = null;
     this.#recheck = null;
   }
 }
