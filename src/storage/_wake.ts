@@ -108,7 +108,10 @@ export class FileWake {
     const done = this.#waiters.get(topic)!.wait(timeoutMs);
     this.#watch(topic);
     return done.then(() => {
-      if (this.#waiting() === 0) this.#stopTimers();
+      // Only the poll stops here: the re-checks after an event must run out even when the waiter
+      // they woke has not waited again yet (it re-reads first). Cancelling them lost the wake-up
+      // for a change whose file event Bun had merged into the one that woke it.
+      if (this.#waiting() === 0) this.#stopPoll();
     });
   }
 
