@@ -1,4 +1,5 @@
-import { closeSync, futimesSync, openSync, watch, type FSWatcher } from "node:fs";
+import { closeSync, futimesSync, openSync, realpathSync, watch, type FSWatcher } from "node:fs";
+import { resolve } from "node:path";
 import { Waiters, type WakeReason } from "./_waiters";
 
 /** What a waiter waits for: new ready work (pollers), or new results (blocking result reads). */
@@ -22,6 +23,17 @@ const RECHECKS_MS = [2, 8, 25];
 const ARMING_CHECKS_MS = [1, 3, 6, 12, 25];
 /** Shortest gap between two touches of one wake file (a touch is ~2 µs; bursts of commits need one). */
 const TOUCH_EVERY_MS = 1;
+
+/** The BroadcastChannel that carries one database's wake-ups between the threads of a process. */
+function channelName(base: string): string {
+  let path: string;
+  try {
+    path = realpathSync(base);
+  } catch {
+    path = resolve(base);
+  }
+  return `bun-huey-wake:${path}`;
+}
 
 function touchFile(fd: number): void {
   try {
@@ -47,6 +59,12 @@ function touchFile(fd: number): void {
  * producer's own enqueue touch would then swallow the consumer's result touch. A merged event is
  * caught by re-checks shortly after each event, which compare `changed()` (PRAGMA data_version,
  * seen only by this object) with what they saw before.
+ *
+ * Threads of one process (the consumer's main thread and its Workers, or several storages on one
+ * file) also hear each other through a BroadcastChannel named after the file: a message per
+ * announced commit, which Bun neither drops nor merges, so a task in a Worker that blocks on a
+ * result committed by the main thread wakes within a fraction of a millisecond instead of
+ * depending on file events. The file touch still goes out for other processes.
  */
 export class FileWake {
   #waiters = new Map<Topic, Waiters>(TOPICS.map((t) => [t, new Waiters(t)]));
@@ -57,6 +75,7 @@ export class FileWake {
   #recheckStep = 0;
   #touchedAt = new Map<Topic, number>();
   #trailing = new Map<Topic, ReturnType<typeof setTimeout>>();
+  #channel: BroadcastChannel | null = null;
   #closed = false;
 
   /**
@@ -68,7 +87,20 @@ export class FileWake {
     readonly changed: () => boolean,
     writable: boolean,
   ) {
-    if (base === null || !writable) return;
+    if (base === null) return;
+    try {
+      const channel = new BroadcastChannel(channelName(base));
+      channel.onmessage = (e: MessageEvent) => {
+        const w = this.#waiters.get(e.data as Topic);
+        if (w?.size) w.wakeAll();
+      };
+      // Never keeps a process or Worker alive by itself (fs.watch is persistent: false too).
+      (channel as { unref?: () => void }).unref?.();
+      this.#channel = channel;
+    } catch {
+      // no BroadcastChannel: file events alone
+    }
+    if (!writable) return;
     for (const t of TOPICS) {
       try {
         this.#fds.set(t, openSync(`${base}-wake-${t}`, "a"));
@@ -79,25 +111,25 @@ export class FileWake {
   }
 
   /**
-   * After a commit: wake waiters of this thread, and those of other threads and processes. At
-   * most one file touch per millisecond per topic; a touch asked for sooner is made at the end
-   * of that millisecond, so the last commit of a burst is always announced.
+   * After a commit: wake waiters of this thread, and those of other threads (channel message)
+   * and processes (file touch). At most one announcement per millisecond per topic; one asked
+   * for sooner is made at the end of that millisecond, so the last commit of a burst is always
+   * announced.
    */
   touch(topic: Topic): void {
     const w = this.#waiters.get(topic)!;
     if (w.size) w.wakeAll();
-    const fd = this.#fds.get(topic);
-    if (fd === undefined) return;
+    if (this.#channel === null && !this.#fds.has(topic)) return;
     const now = performance.now();
     const last = this.#touchedAt.get(topic) ?? -Infinity;
     if (now - last >= TOUCH_EVERY_MS) {
       this.#touchedAt.set(topic, now);
-      touchFile(fd);
+      this.#announce(topic);
     } else if (!this.#trailing.has(topic)) {
       const t = setTimeout(() => {
         this.#trailing.delete(topic);
         this.#touchedAt.set(topic, performance.now());
-        if (!this.#closed) touchFile(fd);
+        if (!this.#closed) this.#announce(topic);
       }, TOUCH_EVERY_MS);
       this.#trailing.set(topic, t);
     }
@@ -121,10 +153,11 @@ export class FileWake {
     // Announce the last commits now rather than dropping their trailing touch.
     for (const [topic, t] of this.#trailing) {
       clearTimeout(t);
-      const fd = this.#fds.get(topic);
-      if (fd !== undefined) touchFile(fd);
+      this.#announce(topic);
     }
     this.#trailing.clear();
+    if (this.#channel) safely(() => this.#channel!.close());
+    this.#channel = null;
     for (const w of this.#watchers.values()) safely(() => w.close());
     for (const fd of this.#fds.values()) safely(() => closeSync(fd));
     this.#watchers.clear();
@@ -136,6 +169,12 @@ export class FileWake {
     let n = 0;
     for (const w of this.#waiters.values()) n += w.size;
     return n;
+  }
+
+  #announce(topic: Topic): void {
+    const fd = this.#fds.get(topic);
+    if (fd !== undefined) touchFile(fd);
+    if (this.#channel) safely(() => this.#channel!.postMessage(topic));
   }
 
   #wakeAll(reason: WakeReason = "changed"): void {
