@@ -1,12 +1,17 @@
-import { closeSync, fchmodSync, futimesSync, openSync, watch, type FSWatcher } from "node:fs";
-import { Waiters } from "./_waiters";
+import { closeSync, fchmodSync, futimesSync, openSync, realpathSync, watch, type FSWatcher } from "node:fs";
+import { resolve } from "node:path";
+import { Waiters, type WakeReason } from "./_waiters";
 
 /** What a waiter waits for: new ready work (pollers), or new results (blocking result reads). */
 export type Topic = "queue" | "results";
 const TOPICS: Topic[] = ["queue", "results"];
 
-/** How often an idle waiter re-checks while file events work: only a safety net. */
-const FALLBACK_POLL_MS = 250;
+/**
+ * Internal settings (not exported by the package). `safetyPollMs`: how often an idle waiter
+ * re-checks while file events work, only a safety net; tests lengthen it to prove that wake-ups
+ * arrive without it.
+ */
+export const wakeTuning = { safetyPollMs: 250 };
 /** How often it re-checks when there are no file events (no watcher could be made). */
 const NO_EVENTS_POLL_MS = 25;
 /**
@@ -18,6 +23,17 @@ const RECHECKS_MS = [2, 8, 25];
 const ARMING_CHECKS_MS = [1, 3, 6, 12, 25];
 /** Shortest gap between two touches of one wake file (a touch is ~2 µs; bursts of commits need one). */
 const TOUCH_EVERY_MS = 1;
+
+/** The BroadcastChannel that carries one database's wake-ups between the threads of a process. */
+function channelName(base: string): string {
+  let path: string;
+  try {
+    path = realpathSync(base);
+  } catch {
+    path = resolve(base);
+  }
+  return `bun-huey-wake:${path}`;
+}
 
 function touchFile(fd: number): void {
   try {
@@ -60,16 +76,23 @@ function openWakeFile(path: string, mode: number): number {
  * producer's own enqueue touch would then swallow the consumer's result touch. A merged event is
  * caught by re-checks shortly after each event, which compare `changed()` (PRAGMA data_version,
  * seen only by this object) with what they saw before.
+ *
+ * Threads of one process (the consumer's main thread and its Workers, or several storages on one
+ * file) also hear each other through a BroadcastChannel named after the file: a message per
+ * announced commit, which Bun neither drops nor merges, so a task in a Worker that blocks on a
+ * result committed by the main thread wakes within a fraction of a millisecond instead of
+ * depending on file events. The file touch still goes out for other processes.
  */
 export class FileWake {
-  #waiters = new Map<Topic, Waiters>(TOPICS.map((t) => [t, new Waiters()]));
+  #waiters = new Map<Topic, Waiters>(TOPICS.map((t) => [t, new Waiters(t)]));
   #fds = new Map<Topic, number>();
   #watchers = new Map<Topic, FSWatcher>();
-  #poll: ReturnType<typeof setInterval> | null = null;
+  #pollTimer: ReturnType<typeof setInterval> | null = null;
   #recheck: ReturnType<typeof setTimeout> | null = null;
   #recheckStep = 0;
   #touchedAt = new Map<Topic, number>();
   #trailing = new Map<Topic, ReturnType<typeof setTimeout>>();
+  #channel: BroadcastChannel | null = null;
   #closed = false;
 
   /**
@@ -84,7 +107,20 @@ export class FileWake {
     writable: boolean,
     mode = 0o600,
   ) {
-    if (base === null || !writable) return;
+    if (base === null) return;
+    try {
+      const channel = new BroadcastChannel(channelName(base));
+      channel.onmessage = (e: MessageEvent) => {
+        const w = this.#waiters.get(e.data as Topic);
+        if (w?.size) w.wakeAll();
+      };
+      // Never keeps a process or Worker alive by itself (fs.watch is persistent: false too).
+      (channel as { unref?: () => void }).unref?.();
+      this.#channel = channel;
+    } catch {
+      // no BroadcastChannel: file events alone
+    }
+    if (!writable) return;
     for (const t of TOPICS) {
       try {
         this.#fds.set(t, openWakeFile(`${base}-wake-${t}`, mode));
@@ -95,25 +131,25 @@ export class FileWake {
   }
 
   /**
-   * After a commit: wake waiters of this thread, and those of other threads and processes. At
-   * most one file touch per millisecond per topic; a touch asked for sooner is made at the end
-   * of that millisecond, so the last commit of a burst is always announced.
+   * After a commit: wake waiters of this thread, and those of other threads (channel message)
+   * and processes (file touch). At most one announcement per millisecond per topic; one asked
+   * for sooner is made at the end of that millisecond, so the last commit of a burst is always
+   * announced.
    */
   touch(topic: Topic): void {
     const w = this.#waiters.get(topic)!;
     if (w.size) w.wakeAll();
-    const fd = this.#fds.get(topic);
-    if (fd === undefined) return;
+    if (this.#channel === null && !this.#fds.has(topic)) return;
     const now = performance.now();
     const last = this.#touchedAt.get(topic) ?? -Infinity;
     if (now - last >= TOUCH_EVERY_MS) {
       this.#touchedAt.set(topic, now);
-      touchFile(fd);
+      this.#announce(topic);
     } else if (!this.#trailing.has(topic)) {
       const t = setTimeout(() => {
         this.#trailing.delete(topic);
         this.#touchedAt.set(topic, performance.now());
-        if (!this.#closed) touchFile(fd);
+        if (!this.#closed) this.#announce(topic);
       }, TOUCH_EVERY_MS);
       this.#trailing.set(topic, t);
     }
@@ -124,7 +160,10 @@ export class FileWake {
     const done = this.#waiters.get(topic)!.wait(timeoutMs);
     this.#watch(topic);
     return done.then(() => {
-      if (this.#waiting() === 0) this.#stopTimers();
+      // Only the poll stops here: the re-checks after an event must run out even when the waiter
+      // they woke has not waited again yet (it re-reads first). Cancelling them lost the wake-up
+      // for a change whose file event Bun had merged into the one that woke it.
+      if (this.#waiting() === 0) this.#stopPoll();
     });
   }
 
@@ -134,10 +173,11 @@ export class FileWake {
     // Announce the last commits now rather than dropping their trailing touch.
     for (const [topic, t] of this.#trailing) {
       clearTimeout(t);
-      const fd = this.#fds.get(topic);
-      if (fd !== undefined) touchFile(fd);
+      this.#announce(topic);
     }
     this.#trailing.clear();
+    if (this.#channel) safely(() => this.#channel!.close());
+    this.#channel = null;
     for (const w of this.#watchers.values()) safely(() => w.close());
     for (const fd of this.#fds.values()) safely(() => closeSync(fd));
     this.#watchers.clear();
@@ -151,11 +191,20 @@ export class FileWake {
     return n;
   }
 
-  #wakeAll(): void {
-    for (const w of this.#waiters.values()) if (w.size) w.wakeAll();
+  #announce(topic: Topic): void {
+    const fd = this.#fds.get(topic);
+    if (fd !== undefined) touchFile(fd);
+    if (this.#channel) safely(() => this.#channel!.postMessage(topic));
   }
 
-  #check = (): void => {
+  #wakeAll(reason: WakeReason = "changed"): void {
+    for (const w of this.#waiters.values()) if (w.size) w.wakeAll(reason);
+  }
+
+  #poll = (): void => this.#check("poll");
+
+  /** Wake everyone if another connection committed since the last look. */
+  #check = (reason: WakeReason = "changed"): void => {
     if (this.#closed || this.#waiting() === 0) return;
     let changed = false;
     try {
@@ -163,7 +212,7 @@ export class FileWake {
     } catch {
       return; // the next regular operation reports storage errors
     }
-    if (changed) this.#wakeAll();
+    if (changed) this.#wakeAll(reason);
   };
 
   /**
@@ -195,17 +244,17 @@ export class FileWake {
     const prev = this.#recheckStep === 0 ? 0 : RECHECKS_MS[this.#recheckStep - 1]!;
     this.#recheck = setTimeout(() => {
       this.#recheckStep++;
-      this.#check();
+      this.#check("changed");
       this.#scheduleRecheck();
     }, delay - prev);
   }
 
   #watch(topic: Topic): void {
     this.#armWatcher(topic);
-    if (!this.#poll) {
-      const every = this.#watchers.has(topic) ? FALLBACK_POLL_MS : NO_EVENTS_POLL_MS;
-      this.#poll = setInterval(this.#check, every);
-      (this.#poll as { unref?: () => void }).unref?.();
+    if (!this.#pollTimer) {
+      const every = this.#watchers.has(topic) ? wakeTuning.safetyPollMs : NO_EVENTS_POLL_MS;
+      this.#pollTimer = setInterval(this.#poll, every);
+      (this.#pollTimer as { unref?: () => void }).unref?.();
     }
   }
 
@@ -222,7 +271,7 @@ export class FileWake {
       this.#watchers.set(topic, w);
       // Bun arms the watch asynchronously: cover its first milliseconds with a few checks.
       for (const ms of ARMING_CHECKS_MS) {
-        const t = setTimeout(this.#check, ms);
+        const t = setTimeout(() => this.#check("changed"), ms);
         (t as { unref?: () => void }).unref?.();
       }
     } catch {
@@ -230,10 +279,14 @@ export class FileWake {
     }
   }
 
+  #stopPoll(): void {
+    if (this.#pollTimer) clearInterval(this.#pollTimer);
+    this.#pollTimer = null;
+  }
+
   #stopTimers(): void {
-    if (this.#poll) clearInterval(this.#poll);
+    this.#stopPoll();
     if (this.#recheck) clearTimeout(this.#recheck);
-    this.#poll = null;
     this.#recheck = null;
   }
 }

@@ -74,7 +74,7 @@ export class PostgresStorage implements Storage {
   #channels: Record<Topic, string>;
   /** Sent as the NOTIFY payload so this instance can ignore its own notifications (it wakes locally). */
   #self = crypto.randomUUID();
-  #waiters: Record<Topic, Waiters> = { queue: new Waiters(), results: new Waiters() };
+  #waiters: Record<Topic, Waiters> = { queue: new Waiters("queue"), results: new Waiters("results") };
   #gen: Record<Topic, number> = { queue: 0, results: 0 };
   /** The generation at the caller's last read that found nothing; -1 before any. */
   #seen: Record<Topic, number> = { queue: -1, results: -1 };
@@ -585,7 +585,8 @@ export class PostgresStorage implements Storage {
       return Promise.resolve();
     }
     this.#seen[topic] = this.#gen[topic];
-    return this.#waiters[topic].wait(covered ? timeoutMs : Math.min(timeoutMs, UNCOVERED_WAIT_MS));
+    if (covered) return this.#waiters[topic].wait(timeoutMs);
+    return this.#waiters[topic].wait(Math.min(timeoutMs, UNCOVERED_WAIT_MS), "poll");
   }
 
   async close(): Promise<void> {

@@ -117,7 +117,7 @@ export class RedisStorage implements Storage {
   #conn: Connection;
   #sub: RedisClient | null = null;
   #subscribing: Promise<void> | null = null;
-  #waiters: Record<Topic, Waiters> = { queue: new Waiters(), results: new Waiters() };
+  #waiters: Record<Topic, Waiters> = { queue: new Waiters("queue"), results: new Waiters("results") };
   /** Messages heard per topic (pub/sub and our own writes). */
   #heard: Record<Topic, number> = { queue: 0, results: 0 };
   /** #heard as it was when the caller last read that topic; -1 before any read. */

@@ -3,6 +3,8 @@ import { chmodSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { SqliteHuey } from "../../src/storage/sqlite-huey";
+import { wakeStats } from "../../src/storage/_waiters";
+import { FileWake } from "../../src/storage/_wake";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { SQLITE_MIGRATIONS } from "../../src/storage/sql/migrations";
 import { FIXTURES, tempDb, tempDir } from "../harness";
@@ -393,3 +395,34 @@ function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string> {
     }
   };
 }
+describe("sqlite wake-ups between threads of one process (FileWake's BroadcastChannel)", () => {
+  test("a commit announced by one FileWake wakes a waiter of another on the same file, with no file events", async () => {
+    // Read-only FileWakes make no wake files, so neither can watch one: only the channel is left
+    // (and changed() says "no change", so their fallback poll never wakes anyone).
+    const base = tempDb("channel.db");
+    const a = new FileWake(base, () => false, false);
+    const b = new FileWake(base, () => false, false);
+    const before = { ...wakeStats.results! };
+    const woke = b.wait("results", 2_000);
+    a.touch("results");
+    await woke;
+    expect(wakeStats.results!.changed - before.changed).toBe(1);
+    expect(wakeStats.results!.timeout - before.timeout).toBe(0);
+    a.close();
+    b.close();
+  });
+
+  test("a storage that waited and was never closed does not keep its process alive", async () => {
+    const file = tempDb("alive.db");
+    const src = join(import.meta.dir, "../../src/storage/sqlite.ts");
+    const script =
+      `import { SqliteStorage } from ${JSON.stringify(src)};\n` +
+      `const s = new SqliteStorage({ filename: ${JSON.stringify(file)}, queue: "q" });\n` +
+      `await s.waitForChange(5, "results");\n` +
+      `await s.waitForChange(5, "queue");\n` +
+      `console.log("waited");\n`;
+    const proc = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    expect(await proc.exited).toBe(0);
+    expect(await new Response(proc.stdout).text()).toBe("waited\n");
+  });
+});
