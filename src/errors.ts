@@ -153,15 +153,33 @@ export class WorkerDiedError extends HueyError {
   }
 }
 
+/** The largest |epoch ms| a Date holds (as _time.ts MAX_DATE_MS; kept here so errors.ts imports nothing). */
+const MAX_DATE_MS = 8.64e15;
+
 /** Throw from a task to have it run again, even when it has no `retries` left. */
 export class RetryTask extends HueyError {
   override readonly name = "RetryTask";
   readonly delay?: number;
   readonly eta?: number;
+  /**
+   * `delay` is milliseconds from now, `eta` a Date or epoch ms. Either must come to a time a Date
+   * can hold (within 8.64e15 epoch ms); otherwise this throws a ConfigurationError, and the task
+   * fails with it instead of being retried at a time no listing could show.
+   */
   constructor(options: { delay?: number; eta?: number | Date; message?: string } = {}) {
     super("HUEY_RETRY", options.message ?? "task asked to be retried");
-    this.delay = options.delay;
-    this.eta = options.eta instanceof Date ? options.eta.getTime() : options.eta;
+    const { delay, eta } = options;
+    if (delay !== undefined) {
+      if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0 || !(Date.now() + delay <= MAX_DATE_MS)) {
+        throw new ConfigurationError(`RetryTask delay must be 0 or more milliseconds that come to a time within 8.64e15 epoch ms (the range of a Date), got ${String(delay)}`);
+      }
+    }
+    const at = eta instanceof Date ? eta.getTime() : eta;
+    if (at !== undefined && (typeof at !== "number" || !(Math.abs(at) <= MAX_DATE_MS))) {
+      throw new ConfigurationError(`RetryTask eta must be a Date or epoch milliseconds from -8.64e15 to 8.64e15 (the range of a Date), got ${String(eta)}`);
+    }
+    this.delay = delay;
+    this.eta = at;
   }
 }
 

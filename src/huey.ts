@@ -15,7 +15,7 @@ import type { QueueItem, ScheduledItem, Storage } from "./storage/types";
 import type {
   AnyTaskDef, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions,
 } from "./task";
-import { toEpochMs, toMs, type Duration } from "./_time";
+import { checkEpochMs, fromNow, toEpochMs, toMs, type Duration } from "./_time";
 
 export interface HueyOptions {
   /** The queue's name. Several Huey instances may share one store under different names. */
@@ -718,9 +718,9 @@ export class Huey implements ResultOwner {
     if (o.retryJitter) m.jitter = o.retryJitter;
     if (o.retryMaxDelay !== null) m.maxDelay = o.retryMaxDelay;
     if (s.expires !== undefined) {
-      m.expires = s.expires instanceof Date ? toEpochMs(s.expires, `${where} expires`) : now + toMs(s.expires, `${where} expires`);
+      m.expires = s.expires instanceof Date ? toEpochMs(s.expires, `${where} expires`) : fromNow(s.expires, `${where} expires`, now);
     } else if (o.expires !== null) {
-      m.expires = now + o.expires;
+      m.expires = checkEpochMs(now + o.expires, `task "${name}": expires`);
     }
     return m;
   }
@@ -730,7 +730,7 @@ export class Huey implements ResultOwner {
       throw new ConfigurationError(`${name}.schedule(args, options): give "delay" or "eta", not both`);
     }
     if (s.eta !== undefined) return toEpochMs(s.eta, `${name}.schedule() eta`);
-    if (s.delay !== undefined) return Date.now() + toMs(s.delay, `${name}.schedule() delay`);
+    if (s.delay !== undefined) return fromNow(s.delay, `${name}.schedule() delay`);
     return undefined;
   }
 
