@@ -137,9 +137,20 @@ function nextStage(m: Message, value: unknown, o: ExecuteOptions): QueueItem | S
 }
 
 function classify(err: unknown): Outcome {
+  try {
+    return classifyKnown(err);
+  } catch {
+    // Something that claims a steering code but whose fields throw when read: a plain failure.
+    return { kind: "error", error: serializeError(err) };
+  }
+}
+
+function classifyKnown(err: unknown): Outcome {
   if (hasCode(err, "HUEY_RETRY")) {
-    const r = err as { delay?: number; eta?: number };
-    return { kind: "retry", delay: r.delay, eta: r.eta, error: serializeError(err) };
+    const r = err as { delay?: unknown; eta?: unknown };
+    // Only numbers: anything may carry the code, and RetryTask itself checked its range.
+    const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+    return { kind: "retry", delay: num(r.delay), eta: num(r.eta), error: serializeError(err) };
   }
   if (hasCode(err, "HUEY_CANCEL")) {
     return { kind: "cancel", retry: (err as { retry?: boolean }).retry === true, error: serializeError(err) };
@@ -147,8 +158,15 @@ function classify(err: unknown): Outcome {
   return { kind: "error", error: serializeError(err) };
 }
 
+/** What post-execute hooks get as the error: the thrown Error itself, else an Error describing it. */
 function asError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
+  try {
+    if (e instanceof Error) return e;
+  } catch {
+    /* a Proxy whose getPrototypeOf trap throws */
+  }
+  const d = serializeError(e);
+  return new Error(d.message);
 }
 
 /** The storage writes and signals an outcome leads to. Pure: time and randomness are arguments. */

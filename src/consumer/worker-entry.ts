@@ -18,7 +18,8 @@ let concurrency = 1;
 let defaultTimeout: number | null = null;
 let maxPayloadSize = 1024 * 1024;
 const queue: { id: string; payload: string }[] = [];
-const running = new Map<string, AbortController>();
+/** Running tasks: their AbortController, and `fail` to end them with an error from outside their promise. */
+const running = new Map<string, { abort: AbortController; fail: (err: unknown) => void }>();
 let stopping = false;
 let started: string[] = [];
 let done: { id: string; outcome: Outcome; ms: number }[] = [];
@@ -54,12 +55,27 @@ function reportNow(): void {
 // the consumer still learns which task was running (and retries or fails it, once).
 process.on("exit", reportNow);
 
+/**
+ * An error nobody caught (a throw from a timer, a rejection nobody handled) would end this Worker,
+ * and every task it had not yet reported as started would be run again on the next one, until
+ * maxLeases. Instead it is the error outcome of the task(s) running now (which one caused it
+ * cannot be told), whose AbortSignals fire; with none running it is logged. The Worker stays.
+ */
+function onStray(kind: string, err: unknown): void {
+  if (running.size === 0) {
+    const e = serializeError(err);
+    console.error(`bun-huey: ${kind} in a worker while no task was running: ${e.stack ?? `${e.name}: ${e.message}`}`);
+    return;
+  }
+  for (const task of [...running.values()]) task.fail(err);
+}
+process.on("uncaughtException", (err) => onStray("an uncaught exception", err));
+process.on("unhandledRejection", (reason) => onStray("an unhandled rejection", reason));
+
 function pump(): void {
   while (!stopping && running.size < concurrency && queue.length > 0) {
     const task = queue.shift()!;
-    const abort = new AbortController();
-    running.set(task.id, abort);
-    void runOne(task, abort.signal);
+    void runOne(task);
   }
 }
 
@@ -78,22 +94,35 @@ function markStarted(id: string, name: string): void {
   }
 }
 
-async function runOne(task: { id: string; payload: string }, signal: AbortSignal): Promise<void> {
+async function runOne(task: { id: string; payload: string }): Promise<void> {
   const t0 = performance.now();
   const h = huey!;
-  const outcome = await execute(task.payload, {
-    lookup: (n) => h.lookup(n),
-    maxPayloadSize,
-    hooks: h.hooks,
-    signal,
-    onStart: (m) => markStarted(task.id, m.name),
-    onProgress: (value) => {
-      try {
-        post({ type: "progress", id: task.id, value: encode(value, "ctx.progress() value") });
-      } catch (err) {
-        console.error(`bun-huey: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    },
+  const abort = new AbortController();
+  // The first of: what execute() returns, or an error from outside the task (onStray). Whichever
+  // comes second is dropped, so each task reports one outcome.
+  const outcome = await new Promise<Outcome>((resolve) => {
+    running.set(task.id, {
+      abort,
+      fail: (err) => {
+        const error = serializeError(err);
+        resolve({ kind: "error", error });
+        abort.abort(new DOMException(`the task failed outside its promise: ${error.name}: ${error.message}`, "AbortError"));
+      },
+    });
+    execute(task.payload, {
+      lookup: (n) => h.lookup(n),
+      maxPayloadSize,
+      hooks: h.hooks,
+      signal: abort.signal,
+      onStart: (m) => markStarted(task.id, m.name),
+      onProgress: (value) => {
+        try {
+          post({ type: "progress", id: task.id, value: encode(value, "ctx.progress() value") });
+        } catch (err) {
+          console.error(`bun-huey: ${serializeError(err).message}`);
+        }
+      },
+    }).then(resolve, (err: unknown) => resolve({ kind: "error", error: serializeError(err) }));
   });
   running.delete(task.id);
   done.push({ id: task.id, outcome, ms: performance.now() - t0 });
@@ -140,7 +169,7 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
       pump();
       return;
     case "abort":
-      running.get(msg.id)?.abort(new DOMException(msg.reason, "AbortError"));
+      running.get(msg.id)?.abort.abort(new DOMException(msg.reason, "AbortError"));
       return;
     case "stop": {
       stopping = true;

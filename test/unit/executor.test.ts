@@ -267,6 +267,24 @@ describe("execute", () => {
     expect(error.stack).toContain("nope");
   });
 
+  test("a thrown Proxy whose traps throw, or an Error whose message getter throws: an error outcome, never a throw", async () => {
+    const { hostileProxy, errorWithBadMessage } = await import("../fixtures/hostile-fixture");
+    const seen: Error[] = [];
+    const hooks = { pre: [], post: [(_: unknown, __: unknown, e: Error | undefined) => void seen.push(e!)] };
+    for (const thrown of [hostileProxy(), errorWithBadMessage()]) {
+      const t = task(() => {
+        throw thrown;
+      });
+      const out = await execute(lease(message()).payload, { lookup: () => t, maxPayloadSize: 1 << 20, hooks });
+      expect(out.kind).toBe("error");
+      expect((out as { error: { message: string } }).error.message).toMatch(/the proxy refuses|message getter exploded/);
+    }
+    // The post hook got an Error for the Proxy and the thrown Error itself.
+    expect(seen[0]).toBeInstanceOf(Error);
+    expect(seen[0]!.message).toMatch(/^a Proxy object was thrown/);
+    expect(seen[1]).toBeInstanceOf(Error);
+  });
+
   test("something thrown that is not an Error", async () => {
     const out = await run(
       message(),
