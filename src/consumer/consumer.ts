@@ -111,7 +111,7 @@ export class Consumer {
     this.options = resolveConsumerOptions(options);
     this.log = logger ?? new Logger(this.options.logLevel, this.options.logFormat);
     huey.signals.setErrorReporter((err, signal) =>
-      this.log.error(`a "${signal}" signal handler threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+      this.log.error(`a "${signal}" signal handler threw: ${err instanceof Error ? err.message : String(err)}`, undefined, err instanceof Error ? err.stack : undefined),
     );
   }
 
@@ -871,8 +871,8 @@ export class Consumer {
       case "error":
         this.stats.failed++;
         if (log.enabled("error")) {
-          const stack = log.enabled("debug") && p.error?.stack ? `\n${p.error.stack}` : "";
-          log.error(`${what} failed: ${p.error?.name}: ${p.error?.message}${stack}`, fields);
+          const stack = log.enabled("debug") && p.error?.stack ? p.error.stack : undefined;
+          log.error(`${what} failed: ${p.error?.name}: ${p.error?.message}`, fields, stack);
         }
         break;
       case "rate-limited":

@@ -1,6 +1,7 @@
 /// <reference lib="webworker" />
 // Runs inside each Bun Worker: load the tasks file once, then run what the consumer sends.
 import * as api from "../index";
+import { escapeControl } from "../_text";
 import { serializeError } from "../errors";
 import { execute, type Outcome } from "../executor";
 import type { Huey } from "../huey";
@@ -63,8 +64,10 @@ process.on("exit", reportNow);
  */
 function onStray(kind: string, err: unknown): void {
   if (running.size === 0) {
+    // Escaped as the text log is (this goes to the same stderr): the stack as indented lines.
     const e = serializeError(err);
-    console.error(`bun-huey: ${kind} in a worker while no task was running: ${e.stack ?? `${e.name}: ${e.message}`}`);
+    const stack = e.stack ? e.stack.split(/\r\n|\n/).map((l) => `\n    ${escapeControl(l)}`).join("") : "";
+    console.error(`bun-huey: ${kind} in a worker while no task was running: ${escapeControl(`${e.name}: ${e.message}`)}${stack}`);
     return;
   }
   for (const task of [...running.values()]) task.fail(err);
