@@ -144,9 +144,14 @@ export function relative(at: number, now = Date.now()): string {
   return at >= now ? `in ${formatDuration(at - now)}` : `${formatDuration(now - at)} ago`;
 }
 
-/** "2030-01-02 03:04:05Z" (UTC, to the second). */
+/**
+ * "2030-01-02 03:04:05Z" (UTC, to the second). A time no Date can hold (stored before enqueue
+ * checked the range) prints as its number instead of failing the whole listing.
+ */
 export function formatTime(ms: number): string {
-  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return `${String(ms)} (epoch ms, out of range)`;
+  return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
 /** A time with how far it is: "2030-01-02 03:04:05Z (in 5m 0s)". */

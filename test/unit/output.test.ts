@@ -1,7 +1,7 @@
 // The CLI's shared output: task data printed in tables or JSON never carries a control character
 // to the terminal (OSC 8 links, OSC 52 clipboard writes, cursor moves, forged lines).
 import { describe, expect, test } from "bun:test";
-import { formatArgs, inert, jsonText, stripAnsi, style, table, truncate } from "../../src/cli/_output";
+import { formatArgs, formatTime, formatWhen, inert, jsonText, stripAnsi, style, table, truncate } from "../../src/cli/_output";
 
 const OSC_LINK = "\x1b]8;;https://evil.example\x07click\x1b]8;;\x07";
 const HOSTILE = `a\nb\r\tc ${OSC_LINK} \x1b[2J\x1b[1A \u009b31m \x7f \u2028 \u202e`;
@@ -57,5 +57,13 @@ describe("JSON output", () => {
     expect(s).not.toMatch(CONTROL);
     expect(JSON.parse(s)).toEqual([HOSTILE]);
     expect(truncate(formatArgs([HOSTILE], 12), 12)).toHaveLength(12);
+  });
+});
+
+describe("times", () => {
+  test("a stored time no Date can hold prints as its number, not a RangeError", () => {
+    expect(formatTime(Date.UTC(2030, 0, 2, 3, 4, 5, 600))).toBe("2030-01-02 03:04:05Z");
+    expect(formatTime(1e300)).toBe("1e+300 (epoch ms, out of range)");
+    expect(stripAnsi(formatWhen(8.64e15 + 1, 0))).toStartWith("8640000000000001 (epoch ms, out of range) (in ");
   });
 });
