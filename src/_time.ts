@@ -3,34 +3,61 @@ import { ConfigurationError } from "./errors";
 /** A duration: milliseconds as a number, or a string such as "500ms", "5s", "2m", "1h", "1d". */
 export type Duration = number | string;
 
+/**
+ * The largest |epoch ms| a Date can hold (100,000,000 days either side of 1970, about 275,760
+ * years). A time past it is an "Invalid Date", which every listing would later fail to print.
+ */
+export const MAX_DATE_MS = 8.64e15;
+const RANGE = `from -8.64e15 to 8.64e15 epoch milliseconds (the range of a Date, about year -271821 to 275760)`;
+
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/;
 
 /**
  * Resolve a duration to whole milliseconds. `what` names the option in the error, e.g. "retryDelay".
- * Negative, non-finite and unparseable values are rejected with a message that says what works.
+ * Negative, non-finite, unparseable and longer-than-any-Date (over 8.64e15 ms) values are rejected
+ * with a message that says what works.
  */
 export function toMs(value: Duration, what: string): number {
+  let ms: number | undefined;
   if (typeof value === "number") {
     if (!Number.isFinite(value) || value < 0) {
       throw new ConfigurationError(`${what} must be a duration of 0 or more milliseconds, got ${String(value)}`);
     }
-    return Math.round(value);
-  }
-  if (typeof value === "string") {
+    ms = Math.round(value);
+  } else if (typeof value === "string") {
     const m = PATTERN.exec(value);
-    if (m) return Math.round(Number(m[1]) * UNITS[m[2] ?? "ms"]!);
+    if (m) ms = Math.round(Number(m[1]) * UNITS[m[2] ?? "ms"]!);
   }
-  throw new ConfigurationError(
-    `${what} must be milliseconds or a string like "500ms", "5s", "2m", "1h", "1d"; got ${JSON.stringify(value)}`,
-  );
+  if (ms === undefined) {
+    throw new ConfigurationError(
+      `${what} must be milliseconds or a string like "500ms", "5s", "2m", "1h", "1d"; got ${JSON.stringify(value)}`,
+    );
+  }
+  if (!(ms <= MAX_DATE_MS)) {
+    throw new ConfigurationError(`${what} must be at most 8.64e15 milliseconds (about 273,790 years, the range of a Date), got ${String(value)}`);
+  }
+  return ms;
 }
 
-/** Resolve `eta` (Date or epoch ms) to epoch ms. */
+/** Resolve `eta` (Date or epoch ms) to epoch ms, within the range a Date can hold. */
 export function toEpochMs(value: Date | number, what: string): number {
   const ms = value instanceof Date ? value.getTime() : value;
   if (typeof ms !== "number" || !Number.isFinite(ms)) {
     throw new ConfigurationError(`${what} must be a Date or epoch milliseconds, got ${String(value)}`);
+  }
+  return checkEpochMs(ms, what, String(value));
+}
+
+/** The epoch ms a duration from `now` ends at; rejected when no Date can hold it. */
+export function fromNow(value: Duration, what: string, now: number = Date.now()): number {
+  return checkEpochMs(now + toMs(value, what), what, `${String(value)} from now`);
+}
+
+/** `ms` itself when a Date can hold it; otherwise a ConfigurationError that says the range. */
+export function checkEpochMs(ms: number, what: string, shown: string = String(ms)): number {
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) {
+    throw new ConfigurationError(`${what} must come to a time ${RANGE}, got ${shown}`);
   }
   return ms;
 }

@@ -4,7 +4,7 @@ import { ConfigurationError } from "./errors";
 import { KEYS, newTaskId, type Message } from "./message";
 import { whole } from "./task-options";
 import type { ResolvedTaskOptions, ScheduleOptions } from "./task";
-import { toEpochMs, toMs } from "./_time";
+import { checkEpochMs, fromNow, toEpochMs, toMs } from "./_time";
 
 export function checkId(id: unknown, where: string): string {
   if (typeof id !== "string" || id.trim() === "" || id.length > 200) {
@@ -30,9 +30,9 @@ export function buildMessage(name: string, o: ResolvedTaskOptions, args: unknown
   if (o.retryJitter) m.jitter = o.retryJitter;
   if (o.retryMaxDelay !== null) m.maxDelay = o.retryMaxDelay;
   if (s.expires !== undefined) {
-    m.expires = s.expires instanceof Date ? toEpochMs(s.expires, `${where} expires`) : now + toMs(s.expires, `${where} expires`);
+    m.expires = s.expires instanceof Date ? toEpochMs(s.expires, `${where} expires`) : fromNow(s.expires, `${where} expires`, now);
   } else if (o.expires !== null) {
-    m.expires = now + o.expires;
+    m.expires = checkEpochMs(now + o.expires, `task "${name}": expires`);
   }
   return m;
 }
@@ -43,7 +43,7 @@ export function etaOf(name: string, s: ScheduleOptions, now: number): number | u
     throw new ConfigurationError(`${name}.schedule(args, options): give "delay" or "eta", not both`);
   }
   if (s.eta !== undefined) return toEpochMs(s.eta, `${name}.schedule() eta`);
-  if (s.delay !== undefined) return now + toMs(s.delay, `${name}.schedule() delay`);
+  if (s.delay !== undefined) return fromNow(s.delay, `${name}.schedule() delay`, now);
   return undefined;
 }
 

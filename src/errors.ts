@@ -3,6 +3,7 @@
  * because each thread has its own copy of these classes and an error posted from a Worker
  * arrives as a plain Error (and `--minify` renames classes).
  */
+import { types as utilTypes } from "node:util";
 
 export type HueyErrorCode =
   | "HUEY_CONFIGURATION"
@@ -153,15 +154,33 @@ export class WorkerDiedError extends HueyError {
   }
 }
 
+/** The largest |epoch ms| a Date holds: _time.ts MAX_DATE_MS, repeated here because _time.ts imports this file. */
+const MAX_DATE_MS = 8.64e15;
+
 /** Throw from a task to have it run again, even when it has no `retries` left. */
 export class RetryTask extends HueyError {
   override readonly name = "RetryTask";
   readonly delay?: number;
   readonly eta?: number;
+  /**
+   * `delay` is milliseconds from now, `eta` a Date or epoch ms. Either must come to a time a Date
+   * can hold (within 8.64e15 epoch ms); otherwise this throws a ConfigurationError, and the task
+   * fails with it instead of being retried at a time no listing could show.
+   */
   constructor(options: { delay?: number; eta?: number | Date; message?: string } = {}) {
     super("HUEY_RETRY", options.message ?? "task asked to be retried");
-    this.delay = options.delay;
-    this.eta = options.eta instanceof Date ? options.eta.getTime() : options.eta;
+    const { delay, eta } = options;
+    if (delay !== undefined) {
+      if (typeof delay !== "number" || !Number.isFinite(delay) || delay < 0 || !(Date.now() + delay <= MAX_DATE_MS)) {
+        throw new ConfigurationError(`RetryTask delay must be 0 or more milliseconds that come to a time within 8.64e15 epoch ms (the range of a Date), got ${String(delay)}`);
+      }
+    }
+    const at = eta instanceof Date ? eta.getTime() : eta;
+    if (at !== undefined && (typeof at !== "number" || !(Math.abs(at) <= MAX_DATE_MS))) {
+      throw new ConfigurationError(`RetryTask eta must be a Date or epoch milliseconds from -8.64e15 to 8.64e15 (the range of a Date), got ${String(eta)}`);
+    }
+    this.delay = delay;
+    this.eta = at;
   }
 }
 
@@ -183,32 +202,110 @@ export class TaskLockedError extends HueyError {
   }
 }
 
+/**
+ * Describe whatever a task threw as a SerializedError, as well as it can be. Never throws: a
+ * Proxy whose traps throw, an Error whose `message` or `stack` getter throws, an object whose
+ * `toString` throws all come out as a description (the failure to read a part is said in place
+ * of that part), so the task fails once with it instead of taking its Worker down.
+ */
 export function serializeError(err: unknown): SerializedError {
-  if (err instanceof Error) {
-    const out: SerializedError = { name: errorName(err), message: err.message };
-    if (err.stack) out.stack = err.stack;
-    const code = (err as { code?: unknown }).code;
+  try {
+    return describeThrown(err);
+  } catch (inner) {
+    return { name: "NonError", message: `a thrown value that could not be described (${printable(inner)})` };
+  }
+}
+
+function describeThrown(err: unknown): SerializedError {
+  if (isProxy(err)) return describeProxy(err as object);
+  if (isErrorObject(err)) {
+    const e = err as Error;
+    const name = read(() => e.name);
+    const message = read(() => e.message);
+    const out: SerializedError = {
+      name: typeof name.value === "string" && name.value.length > 0 ? name.value : "Error",
+      message: "threw" in message ? `(reading its message threw: ${printable(message.threw)})` : stringOf(message.value),
+    };
+    const stack = read(() => e.stack);
+    if (typeof stack.value === "string" && stack.value) out.stack = stack.value;
+    const code = read(() => (e as { code?: unknown }).code).value;
     if (typeof code === "string" || typeof code === "number") out.code = String(code);
     return out;
   }
   if (err && typeof err === "object") {
     const o = err as Record<string, unknown>;
-    if (typeof o.message === "string") {
-      return { name: typeof o.name === "string" ? o.name : "Error", message: o.message, code: typeof o.code === "string" ? o.code : undefined };
+    const message = read(() => o.message).value;
+    if (typeof message === "string") {
+      const name = read(() => o.name).value;
+      const code = read(() => o.code).value;
+      const out: SerializedError = { name: typeof name === "string" ? name : "Error", message };
+      if (typeof code === "string") out.code = code;
+      return out;
     }
   }
-  let message: string;
-  try {
-    message = typeof err === "string" ? err : JSON.stringify(err) ?? String(err);
-  } catch {
-    message = String(err);
+  let message: string | undefined;
+  if (typeof err !== "string") {
+    try {
+      message = JSON.stringify(err);
+    } catch {
+      /* BigInt, a cycle, a toJSON that throws: fall back to String() */
+    }
   }
-  return { name: "NonError", message };
+  return { name: "NonError", message: message ?? printable(err) };
 }
 
-/** An error's name that survives minification: prefer an own `name` set by the class. */
-function errorName(err: Error): string {
-  return typeof err.name === "string" && err.name.length > 0 ? err.name : "Error";
+/** A Proxy cannot be read safely: say what it wraps, if its traps let us, and what reading it did. */
+function describeProxy(p: object): SerializedError {
+  const probe = read(() => (p as { message?: unknown }).message);
+  if (typeof probe.value === "string") {
+    const name = read(() => (p as { name?: unknown }).name).value;
+    return { name: typeof name === "string" && name ? name : "Error", message: `${probe.value} (thrown as a Proxy)` };
+  }
+  const why = "threw" in probe ? `; reading it threw: ${printable(probe.threw)}` : "";
+  return { name: "NonError", message: `a Proxy object was thrown instead of an Error${why}` };
+}
+
+function isProxy(v: unknown): boolean {
+  try {
+    return typeof v === "object" && v !== null && utilTypes.isProxy(v);
+  } catch {
+    return false;
+  }
+}
+
+function isErrorObject(v: unknown): boolean {
+  try {
+    // Error.isError sees Errors from other realms too; instanceof is the fallback where it is missing.
+    const isError = (Error as { isError?: (v: unknown) => boolean }).isError;
+    return isError ? isError(v) : v instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+function read(get: () => unknown): { value: unknown } | { value?: undefined; threw: unknown } {
+  try {
+    return { value: get() };
+  } catch (threw) {
+    return { threw };
+  }
+}
+
+function stringOf(v: unknown): string {
+  return typeof v === "string" ? v : v === undefined ? "" : printable(v);
+}
+
+/** String(v), or failing that what v is: for text about values whose own conversions throw. */
+function printable(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    try {
+      return Object.prototype.toString.call(v);
+    } catch {
+      return `a value of type ${typeof v} that cannot be printed`;
+    }
+  }
 }
 
 export function formatBytes(n: number): string {
@@ -219,5 +316,9 @@ export function formatBytes(n: number): string {
 
 /** True when `err` carries the given code, whichever thread or build made it. */
 export function hasCode(err: unknown, code: HueyErrorCode | string): boolean {
-  return !!err && typeof err === "object" && (err as { code?: unknown }).code === code;
+  try {
+    return !!err && typeof err === "object" && (err as { code?: unknown }).code === code;
+  } catch {
+    return false; // a Proxy or a getter that throws: it carries no code we can read
+  }
 }

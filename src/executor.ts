@@ -1,6 +1,7 @@
 import { hasCode, serializeError, TaskLockedError, type SerializedError } from "./errors";
 import { KEYS, readMessage, checkSize, taskInfo, toQueueItem, type DeadLetter, type Message, type StoredResult } from "./message";
 import { encode } from "./serializer";
+import { MAX_DATE_MS } from "./_time";
 import { downstream, stageMessage, type ChordSpec } from "./pipeline";
 import type { CommitBatch, FencedWrite, LeaseRef, QueueItem, ScheduledItem } from "./storage/types";
 import type { SignalName, TaskInfo } from "./signals";
@@ -132,13 +133,24 @@ function nextStage(m: Message, value: unknown, o: ExecuteOptions): QueueItem | S
   const spec = m.then!;
   const defaults = o.lookup(spec.name)?.options ?? { priority: 0, retries: 0, retryDelay: 0 };
   const item = toQueueItem(stageMessage(spec, value, m, defaults), o.maxPayloadSize);
-  return spec.delay ? { ...item, eta: (o.now ?? Date.now()) + spec.delay } : item;
+  return spec.delay ? { ...item, eta: Math.min((o.now ?? Date.now()) + spec.delay, MAX_DATE_MS) } : item;
 }
 
 function classify(err: unknown): Outcome {
+  try {
+    return classifyKnown(err);
+  } catch {
+    // Something that claims a steering code but whose fields throw when read: a plain failure.
+    return { kind: "error", error: serializeError(err) };
+  }
+}
+
+function classifyKnown(err: unknown): Outcome {
   if (hasCode(err, "HUEY_RETRY")) {
-    const r = err as { delay?: number; eta?: number };
-    return { kind: "retry", delay: r.delay, eta: r.eta, error: serializeError(err) };
+    const r = err as { delay?: unknown; eta?: unknown };
+    // Only numbers: anything may carry the code, and RetryTask itself checked its range.
+    const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+    return { kind: "retry", delay: num(r.delay), eta: num(r.eta), error: serializeError(err) };
   }
   if (hasCode(err, "HUEY_CANCEL")) {
     return { kind: "cancel", retry: (err as { retry?: boolean }).retry === true, error: serializeError(err) };
@@ -146,8 +158,15 @@ function classify(err: unknown): Outcome {
   return { kind: "error", error: serializeError(err) };
 }
 
+/** What post-execute hooks get as the error: the thrown Error itself, else an Error describing it. */
 function asError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
+  try {
+    if (e instanceof Error) return e;
+  } catch {
+    /* a Proxy whose getPrototypeOf trap throws */
+  }
+  const d = serializeError(e);
+  return new Error(d.message);
 }
 
 /** The storage writes and signals an outcome leads to. Pure: time and randomness are arguments. */
@@ -178,7 +197,8 @@ export interface PlanOptions {
 
 /** The delay before retry number `attempt` (1 = first retry) of `m`. */
 export function retryDelay(m: Message, rand: () => number): number {
-  const base = m.retryDelay * Math.pow(m.backoff ?? 1, Math.max(0, m.attempt - 1));
+  // Capped so that many retries with a backoff give a long delay, never Infinity (or NaN with jitter).
+  const base = Math.min(m.retryDelay * Math.pow(m.backoff ?? 1, Math.max(0, m.attempt - 1)), MAX_DATE_MS);
   const capped = m.maxDelay !== undefined ? Math.min(base, m.maxDelay) : base;
   const jitter = m.jitter ? capped * m.jitter * (rand() * 2 - 1) : 0;
   return Math.max(0, Math.round(capped + jitter));
@@ -259,7 +279,8 @@ function finishedKeys(m: Message): string[] {
 function retry(m: Message, ack: LeaseRef[], now: number, delay: number, before: SignalName[]): Plan {
   const next: Message = { ...m, retries: Math.max(0, m.retries - 1), attempt: m.attempt + 1 };
   const item = toQueueItem(next, Number.MAX_SAFE_INTEGER);
-  const eta = now + delay;
+  // A long backoff (retryDelay x retryBackoff^attempt) can pass what a Date holds: stop there.
+  const eta = Math.min(now + delay, MAX_DATE_MS);
   return {
     batch: delay <= 0 ? { ack, enqueue: [item] } : { ack, schedule: [{ ...item, eta }] },
     signals: [...before, "retrying"],

@@ -1,7 +1,7 @@
 import { ConfigurationError } from "./errors";
 import { newTaskId, type Message } from "./message";
 import type { AnyTaskDef } from "./task";
-import { toEpochMs, toMs, type Duration } from "./_time";
+import { fromNow, toEpochMs, type Duration } from "./_time";
 
 /** When and how a stage runs. */
 export interface StageOptions {
@@ -109,14 +109,18 @@ export function specsOf(sig: Signature): { first: { id: string; eta?: number }; 
     };
   }
   const s0 = sig.stages[0]!;
-  const eta = s0.options.eta !== undefined ? toEpochMs(s0.options.eta, `${s0.task.taskName}.s() eta`) : s0.options.delay !== undefined ? Date.now() + toMs(s0.options.delay, `${s0.task.taskName}.s() delay`) : undefined;
+  const eta = s0.options.eta !== undefined ? toEpochMs(s0.options.eta, `${s0.task.taskName}.s() eta`) : s0.options.delay !== undefined ? fromNow(s0.options.delay, `${s0.task.taskName}.s() delay`) : undefined;
   return { first: { id: ids[0]!, eta }, ids, then, onError: s0.onError ? errorSpec(s0.onError) : undefined };
 }
 
 function stageTiming(s: Stage): { priority?: number; delay?: number } {
   const out: { priority?: number; delay?: number } = {};
   if (s.options.priority !== undefined) out.priority = s.options.priority;
-  if (s.options.delay !== undefined) out.delay = toMs(s.options.delay, `${s.task.taskName}.s() delay`);
+  if (s.options.delay !== undefined) {
+    // The stage keeps the duration; fromNow checks that the time it comes to fits a Date.
+    const now = Date.now();
+    out.delay = fromNow(s.options.delay, `${s.task.taskName}.s() delay`, now) - now;
+  }
   if (s.options.eta !== undefined) out.delay = Math.max(0, toEpochMs(s.options.eta, `${s.task.taskName}.s() eta`) - Date.now());
   return out;
 }

@@ -3,7 +3,7 @@ import { KEYS, type StoredResult } from "./message";
 import { decode } from "./serializer";
 import { internalsOf } from "./_internals";
 import type { Storage } from "./storage/types";
-import { toEpochMs, toMs, type Duration } from "./_time";
+import { fromNow, toEpochMs, toMs, type Duration } from "./_time";
 
 export interface GetOptions {
   /** Wait until the result is there. @default false */
@@ -115,7 +115,7 @@ export class Result<T = unknown> {
     const eta =
       options.eta !== undefined
         ? toEpochMs(options.eta, "reschedule() eta")
-        : Date.now() + toMs(options.delay ?? 0, "reschedule() delay");
+        : fromNow(options.delay ?? 0, "reschedule() delay");
     await this.revoke({ once: true });
     return internalsOf(this.#owner).requeueCopy(this.#payload, eta);
   }

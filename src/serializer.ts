@@ -84,19 +84,23 @@ function tagged(v: unknown): unknown {
   if (v === null || typeof v !== "object") return v;
   if (v instanceof Date) return { [TAG]: "date", v: v.toISOString() };
   if (Array.isArray(v)) return v.map(tagged);
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = tagged(x);
-  return out;
+  // fromEntries defines own properties: an own "__proto__" key stays a key (`out[k] = ...` would
+  // set the prototype of `out` instead, and JSON.stringify would then drop it).
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, tagged(x)]));
 }
 
 function untag(v: unknown): unknown {
   if (v === null || typeof v !== "object") return v;
   if (Array.isArray(v)) return v.map(untag);
   const o = v as Record<string, unknown>;
-  if (TAG in o) {
+  if (Object.hasOwn(o, TAG)) {
     if (o[TAG] === "date") return new Date(o.v as string);
     if (o[TAG] === "undefined") return undefined;
   }
-  for (const k of Object.keys(o)) o[k] = untag(o[k]);
+  // defineProperty, not `o[k] = ...`: an own "__proto__" key (JSON.parse makes one) must stay an
+  // own data property and never reach the prototype setter.
+  for (const k of Object.keys(o)) {
+    Object.defineProperty(o, k, { value: untag(o[k]), writable: true, enumerable: true, configurable: true });
+  }
   return o;
 }

@@ -4,6 +4,7 @@ import { internalsOf } from "../_internals";
 import type { Huey } from "../huey";
 import { positionals } from "./args";
 import { CliError, CliUsageError } from "./errors";
+import { inert } from "./_output";
 
 export const fileArg = {
   type: "positional",
@@ -88,10 +89,17 @@ async function readLine(): Promise<string> {
   }
 }
 
-/** TaskFailedError and ResultTimeoutError become one-line CLI errors; the remote stack goes to -v. */
+/**
+ * TaskFailedError and ResultTimeoutError become one-line CLI errors; the remote stack goes to -v.
+ * The task's message and stack are task data: their control characters are escaped (the stack
+ * keeps its line breaks).
+ */
 export function resultError(err: unknown): unknown {
   const e = err as { code?: string; message?: string; error?: { stack?: string } };
-  if (e?.code === "HUEY_TASK_FAILED") return new CliError(e.message ?? String(err), e.error?.stack);
+  if (e?.code === "HUEY_TASK_FAILED") {
+    const stack = e.error?.stack?.split(/\r\n|\n/).map(inert).join("\n");
+    return new CliError(inert(e.message ?? String(err)), stack);
+  }
   if (e?.code === "HUEY_RESULT_TIMEOUT") return new CliError(e.message ?? String(err));
   return err;
 }

@@ -1,5 +1,19 @@
 // Everything the commands print goes through here: colour only on a terminal without NO_COLOR,
-// aligned tables for people, JSON for scripts.
+// aligned tables for people, JSON for scripts. Task data (ids, names, arguments, error messages,
+// lock keys) may hold control characters: an OSC sequence in a task's error would reach the
+// terminal through `huey failed`, piped or not. Commands pass such text through inert() before
+// styling it; table() and the JSON writers escape whatever is left as well.
+import { escapeControl, inertJson } from "../_text";
+
+/** Task data as printed: every control character escaped (\n, \x1b, \x9b, \u202e). */
+export function inert(s: string): string {
+  return escapeControl(s);
+}
+
+/** JSON.stringify for people and scripts: C0 is escaped by JSON itself, DEL, C1 and the like too. */
+export function jsonText(value: unknown, indent?: number): string {
+  return inertJson(JSON.stringify(value, null, indent) ?? "null");
+}
 
 /** Colour only on a terminal, and never with NO_COLOR set. */
 export function useColor(stream: "stdout" | "stderr"): boolean {
@@ -45,7 +59,7 @@ export function note(s: string): void {
 
 /** Machine output: pretty JSON, one document. */
 export function printJson(value: unknown): void {
-  raw("stdout", `${JSON.stringify(value, null, 2)}\n`);
+  raw("stdout", `${jsonText(value, 2)}\n`);
 }
 
 const paint = (open: number, close: number) => (s: string) => `\x1b[${open}m${s}\x1b[${close}m`;
@@ -60,8 +74,27 @@ export const style = {
   cyan: paint(36, 39),
 };
 
-/** An aligned table: two spaces between columns; `right` columns (numbers) align right. */
-export function table(headers: string[], rows: string[][], options: { right?: number[] } = {}): string {
+/** The exact sequences `style` writes. */
+const OWN_STYLE = /\x1b\[(?:1|2|22|31|32|33|36|39)m/g;
+
+/** A cell with every control character escaped except the colour codes of `style`. */
+function inertCell(c: string): string {
+  let out = "";
+  let last = 0;
+  for (const m of c.matchAll(OWN_STYLE)) {
+    out += escapeControl(c.slice(last, m.index)) + m[0];
+    last = m.index + m[0].length;
+  }
+  return out + escapeControl(c.slice(last));
+}
+
+/**
+ * An aligned table: two spaces between columns; `right` columns (numbers) align right. Cells are
+ * one line each: control characters in them (a newline, ESC) are escaped, keeping only `style`'s colours.
+ */
+export function table(headers: string[], cells: string[][], options: { right?: number[] } = {}): string {
+  const rows = cells.map((r) => r.map(inertCell));
+  headers = headers.map(inertCell);
   const right = new Set(options.right ?? []);
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => stripAnsi(r[i] ?? "").length)));
   const line = (cells: string[]) =>
@@ -81,11 +114,11 @@ export function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
 
-/** Task arguments as people read them: JSON, cut to `max`. */
+/** Task arguments as people read them: JSON (inert on a terminal), cut to `max`. */
 export function formatArgs(args: unknown[], max = 40): string {
   let s: string;
   try {
-    s = JSON.stringify(args) ?? "[]";
+    s = jsonText(args) ?? "[]";
   } catch {
     s = "[?]";
   }
@@ -111,9 +144,14 @@ export function relative(at: number, now = Date.now()): string {
   return at >= now ? `in ${formatDuration(at - now)}` : `${formatDuration(now - at)} ago`;
 }
 
-/** "2030-01-02 03:04:05Z" (UTC, to the second). */
+/**
+ * "2030-01-02 03:04:05Z" (UTC, to the second). A time no Date can hold (stored before enqueue
+ * checked the range) prints as its number instead of failing the whole listing.
+ */
 export function formatTime(ms: number): string {
-  return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) return `${String(ms)} (epoch ms, out of range)`;
+  return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
 }
 
 /** A time with how far it is: "2030-01-02 03:04:05Z (in 5m 0s)". */

@@ -61,7 +61,7 @@ export class Consumer {
     this.log = logger ?? new Logger(o.logLevel, o.logFormat);
     const hi = internalsOf(huey);
     huey.signals.setErrorReporter((err, signal) =>
-      this.log.error(`a "${signal}" signal handler threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+      this.log.error(`a "${signal}" signal handler threw: ${err instanceof Error ? err.message : String(err)}`, undefined, err instanceof Error ? err.stack : undefined),
     );
     const host = {
       get storage() {

@@ -53,7 +53,7 @@ export interface Log {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>, detail?: string): void;
 }
 
 export interface InFlight extends LeasedItem {
@@ -325,8 +325,8 @@ export class Engine implements PoolListener {
       case "error":
         this.stats.failed++;
         if (log.enabled("error")) {
-          const stack = log.enabled("debug") && p.error?.stack ? `\n${p.error.stack}` : "";
-          log.error(`${what} failed: ${p.error?.name}: ${p.error?.message}${stack}`, fields);
+          const stack = log.enabled("debug") && p.error?.stack ? p.error.stack : undefined;
+          log.error(`${what} failed: ${p.error?.name}: ${p.error?.message}`, fields, stack);
         }
         break;
       case "rate-limited":

@@ -1,10 +1,18 @@
 import { openSync, writeSync } from "node:fs";
+import { escapeControl, inertJson } from "../_text";
 import type { LogLevel } from "./options";
 
 /** A writer appending to `path` (created when missing). */
 export function fileSink(path: string): (s: string) => void {
   const fd = openSync(path, "a");
   return (s) => void writeSync(fd, s);
+}
+
+/** Lines of `detail`, each escaped and indented under its entry. */
+function continuation(detail: string): string {
+  let out = "";
+  for (const line of detail.split(/\r\n|\n/)) out += `    ${escapeControl(line)}\n`;
+  return out;
 }
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
@@ -30,26 +38,33 @@ export class Logger {
     return RANK[level] >= this.#min;
   }
 
-  debug(msg: string, fields?: Record<string, unknown>): void {
-    this.log("debug", msg, fields);
+  debug(msg: string, fields?: Record<string, unknown>, detail?: string): void {
+    this.log("debug", msg, fields, detail);
   }
-  info(msg: string, fields?: Record<string, unknown>): void {
-    this.log("info", msg, fields);
+  info(msg: string, fields?: Record<string, unknown>, detail?: string): void {
+    this.log("info", msg, fields, detail);
   }
-  warn(msg: string, fields?: Record<string, unknown>): void {
-    this.log("warn", msg, fields);
+  warn(msg: string, fields?: Record<string, unknown>, detail?: string): void {
+    this.log("warn", msg, fields, detail);
   }
-  error(msg: string, fields?: Record<string, unknown>): void {
-    this.log("error", msg, fields);
+  error(msg: string, fields?: Record<string, unknown>, detail?: string): void {
+    this.log("error", msg, fields, detail);
   }
 
-  log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
+  /**
+   * One entry. `msg` is one line: in text format its control characters (a newline in a task's
+   * error message, ESC) are escaped, so task data can neither forge a line nor reach the terminal.
+   * `detail` (a stack trace) is many lines: in text format each follows as an indented
+   * continuation line, escaped the same way, so none can pass for a timestamped entry; in JSON it
+   * is the "detail" field.
+   */
+  log(level: LogLevel, msg: string, fields?: Record<string, unknown>, detail?: string): void {
     if (RANK[level] < this.#min) return;
     const time = new Date().toISOString();
     this.#buf.push(
       this.format === "json"
-        ? JSON.stringify({ time, level, msg, ...fields }) + "\n"
-        : `${time} ${level.toUpperCase().padEnd(5)} ${msg}\n`,
+        ? inertJson(JSON.stringify({ time, level, msg, ...fields, ...(detail ? { detail } : {}) })) + "\n"
+        : `${time} ${level.toUpperCase().padEnd(5)} ${escapeControl(msg)}\n${detail ? continuation(detail) : ""}`,
     );
     if (!this.#scheduled) {
       this.#scheduled = true;

@@ -1,6 +1,7 @@
 /// <reference lib="webworker" />
 // Runs inside each Bun Worker: load the tasks file once, then run what the consumer sends.
 import * as api from "../index";
+import { escapeControl } from "../_text";
 import { serializeError } from "../errors";
 import { execute, type Outcome } from "../executor";
 import type { Huey } from "../huey";
@@ -24,7 +25,8 @@ let concurrency = 1;
 let defaultTimeout: number | null = null;
 let maxPayloadSize = 1024 * 1024;
 const queue: { id: string; payload: string }[] = [];
-const running = new Map<string, AbortController>();
+/** Running tasks: their AbortController, and `fail` to end them with an error from outside their promise. */
+const running = new Map<string, { abort: AbortController; fail: (err: unknown) => void }>();
 let stopping = false;
 let started: string[] = [];
 let done: { id: string; outcome: Outcome; ms: number }[] = [];
@@ -60,12 +62,29 @@ function reportNow(): void {
 // the consumer still learns which task was running (and retries or fails it, once).
 process.on("exit", reportNow);
 
+/**
+ * An error nobody caught (a throw from a timer, a rejection nobody handled) would end this Worker,
+ * and every task it had not yet reported as started would be run again on the next one, until
+ * maxLeases. Instead it is the error outcome of the task(s) running now (which one caused it
+ * cannot be told), whose AbortSignals fire; with none running it is logged. The Worker stays.
+ */
+function onStray(kind: string, err: unknown): void {
+  if (running.size === 0) {
+    // Escaped as the text log is (this goes to the same stderr): the stack as indented lines.
+    const e = serializeError(err);
+    const stack = e.stack ? e.stack.split(/\r\n|\n/).map((l) => `\n    ${escapeControl(l)}`).join("") : "";
+    console.error(`bun-huey: ${kind} in a worker while no task was running: ${escapeControl(`${e.name}: ${e.message}`)}${stack}`);
+    return;
+  }
+  for (const task of [...running.values()]) task.fail(err);
+}
+process.on("uncaughtException", (err) => onStray("an uncaught exception", err));
+process.on("unhandledRejection", (reason) => onStray("an unhandled rejection", reason));
+
 function pump(): void {
   while (!stopping && running.size < concurrency && queue.length > 0) {
     const task = queue.shift()!;
-    const abort = new AbortController();
-    running.set(task.id, abort);
-    void runOne(task, abort.signal);
+    void runOne(task);
   }
 }
 
@@ -84,22 +103,35 @@ function markStarted(id: string, name: string): void {
   }
 }
 
-async function runOne(task: { id: string; payload: string }, signal: AbortSignal): Promise<void> {
+async function runOne(task: { id: string; payload: string }): Promise<void> {
   const t0 = performance.now();
   const h = huey!;
-  const outcome = await execute(task.payload, {
-    lookup: (n) => internalsOf(h).registry.lookup(n),
-    maxPayloadSize,
-    hooks: internalsOf(h).registry.hooks,
-    signal,
-    onStart: (m) => markStarted(task.id, m.name),
-    onProgress: (value) => {
-      try {
-        post({ type: "progress", id: task.id, value: encode(value, "ctx.progress() value") });
-      } catch (err) {
-        console.error(`bun-huey: ${err instanceof Error ? err.message : String(err)}`);
-      }
-    },
+  const abort = new AbortController();
+  // The first of: what execute() returns, or an error from outside the task (onStray). Whichever
+  // comes second is dropped, so each task reports one outcome.
+  const outcome = await new Promise<Outcome>((resolve) => {
+    running.set(task.id, {
+      abort,
+      fail: (err) => {
+        const error = serializeError(err);
+        resolve({ kind: "error", error });
+        abort.abort(new DOMException(`the task failed outside its promise: ${error.name}: ${error.message}`, "AbortError"));
+      },
+    });
+    execute(task.payload, {
+      lookup: (n) => internalsOf(h).registry.lookup(n),
+      maxPayloadSize,
+      hooks: internalsOf(h).registry.hooks,
+      signal: abort.signal,
+      onStart: (m) => markStarted(task.id, m.name),
+      onProgress: (value) => {
+        try {
+          post({ type: "progress", id: task.id, value: encode(value, "ctx.progress() value") });
+        } catch (err) {
+          console.error(`bun-huey: ${serializeError(err).message}`);
+        }
+      },
+    }).then(resolve, (err: unknown) => resolve({ kind: "error", error: serializeError(err) }));
   });
   running.delete(task.id);
   done.push({ id: task.id, outcome, ms: performance.now() - t0 });
@@ -146,7 +178,7 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
       pump();
       return;
     case "abort":
-      running.get(msg.id)?.abort(new DOMException(msg.reason, "AbortError"));
+      running.get(msg.id)?.abort.abort(new DOMException(msg.reason, "AbortError"));
       return;
     case "give-back": {
       const ids = queue.splice(0).map((t) => t.id);

@@ -1,4 +1,5 @@
 import { DuplicateIdError } from "../errors";
+import { compareCodePoints } from "./_prefix";
 import { Waiters } from "./_waiters";
 import type {
   CommitBatch, CommitReport, FencedWrite, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
@@ -181,7 +182,7 @@ export class MemoryStorage implements Storage {
   async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
     return [...this.#data]
       .filter(([k]) => k.startsWith(prefix))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(([a], [b]) => compareCodePoints(a, b))
       .slice(0, limit)
       .map(([key, value]) => ({ key, value }));
   }

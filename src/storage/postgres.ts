@@ -1,6 +1,7 @@
 import { SQL } from "bun";
 import { ConfigurationError, DuplicateIdError, StorageError } from "../errors";
 import { touches, withHeld } from "./_fence";
+import { prefixEnd } from "./_prefix";
 import { Waiters } from "./_waiters";
 import type { Topic } from "./_wake";
 import { POSTGRES_MIGRATIONS } from "./sql/postgres/migrations";
@@ -423,17 +424,22 @@ export class PostgresStorage implements Storage {
   }
 
   async countData(prefix: string): Promise<number> {
-    return this.#count(({ sql, t }) => sql`
-      SELECT count(*)::int AS n FROM ${t.kv}
-      WHERE queue = ${this.queue} AND key >= ${prefix} AND key < ${`${prefix}\u{10FFFF}`}`);
+    const end = prefixEnd(prefix);
+    return this.#count(({ sql, t }) =>
+      end === null
+        ? sql`SELECT count(*)::int AS n FROM ${t.kv} WHERE queue = ${this.queue} AND key >= ${prefix}`
+        : sql`SELECT count(*)::int AS n FROM ${t.kv} WHERE queue = ${this.queue} AND key >= ${prefix} AND key < ${end}`,
+    );
   }
 
   async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
-    // Range scan on the primary key (COLLATE "C": code point order): prefix <= key < prefix + U+10FFFF.
-    const rows: Row[] = await this.#run("list data", ({ sql, t }) => sql`
-      SELECT key, value FROM ${t.kv}
-      WHERE queue = ${this.queue} AND key >= ${prefix} AND key < ${`${prefix}\u{10FFFF}`}
-      ORDER BY key LIMIT ${limit}`);
+    // Range scan on the primary key (COLLATE "C": code point order): prefix <= key < prefixEnd(prefix).
+    const end = prefixEnd(prefix);
+    const rows: Row[] = await this.#run("list data", ({ sql, t }) =>
+      end === null
+        ? sql`SELECT key, value FROM ${t.kv} WHERE queue = ${this.queue} AND key >= ${prefix} ORDER BY key LIMIT ${limit}`
+        : sql`SELECT key, value FROM ${t.kv} WHERE queue = ${this.queue} AND key >= ${prefix} AND key < ${end} ORDER BY key LIMIT ${limit}`,
+    );
     return rows.map((r) => ({ key: String(r.key), value: String(r.value) }));
   }
 

@@ -3,6 +3,7 @@ import { accessSync, closeSync, constants, existsSync, fchmodSync, openSync, sta
 import { dirname, resolve } from "node:path";
 import { ConfigurationError, DuplicateIdError, StorageError } from "../errors";
 import { touches, withHeld } from "./_fence";
+import { prefixEnd } from "./_prefix";
 import { FileWake, type Topic } from "./_wake";
 import { SQLITE_MIGRATIONS } from "./sql/migrations";
 import type {
@@ -246,13 +247,21 @@ export class SqliteStorage implements Storage {
   }
 
   async countData(prefix: string): Promise<number> {
-    return this.#guard(() => (this.#s.countData.get(this.queue, prefix, `${prefix}\uffff`) as { n: number }).n, "count data");
+    const end = prefixEnd(prefix);
+    return this.#guard(
+      () => ((end === null ? this.#s.countDataFrom.get(this.queue, prefix) : this.#s.countData.get(this.queue, prefix, end)) as { n: number }).n,
+      "count data",
+    );
   }
 
   async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
-    // Range scan on the primary key: prefix <= key < prefix + U+FFFF.
+    // Range scan on the primary key (BINARY: UTF-8 byte order): prefix <= key < prefixEnd(prefix).
+    const end = prefixEnd(prefix);
     return this.#guard(
-      () => this.#s.listData.all(this.queue, prefix, `${prefix}\uffff`, limit) as { key: string; value: string }[],
+      () =>
+        (end === null
+          ? this.#s.listDataFrom.all(this.queue, prefix, limit)
+          : this.#s.listData.all(this.queue, prefix, end, limit)) as { key: string; value: string }[],
       "list data",
     );
   }
@@ -540,10 +549,12 @@ function prepare(db: Database) {
     ),
     dataVersion: q("PRAGMA data_version"),
     listData: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"),
+    listDataFrom: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? ORDER BY key LIMIT ?"),
     purgeResults: q("DELETE FROM results WHERE queue = ? AND expires_at IS NOT NULL AND expires_at <= ?"),
     purgeCounters: q("DELETE FROM counters WHERE queue = ? AND expires_at <= ?"),
     purgeLocks: q("DELETE FROM locks WHERE queue = ? AND until <= ?"),
     countData: q("SELECT count(*) AS n FROM kv WHERE queue = ? AND key >= ? AND key < ?"),
+    countDataFrom: q("SELECT count(*) AS n FROM kv WHERE queue = ? AND key >= ?"),
     incr: q(
       `INSERT INTO counters (queue, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
        ON CONFLICT (queue, key) DO UPDATE SET

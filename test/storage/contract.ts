@@ -343,6 +343,26 @@ export function describeStorageContract(
       expect((await s.listData("", 2)).map((x) => x.key)).toEqual(["a:1", "b"]);
     });
 
+    test("listData and countData find keys whose rest starts with any code point: emoji, U+FFFF, U+10FFFF", async () => {
+      const s = await make();
+      // In code point order (UTF-8 byte order): ASCII < U+E000 < U+FFFF < U+1F600 < U+10FFFF.
+      const rests = ["a", "\u{E000}x", "\uffff", "\uffff\u{1F600}", "\u{1F600}", "\u{1F600}\u{1F601}", "\u{10FFFF}", "\u{10FFFF}\u{10FFFF}z"];
+      const keys = rests.map((r) => `failed:${r}`);
+      for (const k of [...keys].reverse()) await s.putData(k, k);
+      // Neighbours that must stay out: the prefix's last character and the one after it.
+      await s.putData("failed", "no");
+      await s.putData("failee", "no");
+      await s.putData("failed;", "no");
+      expect((await s.listData("failed:", 100)).map((x) => x.key)).toEqual(keys);
+      expect(await s.countData("failed:")).toBe(keys.length);
+      // A prefix that itself ends in U+FFFF, an emoji, or U+10FFFF.
+      expect((await s.listData("failed:\uffff", 100)).map((x) => x.key)).toEqual(["failed:\uffff", "failed:\uffff\u{1F600}"]);
+      expect(await s.countData("failed:\u{1F600}")).toBe(2);
+      expect((await s.listData("failed:\u{10FFFF}", 100)).map((x) => x.key)).toEqual(["failed:\u{10FFFF}", "failed:\u{10FFFF}\u{10FFFF}z"]);
+      expect(await s.countData("failed:\u{10FFFF}")).toBe(2);
+      expect((await s.listData("failed:", 3)).map((x) => x.key)).toEqual(keys.slice(0, 3));
+    });
+
     test("hasTask: true while queued, leased or scheduled; countData counts by prefix", async () => {
       const s = await make();
       await s.enqueue([item("a")]);

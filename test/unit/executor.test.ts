@@ -126,6 +126,38 @@ describe("planOutcome", () => {
     expect(now0.batch.enqueue).toHaveLength(1);
   });
 
+  test.each<[string, ConstructorParameters<typeof RetryTask>[0], RegExp]>([
+    ["delay 1e300", { delay: 1e300 }, /RetryTask delay must be 0 or more milliseconds that come to a time within 8\.64e15/],
+    ["delay 8.64e15 (past the range from now)", { delay: 8.64e15 }, /RetryTask delay/],
+    ["delay -1", { delay: -1 }, /RetryTask delay/],
+    ["delay NaN", { delay: NaN }, /RetryTask delay/],
+    ["eta 8.64e15 + 1", { eta: 8.64e15 + 1 }, /RetryTask eta must be a Date or epoch milliseconds from -8\.64e15 to 8\.64e15/],
+    ["eta an invalid Date", { eta: new Date(NaN) }, /RetryTask eta/],
+    ["eta Infinity", { eta: Infinity }, /RetryTask eta/],
+  ])("new RetryTask({ %s }) throws a ConfigurationError that says the range", (_, options, problem) => {
+    let err: unknown;
+    try {
+      new RetryTask(options);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: string }).code).toBe("HUEY_CONFIGURATION");
+    expect((err as Error).message).toMatch(problem);
+  });
+
+  test("RetryTask accepts the ends of the range", () => {
+    expect(new RetryTask({ eta: 8.64e15 }).eta).toBe(8.64e15);
+    expect(new RetryTask({ eta: new Date(-8.64e15) }).eta).toBe(-8.64e15);
+    expect(new RetryTask({ delay: 0 }).delay).toBe(0);
+  });
+
+  test("a task that throws RetryTask with an eta no Date holds fails with the ConfigurationError, not a retry", async () => {
+    const task: RunnableTask = { fn: () => { throw new RetryTask({ eta: 1e300 }); }, options: { priority: 0, retries: 0, retryDelay: 0 }, storeResult: true, storeNone: false, resultTtl: null, context: false };
+    const out = await execute(lease(message()).payload, { lookup: () => task, maxPayloadSize: 1 << 20 });
+    expect(out.kind).toBe("error");
+    expect((out as { error: { code?: string; message: string } }).error.code).toBe("HUEY_CONFIGURATION");
+  });
+
   test("cancel: acked, nothing stored; cancel with retry: enqueued again", () => {
     const m = message({ retries: 0 });
     const error = serializeError(new CancelExecution());
@@ -178,6 +210,16 @@ describe("retryDelay: backoff, cap and jitter", () => {
     expect(retryDelay(message(over), () => r)).toBe(ms);
   });
 
+  test("a backoff that outgrows any Date stops at the end of the Date range (never Infinity or NaN)", () => {
+    for (const jitter of [undefined, 0.5]) {
+      const m = message({ retries: 3, retryDelay: 1_000, attempt: 2_000, backoff: 2, jitter });
+      expect(retryDelay(m, () => 0.5)).toBe(8.64e15);
+      const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true, rand: () => 0.5 });
+      expect(plan.retryAt).toBe(8.64e15);
+      expect(plan.batch.schedule![0]!.eta).toBe(8.64e15);
+    }
+  });
+
   test("a scheduled retry uses it, with `rand` passed in", () => {
     const m = message({ retries: 3, retryDelay: 100, attempt: 2, backoff: 3, jitter: 0.1 });
     const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true, rand: () => 0.5 });
@@ -223,6 +265,24 @@ describe("execute", () => {
     const error = (out as { error: { name: string; message: string; stack?: string; code?: string } }).error;
     expect(error).toMatchObject({ name: "CodedError", message: "nope", code: "E_CUSTOM" });
     expect(error.stack).toContain("nope");
+  });
+
+  test("a thrown Proxy whose traps throw, or an Error whose message getter throws: an error outcome, never a throw", async () => {
+    const { hostileProxy, errorWithBadMessage } = await import("../fixtures/hostile-fixture");
+    const seen: Error[] = [];
+    const hooks = { pre: [], post: [(_: unknown, __: unknown, e: Error | undefined) => void seen.push(e!)] };
+    for (const thrown of [hostileProxy(), errorWithBadMessage()]) {
+      const t = task(() => {
+        throw thrown;
+      });
+      const out = await execute(lease(message()).payload, { lookup: () => t, maxPayloadSize: 1 << 20, hooks });
+      expect(out.kind).toBe("error");
+      expect((out as { error: { message: string } }).error.message).toMatch(/the proxy refuses|message getter exploded/);
+    }
+    // The post hook got an Error for the Proxy and the thrown Error itself.
+    expect(seen[0]).toBeInstanceOf(Error);
+    expect(seen[0]!.message).toMatch(/^a Proxy object was thrown/);
+    expect(seen[1]).toBeInstanceOf(Error);
   });
 
   test("something thrown that is not an Error", async () => {

@@ -176,6 +176,65 @@ describe("enqueueing", () => {
   });
 });
 
+describe("delay, eta and expires that no Date can hold are rejected at the call", () => {
+  const RANGE = /8\.64e15/;
+  test.each<[string, Record<string, unknown>, RegExp]>([
+    ["delay 1e300", { delay: 1e300 }, /t\.schedule\(\) delay/],
+    ["delay 8.64e15 (now + it is past the range)", { delay: 8.64e15 }, /t\.schedule\(\) delay/],
+    ["eta 8.64e15 + 1", { eta: 8.64e15 + 1 }, /t\.schedule\(\) eta/],
+    ["eta -8.64e15 - 1", { eta: -8.64e15 - 1 }, /t\.schedule\(\) eta/],
+    ["eta NaN", { eta: NaN }, /t\.schedule\(\) eta/],
+    ["expires 1e300", { expires: 1e300 }, /t\.schedule\(\) expires/],
+    ["expires 8.64e15", { expires: 8.64e15 }, /t\.schedule\(\) expires/],
+  ])("schedule() with %s: ConfigurationError, nothing stored", async (_, options, where) => {
+    const huey = fresh();
+    const t = huey.task("t", () => 1);
+    const err = (await t.schedule([], options).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ConfigurationError);
+    expect(err.message).toMatch(where);
+    if (!/NaN/.test(_)) expect(err.message).toMatch(RANGE);
+    expect(await huey.scheduled()).toEqual([]);
+    expect(await huey.pending()).toEqual([]);
+  });
+
+  test("a task option expires that no Date can hold fails at the call", async () => {
+    const huey = fresh();
+    const t = huey.task("t", { expires: 8.64e15 }, () => 1);
+    await expect(t()).rejects.toThrow(/task "t": expires must come to a time from -8\.64e15/);
+    expect(() => huey.task("u", { expires: 1e300 }, () => 1)).toThrow(/expires must be at most 8\.64e15/);
+  });
+
+  test("the largest eta a Date holds is accepted", async () => {
+    const huey = fresh();
+    const t = huey.task("t", () => 1);
+    await t.schedule([], { eta: 8.64e15 });
+    expect((await huey.scheduled()).map((s) => s.eta)).toEqual([8.64e15]);
+  });
+
+  test("pipelines: a stage delay or eta out of range fails at enqueue", async () => {
+    const huey = fresh();
+    const a = huey.task("a", (x: number) => x);
+    await expect(huey.enqueue(a.s(1).with({ delay: 1e300 }))).rejects.toThrow(/a\.s\(\) delay must be at most 8\.64e15/);
+    await expect(huey.enqueue(a.s(1).with({ delay: 8.64e15 }))).rejects.toThrow(/a\.s\(\) delay must come to a time/);
+    await expect(huey.enqueue(a.s(1).then(a).with({ delay: 8.64e15 }))).rejects.toThrow(/a\.s\(\) delay must come to a time/);
+    await expect(huey.enqueue(a.s(1).then(a).with({ eta: 8.64e15 + 1 }))).rejects.toThrow(/a\.s\(\) eta must come to a time/);
+    expect(await huey.scheduled()).toEqual([]);
+    expect(await huey.pending()).toEqual([]);
+  });
+
+  test("result.reschedule() and revoke({ until }) reject them too", async () => {
+    const huey = fresh();
+    const t = huey.task("t", () => 1);
+    const r = await t();
+    await expect(r.reschedule({ delay: 1e300 })).rejects.toThrow(/reschedule\(\) delay must be at most 8\.64e15/);
+    await expect(r.reschedule({ eta: 8.64e15 + 1 })).rejects.toThrow(/reschedule\(\) eta must come to a time from -8\.64e15/);
+    await expect(t.revoke({ until: 8.64e15 + 1 })).rejects.toThrow(/revoke\(\) until must come to a time from -8\.64e15/);
+    await expect(huey.revokeById(r.id, { until: new Date(8.64e15 + 1) })).rejects.toThrow(/revoke\(\) until/);
+    expect(await t.isRevoked()).toBe(false);
+    expect(await huey.isRevokedId(r.id)).toBe(false);
+  });
+});
+
 describe("unique tasks and the result store", () => {
   test("a unique key function that throws: ConfigurationError at the call, naming the task, nothing enqueued", async () => {
     const huey = fresh();

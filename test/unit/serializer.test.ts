@@ -51,6 +51,48 @@ describe("encode/decode round trips", () => {
   });
 });
 
+describe("an own __proto__ key round-trips as a key, polluting no prototype", () => {
+  // JSON.parse makes an own "__proto__" data property, as does a parsed request body.
+  const withProto = (extra: Record<string, unknown>) =>
+    Object.assign(JSON.parse('{"__proto__": {"polluted": true, "n": 1}}'), extra) as Record<string, unknown>;
+  const check = (out: Record<string, unknown>) => {
+    expect(Object.hasOwn(out, "__proto__")).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(out, "__proto__")?.value).toEqual({ polluted: true, n: 1 });
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect((out as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  };
+
+  test.each<[string, Record<string, unknown>]>([
+    ["alone (plain JSON)", {}],
+    ["beside a Date", { at: new Date(5) }],
+    ["beside undefined", { gone: undefined }],
+  ])("%s", (_, extra) => {
+    const out = roundTrip([withProto(extra)])[0]!;
+    check(out);
+    for (const [k, v] of Object.entries(extra)) expect(out[k]).toStrictEqual(v);
+  });
+
+  test("nested, with tagged values inside it and beside it", () => {
+    const inner = JSON.parse('{"__proto__": {"d": null, "u": null}}');
+    inner.__proto__.d = new Date(7);
+    inner.__proto__.u = undefined;
+    const out = roundTrip({ outer: inner, when: new Date(9) }) as { outer: Record<string, unknown>; when: Date };
+    expect(Object.hasOwn(out.outer, "__proto__")).toBe(true);
+    const value = Object.getOwnPropertyDescriptor(out.outer, "__proto__")!.value as { d: Date; u: undefined };
+    expect(value.d).toEqual(new Date(7));
+    expect("u" in value && value.u === undefined).toBe(true);
+    expect(Object.getPrototypeOf(out.outer)).toBe(Object.prototype);
+    expect(out.when).toEqual(new Date(9));
+  });
+
+  test("a stored __proto__ holding a tag-shaped value does not reach the prototype", () => {
+    const out = decode<Record<string, unknown>[]>('[{"__proto__": {"$huey": "date", "v": "1970-01-01T00:00:00.010Z"}}, {"$huey": "undefined"}]');
+    expect(Object.getOwnPropertyDescriptor(out[0], "__proto__")?.value).toEqual(new Date(10));
+    expect(Object.getPrototypeOf(out[0])).toBe(Object.prototype);
+  });
+});
+
 describe("encode rejects values that would not come back the same, naming the path", () => {
   class Point {
     constructor(

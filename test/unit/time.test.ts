@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigurationError } from "../../src/errors";
-import { toEpochMs, toMs } from "../../src/_time";
+import { checkEpochMs, fromNow, toEpochMs, toMs } from "../../src/_time";
 
 describe("toMs: durations", () => {
   test.each<[string | number, number]>([
@@ -44,5 +44,37 @@ describe("toEpochMs", () => {
 
   test.each([[NaN], [new Date("nope")], [Infinity]])("%p is rejected, naming the option", (v) => {
     expect(() => toEpochMs(v as number, "schedule() eta")).toThrow(/^schedule\(\) eta must be a Date or epoch milliseconds/);
+  });
+});
+
+describe("times no Date can hold (|epoch ms| > 8.64e15) are rejected, saying the range", () => {
+  test.each<[string | number]>([[1e300], [8.64e15 + 1], ["99999999999999999d"]])("toMs(%p)", (v) => {
+    expect(() => toMs(v, "delay")).toThrow(/^delay must be at most 8\.64e15 milliseconds/);
+  });
+
+  test("toMs accepts exactly 8.64e15", () => {
+    expect(toMs(8.64e15, "delay")).toBe(8.64e15);
+  });
+
+  test.each<[number | Date]>([[8.64e15 + 1], [-8.64e15 - 1], [1e300]])("toEpochMs(%p)", (v) => {
+    expect(() => toEpochMs(v, "eta")).toThrow(/^eta must come to a time from -8\.64e15 to 8\.64e15 epoch milliseconds/);
+  });
+
+  test("toEpochMs accepts the ends of the range", () => {
+    expect(toEpochMs(8.64e15, "eta")).toBe(8.64e15);
+    expect(toEpochMs(-8.64e15, "eta")).toBe(-8.64e15);
+  });
+
+  test("fromNow: now plus the duration, rejected once the sum leaves the range", () => {
+    expect(fromNow("5s", "delay", 1_000)).toBe(6_000);
+    expect(fromNow(8.64e15 - 1_000, "delay", 1_000)).toBe(8.64e15);
+    expect(() => fromNow(8.64e15, "delay", 1)).toThrow(/^delay must come to a time from -8\.64e15 to 8\.64e15.*got 8640000000000000 from now/);
+    expect(() => fromNow(1e300, "delay")).toThrow(ConfigurationError);
+  });
+
+  test("checkEpochMs rejects NaN and Infinity", () => {
+    expect(() => checkEpochMs(NaN, "x")).toThrow(ConfigurationError);
+    expect(() => checkEpochMs(Infinity, "x")).toThrow(ConfigurationError);
+    expect(checkEpochMs(0, "x")).toBe(0);
   });
 });

@@ -4,7 +4,7 @@ import type { AnyTaskDef } from "../../task";
 import { durationFlag, intFlag, positionals, timeFlag } from "../args";
 import { commonArgs, fileArg, resultError, taskDef, withHuey } from "../_context";
 import { CliError, CliUsageError } from "../errors";
-import { note, out, plural, printJson } from "../_output";
+import { jsonText, note, out, plural, printJson } from "../_output";
 import { createProgress } from "../_progress";
 
 /** Rows per transaction with --from (~1000 per commit is where SQLite inserts get fast). */
@@ -78,7 +78,7 @@ export default defineCommand({
         throw resultError(err);
       }
       if (a.json) printJson({ id: r.id, name, eta: eta ?? null, value: value ?? null });
-      else out(JSON.stringify(value ?? null, null, 2));
+      else out(jsonText(value ?? null, 2));
     });
   },
 });

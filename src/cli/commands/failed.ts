@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { wholeFlag } from "../args";
 import { commonArgs, confirm, extraPositionals, fileArg, withHuey } from "../_context";
 import { CliError, CliUsageError } from "../errors";
-import { formatArgs, formatTime, note, out, plural, printJson, style, table, truncate } from "../_output";
+import { formatArgs, formatTime, inert, note, out, plural, printJson, style, table, truncate } from "../_output";
 import { createProgress } from "../_progress";
 
 const args = {
@@ -47,7 +47,7 @@ export default defineCommand({
           progress.finish();
         }
         if (a.json) return printJson({ retried: ids });
-        return out(ids.length === 0 ? "no failed tasks to retry" : `retried ${plural(ids.length, "task")}${ids.length === 1 ? ` ${ids[0]}` : ""}`);
+        return out(ids.length === 0 ? "no failed tasks to retry" : `retried ${plural(ids.length, "task")}${ids.length === 1 ? ` ${inert(ids[0]!)}` : ""}`);
       }
       if (a.purge) {
         if (purgeId !== undefined) {
@@ -77,11 +77,11 @@ export default defineCommand({
         table(
           ["ID", "NAME", "ARGS", "ATTEMPTS", "ERROR", "FAILED AT"],
           rows.map((d) => [
-            d.id,
-            style.cyan(d.name),
+            inert(d.id),
+            style.cyan(inert(d.name)),
             formatArgs(d.args, 30),
             String(d.attempts),
-            style.red(truncate(`${d.error.name}: ${d.error.message}`.replace(/\s+/g, " "), 60)),
+            style.red(truncate(inert(`${d.error.name}: ${d.error.message}`.replace(/\s+/g, " ")), 60)),
             formatTime(d.failedAt),
           ]),
           { right: [3] },

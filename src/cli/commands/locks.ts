@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
-import { formatDuration, out, plural, printJson, style, table } from "../_output";
+import { formatDuration, inert, out, plural, printJson, style, table } from "../_output";
 
 const args = {
   file: fileArg,
@@ -29,7 +29,7 @@ export default defineCommand({
       const rows = (await huey.locks()).map((l) => ({ key: l.key, owner: l.owner, until: l.until, fence: l.fence }));
       if (a.json) return printJson(rows);
       if (rows.length === 0) return out(style.dim("no locks held"));
-      const cells = rows.map((l) => [style.cyan(l.key), l.owner, formatDuration(Math.max(0, l.until - now)), String(l.fence)]);
+      const cells = rows.map((l) => [style.cyan(inert(l.key)), inert(l.owner), formatDuration(Math.max(0, l.until - now)), String(l.fence)]);
       out(table(["KEY", "OWNER", "EXPIRES IN", "FENCE"], cells));
     });
   },

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { wholeFlag } from "../args";
 import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
-import { formatArgs, formatWhen, note, out, printJson, style, table } from "../_output";
+import { formatArgs, formatWhen, inert, note, out, printJson, style, table } from "../_output";
 
 const args = {
   file: fileArg,
@@ -28,7 +28,7 @@ export const pending = defineCommand({
       out(
         table(
           ["ID", "NAME", "ARGS", "PRIORITY", "STATE"],
-          rows.map((t) => [t.id, style.cyan(t.name), formatArgs(t.args), String(t.priority), t.leased ? style.yellow("leased") : "ready"]),
+          rows.map((t) => [inert(t.id), style.cyan(inert(t.name)), formatArgs(t.args), String(t.priority), t.leased ? style.yellow("leased") : "ready"]),
           { right: [3] },
         ),
       );
@@ -59,7 +59,7 @@ export const scheduled = defineCommand({
       out(
         table(
           ["ID", "NAME", "ARGS", "PRIORITY", "ETA"],
-          rows.map((t) => [t.id, style.cyan(t.name), formatArgs(t.args), String(t.priority), formatWhen(t.eta, now)]),
+          rows.map((t) => [inert(t.id), style.cyan(inert(t.name)), formatArgs(t.args), String(t.priority), formatWhen(t.eta, now)]),
           { right: [3] },
         ),
       );

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { durationFlag } from "../args";
 import { commonArgs, extraPositionals, fileArg, resultError, withHuey } from "../_context";
 import { CliError } from "../errors";
-import { out, printJson } from "../_output";
+import { jsonText, out, printJson } from "../_output";
 
 const args = {
   file: fileArg,
@@ -44,7 +44,7 @@ export default defineCommand({
         throw new CliError(`task ${a.id} has not finished (no result stored yet; --wait to wait for it)`);
       }
       if (a.json) printJson({ id: a.id, value: value ?? null });
-      else out(JSON.stringify(value ?? null, null, 2));
+      else out(jsonText(value ?? null, 2));
     });
   },
 });

@@ -3,7 +3,7 @@ import type { Huey } from "../../huey";
 import { durationFlag } from "../args";
 import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
 import { CliUsageError } from "../errors";
-import { formatDuration, formatWhen, out, raw, style, table } from "../_output";
+import { formatDuration, formatWhen, inert, jsonText, out, raw, style, table } from "../_output";
 
 const args = {
   file: fileArg,
@@ -45,7 +45,7 @@ export default defineCommand({
     await withHuey(a.file, a.instance, async (huey) => {
       if (interval === undefined) {
         const s = await snapshot(huey);
-        return a.json ? out(JSON.stringify(s, null, 2)) : out(render(s));
+        return a.json ? out(jsonText(s, 2)) : out(render(s));
       }
       await watch(huey, interval, a.json === true);
     });
@@ -80,7 +80,7 @@ function render(s: StatusSnapshot): string {
   const n = (v: number, colour?: (x: string) => string) => (v > 0 && colour ? colour(String(v)) : String(v));
   const failed = n(s.failed, style.red);
   const parts = [
-    `${style.bold(`queue "${s.queue}"`)} ${style.dim(`(${s.storage})`)}`,
+    `${style.bold(`queue "${inert(s.queue)}"`)} ${style.dim(`(${s.storage})`)}`,
     table(
       ["", ""],
       [
@@ -98,7 +98,7 @@ function render(s: StatusSnapshot): string {
       .join("\n"),
   ];
   if (s.locks.length > 0) {
-    parts.push("", style.bold("locks"), indent(table(["KEY", "OWNER", "EXPIRES IN"], s.locks.map((l) => [l.key, l.owner, formatDuration(Math.max(0, l.until - s.at))]))));
+    parts.push("", style.bold("locks"), indent(table(["KEY", "OWNER", "EXPIRES IN"], s.locks.map((l) => [inert(l.key), inert(l.owner), formatDuration(Math.max(0, l.until - s.at))]))));
   } else {
     parts.push("", `${style.bold("locks")} ${style.dim("none held")}`);
   }
@@ -109,7 +109,7 @@ function render(s: StatusSnapshot): string {
       indent(
         table(
           ["NAME", "SCHEDULE", "NEXT RUN"],
-          s.periodic.map((p) => [style.cyan(p.name), p.schedule, p.nextRun === null ? "never" : formatWhen(p.nextRun, s.at)]),
+          s.periodic.map((p) => [style.cyan(inert(p.name)), inert(p.schedule), p.nextRun === null ? "never" : formatWhen(p.nextRun, s.at)]),
         ),
       ),
     );
@@ -141,7 +141,7 @@ async function watch(huey: Huey, interval: number, json: boolean): Promise<void>
   try {
     while (!stop) {
       const s = await snapshot(huey);
-      if (json) raw("stdout", `${JSON.stringify(s)}\n`);
+      if (json) raw("stdout", `${jsonText(s)}\n`);
       else if (tty) {
         const footer = style.dim(`every ${formatDuration(interval)}, ${new Date(s.at).toISOString()}; Ctrl-C to exit`);
         raw("stdout", "\x1b[H\x1b[2J"); // clear the screen, cursor home

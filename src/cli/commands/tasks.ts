@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
-import { formatDuration, out, printJson, style, table } from "../_output";
+import { formatDuration, inert, out, printJson, style, table } from "../_output";
 
 const args = { file: fileArg, ...commonArgs } as const;
 
@@ -35,15 +35,15 @@ export default defineCommand({
         table(
           ["NAME", "PRIORITY", "RETRIES", "RETRY DELAY", "TIMEOUT", "UNIQUE", "RATE LIMIT", "LOCK", "SCHEDULE"],
           rows.map((t) => [
-            style.cyan(t.name),
+            style.cyan(inert(t.name)),
             String(t.priority),
             String(t.retries),
             t.retries > 0 || t.retryDelay > 0 ? `${ms(t.retryDelay)}${t.retryBackoff !== 1 ? ` x${t.retryBackoff}` : ""}` : "-",
             ms(t.timeout),
             t.unique ? "yes" : "-",
             t.rateLimit ? `${t.rateLimit.limit}/${formatDuration(t.rateLimit.per)}` : "-",
-            t.lock ?? "-",
-            t.periodic ?? "-",
+            t.lock === null ? "-" : inert(t.lock),
+            t.periodic === null ? "-" : inert(t.periodic),
           ]),
           { right: [1, 2] },
         ),
