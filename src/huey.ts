@@ -3,7 +3,7 @@ import { execute, planOutcome, planSkip, type Hooks, type RunnableTask } from ".
 import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type DeadLetter, type Message } from "./message";
 import { parseSchedule, type ScheduleSpec } from "./cron";
 import type { PeriodicDef } from "./periodic";
-import { Signature, specsOf, stageMessage, type ChordSpec } from "./pipeline";
+import { callbackSpec, Signature, specsOf, stageMessage, type ChordSpec } from "./pipeline";
 import { Result, ResultGroup, type ResultOwner } from "./result";
 import { decode, encode } from "./serializer";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
@@ -424,15 +424,15 @@ export class Huey implements ResultOwner {
   async chord(sigs: Signature[], callback: AnyTaskDef, ...extraArgs: unknown[]): Promise<Result<unknown>> {
     if (sigs.length === 0) throw new ConfigurationError("huey.chord() needs at least one signature");
     const reg = this.#registered(callback);
-    const callbackSpec = { id: newTaskId(), name: reg.name, args: extraArgs };
-    await this.#enqueueSignatures(sigs, (ids) => ({ id: newTaskId(), members: ids, callback: callbackSpec }));
-    return new Result(callbackSpec.id, this);
+    const cb = callbackSpec(reg.def, extraArgs);
+    await this.#enqueueSignatures(sigs, (ids) => ({ id: newTaskId(), members: ids, callback: cb }));
+    return new Result(cb.id, this);
   }
 
   async #enqueueSignatures(sigs: Signature[], chordOf: ((lastIds: string[]) => ChordSpec) | null): Promise<{ ids: string[] }[]> {
     const planned = sigs.map((sig) => {
       if (!(sig instanceof Signature)) throw new ConfigurationError("expected a signature made with task.s(...args)");
-      return { sig, spec: specsOf(sig) };
+      return { sig, spec: specsOf(sig, chordOf !== null) };
     });
     const chord = chordOf?.(planned.map((p) => p.spec.ids.at(-1)!));
     const ready: QueueItem[] = [];
@@ -482,11 +482,11 @@ export class Huey implements ResultOwner {
       values.push(r.value);
     }
     if (!failed && (await storage.getResult(c.callback.id, true, now)) === null) {
-      const reg = this.#tasks.get(c.callback.name);
-      const defaults = reg?.options ?? { priority: 0, retries: 0, retryDelay: 0 };
-      const m = stageMessage(c.callback, values, { v: 1, id: c.id, name: "", args: [], priority: 0, retries: 0, retryDelay: 0, attempt: 1 }, defaults);
+      const prev: Message = { v: 1, id: c.id, name: "", args: [], priority: 0, retries: 0, retryDelay: 0, attempt: 1 };
+      const m = stageMessage(c.callback, values, prev, this.#tasks.get(c.callback.name)?.options, now);
       m.unique = KEYS.chord + c.id; // removed when the callback finishes
-      await storage.enqueueUnique(toQueueItem(m, this.options.maxPayloadSize), m.unique);
+      const holder = await storage.enqueueUnique(toQueueItem(m, this.options.maxPayloadSize), m.unique);
+      if (holder === null && this.#wants("enqueued")) this.#emit("enqueued", taskInfo(m));
     }
     await storage.deleteData(KEYS.chordPending + c.id);
   }
@@ -799,16 +799,21 @@ export class Huey implements ResultOwner {
         maxPayloadSize: this.options.maxPayloadSize,
         hooks: this.hooks,
       });
-      const plan = planOutcome(lease, outcome, Date.now(), { keepFailed: this.options.failedRetention !== null });
+      const plan = planOutcome(lease, outcome, Date.now(), {
+        keepFailed: this.options.failedRetention !== null,
+        lookup: (n) => this.#tasks.get(n)?.options,
+      });
       // Retries run now: move any scheduled retry into the ready queue.
       if (plan.batch.schedule?.length) {
         plan.batch.enqueue = plan.batch.schedule.map(({ eta: _eta, ...it }) => it);
         plan.batch.schedule = [];
       }
       await storage.commit(plan.batch);
-      if (plan.chord) await this.completeChord(plan.chord);
       const err = "error" in outcome ? Object.assign(new Error(outcome.error.message), outcome.error) : undefined;
       for (const sig of plan.signals) await this.signals.emit(sig, info, err);
+      // What the batch stored: its schedule was moved to the ready queue above.
+      for (const a of plan.also ?? []) await this.signals.emit(a.signal === "scheduled" ? "enqueued" : a.signal, taskInfo(readMessage(a.payload)));
+      if (plan.chord) await this.completeChord(plan.chord); // after the member's signals, as in the consumer
     }
   }
 

@@ -1,7 +1,7 @@
-import { hasCode, LoadError, serializeError, TaskLockedError, TaskTimeoutError, WorkerDiedError, type SerializedError } from "../errors";
-import { planDefer, planOutcome, planSkip, type Outcome, type Plan } from "../executor";
+import { hasCode, LoadError, serializeError, TaskTimeoutError, WorkerDiedError, type SerializedError } from "../errors";
+import { planDefer, planLocked, planOutcome, planSkip, type Outcome, type Plan } from "../executor";
 import type { Huey } from "../huey";
-import { itemInfo, KEYS, readMessage, type DeadLetter } from "../message";
+import { itemInfo, KEYS, readMessage, taskInfo, type DeadLetter } from "../message";
 import { PeriodicScheduler } from "../periodic";
 import type { SignalName } from "../signals";
 import type { CommitBatch, LeasedItem, LeaseRef } from "../storage/types";
@@ -401,7 +401,7 @@ export class Consumer {
       if (reg.options.lock !== null) {
         // The lock is a lease like the task's own: renewed together, freed by expiry if we die.
         if (!(await this.#huey.storage.acquireLock(reg.options.lock, task.id, now + this.options.lease, now))) {
-          this.#queuePlan({ task, plan: this.#lockedPlan(task, reg.options.lock, reg.options.lockRetry, now) });
+          this.#queuePlan({ task, plan: planLocked(task, reg.options.lock, reg.options.lockRetry, now, { lookup: (n) => this.#huey.lookup(n)?.options }) });
           continue;
         }
         task.lock = reg.options.lock;
@@ -420,14 +420,6 @@ export class Consumer {
       b.push({ id: item.id, payload: item.payload });
     }
     for (const [slot, tasks] of batches) slot.send({ type: "run", tasks });
-  }
-
-  /** A run that found its lock held: delayed by lockRetry, else failed with TaskLockedError (no retry). */
-  #lockedPlan(task: InFlight, key: string, retry: number | null, now: number): Plan {
-    if (retry !== null) return planDefer(task, now + retry, "locked");
-    const error = serializeError(new TaskLockedError(key));
-    const plan = planOutcome(task, { kind: "error", error }, now, { keepFailed: false, noRetry: true });
-    return { ...plan, signals: ["locked"] };
   }
 
   /** The Worker with the most room relative to its limit. */
@@ -746,6 +738,7 @@ export class Consumer {
       plan = planOutcome(task, outcome, Date.now(), {
         keepFailed: this.#huey.options.failedRetention !== null,
         hadProgress: task.hadProgress,
+        lookup: (n) => this.#huey.lookup(n)?.options,
         ...extra,
       });
     } catch (err) {
@@ -884,6 +877,8 @@ export class Consumer {
         log.info(`${what} ${last}`, fields);
     }
     for (const sig of plan.signals) this.#emit(sig, task, p.error);
+    // About what the commit stored: the task's retry, the next pipeline stage, the .error() stage.
+    for (const a of plan.also ?? []) if (this.#huey.signals.has(a.signal)) void this.#huey.signals.emit(a.signal, taskInfo(readMessage(a.payload)));
   }
 
   #emit(signal: SignalName, task: InFlight, error?: SerializedError): void {

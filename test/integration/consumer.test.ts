@@ -86,7 +86,7 @@ describe("consumer with 2 Workers on SQLite", () => {
     expect(consumer.stats).toMatchObject({ completed: 500, failed: 0, retried: 0, workerRestarts: 0 });
   });
 
-  test("a failing task with retries 1: [enqueued, executing, retrying, executing, error]; get() throws the remote error", async () => {
+  test("a failing task with retries 1: [enqueued, executing, error, retrying, enqueued, executing, error]; get() throws the remote error", async () => {
     const { fails, consumer, signals } = setup();
     await consumer.start();
     const r = await fails("card declined");
@@ -105,7 +105,7 @@ describe("consumer with 2 Workers on SQLite", () => {
     expect(failed.error.stack).toContain("card declined");
     expect(failed.error.stack).toContain("int-fixture");
     expect(failed.message).toContain("CodedError: card declined");
-    await signals.expect(r.id, ["enqueued", "executing", "retrying", "executing", "error"]);
+    await signals.expect(r.id, ["enqueued", "executing", "error", "retrying", "enqueued", "executing", "error"]);
     // The error signal carries the remote error, matched by code across the thread boundary.
     expect(signals.errors.get(r.id)).toMatchObject({ name: "CodedError", message: "card declined", code: "E_CUSTOM" });
   });
@@ -115,7 +115,7 @@ describe("consumer with 2 Workers on SQLite", () => {
     await consumer.start();
     const r = await retryOnce("k");
     expect(await r.get(TIMEOUT)).toBe(2);
-    await signals.expect(r.id, ["enqueued", "executing", "retrying", "executing", "complete"]);
+    await signals.expect(r.id, ["enqueued", "executing", "retrying", "enqueued", "executing", "complete"]);
   });
 
   test("a signal handler that throws is logged and changes nothing", async () => {
@@ -146,8 +146,8 @@ describe("Workers that die", () => {
     expect(await r.get(TIMEOUT)).toBe(2);
     expect(await Promise.all(others.map((o) => o.get(TIMEOUT)))).toEqual(others.map((_, i) => 2 * i));
     expect(consumer.stats.workerRestarts).toBe(1);
-    await signals.expect(r.id, ["enqueued", "executing", "retrying", "executing", "complete"]);
-    // The retrying signal carried the Worker's death.
+    await signals.expect(r.id, ["enqueued", "executing", "error", "retrying", "enqueued", "executing", "complete"]);
+    // The error and retrying signals carried the Worker's death.
     expect(signals.errors.get(r.id)).toMatchObject({ code: "HUEY_WORKER_DIED" });
     expect(consumer.stats.retried).toBe(1);
     const runs = openRuns(db);
@@ -182,7 +182,7 @@ describe("Workers that die", () => {
     expect(await r.get(TIMEOUT)).toBe(2);
     expect(await other.get(TIMEOUT)).toBe(2);
     expect(consumer.stats.workerRestarts).toBe(1);
-    await signals.expect(r.id, ["enqueued", "executing", "retrying", "executing", "complete"]);
+    await signals.expect(r.id, ["enqueued", "executing", "error", "retrying", "enqueued", "executing", "complete"]);
   });
 });
 
