@@ -1,16 +1,18 @@
 // Chords: a callback enqueued once every member succeeded. Members record the chord in their message; the
 // chord is also recorded as pending, so a consumer dying between the last member and the callback cannot
 // lose it: consumers re-check pending chords.
-import { KEYS, toQueueItem } from "./message";
-import { stageMessage, type ChordSpec } from "./pipeline";
+import { KEYS, toQueueItem, type Message } from "./message";
+import { stageMessage, type ChordSpec, type StageTaskOptions } from "./pipeline";
 import { decode } from "./serializer";
 import type { Storage } from "./storage/types";
 
 export interface ChordHost {
   storage: Storage;
   maxPayloadSize: number;
-  /** The callback task's defaults (priority, retries, ...), when registered here. */
-  defaults(name: string): { priority: number; retries: number; retryDelay: number } | undefined;
+  /** The callback task's options, when registered here. */
+  options(name: string): StageTaskOptions | undefined;
+  /** Told when the callback was stored (the "enqueued" signal). */
+  onEnqueued?(m: Message): void;
 }
 
 /**
@@ -31,10 +33,11 @@ export async function completeChord(h: ChordHost, c: ChordSpec, now = Date.now()
     values.push(r.value);
   }
   if (!failed && (await storage.getResult(c.callback.id, true, now)) === null) {
-    const defaults = h.defaults(c.callback.name) ?? { priority: 0, retries: 0, retryDelay: 0 };
-    const m = stageMessage(c.callback, values, { v: 1, id: c.id, name: "", args: [], priority: 0, retries: 0, retryDelay: 0, attempt: 1 }, defaults);
+    const prev: Message = { v: 1, id: c.id, name: "", args: [], priority: 0, retries: 0, retryDelay: 0, attempt: 1 };
+    const m = stageMessage(c.callback, values, prev, h.options(c.callback.name), now);
     m.unique = KEYS.chord + c.id; // removed when the callback finishes
-    await storage.enqueueUnique(toQueueItem(m, h.maxPayloadSize), m.unique);
+    const holder = await storage.enqueueUnique(toQueueItem(m, h.maxPayloadSize), m.unique);
+    if (holder === null) h.onEnqueued?.(m);
   }
   await storage.deleteData(KEYS.chordPending + c.id);
 }

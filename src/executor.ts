@@ -2,7 +2,7 @@ import { hasCode, serializeError, TaskLockedError, type SerializedError } from "
 import { KEYS, readMessage, checkSize, taskInfo, toQueueItem, type DeadLetter, type Message, type StoredResult } from "./message";
 import { encode } from "./serializer";
 import { MAX_DATE_MS } from "./_time";
-import { downstream, stageMessage, type ChordSpec } from "./pipeline";
+import { downstream, stageMessage, type ChordSpec, type StageTaskOptions } from "./pipeline";
 import type { CommitBatch, FencedWrite, LeaseRef, QueueItem, ScheduledItem } from "./storage/types";
 import type { SignalName, TaskInfo } from "./signals";
 import type { TaskContext } from "./task";
@@ -28,7 +28,8 @@ export type Outcome =
 /** What the executor needs of a registered task. */
 export interface RunnableTask {
   fn: (...args: any[]) => unknown;
-  options: { priority: number; retries: number; retryDelay: number };
+  /** Its options; a pipeline stage's message gets them when it is stored. */
+  options: StageTaskOptions;
   storeResult: boolean;
   storeNone: boolean;
   resultTtl: number | null;
@@ -113,9 +114,10 @@ export async function execute(payload: string, o: ExecuteOptions): Promise<Outco
   if (failed) return classify(failure);
   try {
     const out: Outcome & { kind: "ok" } = { kind: "ok", result: null };
-    // Inside a pipeline every stage's result is kept: the caller's ResultGroup reads each one.
-    const store = task.storeResult || m.then !== undefined;
-    if (store && (task.storeNone || (value !== undefined && value !== null))) {
+    // A value passed on (to the next stage, or to a chord's callback) is always kept, even
+    // undefined: the caller's ResultGroup reads every stage, and completeChord every member.
+    const passedOn = m.then !== undefined || m.chord !== undefined;
+    if (passedOn || (task.storeResult && (task.storeNone || (value !== undefined && value !== null)))) {
       out.result = encode({ ok: true, value } satisfies StoredResult, `the result of ${m.name}()`);
       checkSize(out.result, `the result of task ${m.name}`, o.maxPayloadSize);
       out.ttl = task.resultTtl;
@@ -131,9 +133,9 @@ export async function execute(payload: string, o: ExecuteOptions): Promise<Outco
 
 function nextStage(m: Message, value: unknown, o: ExecuteOptions): QueueItem | ScheduledItem {
   const spec = m.then!;
-  const defaults = o.lookup(spec.name)?.options ?? { priority: 0, retries: 0, retryDelay: 0 };
-  const item = toQueueItem(stageMessage(spec, value, m, defaults), o.maxPayloadSize);
-  return spec.delay ? { ...item, eta: Math.min((o.now ?? Date.now()) + spec.delay, MAX_DATE_MS) } : item;
+  const now = o.now ?? Date.now();
+  const item = toQueueItem(stageMessage(spec, value, m, o.lookup(spec.name)?.options, now), o.maxPayloadSize);
+  return spec.delay ? { ...item, eta: Math.min(now + spec.delay, MAX_DATE_MS) } : item;
 }
 
 function classify(err: unknown): Outcome {
@@ -169,17 +171,28 @@ function asError(e: unknown): Error {
   return new Error(d.message);
 }
 
+/** A signal about a message the plan stores other than the task it is for. */
+export interface AlsoSignal {
+  signal: SignalName;
+  /** The stored payload: the TaskInfo handlers get is `taskInfo(readMessage(payload))`. */
+  payload: string;
+}
+
 /** The storage writes and signals an outcome leads to. Pure: time and randomness are arguments. */
 export interface Plan {
   batch: CommitBatch;
-  /** Emitted in order once the batch is committed. */
+  /** About the task itself: emitted in order once the batch is committed. */
   signals: SignalName[];
+  /**
+   * About the messages the batch stores: the task's retry (its own id, a new payload), the next
+   * pipeline stage, the `.error()` stage. `"enqueued"`, or `"scheduled"` when stored with an eta,
+   * as Huey emits when it enqueues or schedules them. Emitted after the commit, after `signals`.
+   */
+  also?: AlsoSignal[];
   /** Set for retries: when the task runs again. */
   retryAt?: number;
   /** A chord member finished: once committed, check whether the chord is complete. */
   chord?: ChordSpec;
-  /** Signals about other stored messages (a next pipeline stage), emitted after `signals`. */
-  also?: { signal: SignalName; payload: string }[];
 }
 
 export interface PlanOptions {
@@ -193,6 +206,12 @@ export interface PlanOptions {
   hadProgress?: boolean;
   /** In [0, 1): the jitter draw. @default Math.random */
   rand?: () => number;
+  /**
+   * The options of a registered task, for the `.error()` stage a final failure stores (its
+   * priority, retries and retry delays). Without it, or for a task it does not know, the stage
+   * gets the failed task's priority and no retries.
+   */
+  lookup?: (name: string) => StageTaskOptions | undefined;
 }
 
 /** The delay before retry number `attempt` (1 = first retry) of `m`. */
@@ -204,57 +223,98 @@ export function retryDelay(m: Message, rand: () => number): number {
   return Math.max(0, Math.round(capped + jitter));
 }
 
+/**
+ * Signals follow Huey's `_execute`: a failed run emits `error` (or `canceled`, `locked`) and then,
+ * if it will run again, `retrying`; its retry, like any message the batch stores, is in `also`.
+ */
 export function planOutcome(lease: LeaseRef & { payload: string }, outcome: Outcome, now: number, o: PlanOptions): Plan {
   const ack = [{ id: lease.id, token: lease.token }];
   const before = o.before ?? [];
   if (outcome.kind === "ok") return planSuccess(lease.id, ack, outcome, now, o.hadProgress === true, before);
   const m = readMessage(lease.payload);
-  const done = (batch: CommitBatch, signal: SignalName): Plan => ({
-    batch: { ...batch, ack, deleteData: finishedKeys(m) },
-    signals: [...before, signal],
-  });
   switch (outcome.kind) {
     case "expired":
-      return done(stopped(m, { name: "Expired", message: `pipeline stage ${m.name} expired before it ran` }), "expired");
+      return finished(m, ack, stopped(m, { name: "Expired", message: `pipeline stage ${m.name} expired before it ran` }), [...before, "expired"]);
     case "cancel":
-      return outcome.retry && !o.noRetry ? retry(m, ack, now, 0, before) : done(stopped(m, outcome.error), "canceled");
+      if (outcome.retry && !o.noRetry) return retry(m, ack, now, 0, [...before, "canceled"]);
+      return finished(m, ack, stopped(m, outcome.error), [...before, "canceled"]);
     case "retry": {
-      if (o.noRetry) break;
+      if (o.noRetry) return failure(lease.payload, m, ack, outcome.error, now, o, [...before, "error"]);
       const at = outcome.eta ?? now + (outcome.delay ?? retryDelay(m, o.rand ?? Math.random));
       return retry({ ...m, retries: m.retries + 1 }, ack, now, at - now, before);
     }
     case "error":
-      if (!o.noRetry && m.retries > 0) return retry(m, ack, now, retryDelay(m, o.rand ?? Math.random), before);
+      return failure(lease.payload, m, ack, outcome.error, now, o, [...before, "error"]);
   }
-  const error = "error" in outcome ? outcome.error : { name: "Error", message: "failed" };
+}
+
+/** A run that failed (an error, or a lock held): retried while retries last, else failed for good. */
+function failure(payload: string, m: Message, ack: LeaseRef[], error: SerializedError, now: number, o: PlanOptions, signals: SignalName[]): Plan {
+  if (!o.noRetry && m.retries > 0) return retry(m, ack, now, retryDelay(m, o.rand ?? Math.random), signals);
   const stored: StoredResult = { ok: false, name: m.name, error, attempts: m.attempt };
   const batch = stopped(m, error);
   batch.results!.unshift({ id: m.id, payload: JSON.stringify(stored) });
+  let also: AlsoSignal[] | undefined;
   if (m.onError) {
-    const defaults = { priority: m.priority, retries: 0, retryDelay: 0 };
-    batch.enqueue = [toQueueItem(stageMessage(m.onError, error, m, defaults), Number.MAX_SAFE_INTEGER)];
+    const task = o.lookup?.(m.onError.name) ?? { priority: m.priority, retries: 0, retryDelay: 0 };
+    const item = toQueueItem(stageMessage(m.onError, error, m, task, now), Number.MAX_SAFE_INTEGER);
+    batch.enqueue = [item];
+    also = [{ signal: "enqueued", payload: item.payload }];
   }
   if (o.keepFailed) {
-    const dl: DeadLetter = { id: m.id, name: m.name, args: m.args, error, attempts: m.attempt, failedAt: now, payload: lease.payload };
+    const dl: DeadLetter = { id: m.id, name: m.name, args: m.args, error, attempts: m.attempt, failedAt: now, payload };
     batch.putData = [{ key: KEYS.failed + m.id, value: JSON.stringify(dl) }];
   }
-  return done(batch, "error");
+  const plan = finished(m, ack, batch, signals);
+  if (also) plan.also = also;
+  return plan;
+}
+
+/** The task is done for good: ack it and drop the keys it no longer needs. */
+function finished(m: Message, ack: LeaseRef[], batch: CommitBatch, signals: SignalName[]): Plan {
+  return { batch: { ...batch, ack, deleteData: finishedKeys(m) }, signals };
+}
+
+/**
+ * A run that found its task's lock held (checked before it reaches a Worker). With `lockRetry`
+ * it is put back for that long, using no retry. Otherwise it counts as a failed run, as in Huey
+ * (where TaskLockedError is raised in the task): signal `locked`, then retried with the task's
+ * retry delay and backoff while retries last, else failed for good with TaskLockedError. A
+ * lock-out is expected rather than a bug (a periodic task still running), so it leaves no dead
+ * letter and emits no `error`.
+ */
+export function planLocked(
+  lease: LeaseRef & { payload: string; name: string; priority: number },
+  key: string,
+  lockRetry: number | null,
+  now: number,
+  o: Pick<PlanOptions, "rand" | "lookup"> = {},
+): Plan {
+  if (lockRetry !== null) return planDefer(lease, now + lockRetry, "locked");
+  const ack = [{ id: lease.id, token: lease.token }];
+  const error = serializeError(new TaskLockedError(key));
+  return failure(lease.payload, readMessage(lease.payload), ack, error, now, { ...o, keepFailed: false }, ["locked"]);
 }
 
 /** The hot path: no payload decoding, and only the writes this task needs. */
 function planSuccess(id: string, ack: LeaseRef[], outcome: Outcome & { kind: "ok" }, now: number, hadProgress: boolean, before: SignalName[]): Plan {
   const batch: CommitBatch = { ack };
   if (outcome.result !== null) batch.results = [{ id, payload: outcome.result, expiresAt: outcome.ttl ? now + outcome.ttl : null }];
+  let also: AlsoSignal[] | undefined;
   if (outcome.next) {
-    if ("eta" in outcome.next) batch.schedule = [outcome.next];
-    else batch.enqueue = [outcome.next];
+    const next = outcome.next;
+    if ("eta" in next) batch.schedule = [next];
+    else batch.enqueue = [next];
+    also = [{ signal: "eta" in next ? "scheduled" : "enqueued", payload: next.payload }];
   }
   if (outcome.unique || hadProgress) {
     batch.deleteData = [];
     if (outcome.unique) batch.deleteData.push(outcome.unique);
     if (hadProgress) batch.deleteData.push(KEYS.progress + id);
   }
-  return { batch, signals: [...before, "complete"], chord: outcome.chord };
+  const plan: Plan = { batch, signals: [...before, "complete"], chord: outcome.chord };
+  if (also) plan.also = also;
+  return plan;
 }
 
 /**
@@ -276,14 +336,16 @@ function finishedKeys(m: Message): string[] {
   return keys;
 }
 
-function retry(m: Message, ack: LeaseRef[], now: number, delay: number, before: SignalName[]): Plan {
+/** Store the task's next attempt: `signals` (what happened to this one) then "retrying". */
+function retry(m: Message, ack: LeaseRef[], now: number, delay: number, signals: SignalName[]): Plan {
   const next: Message = { ...m, retries: Math.max(0, m.retries - 1), attempt: m.attempt + 1 };
   const item = toQueueItem(next, Number.MAX_SAFE_INTEGER);
   // A long backoff (retryDelay x retryBackoff^attempt) can pass what a Date holds: stop there.
   const eta = Math.min(now + delay, MAX_DATE_MS);
   return {
     batch: delay <= 0 ? { ack, enqueue: [item] } : { ack, schedule: [{ ...item, eta }] },
-    signals: [...before, "retrying"],
+    signals: [...signals, "retrying"],
+    also: [{ signal: delay <= 0 ? "enqueued" : "scheduled", payload: item.payload }],
     retryAt: eta,
   };
 }
@@ -310,14 +372,6 @@ export function planDefer(lease: LeaseRef & { payload: string; name: string; pri
     signals: [signal],
     retryAt: eta,
   };
-}
-
-/** A run that found its lock held: delayed by `lockRetry`, else failed with TaskLockedError (no retry). */
-export function planLocked(lease: LeaseRef & { payload: string; name: string; priority: number }, key: string, lockRetry: number | null, now: number, o: { keepFailed: boolean }): Plan {
-  if (lockRetry !== null) return planDefer(lease, now + lockRetry, "locked");
-  const error = serializeError(new TaskLockedError(key));
-  const plan = planOutcome(lease, { kind: "error", error }, now, { keepFailed: o.keepFailed, noRetry: true });
-  return { ...plan, signals: ["locked"] };
 }
 
 /**

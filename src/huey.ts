@@ -7,7 +7,7 @@ import { buildMessage, etaOf, uniqueKey } from "./enqueue";
 import { ConfigurationError, DuplicateTaskError, TaskLockedError, UnknownTaskError } from "./errors";
 import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type DeadLetter, type Message } from "./message";
 import type { PeriodicDef } from "./periodic";
-import { Signature, specsOf, type ChordSpec } from "./pipeline";
+import { callbackSpec, Signature, specsOf, type ChordSpec } from "./pipeline";
 import { Result, ResultGroup, type ResultOwner } from "./result";
 import { decode, encode } from "./serializer";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
@@ -62,7 +62,10 @@ export class Huey implements ResultOwner {
         return self.storage;
       },
       maxPayloadSize: this.options.maxPayloadSize,
-      defaults: (n: string) => this.#tasks.get(n)?.options,
+      options: (n: string) => this.#tasks.get(n)?.options,
+      onEnqueued: (m: Message) => {
+        if (this.#wants("enqueued")) this.#emit("enqueued", taskInfo(m));
+      },
     };
     setInternals(this, {
       registry: {
@@ -267,15 +270,15 @@ export class Huey implements ResultOwner {
   async chord(sigs: Signature[], callback: AnyTaskDef, ...extraArgs: unknown[]): Promise<Result<unknown>> {
     if (sigs.length === 0) throw new ConfigurationError("huey.chord() needs at least one signature");
     const reg = this.#registered(callback);
-    const callbackSpec = { id: newTaskId(), name: reg.name, args: extraArgs };
-    await this.#enqueueSignatures(sigs, (ids) => ({ id: newTaskId(), members: ids, callback: callbackSpec }));
-    return new Result(callbackSpec.id, this);
+    const cb = callbackSpec(reg.def, extraArgs);
+    await this.#enqueueSignatures(sigs, (ids) => ({ id: newTaskId(), members: ids, callback: cb }));
+    return new Result(cb.id, this);
   }
 
   async #enqueueSignatures(sigs: Signature[], chordOf: ((lastIds: string[]) => ChordSpec) | null): Promise<{ ids: string[] }[]> {
     const planned = sigs.map((sig) => {
       if (!(sig instanceof Signature)) throw new ConfigurationError("expected a signature made with task.s(...args)");
-      return { sig, spec: specsOf(sig) };
+      return { sig, spec: specsOf(sig, chordOf !== null) };
     });
     const chord = chordOf?.(planned.map((p) => p.spec.ids.at(-1)!));
     const ready: QueueItem[] = [];

@@ -93,8 +93,14 @@ function checkTask(task: unknown, where: string): asserts task is AnyTaskDef {
   }
 }
 
-/** The stored form of stages 1.. of a signature (stage 0 becomes the message itself). */
-export function specsOf(sig: Signature): { first: { id: string; eta?: number }; ids: string[]; then?: StageSpec; onError?: StageSpec } {
+/**
+ * The stored form of stages 1.. of a signature (stage 0 becomes the message itself). A chord
+ * member's last result goes to the chord's callback (the executor stores it whatever its task's
+ * `results` says, as it does for every stage before the last); otherwise the last stage's result
+ * is what get() on the returned Results waits for, so its task must store results.
+ */
+export function specsOf(sig: Signature, chordMember = false): { first: { id: string; eta?: number }; ids: string[]; then?: StageSpec; onError?: StageSpec } {
+  if (!chordMember) checkStoresResult(sig.stages.at(-1)!.task, sig.stages.length > 1 ? "the last stage of a pipeline" : "a signature enqueued on its own or in a group");
   const ids = sig.stages.map(() => newTaskId());
   let then: StageSpec | undefined;
   for (let i = sig.stages.length - 1; i >= 1; i--) {
@@ -125,22 +131,70 @@ function stageTiming(s: Stage): { priority?: number; delay?: number } {
   return out;
 }
 
+/** The stored form of a chord's callback: its result is the chord's, so its task must store results. */
+export function callbackSpec(task: AnyTaskDef, args: unknown[]): StageSpec {
+  checkStoresResult(task, "a chord's callback");
+  return { id: newTaskId(), name: task.taskName, args };
+}
+
+/**
+ * A task with `results: false` where the caller's get() waits for its result would leave that
+ * get() waiting until its timeout: refuse it when enqueuing, saying what to change.
+ */
+function checkStoresResult(task: AnyTaskDef, role: string): void {
+  if (task.options.results) return;
+  const name = task.taskName;
+  throw new ConfigurationError(
+    `task "${name}" has results: false, but it is ${role}: get() on what huey.enqueue(), group() or chord() returns waits for ` +
+      `its result, which would never be stored. Remove results: false from task "${name}" (or set results: true on it, if ` +
+      `the Huey has results: false), or run it with a plain call ${name}(...) when you need no result.`,
+  );
+}
+
 function errorSpec(task: AnyTaskDef): StageSpec {
   return { id: newTaskId(), name: task.taskName, args: [] };
 }
 
-/** The message of the stage `spec`, given what ran before it (`prev`) and its first argument. */
-export function stageMessage(spec: StageSpec, first: unknown, prev: Message, defaults: { priority: number; retries: number; retryDelay: number }): Message {
+/**
+ * The options of a stage's task that its message carries, as a task's ResolvedTaskOptions has
+ * them (the optional ones default to: no backoff, jitter, cap or expiry).
+ */
+export interface StageTaskOptions {
+  priority: number;
+  retries: number;
+  /** ms */
+  retryDelay: number;
+  retryBackoff?: number;
+  retryJitter?: number;
+  /** ms, or null for no cap. */
+  retryMaxDelay?: number | null;
+  /** ms after the stage is stored, or null. */
+  expires?: number | null;
+}
+
+/** For a stage whose task is not registered here: no retries. */
+const UNKNOWN_TASK: StageTaskOptions = { priority: 0, retries: 0, retryDelay: 0 };
+
+/**
+ * The message of the stage `spec`, given what ran before it (`prev`) and its first argument,
+ * stored at `now`. It runs with its own task's options, as if that task had been called.
+ */
+export function stageMessage(spec: StageSpec, first: unknown, prev: Message, task: StageTaskOptions | undefined, now: number): Message {
+  const o = task ?? UNKNOWN_TASK;
   const m: Message = {
     v: 1,
     id: spec.id,
     name: spec.name,
     args: [first, ...spec.args],
-    priority: spec.priority ?? defaults.priority,
-    retries: defaults.retries,
-    retryDelay: defaults.retryDelay,
+    priority: spec.priority ?? o.priority,
+    retries: o.retries,
+    retryDelay: o.retryDelay,
     attempt: 1,
   };
+  if (o.retryBackoff !== undefined && o.retryBackoff !== 1) m.backoff = o.retryBackoff;
+  if (o.retryJitter) m.jitter = o.retryJitter;
+  if (o.retryMaxDelay !== undefined && o.retryMaxDelay !== null) m.maxDelay = o.retryMaxDelay;
+  if (o.expires !== undefined && o.expires !== null) m.expires = now + o.expires;
   if (spec.then) m.then = spec.then;
   if (spec.onError) m.onError = spec.onError;
   if (prev.chord) m.chord = prev.chord;

@@ -2,7 +2,7 @@
 // One function from (task, state, now) to a verdict; the only I/O is through the storage it is given
 // (rate-limit counters, locks, consuming a once-revocation), so it is tested on memory storage.
 import { serializeError, TaskLockedError } from "../errors";
-import { planDefer, planLocked, planOutcome, planSkip, type Plan } from "../executor";
+import { planDefer, planLocked, planOutcome, planSkip, type Plan, type PlanOptions } from "../executor";
 import { KEYS, readMessage } from "../message";
 import type { LeasedItem, Storage } from "../storage/types";
 
@@ -22,6 +22,8 @@ export interface AdmissionState {
   storage: Pick<Storage, "incr" | "acquireLock" | "deleteData">;
   /** The task's rules, or undefined when its name is not registered here. */
   rules(name: string): AdmissionRules | undefined;
+  /** A task's options for the plans (retry delay and backoff of a locked run's retry). */
+  lookup: PlanOptions["lookup"];
   /** Revocations read for this lease batch (null: none). Once-revocations are consumed through storage. */
   revocations: Map<string, Revocation> | null;
   /** Leases a task may take without an outcome before it fails for good. */
@@ -75,7 +77,7 @@ export async function admit(item: LeasedItem, s: AdmissionState, now: number): P
     // later lease of the same id, by another consumer, is another owner.
     const owner = `${item.id}:${item.token}`;
     const got = await s.storage.acquireLock(rules.lock, owner, now + s.lease, now);
-    if (got === null) return { run: false, plan: planLocked(item, rules.lock, rules.lockRetry, now, { keepFailed: false }) };
+    if (got === null) return { run: false, plan: planLocked(item, rules.lock, rules.lockRetry, now, { lookup: s.lookup }) };
     return { run: true, lock: { key: rules.lock, owner, fence: got } };
   }
   return RUN;

@@ -5,7 +5,7 @@
 import { serializeError, type SerializedError } from "../errors";
 import { planOutcome, planSkip, type Hooks, type Outcome, type Plan, type PlanOptions } from "../executor";
 import { itemInfo, KEYS } from "../message";
-import type { ChordSpec } from "../pipeline";
+import type { ChordSpec, StageTaskOptions } from "../pipeline";
 import type { SignalName, Signals, TaskInfo } from "../signals";
 import type { LeasedItem, Storage } from "../storage/types";
 import { admit, isRevokedNow, readRevocations, unreadablePlan, type AdmissionRules } from "./admission";
@@ -79,6 +79,8 @@ export class Engine implements PoolListener {
   /** Signal emissions under way (immediate mode waits for them). */
   emitted: Promise<void>[] = [];
   #unknownWarned = new Map<string, number>();
+  /** Each task's own options, for the stages and retries a plan stores. */
+  #stageOptions = (name: string) => this.host.lookup(name)?.options as StageTaskOptions | undefined;
 
   constructor(readonly host: EngineHost, readonly o: EngineOptions, readonly log: Log) {}
 
@@ -102,6 +104,7 @@ export class Engine implements PoolListener {
     const state = {
       storage,
       rules: (n: string) => this.host.lookup(n)?.options,
+      lookup: this.#stageOptions,
       revocations: await readRevocations(storage),
       maxLeases: this.o.maxLeases,
       lease: this.o.lease,
@@ -260,7 +263,12 @@ export class Engine implements PoolListener {
   #plan(task: InFlight, outcome: Outcome, ms?: number, extra: Partial<PlanOptions> = {}): void {
     let plan: Plan;
     try {
-      plan = planOutcome(task, outcome, (this.o.clock ?? Date.now)(), { keepFailed: this.host.keepFailed, hadProgress: task.hadProgress, ...extra });
+      plan = planOutcome(task, outcome, (this.o.clock ?? Date.now)(), {
+        keepFailed: this.host.keepFailed,
+        hadProgress: task.hadProgress,
+        lookup: this.#stageOptions,
+        ...extra,
+      });
     } catch (err) {
       plan = unreadablePlan(task, serializeError(err));
     }
@@ -344,7 +352,9 @@ export class Engine implements PoolListener {
       for (const sig of wanted) this.#emit(sig, info, err);
     }
     for (const a of plan.also ?? []) {
-      if (this.host.signals.has(a.signal)) this.#emit(a.signal, itemInfo({ id: "", name: "", priority: 0, payload: a.payload }));
+      // Immediate mode moved the schedule to the ready queue (#queue): what it stored is enqueued.
+      const signal = this.o.retryAtOnce && a.signal === "scheduled" ? "enqueued" : a.signal;
+      if (this.host.signals.has(signal)) this.#emit(signal, itemInfo({ id: "", name: "", priority: 0, payload: a.payload }));
     }
   }
 

@@ -17,6 +17,8 @@ const file = join(FIXTURES, "pipe-fixture.ts");
 let fx: Fixture;
 let consumer: Consumer;
 const signals: string[] = [];
+/** Every signal with its task's name and attempt, for the tests that check sequences. */
+const seen: string[] = [];
 
 beforeAll(async () => {
   process.env.HUEY_DB = tempDb("pipe.db");
@@ -24,6 +26,9 @@ beforeAll(async () => {
   registerModulePlugin(api as unknown as Record<string, unknown>);
   const { huey } = await loadTasksFile(file, null);
   fx = (await import(file)) as Fixture;
+  // First: Signals.emit runs a signal's first handler at once and later ones a microtask later,
+  // so only the first handler is sure to see one plan's signals in order.
+  huey.signal([], (s, t) => void seen.push(`${s}:${t.name}:${t.attempt}`));
   huey.signal(["locked"], (s, t) => void signals.push(`${s}:${t.name}`));
   consumer = new Consumer(huey, { file, instance: null }, { workers: 2, handleSignals: false }, new Logger("warn", "text", () => {}));
   await consumer.start();
@@ -74,6 +79,16 @@ describe("pipelines", () => {
     expect(await c.get({ blocking: true, timeout: 10_000 })).toBe(124);
   });
 
+  test("a later stage's enqueued signal is emitted by the consumer that stored it, after the stage before completed", async () => {
+    const group = await fx.huey.enqueue(fx.fetchNumber.s(4).then(fx.storeResult));
+    expect(await group.get({ blocking: true, timeout: 10_000 })).toEqual([4, "stored:4"]);
+    await waitFor(() => seen.includes("complete:store-result:1"), "the last stage's complete signal");
+    const mine = seen.filter((s) => /^(enqueued|complete):(fetch-number|store-result)/.test(s));
+    // Signals of one task's plan come in order; the stage's enqueued follows its predecessor's complete.
+    const i = mine.lastIndexOf("complete:fetch-number:1");
+    expect(mine.slice(i, i + 2)).toEqual(["complete:fetch-number:1", "enqueued:store-result:1"]);
+  });
+
   test(".then() with something that is not a task is refused at once", () => {
     expect(() => fx.fetchNumber.s(1).then((() => 1) as never)).toThrow(/\.then\(\) needs a task made by huey\.task\(\)/);
   });
@@ -89,6 +104,20 @@ describe("locks", () => {
     expect(await a.get({ blocking: true, timeout: 10_000 })).toBe(400);
     expect(signals).toContain("locked:locked-once");
     await waitFor(async () => !(await fx.huey.isLocked("demo:once")), "lock freed after the run");
+  });
+
+  test("a task with retries that finds its lock held is retried, not failed (as in Huey): locked, retrying, scheduled", async () => {
+    await fx.huey.storage.acquireLock("demo:retried", "someone-else", Date.now() + 60_000, Date.now());
+    const r = await fx.lockedRetried(9);
+    await waitFor(() => seen.includes("scheduled:locked-retried:2"), "the first locked run's retry");
+    expect(await fx.huey.storage.releaseLock("demo:retried", "someone-else")).toBe(true);
+    expect(await r.get({ blocking: true, timeout: 20_000 })).toBe(9);
+    await waitFor(() => seen.some((s) => s.startsWith("complete:locked-retried:")), "its complete signal");
+    // What the consumer emitted about it (the enqueued of the call comes from this test's enqueue).
+    const mine = seen.filter((s) => /^(locked|retrying|scheduled|error|complete):locked-retried:/.test(s));
+    expect(mine.slice(0, 3)).toEqual(["locked:locked-retried:1", "retrying:locked-retried:1", "scheduled:locked-retried:2"]);
+    expect(mine.at(-1)).toMatch(/^complete:locked-retried:\d$/);
+    expect(mine.filter((s) => s.startsWith("error:"))).toEqual([]);
   });
 
   test("withLock inside a task; flushLocks frees a stale lock", async () => {

@@ -2,7 +2,7 @@
 // and signals. Time (`now`) and randomness (`rand`) are arguments: no clock, no sleeping.
 import { describe, expect, test } from "bun:test";
 import { CancelExecution, RetryTask, serializeError } from "../../src/errors";
-import { execute, fencedWrite, planOutcome, retryDelay, type Outcome, type Plan, type RunnableTask } from "../../src/executor";
+import { execute, fencedWrite, planLocked, planOutcome, retryDelay, type Outcome, type Plan, type RunnableTask } from "../../src/executor";
 import { readMessage, toQueueItem, type Message } from "../../src/message";
 import type { TaskContext } from "../../src/task";
 
@@ -51,24 +51,28 @@ describe("planOutcome", () => {
     expect(writes(plan)).toEqual({ batch: { ack: ack(m) }, signals: ["complete"] });
   });
 
-  test("error with retries left: scheduled at now + retryDelay, retries - 1, attempt + 1", () => {
+  test("error with retries left: scheduled at now + retryDelay, retries - 1, attempt + 1; signals error, retrying, then scheduled", () => {
     const m = message({ retries: 2, retryDelay: 1_000 });
     const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true });
     const next = { ...m, retries: 1, attempt: 2 };
+    const item = toQueueItem(next, 1 << 20);
     expect(writes(plan)).toEqual({
-      batch: { ack: ack(m), schedule: [{ ...toQueueItem(next, 1 << 20), eta: NOW + 1_000 }] },
-      signals: ["retrying"],
+      batch: { ack: ack(m), schedule: [{ ...item, eta: NOW + 1_000 }] },
+      signals: ["error", "retrying"],
+      also: [{ signal: "scheduled", payload: item.payload }],
       retryAt: NOW + 1_000,
     });
     expect(readMessage(plan.batch.schedule![0]!.payload)).toEqual(next);
   });
 
-  test("error with retries left and no delay: enqueued again at once", () => {
+  test("error with retries left and no delay: enqueued again at once (signal enqueued, as Huey's requeue)", () => {
     const m = message({ retries: 1 });
     const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true });
+    const item = toQueueItem({ ...m, retries: 0, attempt: 2 }, 1 << 20);
     expect(writes(plan)).toEqual({
-      batch: { ack: ack(m), enqueue: [toQueueItem({ ...m, retries: 0, attempt: 2 }, 1 << 20)] },
-      signals: ["retrying"],
+      batch: { ack: ack(m), enqueue: [item] },
+      signals: ["error", "retrying"],
+      also: [{ signal: "enqueued", payload: item.payload }],
       retryAt: NOW,
     });
   });
@@ -108,10 +112,12 @@ describe("planOutcome", () => {
     const m = message({ retries, retryDelay: 500 });
     const outcome: Outcome = { kind: "retry", error: serializeError(new RetryTask()) };
     const plan = planOutcome(lease(m), outcome, NOW, { keepFailed: true });
-    const next = { ...m, retries, attempt: 2 };
+    const item = toQueueItem({ ...m, retries, attempt: 2 }, 1 << 20);
+    // Not an error: no "error" signal (Huey emits none for RetryTask either).
     expect(writes(plan)).toEqual({
-      batch: { ack: ack(m), schedule: [{ ...toQueueItem(next, 1 << 20), eta: NOW + 500 }] },
+      batch: { ack: ack(m), schedule: [{ ...item, eta: NOW + 500 }] },
       signals: ["retrying"],
+      also: [{ signal: "scheduled", payload: item.payload }],
       retryAt: NOW + 500,
     });
   });
@@ -166,7 +172,7 @@ describe("planOutcome", () => {
       signals: ["canceled"],
     });
     const again = planOutcome(lease(m), { kind: "cancel", retry: true, error }, NOW, { keepFailed: true });
-    expect(again.signals).toEqual(["retrying"]);
+    expect(again.signals).toEqual(["canceled", "retrying"]);
     expect(again.batch.enqueue).toHaveLength(1);
   });
 
@@ -182,8 +188,43 @@ describe("planOutcome", () => {
     const m = message({ retries: 1 });
     expect(planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true, before: ["timeout"] }).signals).toEqual([
       "timeout",
+      "error",
       "retrying",
     ]);
+  });
+
+  test("ok with a next pipeline stage: stored with the result; signal enqueued (scheduled when delayed) about the stage", () => {
+    const m = message();
+    const stage = toQueueItem(message({ id: "stage-2", name: "store" }), 1 << 20);
+    const plan = planOutcome(lease(m), { kind: "ok", result: null, next: stage }, NOW, { keepFailed: true });
+    expect(writes(plan)).toEqual({
+      batch: { ack: ack(m), enqueue: [stage] },
+      signals: ["complete"],
+      also: [{ signal: "enqueued", payload: stage.payload }],
+    });
+    const later = planOutcome(lease(m), { kind: "ok", result: null, next: { ...stage, eta: NOW + 50 } }, NOW, { keepFailed: true });
+    expect(writes(later)).toEqual({
+      batch: { ack: ack(m), schedule: [{ ...stage, eta: NOW + 50 }] },
+      signals: ["complete"],
+      also: [{ signal: "scheduled", payload: stage.payload }],
+    });
+  });
+
+  test("final error with an .error() stage: the stage is enqueued (signal enqueued about it), with its own task's options", () => {
+    const onError = { id: "on-error-1", name: "report", args: [] };
+    const m = message({ onError });
+    const reportOptions = { priority: 9, retries: 2, retryDelay: 100, retryBackoff: 3, retryJitter: 0.25, retryMaxDelay: 5_000, expires: null };
+    const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, {
+      keepFailed: false,
+      lookup: (name) => (name === "report" ? reportOptions : undefined),
+    });
+    const stage = readMessage(plan.batch.enqueue![0]!.payload);
+    expect(stage).toEqual({
+      v: 1, id: "on-error-1", name: "report", args: [boom], priority: 9, retries: 2, retryDelay: 100, attempt: 1,
+      backoff: 3, jitter: 0.25, maxDelay: 5_000,
+    });
+    expect(plan.signals).toEqual(["error"]);
+    expect(plan.also).toEqual([{ signal: "enqueued", payload: plan.batch.enqueue![0]!.payload }]);
   });
 
   test("a unique task's key (reported by the worker) is dropped when it finishes", () => {
@@ -196,6 +237,42 @@ describe("planOutcome", () => {
     const m = message();
     const plan = planOutcome(lease(m), { kind: "ok", result: null }, NOW, { keepFailed: true, hadProgress: true });
     expect(plan.batch.deleteData).toEqual(["progress:task-1"]);
+  });
+});
+
+describe("planLocked: a run that found its task's lock held", () => {
+  const locked = (m: Message) => ({ ...lease(m), name: m.name, priority: m.priority });
+
+  test("with lockRetry: put back for later without using a retry; signal locked", () => {
+    const m = message({ retries: 2 });
+    expect(writes(planLocked(locked(m), "k", 250, NOW))).toEqual({
+      batch: { ack: ack(m), schedule: [{ id: m.id, name: m.name, priority: m.priority, payload: lease(m).payload, eta: NOW + 250 }] },
+      signals: ["locked"],
+      retryAt: NOW + 250,
+    });
+  });
+
+  test("with retries left: retried like a failed run, with the task's retry delay and backoff (as in Huey); signals locked, retrying, scheduled", () => {
+    const m = message({ retries: 2, retryDelay: 100, backoff: 4, attempt: 2 });
+    const plan = planLocked(locked(m), "k", null, NOW);
+    const item = toQueueItem({ ...m, retries: 1, attempt: 3 }, 1 << 20);
+    expect(writes(plan)).toEqual({
+      batch: { ack: ack(m), schedule: [{ ...item, eta: NOW + 400 }] },
+      signals: ["locked", "retrying"],
+      also: [{ signal: "scheduled", payload: item.payload }],
+      retryAt: NOW + 400,
+    });
+  });
+
+  test("no retries left: fails for good with TaskLockedError (no dead letter); signal locked only, as in Huey", () => {
+    const m = message({ retries: 0, then: { id: "stage-2", name: "store", args: [] } });
+    const plan = planLocked(locked(m), "k", null, NOW);
+    const results = plan.batch.results!.map((r) => ({ id: r.id, ...JSON.parse(r.payload) }));
+    expect(results[0]).toMatchObject({ id: m.id, ok: false, name: "send", error: { name: "TaskLockedError", code: "HUEY_LOCKED" }, attempts: 1 });
+    expect(results[0].error.message).toContain('"k"');
+    expect(results[1]).toMatchObject({ id: "stage-2", ok: false, error: { code: "HUEY_PIPELINE_STOPPED" } });
+    expect(plan.batch.putData).toBeUndefined();
+    expect(plan.signals).toEqual(["locked"]);
   });
 });
 
@@ -332,6 +409,47 @@ describe("execute", () => {
     expect(await run(message(), task(() => 1, { storeResult: false }))).toEqual({ kind: "ok", result: null });
     expect(await run(message(), task(() => undefined, { storeNone: false }))).toEqual({ kind: "ok", result: null });
     expect(await run(message(), task(() => undefined))).toEqual({ kind: "ok", result: '{"ok":true,"value":{"$huey":"undefined"}}', ttl: null });
+  });
+
+  test("a pipeline stage's value is stored even with results or storeNone off: the next stage and the caller need it", async () => {
+    const then = { id: "stage-2", name: "store", args: [] };
+    const next = task(() => 1);
+    const runWith = (m: Message, t: RunnableTask) =>
+      execute(lease(m).payload, { lookup: (n) => (n === m.name ? t : n === "store" ? next : undefined), maxPayloadSize: 1 << 20, now: NOW });
+    const undef = '{"ok":true,"value":{"$huey":"undefined"}}';
+    expect(await runWith(message({ then }), task(() => undefined, { storeNone: false }))).toMatchObject({ kind: "ok", result: undef });
+    expect(await runWith(message({ then }), task(() => undefined, { storeResult: false, storeNone: false }))).toMatchObject({ kind: "ok", result: undef });
+    // A chord member's result is what the chord's callback gets.
+    const chord = { id: "chord-1", members: ["task-1"], callback: { id: "cb", name: "sum", args: [] } };
+    expect(await runWith(message({ chord }), task(() => undefined, { storeResult: false, storeNone: false }))).toMatchObject({ kind: "ok", result: undef, chord });
+  });
+
+  test("the next pipeline stage carries its own task's retry options (delay, backoff, jitter, cap, expiry)", async () => {
+    const then = { id: "stage-2", name: "store", args: ["x"], delay: 30 };
+    const store: RunnableTask = {
+      ...task(() => 1),
+      options: { priority: 4, retries: 2, retryDelay: 200, retryBackoff: 4, retryJitter: 0.1, retryMaxDelay: 10_000, expires: 60_000 },
+    };
+    const out = await execute(lease(message({ then })).payload, {
+      lookup: (n) => (n === "send" ? task(() => 7) : n === "store" ? store : undefined),
+      maxPayloadSize: 1 << 20,
+      now: NOW,
+    });
+    const next = (out as { next: { payload: string; eta: number } }).next;
+    expect(next.eta).toBe(NOW + 30);
+    const stage = readMessage(next.payload);
+    expect(stage).toEqual({
+      v: 1, id: "stage-2", name: "store", args: [7, "x"], priority: 4, retries: 2, retryDelay: 200, attempt: 1,
+      backoff: 4, jitter: 0.1, maxDelay: 10_000, expires: NOW + 60_000,
+    });
+    // Its retries come 200 and then 800 ms after its failures (they came 200 and 200 apart when backoff was lost).
+    const first = planOutcome({ id: stage.id, token: TOKEN, payload: next.payload }, { kind: "error", error: boom }, NOW, { keepFailed: false, rand: () => 0.5 });
+    expect(first.retryAt).toBe(NOW + 200);
+    const again = planOutcome({ id: stage.id, token: TOKEN, payload: first.batch.schedule![0]!.payload }, { kind: "error", error: boom }, NOW, {
+      keepFailed: false,
+      rand: () => 0.5,
+    });
+    expect(again.retryAt).toBe(NOW + 800);
   });
 
   test("expires is checked against the `now` passed in", async () => {

@@ -1,6 +1,6 @@
 // Huey in immediate mode: every task runs in this thread the moment it is called.
 import { describe, expect, test } from "bun:test";
-import { CancelExecution, RetryTask, TaskFailedError } from "../../src/errors";
+import { CancelExecution, ConfigurationError, RetryTask, TaskFailedError } from "../../src/errors";
 import { Huey } from "../../src/huey";
 import type { SignalName } from "../../src/signals";
 
@@ -13,7 +13,7 @@ function immediate() {
     seen.push([signal, task.name]);
     errors.push(error);
   });
-  return { huey, signals: () => seen.map(([s]) => s), errors };
+  return { huey, signals: () => seen.map(([s]) => s), named: () => seen.map(([s, name]) => `${s}:${name}`), errors };
 }
 
 class CodedError extends Error {
@@ -53,7 +53,9 @@ describe("Huey immediate mode", () => {
     });
     const r = await flaky();
     expect(await r.get()).toBe(3);
-    expect(signals()).toEqual(["enqueued", "executing", "retrying", "executing", "retrying", "executing", "complete"]);
+    // As in Huey: each failed run emits error, then retrying, then enqueued for the stored retry.
+    const retry = ["executing", "error", "retrying", "enqueued"] as const;
+    expect(signals()).toEqual(["enqueued", ...retry, ...retry, "executing", "complete"]);
     expect(await huey.scheduledCount()).toBe(0);
   });
 
@@ -75,7 +77,8 @@ describe("Huey immediate mode", () => {
     expect(f.attempts).toBe(2);
     expect(f.error).toMatchObject({ name: "CodedError", message: "declined: 42", code: "E_CUSTOM" });
     expect(f.error.stack).toContain("declined: 42");
-    expect(signals()).toEqual(["enqueued", "executing", "retrying", "executing", "error"]);
+    expect(signals()).toEqual(["enqueued", "executing", "error", "retrying", "enqueued", "executing", "error"]);
+    expect(errors[2]).toMatchObject({ message: "declined: 42" }); // the first run's error
     expect(errors.at(-1)).toMatchObject({ message: "declined: 42", code: "E_CUSTOM" });
     // Kept as a dead letter.
     expect((await huey.failed()).map((d) => [d.id, d.attempts])).toEqual([[r.id, 2]]);
@@ -89,7 +92,7 @@ describe("Huey immediate mode", () => {
       return runs;
     });
     expect(await (await again()).get()).toBe(2);
-    expect(signals()).toEqual(["enqueued", "executing", "retrying", "executing", "complete"]);
+    expect(signals()).toEqual(["enqueued", "executing", "retrying", "enqueued", "executing", "complete"]);
   });
 
   test("CancelExecution: the run stops, nothing is stored", async () => {
@@ -141,6 +144,73 @@ describe("Huey immediate mode", () => {
     ]);
     expect(await mixed.get()).toEqual([10, 42]);
     expect(signals().filter((s) => s === "complete")).toHaveLength(4);
+  });
+
+  test("a pipeline: each later stage emits enqueued when it is stored", async () => {
+    const { huey, named } = immediate();
+    const fetch = huey.task("fetch", (n: number) => n);
+    const double = huey.task("double", (n: number) => n * 2);
+    const group = await huey.enqueue(fetch.s(21).then(double));
+    expect(await group.get()).toEqual([21, 42]);
+    expect(named()).toEqual(["enqueued:fetch", "executing:fetch", "complete:fetch", "enqueued:double", "executing:double", "complete:double"]);
+  });
+
+  test("a chord's callback emits enqueued when it is stored, after the last member completed", async () => {
+    const { huey, named } = immediate();
+    const one = huey.task("one", (n: number) => n);
+    const sum = huey.task("sum", (xs: number[]) => xs.reduce((a, b) => a + b, 0));
+    expect(await (await huey.chord([one.s(1), one.s(2)], sum)).get()).toBe(3);
+    expect(named().slice(-4)).toEqual(["complete:one", "enqueued:sum", "executing:sum", "complete:sum"]);
+  });
+
+  test("a pipeline whose caller waits for a results: false task is refused when enqueued, saying what to change", async () => {
+    const { huey } = immediate();
+    const fetch = huey.task("fetch", (n: number) => n);
+    const quiet = huey.task("quiet", { results: false }, (n: number) => n);
+    const sum = huey.task("sum", (xs: number[]) => xs.reduce((a, b) => a + b, 0));
+    const quietSum = huey.task("quiet-sum", { results: false }, (xs: number[]) => xs.length);
+    const refused = async (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+    const last = await refused(huey.enqueue(fetch.s(1).then(quiet)));
+    expect(last).toBeInstanceOf(ConfigurationError);
+    expect((last as Error).message).toBe(
+      'task "quiet" has results: false, but it is the last stage of a pipeline: get() on what huey.enqueue(), group() or chord() ' +
+        'returns waits for its result, which would never be stored. Remove results: false from task "quiet" (or set results: true ' +
+        'on it, if the Huey has results: false), or run it with a plain call quiet(...) when you need no result.',
+    );
+    expect(await refused(huey.enqueue(quiet.s(1)))).toBeInstanceOf(ConfigurationError);
+    expect(await refused(huey.group([fetch.s(1), fetch.s(2).then(quiet)]))).toBeInstanceOf(ConfigurationError);
+    expect(((await refused(huey.chord([fetch.s(1)], quietSum))) as Error).message).toContain("it is a chord's callback");
+    expect(await huey.pendingCount()).toBe(0); // nothing was stored
+    // A stage before the last, and a chord member, pass their result on: stored whatever results says.
+    expect(await (await huey.enqueue(quiet.s(4).then(fetch))).get()).toEqual([4, 4]);
+    expect(await (await huey.chord([quiet.s(1), fetch.s(2).then(quiet)], sum)).get()).toBe(3);
+  });
+
+  test("a pipeline stage with storeNone: false that returns nothing still stores it (the stage after it may not have run yet)", async () => {
+    const { huey } = immediate();
+    const nothing = huey.task("nothing", { storeNone: false }, () => undefined);
+    const after = huey.task("after", (x: unknown) => x === undefined);
+    const group = await huey.enqueue(nothing.s().then(after));
+    expect(await group.at(0)!.ready()).toBe(true);
+    expect(await group.get()).toEqual([undefined, true]);
+  });
+
+  test("an .error() task runs with its own task's options (here: retries)", async () => {
+    const { huey, named } = immediate();
+    let reports = 0;
+    const fail = huey.task("fail", (): number => {
+      throw new Error("nope");
+    });
+    const report = huey.task("report", { retries: 1 }, (err: { message: string }) => {
+      if (++reports === 1) throw new Error("report failed once");
+      return `reported ${err.message}`;
+    });
+    await huey.enqueue(fail.s().error(report));
+    expect(reports).toBe(2);
+    expect(named()).toEqual([
+      "enqueued:fail", "executing:fail", "error:fail", "enqueued:report",
+      "executing:report", "error:report", "retrying:report", "enqueued:report", "executing:report", "complete:report",
+    ]);
   });
 
   test("callLocal runs the function in place, without the queue or signals", async () => {
