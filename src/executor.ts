@@ -48,6 +48,8 @@ export interface ExecuteOptions {
   now?: number;
   /** Aborted on timeout, revoke or shutdown; passed to context tasks. */
   signal?: AbortSignal;
+  /** The fencing token of the lock the task runs under (its `lock` option), for context tasks. */
+  lockFence?: number | null;
   onProgress?: (value: unknown) => void;
   /** Called once the message is decoded (workers use it to learn a task's id and info). */
   onStart?: (m: Message) => void;
@@ -91,6 +93,7 @@ export async function execute(payload: string, o: ExecuteOptions): Promise<Outco
         retries: m.retries,
         attempt: m.attempt,
         signal: o.signal ?? NEVER,
+        lockFence: o.lockFence ?? null,
         progress: (v) => o.onProgress?.(v),
       };
       value = await task.fn(ctx, ...m.args);

@@ -557,7 +557,7 @@ export class Huey implements ResultOwner {
 
 /** The context of a task run in place by callLocal(): not queued, never aborted. */
 function localContext(name: string): TaskContext {
-  return { id: newTaskId(), name, retries: 0, attempt: 1, signal: new AbortController().signal, progress: () => {} };
+  return { id: newTaskId(), name, retries: 0, attempt: 1, signal: new AbortController().signal, progress: () => {}, lockFence: null };
 }
 
 function addHook<F>(list: F[], fn: F): () => void {

@@ -15,6 +15,12 @@ export interface TaskContext {
   signal: AbortSignal;
   /** Record progress (any JSON value, typically 0..1 or a count); read it with `result.progress()`. */
   progress(value: unknown): void;
+  /**
+   * For a task with a `lock`: the lock's fencing token, a number that grows with every acquisition of
+   * the key. Send it with writes elsewhere so they can refuse a token older than one already seen (a
+   * holder that was paused past its lease). null for a task without a lock.
+   */
+  lockFence: number | null;
 }
 
 export interface RateLimit {

@@ -113,8 +113,15 @@ export class Engine implements PoolListener {
       warn: (m: string) => this.log.warn(m),
     };
     for (const item of items) {
-      const task: InFlight = { ...item, placed: false };
+      const task = item as InFlight;
+      task.placed = false;
       this.inflight.set(item.id, task);
+      // The common case needs no admission I/O: a known task with no rate limit or lock, not revoked.
+      const rules = state.rules(item.name);
+      if (rules && !rules.rateLimit && rules.lock === null && state.revocations === null && item.leases <= state.maxLeases) {
+        this.#place(task);
+        continue;
+      }
       let verdict;
       try {
         verdict = await admit(item, state, now);
@@ -134,7 +141,8 @@ export class Engine implements PoolListener {
 
   #place(task: InFlight): void {
     const timeout = this.host.lookup(task.name)?.options.timeout ?? this.o.timeout;
-    if (this.pool.submit({ id: task.id, name: task.name, payload: task.payload, timeout })) {
+    const fence = task.lock?.fence ?? undefined;
+    if (this.pool.submit(fence === undefined || fence === null ? { id: task.id, name: task.name, payload: task.payload, timeout } : { id: task.id, name: task.name, payload: task.payload, timeout, fence })) {
       task.placed = true;
       return;
     }
@@ -345,13 +353,15 @@ export class Engine implements PoolListener {
       default:
         log.info(`${what} ${last}`, fields);
     }
-    const wanted = plan.signals.filter((s) => this.host.signals.has(s));
-    if (wanted.length) {
-      const info = itemInfo(task);
-      const err = p.error ? errorOf(p.error) : undefined;
-      for (const sig of wanted) this.#emit(sig, info, err);
+    let info: TaskInfo | undefined;
+    let err: Error | undefined;
+    for (const sig of plan.signals) {
+      if (!this.host.signals.has(sig)) continue;
+      info ??= itemInfo(task);
+      if (p.error) err ??= errorOf(p.error);
+      this.#emit(sig, info, err);
     }
-    for (const a of plan.also ?? []) {
+    if (plan.also) for (const a of plan.also) {
       // Immediate mode moved the schedule to the ready queue (#queue): what it stored is enqueued.
       const signal = this.o.retryAtOnce && a.signal === "scheduled" ? "enqueued" : a.signal;
       if (this.host.signals.has(signal)) this.#emit(signal, itemInfo({ id: "", name: "", priority: 0, payload: a.payload }));

@@ -13,6 +13,8 @@ export interface PoolTask {
   payload: string;
   /** ms, or null for none. */
   timeout: number | null;
+  /** The fencing token of the lock it runs under, if any. */
+  fence?: number;
 }
 
 export interface PoolListener {
@@ -88,6 +90,7 @@ export class InlinePool implements Pool {
     const outcome = await execute(task.payload, {
       ...this.exec,
       signal: state.abort.signal,
+      lockFence: task.fence ?? null,
       onStart: () => {
         this.listener.started(task.id);
         if (task.timeout !== null) {

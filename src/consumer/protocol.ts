@@ -5,7 +5,7 @@ import type { SignalName, TaskInfo } from "../signals";
 /** Messages the consumer's main thread sends to a Worker. */
 export type HostMessage =
   | { type: "init"; file: string; instance: string | null; maxPayloadSize: number; concurrency: number; timeout: number | null }
-  | { type: "run"; tasks: { id: string; payload: string }[] }
+  | { type: "run"; tasks: { id: string; payload: string; fence?: number }[] }
   /** Fire the AbortSignal of a running task (timeout, revoke, shutdown). */
   | { type: "abort"; id: string; reason: string }
   /** Stop taking tasks: hand back the ones not started; once idle, run onShutdown hooks and say "stopped". */

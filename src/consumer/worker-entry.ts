@@ -24,7 +24,7 @@ let concurrency = 1;
 /** The consumer's default task timeout: tasks with a timeout report their start at once. */
 let defaultTimeout: number | null = null;
 let maxPayloadSize = 1024 * 1024;
-const queue: { id: string; payload: string }[] = [];
+const queue: { id: string; payload: string; fence?: number }[] = [];
 /** Running tasks: their AbortController, and `fail` to end them with an error from outside their promise. */
 const running = new Map<string, { abort: AbortController; fail: (err: unknown) => void }>();
 let stopping = false;
@@ -103,7 +103,7 @@ function markStarted(id: string, name: string): void {
   }
 }
 
-async function runOne(task: { id: string; payload: string }): Promise<void> {
+async function runOne(task: { id: string; payload: string; fence?: number }): Promise<void> {
   const t0 = performance.now();
   const h = huey!;
   const abort = new AbortController();
@@ -123,6 +123,7 @@ async function runOne(task: { id: string; payload: string }): Promise<void> {
       maxPayloadSize,
       hooks: internalsOf(h).registry.hooks,
       signal: abort.signal,
+      lockFence: task.fence ?? null,
       onStart: (m) => markStarted(task.id, m.name),
       onProgress: (value) => {
         try {

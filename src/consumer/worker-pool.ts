@@ -41,7 +41,7 @@ class WorkerSlot {
   retiring = false;
   stopped = false;
   tasksRun = 0;
-  outbox: { id: string; payload: string }[] = [];
+  outbox: { id: string; payload: string; fence?: number }[] = [];
 
   constructor(readonly index: number, onMessage: (s: WorkerSlot, m: WorkerMessage) => void, onGone: (s: WorkerSlot, reason: string) => void) {
     // Bun gives a Worker the environment the process started with: pass the current one.
@@ -123,7 +123,7 @@ export class WorkerPool implements Pool {
     }
     if (!best) return false;
     best.held.set(task.id, task);
-    best.outbox.push({ id: task.id, payload: task.payload });
+    best.outbox.push(task.fence === undefined ? { id: task.id, payload: task.payload } : { id: task.id, payload: task.payload, fence: task.fence });
     return true;
   }
 

@@ -371,3 +371,21 @@ describe("shutdown", () => {
 async function waitUntil(cond: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 1000 && !(await cond()); i++) await Bun.sleep(1);
 }
+
+describe("lock fencing tokens", () => {
+  test("a context task with a lock gets the lock's fencing token; each run a larger one", async () => {
+    const { huey, engine, inline } = setup({ pool: "inline" });
+    const t = huey.task("t", { lock: "L", context: true }, (ctx) => ctx.lockFence);
+    const plain = huey.task("plain", { context: true }, (ctx) => ctx.lockFence);
+    const rs = [await t(), await t(), await plain()];
+    for (let i = 0; i < 3; i++) {
+      await engine.leaseAndDispatch(1, Date.now());
+      await inline.whenIdle();
+      await engine.committer.flush();
+    }
+    const [a, b, c] = await Promise.all(rs.map((r) => r.get()));
+    expect(typeof a).toBe("number");
+    expect(b as number).toBeGreaterThan(a as number);
+    expect(c).toBeNull();
+  });
+});
