@@ -230,6 +230,22 @@ describe("scheduling", () => {
   });
 });
 
+describe("placement", () => {
+  test("-w 4 after warm-up: fast tasks queued with a slow one run on the idle Workers, not behind it", async () => {
+    const { huey, add, gated, consumer } = setup({ workers: 4 });
+    await consumer.start();
+    // Warm-up: every Worker learns that tasks are short, so each may prefetch many.
+    const warm = await huey.enqueueMany<number>(Array.from({ length: 400 }, (_, i) => [add, [i, 0]] as const));
+    await Promise.all([...warm].map((r) => r.get(TIMEOUT)));
+    // Queued together, the slow one first. It runs until the fast ones are done: if they waited behind
+    // it in its Worker, this would never finish.
+    const [slow, ...fast] = [...(await huey.enqueueMany([[gated, ["gate"]], [add, [1, 1]], [add, [2, 2]], [add, [3, 3]]]))];
+    expect(await Promise.all(fast.map((r) => r.get(TIMEOUT)))).toEqual([2, 4, 6]);
+    await huey.put("gate", true);
+    expect(await slow!.get(TIMEOUT)).toBe("opened");
+  });
+});
+
 describe("graceful stop", () => {
   test("stop() while a task runs lets it finish", async () => {
     const { sleep, consumer, signals } = setup();
