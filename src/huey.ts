@@ -1,61 +1,48 @@
 import { completeChord, pendingChords } from "./chords";
-import { purgeFailed, retryFailed } from "./dead-letters";
-import { flushLocks, withLock } from "./locks";
 import { drainImmediately } from "./consumer/immediate";
 import { parseSchedule, type ScheduleSpec } from "./cron";
 import { buildMessage, etaOf, uniqueKey } from "./enqueue";
-import { ConfigurationError, DuplicateTaskError, TaskLockedError, UnknownTaskError } from "./errors";
-import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type DeadLetter, type Message } from "./message";
+import { ConfigurationError, DuplicateTaskError, UnknownTaskError } from "./errors";
+import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type Message } from "./message";
 import type { PeriodicDef } from "./periodic";
 import { callbackSpec, Signature, specsOf, type ChordSpec } from "./pipeline";
-import { Result, ResultGroup, type ResultOwner } from "./result";
-import { decode, encode } from "./serializer";
+import { HueyData } from "./huey-data";
+import { Result, ResultGroup } from "./result";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
 import { MemoryStorage } from "./storage/memory";
-import type { LockInfo, QueueItem, ScheduledItem, Storage } from "./storage/types";
+import type { QueueItem, ScheduledItem } from "./storage/types";
 import type { AnyTaskDef, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions } from "./task";
 import { checkLockKey, resolveTaskOptions } from "./task-options";
 import { internalsOf, setInternals, type Registered, type Registry } from "./_internals";
-import { toEpochMs, toMs, type Duration } from "./_time";
+import { toMs, type Duration } from "./_time";
 import { resolveHueyOptions, type HueyOptions, type ResolvedHueyOptions } from "./options";
 
 export { resolveHueyOptions } from "./options";
 export type { HueyOptions, ResolvedHueyOptions } from "./options";
 
-export interface PendingTask extends TaskInfo {
-  /** Taken by a consumer (running or about to). */
-  leased: boolean;
-}
-
-export interface ScheduledTask extends TaskInfo {
-  eta: number;
-}
+export type { PendingTask, ScheduledTask } from "./huey-data";
 
 const BRAND = Symbol.for("bun-huey.Huey");
 
 
 
 
-export class Huey implements ResultOwner {
+export class Huey extends HueyData {
   readonly options: ResolvedHueyOptions;
   readonly signals: Signals;
   readonly [BRAND] = true;
-  #storage: Storage | null = null;
-  #storageFactory: () => Storage;
   #tasks = new Map<string, Registered>();
   #periodic: PeriodicDef[] = [];
   #forward: ((signal: SignalName, task: TaskInfo) => void) | null = null;
   #hooks: Registry["hooks"] = { pre: [], post: [], startup: [], shutdown: [] };
 
   constructor(options: HueyOptions) {
-    this.options = resolveHueyOptions(options);
-    this.signals = new Signals();
+    const resolved = resolveHueyOptions(options);
     const s = options.storage;
-    const name = this.options.name;
-    if (this.options.immediate) this.#storageFactory = () => new MemoryStorage(name);
-    else if (typeof s === "function") this.#storageFactory = s;
-    else if (s) this.#storageFactory = () => s;
-    else this.#storageFactory = () => new MemoryStorage(name);
+    const name = resolved.name;
+    super(resolved.immediate || !s ? () => new MemoryStorage(name) : typeof s === "function" ? s : () => s);
+    this.options = resolved;
+    this.signals = new Signals();
     const self = this;
     const chordHost = {
       get storage() {
@@ -96,9 +83,8 @@ export class Huey implements ResultOwner {
     return this.options.name;
   }
 
-  /** The storage, opened on first use. */
-  get storage(): Storage {
-    return (this.#storage ??= this.#storageFactory());
+  protected retriesOf(name: string): number {
+    return this.#tasks.get(name)?.options.retries ?? 0;
   }
 
   // ------------------------------------------------------------------ tasks
@@ -138,9 +124,9 @@ export class Huey implements ResultOwner {
       schedule: { value: (args: A, s: ScheduleOptions) => huey.#enqueueOne(name, resolved, args, s ?? {}) },
       map: { value: (argsList: Iterable<A>) => huey.enqueueMany([...argsList].map((args) => [def, args] as const)) },
       s: { value: (...args: A) => Signature.of(def, args) },
-      revoke: { value: (o?: { until?: Date | number; once?: boolean }) => huey.#revoke(revokeKey, o) },
+      revoke: { value: (o?: { until?: Date | number; once?: boolean }) => huey.revokeKey(revokeKey, o) },
       restore: { value: () => huey.storage.deleteData(revokeKey) },
-      isRevoked: { value: () => huey.#isRevoked(revokeKey) },
+      isRevoked: { value: () => huey.isRevokedKey(revokeKey) },
     });
     this.#tasks.set(name, {
       name, fn, options: resolved, def,
@@ -165,30 +151,6 @@ export class Huey implements ResultOwner {
     return task;
   }
 
-  /**
-   * Run `fn` holding the lock `key` (for code inside a task). Throws TaskLockedError when someone
-   * else holds it. The lock is a lease renewed while `fn` runs, so a process that dies frees it.
-   * `fn` gets the lock's fencing token: pass it with writes elsewhere, which can then refuse a
-   * token older than one they have seen (a holder whose lease ran out while it was paused).
-   */
-  async withLock<T>(key: string, fn: (fence: number) => T | Promise<T>, options: { lease?: Duration } = {}): Promise<T> {
-    return withLock(this.storage, key, fn, options);
-  }
-
-  /** True while someone holds the lock `key`. */
-  async isLocked(key: string): Promise<boolean> {
-    return (await this.storage.listLocks(Date.now())).some((l) => l.key === key);
-  }
-
-  /** Locks held now, with their owner, lease end and fencing token. */
-  locks(): Promise<LockInfo[]> {
-    return this.storage.listLocks(Date.now());
-  }
-
-  /** Free the named locks, or every lock when none is named; returns how many were freed. */
-  async flushLocks(...keys: string[]): Promise<number> {
-    return flushLocks(this.storage, keys);
-  }
 
   /**
    * Register a task that runs on a schedule: `crontab({ minute: "0", hour: "3" })`, a cron string
@@ -341,135 +303,6 @@ export class Huey implements ResultOwner {
     return addHook(this.#hooks.shutdown, fn);
   }
 
-
-  // ------------------------------------------------------------------ revocation
-
-  /**
-   * Skip the task with this id when it comes up (signal "revoked"); abort it if running. The
-   * task must be queued, scheduled or running: revoking an id that is unknown or already
-   * finished is an error, not a silent no-op.
-   */
-  async revokeById(id: string, options?: { until?: Date | number; once?: boolean }): Promise<void> {
-    if (typeof id !== "string" || id === "") throw new ConfigurationError(`revokeById() needs a task id, got ${JSON.stringify(id)}`);
-    if (!(await this.storage.hasTask(id))) {
-      const finished = (await this.storage.getResult(id, true, Date.now())) !== null;
-      throw new ConfigurationError(
-        finished
-          ? `task ${id} has already finished; there is nothing to revoke`
-          : `no task with id ${id} is queued, scheduled or running (check the id; finished tasks cannot be revoked)`,
-      );
-    }
-    return this.#revoke(KEYS.revokedId + id, options);
-  }
-
-  restoreById(id: string): Promise<boolean> {
-    return this.storage.deleteData(KEYS.revokedId + id);
-  }
-
-  isRevokedId(id: string): Promise<boolean> {
-    return this.#isRevoked(KEYS.revokedId + id);
-  }
-
-  async #revoke(key: string, o: { until?: Date | number; once?: boolean } = {}): Promise<void> {
-    const until = o.until === undefined ? null : toEpochMs(o.until, "revoke() until");
-    await this.storage.putData(key, JSON.stringify({ until, once: o.once ?? false }));
-  }
-
-  async #isRevoked(key: string): Promise<boolean> {
-    const raw = await this.storage.getData(key, true);
-    if (raw === null) return false;
-    const r = JSON.parse(raw) as { until: number | null };
-    return r.until === null || r.until > Date.now();
-  }
-
-
-  // ------------------------------------------------------------------ key-value data
-
-  /** Store a JSON value under `key` (shared by every process on this store). */
-  async put(key: string, value: unknown): Promise<void> {
-    await this.storage.putData(KEYS.user + key, encode(value, `huey.put("${key}")`));
-  }
-
-  /** Store only when `key` is absent; true when stored. */
-  putIfEmpty(key: string, value: unknown): Promise<boolean> {
-    return this.storage.putIfEmpty(KEYS.user + key, encode(value, `huey.putIfEmpty("${key}")`));
-  }
-
-  /** Read `key`: removes it unless `peek` (as in Huey). Undefined when absent. */
-  async get<T = unknown>(key: string, options: { peek?: boolean } = {}): Promise<T | undefined> {
-    const raw = await this.storage.getData(KEYS.user + key, options.peek ?? false);
-    return raw === null ? undefined : decode<T>(raw);
-  }
-
-  delete(key: string): Promise<boolean> {
-    return this.storage.deleteData(KEYS.user + key);
-  }
-
-  // ------------------------------------------------------------------ introspection
-
-  /** Tasks waiting to run (and, flagged `leased`, those taken by a consumer), in run order. */
-  async pending(options: { limit?: number } = {}): Promise<PendingTask[]> {
-    const items = await this.storage.listPending(options.limit ?? 100);
-    return items.map((it) => ({ ...itemInfo(it), leased: it.leased }));
-  }
-
-  /** Tasks waiting for their eta (delayed tasks and retries), earliest first. */
-  async scheduled(options: { limit?: number } = {}): Promise<ScheduledTask[]> {
-    const items = await this.storage.listScheduled(options.limit ?? 100);
-    return items.map((it) => ({ ...itemInfo(it), eta: it.eta }));
-  }
-
-  /** Ready tasks waiting to run (not counting running ones). */
-  pendingCount(): Promise<number> {
-    return this.storage.pendingCount();
-  }
-
-  scheduledCount(): Promise<number> {
-    return this.storage.scheduledCount();
-  }
-
-  resultCount(): Promise<number> {
-    return this.storage.resultCount();
-  }
-
-  /** Remove every task, schedule entry, result, dead letter, lock and key of this queue. */
-  flush(): Promise<void> {
-    return this.storage.flush();
-  }
-
-  // ------------------------------------------------------------------ dead letters
-
-  /** How many tasks are in the dead-letter store. */
-  failedCount(): Promise<number> {
-    return this.storage.countData(KEYS.failed);
-  }
-
-  /** Tasks that failed for good, oldest first, with their arguments, error and attempts. */
-  async failed(options: { limit?: number } = {}): Promise<DeadLetter[]> {
-    const rows = await this.storage.listData(KEYS.failed, options.limit ?? 100);
-    return rows.map((r) => JSON.parse(r.value) as DeadLetter);
-  }
-
-  /** Enqueue a failed task again (same id, its retries restored) and drop its dead letter. */
-  async retryFailed(id: string): Promise<Result<unknown>> {
-    const payload = await retryFailed(this.storage, id, (name) => this.#tasks.get(name)?.options.retries ?? 0);
-    return new Result(id, this, payload);
-  }
-
-  /**
-   * Drop one dead letter, or all of them (1000 per transaction, `onProgress` told the running
-   * total after each); returns how many were dropped.
-   */
-  async purgeFailed(id?: string, options: { onProgress?: (purged: number) => void } = {}): Promise<number> {
-    return purgeFailed(this.storage, id, options.onProgress);
-  }
-
-  /** Close the storage; the next use opens it again. */
-  async close(): Promise<void> {
-    const s = this.#storage;
-    this.#storage = null;
-    await s?.close();
-  }
 
   // ------------------------------------------------------------------ internals
 

@@ -1,7 +1,7 @@
 // Admission: whether a leased task runs now, and if not, the plan that says what happens to it instead.
 // One function from (task, state, now) to a verdict; the only I/O is through the storage it is given
 // (rate-limit counters, locks, consuming a once-revocation), so it is tested on memory storage.
-import { serializeError, TaskLockedError } from "../errors";
+import { serializeError } from "../errors";
 import { planDefer, planLocked, planOutcome, planSkip, type Plan, type PlanOptions } from "../executor";
 import { KEYS, readMessage } from "../message";
 import type { LeasedItem, Storage } from "../storage/types";
