@@ -389,3 +389,23 @@ describe("lock fencing tokens", () => {
     expect(c).toBeNull();
   });
 });
+
+describe("a blocking get() inside a task", () => {
+  test("with no free slot for the child, the consumer warns of the deadlock once; with a free slot, nothing", async () => {
+    const warnings: string[] = [];
+    const log: Log = { ...silent, warn: (m) => void warnings.push(m) };
+    const huey = new MemoryHuey({ name: `engine-${++n}` });
+    const hi = internalsOf(huey);
+    const engine = new Engine(
+      { storage: huey.storage, signals: huey.signals, lookup: (x) => hi.registry.lookup(x), keepFailed: true, completeChord: (c) => hi.completeChord(c) },
+      { lease: 30_000, maxLeases: 5, unknownTaskDelay: 30_000, timeout: null },
+      log,
+    );
+    engine.waiting("child-1", ["parent-1"], 1);
+    expect(warnings).toEqual([]);
+    engine.waiting("child-1", ["parent-1"], 0);
+    engine.waiting("child-2", ["parent-1"], 0);
+    expect(warnings.length).toBe(1);
+    expect(warnings[0]).toContain("deadlock");
+  });
+});
