@@ -1,6 +1,6 @@
 // The raw bun:sqlite baselines: the statements bun-huey's SQLite storage runs, on a fresh file with
 // the same pragmas and schema, with no library around them. Each bun-huey figure is printed as a
-// ratio to the matching one here. Keep the SQL in step with src/storage/sqlite.ts.
+// ratio to the matching one here. Keep the SQL in step with src/storage/_sqlite-sql.ts.
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import m0001 from "../src/storage/sql/0001_init.sql" with { type: "text" };

@@ -1,26 +1,15 @@
-import { RedisClient } from "bun";
-import { DuplicateIdError, StorageError } from "../errors";
+import type { RedisClient } from "bun";
+import type { DuplicateIdError, StorageError } from "../errors";
 import { touches } from "./_fence";
+import { Connection, describeRedisError, openClient, redactUrl } from "./_redis-connection";
+import { type Arg, DATA_KEYS, evalScript, KEY_PARTS, type Script, SCRIPTS } from "./_redis-scripts";
 import { Waiters } from "./_waiters";
 import type { Topic } from "./_wake";
-// Imported as text so `bun build --compile` embeds them. common.lua is prepended to each script.
-import commonLua from "./lua/common.lua" with { type: "text" };
-import commitLua from "./lua/commit.lua" with { type: "text" };
-import counterLua from "./lua/counter.lua" with { type: "text" };
-import dataLua from "./lua/data.lua" with { type: "text" };
-import inspectLua from "./lua/inspect.lua" with { type: "text" };
-import leaseLua from "./lua/lease.lua" with { type: "text" };
-import locksLua from "./lua/locks.lua" with { type: "text" };
-import promoteLua from "./lua/promote.lua" with { type: "text" };
-import purgeLua from "./lua/purge.lua" with { type: "text" };
-import reclaimLua from "./lua/reclaim.lua" with { type: "text" };
-import releaseLua from "./lua/release.lua" with { type: "text" };
-import renewLua from "./lua/renew.lua" with { type: "text" };
-import resultLua from "./lua/result.lua" with { type: "text" };
-import uniqueLua from "./lua/unique.lua" with { type: "text" };
 import type {
   CommitBatch, CommitReport, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
+
+export { redactUrl } from "./_redis-connection";
 
 export interface RedisStorageOptions {
   /**
@@ -39,61 +28,10 @@ export interface RedisStorageOptions {
 }
 
 /**
- * Bound on opening a connection. Bun's client retries a refused connect with backoff and, with
- * its default 20 retries, left `connect()` pending for over 15 s (bun 1.4.5): we cap it ourselves.
- */
-const CONNECT_TIMEOUT_MS = 3_000;
-/**
- * Reconnect attempts after a dropped connection (Bun waits 50 ms, doubling, capped at 2 s).
- * Three fail a refused port in ~150-350 ms. After Bun gives up, its client answers only
- * "Connection has failed", so the next call here opens a new one.
- */
-const MAX_RETRIES = 3;
-/**
  * Longest single wait on pub/sub. A message can be lost (a dropped subscriber connection
  * between our onclose and the next subscribe): at worst it costs this long.
  */
 const FALLBACK_WAIT_MS = 2_000;
-
-/** Keys passed to every script, in the order lua/common.lua names them. */
-const KEY_PARTS = [
-  "ready", "leased", "schedule", "payload", "name", "priority", "member", "leases", "token", "seq",
-  "results", "results_exp", "kv", "kv_index", "counters", "counters_exp", "lock_owner", "lock_until",
-  "wake_queue", "wake_results", "lock_fence",
-] as const;
-/**
- * flush deletes the keys before these: the two pub/sub channel names (not keys), and the lock
- * fence counters, which must outlive a flush so that no fence is handed out twice.
- */
-const DATA_KEYS = KEY_PARTS.indexOf("wake_queue");
-
-interface Script {
-  text: string;
-  sha: string;
-}
-
-function script(body: string): Script {
-  const text = `${commonLua}\n${body}`;
-  return { text, sha: new Bun.CryptoHasher("sha1").update(text).digest("hex") };
-}
-
-const SCRIPTS = {
-  commit: script(commitLua),
-  purge: script(purgeLua),
-  counter: script(counterLua),
-  data: script(dataLua),
-  inspect: script(inspectLua),
-  lease: script(leaseLua),
-  locks: script(locksLua),
-  promote: script(promoteLua),
-  reclaim: script(reclaimLua),
-  release: script(releaseLua),
-  renew: script(renewLua),
-  result: script(resultLua),
-  unique: script(uniqueLua),
-};
-
-type Arg = string | number;
 
 /**
  * Storage on Redis through Bun's built-in client. Every method is one Lua script or one command,
@@ -421,18 +359,11 @@ export class RedisStorage implements Storage {
     }
   }
 
-  /** EVALSHA, and EVAL when the server does not have the script yet (new or restarted server). */
+  /** Run script `s` on this queue's keys (see evalScript); a failure becomes a StorageError. */
   async #run(s: Script, args: Arg[], what: string): Promise<unknown> {
     const client = await this.#conn.client(what);
-    const argv = [s.sha, String(this.#keys.length), ...this.#keys, ...args.map(String)];
     try {
-      try {
-        return await client.send("EVALSHA", argv);
-      } catch (err) {
-        if (!/NOSCRIPT/.test(errorMessage(err))) throw err;
-        argv[0] = s.text;
-        return await client.send("EVAL", argv);
-      }
+      return await evalScript(client, s, this.#keys, args);
     } catch (err) {
       throw this.#failed(client, err, what);
     }
@@ -442,130 +373,6 @@ export class RedisStorage implements Storage {
     if (!client.connected) this.#conn.discard(client);
     return describeRedisError(err, this.url, what);
   }
-}
-
-/** The command connection: opened on first use, and opened anew after Bun's client gives up. */
-class Connection {
-  #ready: Promise<RedisClient> | null = null;
-  #client: RedisClient | null = null;
-  #closed = false;
-
-  constructor(
-    readonly rawUrl: string,
-    readonly shownUrl: string,
-  ) {}
-
-  client(what: string): Promise<RedisClient> {
-    if (this.#closed) return Promise.reject(new StorageError(`${what}: the Redis storage for ${this.shownUrl} is closed`));
-    this.#ready ??= this.#open(what).catch((err) => {
-      this.#ready = null;
-      throw err;
-    });
-    return this.#ready;
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.#client?.close();
-    this.#client = null;
-  }
-
-  /**
-   * Forget a client whose connection failed, so the next call opens a new one. We do not wait
-   * for Bun's own retries: once it gives up, its client only answers "Connection has failed".
-   */
-  discard(client: RedisClient): void {
-    if (this.#client !== client) return;
-    this.#client = null;
-    this.#ready = null;
-    client.close();
-  }
-
-  async #open(what: string): Promise<RedisClient> {
-    const client = await openClient(this.rawUrl, this.shownUrl, true, what);
-    if (this.#closed) {
-      client.close();
-      throw new StorageError(`the Redis storage for ${this.shownUrl} is closed`);
-    }
-    // Runs when Bun has given up reconnecting (or on close): the next call opens a new client.
-    client.onclose = () => this.discard(client);
-    this.#client = client;
-    return client;
-  }
-}
-
-/** A connected client, or a StorageError that names the URL and says what to check. */
-async function openClient(url: string, shown: string, autoReconnect: boolean, what: string): Promise<RedisClient> {
-  checkUrl(url, shown, what);
-  let client: RedisClient;
-  try {
-    client = new RedisClient(url, {
-      connectionTimeout: CONNECT_TIMEOUT_MS,
-      maxRetries: MAX_RETRIES,
-      autoReconnect,
-      enableOfflineQueue: true,
-    });
-  } catch (err) {
-    throw new StorageError(`${what}: cannot use the Redis URL ${shown}: ${errorMessage(err)}`, { cause: err });
-  }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS}ms`)), CONNECT_TIMEOUT_MS);
-  });
-  try {
-    await Promise.race([client.connect(), timeout]);
-    return client;
-  } catch (err) {
-    client.close();
-    throw new StorageError(
-      `${what}: cannot connect to Redis at ${shown} (${errorMessage(err)}); check that Redis is running there ` +
-        `and that the url option is right`,
-      { cause: err },
-    );
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-const URL_SCHEME = /^(redis|valkey)(s|\+tls)?(\+unix)?:$/;
-
-function checkUrl(url: string, shown: string, what: string): void {
-  let scheme = "";
-  try {
-    scheme = new URL(url).protocol;
-  } catch {
-    // not a URL at all: reported below
-  }
-  if (!URL_SCHEME.test(scheme)) {
-    throw new StorageError(
-      `${what}: "${shown}" is not a Redis URL; use redis://host:6379 (rediss:// for TLS, redis+unix:///path/to/redis.sock for a socket)`,
-    );
-  }
-}
-
-/** The URL as given, with its password (if any) replaced by "***": fit for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([^:/?#]+:\/\/[^:@/]*):[^@/]*@/, "$1:***@");
-}
-
-function describeRedisError(err: unknown, shown: string, what: string): StorageError | DuplicateIdError {
-  if (err instanceof StorageError || err instanceof DuplicateIdError) return err;
-  const message = errorMessage(err);
-  const dup = /HUEY_DUPLICATE (.*)$/.exec(message);
-  if (dup) return new DuplicateIdError(`${what}: a task with id ${dup[1]} is already queued or scheduled`, { cause: err });
-  const code = String((err as { code?: unknown } | null)?.code ?? "");
-  if (code.startsWith("ERR_REDIS_CONNECTION") || /connection/i.test(message)) {
-    return new StorageError(
-      `${what}: lost the connection to Redis at ${shown} (${message}); the call may or may not have been applied. ` +
-        `Check that Redis is running; the next call reconnects`,
-      { cause: err },
-    );
-  }
-  return new StorageError(`${what} failed on Redis at ${shown}: ${message}`, { cause: err });
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function flatLeases(leases: LeaseRef[]): string[] {

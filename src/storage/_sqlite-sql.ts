@@ -1,0 +1,146 @@
+import type { Database } from "bun:sqlite";
+
+/**
+ * Rows per multi-row statement. One statement per row cost about as much in bun:sqlite's call
+ * overhead as the row's own work; 32 rows per statement keeps the cached statement shapes few.
+ */
+const CHUNK = 32;
+
+/** Run `sqlFor(n)` over `rows` in chunks of CHUNK rows (bun:sqlite caches each shape's statement). */
+export function chunked<T>(db: Database, rows: T[], sqlFor: (n: number) => string, params: (row: T) => (string | number | null)[]): void {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const part = rows.slice(i, i + CHUNK);
+    db.query(sqlFor(part.length)).run(...part.flatMap(params));
+  }
+}
+
+/** chunked() for a statement that returns one column: its values are pushed onto `out`. */
+export function chunkedValues<T>(
+  db: Database, rows: T[], sqlFor: (n: number) => string, params: (row: T) => (string | number | null)[], out: unknown[],
+): void {
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const part = rows.slice(i, i + CHUNK);
+    for (const r of db.query(sqlFor(part.length)).values(...part.flatMap(params))) out.push(r[0]);
+  }
+}
+
+const fencedAckSqls = new Map<number, string>();
+export function fencedAckSql(n: number): string {
+  let sql = fencedAckSqls.get(n);
+  if (!sql) {
+    fencedAckSqls.set(n, (sql = `DELETE FROM queue WHERE (queue, id, token) IN (VALUES ${Array(n).fill("(?, ?, ?)").join(", ")}) RETURNING id`));
+  }
+  return sql;
+}
+
+const ackSqls = new Map<number, string>();
+export function ackSql(n: number): string {
+  let sql = ackSqls.get(n);
+  // (queue, id, token): ids are unique per queue only (schema 5), and this form uses that index.
+  if (!sql) ackSqls.set(n, (sql = `DELETE FROM queue WHERE (queue, id, token) IN (VALUES ${Array(n).fill("(?, ?, ?)").join(", ")})`));
+  return sql;
+}
+
+const insertSqls = new Map<number, string>();
+export function insertSql(n: number): string {
+  let sql = insertSqls.get(n);
+  if (!sql) insertSqls.set(n, (sql = `INSERT INTO queue (queue, id, name, priority, payload) VALUES ${Array(n).fill("(?, ?, ?, ?, ?)").join(", ")}`));
+  return sql;
+}
+
+const resultSqls = new Map<number, string>();
+export function putResultsSql(n: number): string {
+  let sql = resultSqls.get(n);
+  if (!sql) {
+    resultSqls.set(n, (sql = `INSERT OR REPLACE INTO results (queue, id, payload, expires_at) VALUES ${Array(n).fill("(?, ?, ?, ?)").join(", ")}`));
+  }
+  return sql;
+}
+
+export function prepare(db: Database) {
+  const q = (sql: string) => db.prepare(sql);
+  return {
+    insert: q("INSERT INTO queue (queue, id, name, priority, payload) VALUES (?, ?, ?, ?, ?)"),
+    insertScheduled: q("INSERT INTO schedule (id, queue, name, priority, eta, payload) VALUES (?, ?, ?, ?, ?, ?)"),
+    lease: q(
+      `UPDATE queue SET leased_until = ?1, token = ?2, leases = leases + 1
+       WHERE seq IN (SELECT seq FROM queue WHERE queue = ?3 AND leased_until IS NULL
+                     ORDER BY priority DESC, seq LIMIT ?4)
+       RETURNING seq, id, name, priority, payload, token, leases`,
+    ),
+    renew: q("UPDATE queue SET leased_until = ? WHERE queue = ? AND id = ? AND token = ?"),
+    release: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND id = ? AND token = ?"),
+    reclaim: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND leased_until < ?"),
+    promote: q(
+      `INSERT INTO queue (queue, id, name, priority, payload)
+       SELECT queue, id, name, priority, payload FROM schedule WHERE queue = ?1 AND eta <= ?2
+       ORDER BY eta, rowid LIMIT ?3`,
+    ),
+    unschedule: q(
+      `DELETE FROM schedule WHERE rowid IN (SELECT rowid FROM schedule WHERE queue = ?1 AND eta <= ?2
+       ORDER BY eta, rowid LIMIT ?3)`,
+    ),
+    nextEta: q("SELECT min(eta) AS eta FROM schedule WHERE queue = ?"),
+    putResult: q("INSERT OR REPLACE INTO results (queue, id, payload, expires_at) VALUES (?, ?, ?, ?)"),
+    peekResult: q(
+      "SELECT payload FROM results WHERE queue = ?1 AND id = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+    ),
+    popResult: q(
+      `DELETE FROM results WHERE queue = ?1 AND id = ?2 AND (expires_at IS NULL OR expires_at > ?3)
+       RETURNING payload`,
+    ),
+    deleteResult: q("DELETE FROM results WHERE queue = ? AND id = ?"),
+    putData: q("INSERT OR REPLACE INTO kv (queue, key, value) VALUES (?, ?, ?)"),
+    putIfEmpty: q("INSERT OR IGNORE INTO kv (queue, key, value) VALUES (?, ?, ?)"),
+    peekData: q("SELECT value FROM kv WHERE queue = ? AND key = ?"),
+    popData: q("DELETE FROM kv WHERE queue = ? AND key = ? RETURNING value"),
+    deleteData: q("DELETE FROM kv WHERE queue = ? AND key = ?"),
+    countReady: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NULL"),
+    countLeased: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NOT NULL"),
+    countScheduled: q("SELECT count(*) AS n FROM schedule WHERE queue = ?"),
+    countResults: q("SELECT count(*) AS n FROM results WHERE queue = ?"),
+    listPending: q(
+      `SELECT id, name, priority, payload, leased_until IS NOT NULL AS leased FROM queue WHERE queue = ?
+       ORDER BY priority DESC, seq LIMIT ?`,
+    ),
+    listScheduled: q(
+      "SELECT id, name, priority, eta, payload FROM schedule WHERE queue = ? ORDER BY eta, rowid LIMIT ?",
+    ),
+    dataVersion: q("PRAGMA data_version"),
+    listData: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"),
+    listDataFrom: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? ORDER BY key LIMIT ?"),
+    purgeResults: q("DELETE FROM results WHERE queue = ? AND expires_at IS NOT NULL AND expires_at <= ?"),
+    purgeCounters: q("DELETE FROM counters WHERE queue = ? AND expires_at <= ?"),
+    purgeLocks: q("DELETE FROM locks WHERE queue = ? AND until <= ?"),
+    countData: q("SELECT count(*) AS n FROM kv WHERE queue = ? AND key >= ? AND key < ?"),
+    countDataFrom: q("SELECT count(*) AS n FROM kv WHERE queue = ? AND key >= ?"),
+    incr: q(
+      `INSERT INTO counters (queue, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+       ON CONFLICT (queue, key) DO UPDATE SET
+         value = CASE WHEN expires_at > ?5 THEN value + ?3 ELSE ?3 END,
+         expires_at = CASE WHEN expires_at > ?5 THEN expires_at ELSE ?4 END
+       RETURNING value`,
+    ),
+    taskExists: q("SELECT 1 FROM queue WHERE queue = ?1 AND id = ?2 UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2"),
+    acquireLock: q(
+      `INSERT INTO locks (queue, key, owner, until) VALUES (?1, ?2, ?3, ?4)
+       ON CONFLICT (queue, key) DO UPDATE SET owner = ?3, until = ?4 WHERE locks.until <= ?5 OR locks.owner = ?3`,
+    ),
+    bumpFence: q(
+      `INSERT INTO lock_fences (queue, key, fence) VALUES (?1, ?2, 1)
+       ON CONFLICT (queue, key) DO UPDATE SET fence = fence + 1 RETURNING fence`,
+    ),
+    renewLock: q("UPDATE locks SET until = ? WHERE queue = ? AND key = ? AND owner = ?"),
+    unlock: q("DELETE FROM locks WHERE queue = ? AND key = ? AND owner = ?"),
+    forceUnlock: q("DELETE FROM locks WHERE queue = ? AND key = ?"),
+    // The holder's fence is its key's counter: only an acquisition bumps it, and it takes the lock.
+    listLocks: q(
+      `SELECT l.key, l.owner, l.until, coalesce(f.fence, 0) AS fence
+       FROM locks AS l LEFT JOIN lock_fences AS f ON f.queue = l.queue AND f.key = l.key
+       WHERE l.queue = ? AND l.until > ? ORDER BY l.key`,
+    ),
+  };
+}
+
+/** The prepared statements of one open database. */
+export type Statements = ReturnType<typeof prepare>;

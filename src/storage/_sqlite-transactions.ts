@@ -1,0 +1,63 @@
+import type { Database } from "bun:sqlite";
+import { withHeld } from "./_fence";
+import { ackSql, chunked, chunkedValues, fencedAckSql, insertSql, putResultsSql, type Statements } from "./_sqlite-sql";
+import type { CommitBatch, FencedWrite, QueueItem, ScheduledItem } from "./types";
+
+/**
+ * The steps of SqliteStorage that take several statements, each one BEGIN IMMEDIATE transaction
+ * on `db` for queue `q`: built once per open database.
+ */
+export function transactions(db: Database, s: Statements, q: string) {
+  return {
+    commit: db.transaction((b: CommitBatch): string[] => {
+      const lost: string[] = [];
+      let w: CommitBatch = b;
+      if (b.tasks?.length) {
+        // The fence: each task's ack deletes its row only under its token; RETURNING says which
+        // held, so the check costs no extra statement. Their writes follow only for those.
+        const acked: string[] = [];
+        chunkedValues(db, b.tasks, fencedAckSql, (t) => [q, t.lease.id, t.lease.token], acked);
+        let held: FencedWrite[] = b.tasks;
+        if (acked.length < b.tasks.length) {
+          const kept = new Set(acked);
+          held = [];
+          for (const t of b.tasks) {
+            if (kept.has(t.lease.id)) held.push(t);
+            else lost.push(t.lease.id);
+          }
+        }
+        for (const t of b.tasks) if (t.releaseLocks) for (const l of t.releaseLocks) s.unlock.run(q, l.key, l.owner);
+        w = withHeld(b, held);
+      }
+      if (w.ack?.length) chunked(db, w.ack, ackSql, (l) => [q, l.id, l.token]);
+      if (w.results?.length) chunked(db, w.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
+      if (w.enqueue?.length) chunked(db, w.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload]);
+      if (w.schedule) for (const it of w.schedule) s.insertScheduled.run(it.id, q, it.name, it.priority, it.eta, it.payload);
+      if (w.putData) for (const d of w.putData) s.putData.run(q, d.key, d.value);
+      if (w.deleteData) for (const k of w.deleteData) s.deleteData.run(q, k);
+      return lost;
+    }).immediate,
+    unique: db.transaction((item: QueueItem | ScheduledItem, key: string) => {
+      const holder = s.peekData.get(q, key) as { value: string } | null;
+      if (holder && s.taskExists.get(q, holder.value)) return holder.value;
+      if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload);
+      else s.insert.run(q, item.id, item.name, item.priority, item.payload);
+      s.putData.run(q, key, item.id);
+      return null;
+    }).immediate,
+    // Take the lock, then bump its key's fence: one transaction, so a fence is only used by a
+    // lock that was taken, and two acquisitions never share one.
+    acquire: db.transaction((key: string, owner: string, until: number, now: number) => {
+      if (s.acquireLock.run(q, key, owner, until, now).changes === 0) return null;
+      return (s.bumpFence.get(q, key) as { fence: number }).fence;
+    }).immediate,
+    renewLocks: db.transaction((keys: string[], owner: string, until: number) =>
+      keys.filter((k) => s.renewLock.run(until, q, k, owner).changes === 0),
+    ).immediate,
+    promote: db.transaction((now: number, limit: number) => {
+      const moved = s.promote.run(q, now, limit).changes;
+      if (moved) s.unschedule.run(q, now, limit);
+      return moved;
+    }).immediate,
+  };
+}
