@@ -31,6 +31,10 @@ export async function loadTasksFile(file: string, instance: string | null, gener
   try {
     // A later generation (SIGHUP) imports the file anew; its own imports stay as first loaded.
     const url = pathToFileURL(path).href;
+    // Bun 1.4.5 keys a loaded module by its path and ignores the query: without this delete a reload got
+    // the module loaded first, so a file that no longer loads "loaded", and the consumer stopped for new
+    // Workers that then failed on it. Deleting the entry makes import() read and run the file again.
+    if (generation > 0) delete require.cache[path];
     mod = await import(generation === 0 ? url : `${url}?reload=${generation}`);
   } catch (err) {
     const detail = err instanceof Error ? `${err.name}: ${err.message}` : String(err);

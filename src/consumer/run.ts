@@ -23,7 +23,7 @@ export interface RunningConsumer {
   readonly consumer: Consumer;
   /** Resolves when the consumer stopped for good (not for a reload). */
   readonly stopped: Promise<void>;
-  /** Set when it stopped because its storage broke (file replaced): exit non-zero. */
+  /** Set when it stopped because its storage broke (file replaced) or a reload left nothing running: exit non-zero. */
   readonly fatal: string | null;
   /** Load the tasks file anew; if it loads, stop gracefully and start again with it (what SIGHUP does). */
   reload(): Promise<void>;
@@ -67,13 +67,15 @@ export async function runConsumer(file: string, options: RunConsumerOptions = {}
   const stopped = new Promise<void>((r) => (finish = r));
   let stopping = false;
   let reloading: Promise<void> | null = null;
+  /** Set when a reload left no consumer running (see reload). */
+  let reloadFatal: string | null = null;
 
   const running: RunningConsumer = {
     get consumer() {
       return current;
     },
     get fatal() {
-      return current.fatal;
+      return reloadFatal ?? current.fatal;
     },
     stopped,
     reload() {
@@ -95,7 +97,18 @@ export async function runConsumer(file: string, options: RunConsumerOptions = {}
           loaded = next;
         } catch (err) {
           logger.error(`reload failed, going back to the version loaded before: ${err instanceof Error ? err.message : String(err)}`);
-          current = await startWith(loaded.huey, loaded.path);
+          try {
+            current = await startWith(loaded.huey, loaded.path);
+          } catch (again) {
+            // Its Workers load the same file from disk, which can fail just as the new ones did. Without
+            // this the process was left with no consumer (busy, running nothing) and exited 0 on SIGTERM:
+            // stop for good and exit non-zero, so a supervisor restarts it.
+            reloadFatal = `could not start the consumer again after a failed reload: ${again instanceof Error ? again.message : String(again)}`;
+            logger.error(`stopping: ${reloadFatal}`);
+            logger.flush();
+            stopping = true;
+            finish();
+          }
         }
       })().finally(() => (reloading = null));
       return reloading;

@@ -16,7 +16,12 @@ declare const self: Worker;
 registerModulePlugin(api as unknown as Record<string, unknown>);
 // The tasks file's "bun-huey" is this module graph: its Results report blocking waits to the consumer.
 onBlockingGet((child) => {
-  if (running.size > 0) post({ type: "waiting", child, running: [...running.keys()] });
+  if (running.size === 0) return;
+  // The consumer counts free slots from the "started" reports, and this task's own start usually still
+  // sits in the batched report (sent at the end of the turn): a "waiting" ahead of it counted the task's
+  // own slot as free, so the deadlock warning never fired. Send the report first (messages keep order).
+  reportNow();
+  post({ type: "waiting", child, running: [...running.keys()] });
 });
 
 let huey: Huey | null = null;

@@ -72,15 +72,21 @@ export class Child {
   /** Wait until stderr matches `pattern`; fails early, with the output, if the process exits first. */
   async waitForStderr(pattern: RegExp | string, what: string, timeoutMs = 30_000): Promise<void> {
     const hit = () => (typeof pattern === "string" ? this.#err.includes(pattern) : pattern.test(this.#err));
-    await waitFor(
-      () => {
-        if (hit()) return true;
-        if (!this.running) throw new Error(`process exited (${this.proc.exitCode}) before ${what}; stderr:\n${this.#err}`);
-        return false;
-      },
-      `${what}; stderr so far:\n${this.#err}`,
-      timeoutMs,
-    );
+    try {
+      await waitFor(
+        () => {
+          if (hit()) return true;
+          if (!this.running) throw new Error(`process exited (${this.proc.exitCode}) before ${what}; stderr:\n${this.#err}`);
+          return false;
+        },
+        what,
+        timeoutMs,
+      );
+    } catch (err) {
+      // The stderr as it is when the wait fails, not as it was when the wait began.
+      if (this.running) throw new Error(`${err instanceof Error ? err.message : String(err)}; stderr so far:\n${this.#err}`);
+      throw err;
+    }
   }
 
   /** Exit code once the process ended and its output is read; fails after `timeoutMs`. */
