@@ -63,7 +63,10 @@ for (const backend of ["postgres", "redis"] as BackendName[]) {
       const counts = await counter.counts();
       const missing = Array.from({ length: N }, (_, i) => `t${i}`).filter((id) => !counts.has(id));
       const twice = [...counts].filter(([, n]) => n !== 1);
-      expect({ ran: counts.size, missing: missing.slice(0, 5), twice: twice.slice(0, 5) }).toEqual({ ran: N, missing: [], twice: [] });
+      // A task that failed (its dead letter says why) would show here as missing: print what the consumers said.
+      const failed = (await fx.huey.failed({ limit: 5 })).map((d) => `${d.name}(${JSON.stringify(d.args)}): ${d.error.name}: ${d.error.message}`);
+      if (missing.length || twice.length) for (const c of consumers) console.error(`consumer log:\n${c.log().slice(-4000)}`);
+      expect({ ran: counts.size, missing: missing.slice(0, 5), twice: twice.slice(0, 5), failed }).toEqual({ ran: N, missing: [], twice: [], failed: [] });
       expect(await fx.huey.pendingCount()).toBe(0);
       expect(await fx.huey.storage.leasedCount()).toBe(0);
       // Spot-check values.
