@@ -41,6 +41,8 @@ class WorkerSlot {
   retiring = false;
   stopped = false;
   tasksRun = 0;
+  /** When it last reported a finished task (performance.now()). */
+  lastDone = 0;
   outbox: { id: string; payload: string; fence?: number }[] = [];
 
   constructor(readonly index: number, onMessage: (s: WorkerSlot, m: WorkerMessage) => void, onGone: (s: WorkerSlot, reason: string) => void) {
@@ -263,6 +265,7 @@ export class WorkerPool implements Pool {
       if (ms !== null) this.#armTimeout(slot, task, ms);
       this.listener.started(id);
     }
+    if (done.length > 0) slot.lastDone = performance.now();
     for (const d of done) {
       if (!slot.held.delete(d.id)) continue;
       slot.started.delete(d.id);
@@ -281,12 +284,17 @@ export class WorkerPool implements Pool {
     this.listener.capacity();
   }
 
-  /** `idle` ran dry: ask the Worker with the most unstarted tasks to hand them back for re-placement. */
+  /**
+   * `idle` ran dry: ask the Worker with the most unstarted tasks to hand them back for re-placement, if it
+   * is stuck (no task finished there for a while). A Worker that keeps finishing tasks drains its queue
+   * itself: taking tasks back from it would only bounce short tasks between Workers.
+   */
   #steal(idle: WorkerSlot): void {
     let victim: WorkerSlot | null = null;
     let most = 0;
+    const stuckSince = performance.now() - Math.max(PREFETCH_BUDGET_MS * 2, idle.avgMs * 4);
     for (const s of this.#slots) {
-      if (s === idle || s.gone) continue;
+      if (s === idle || s.gone || s.lastDone > stuckSince) continue;
       const waiting = s.held.size - s.started.size - s.outbox.length;
       if (s.started.size > 0 && waiting > most) {
         victim = s;
