@@ -45,6 +45,15 @@ export type Admission =
 const RUN: Admission = { run: true };
 
 /**
+ * Whether `admit` has anything to check for this task: false for the common case (a known task with no rate
+ * limit or lock, nothing revoked, within maxLeases), which then runs with no admission I/O at all.
+ */
+export function needsAdmission(item: LeasedItem, s: AdmissionState): boolean {
+  const rules = s.rules(item.name);
+  return !rules || rules.rateLimit !== null || rules.lock !== null || s.revocations !== null || item.leases > s.maxLeases;
+}
+
+/**
  * Decide on one leased task. Order: unknown name, too many leases, revoked, rate limit, lock. A lock is a
  * lease like the task's own (owner: the task's id and lease token), renewed with it and freed by expiry if we die.
  */

@@ -6,8 +6,8 @@
 // consumer that was paused past its lease writes nothing. A lock the task held is freed in the same
 // transaction, so a caller that sees the result never finds the lock still held.
 import type { SerializedError } from "../errors";
-import type { Plan } from "../executor";
-import type { CommitBatch, FencedWrite, Storage } from "../storage/types";
+import { fencedWrite, type Plan } from "../plan";
+import type { CommitBatch, Storage } from "../storage/types";
 
 export interface PendingOutcome<T = unknown> {
   /** Whatever the owner needs back in onCommitted (the in-flight task). */
@@ -50,22 +50,9 @@ export const COMMIT_RETRY_MS = 1_000;
 /** A group commit smaller than this waits up to 1 ms for more outcomes while many tasks are in flight. */
 const GROUP_COMMIT_MIN = 32;
 
-/** Build the one batch for these outcomes: each task's writes fenced by its lease. */
+/** Build the one batch for these outcomes: each task's writes fenced by its lease (see fencedWrite). */
 export function toBatch(pending: PendingOutcome[], progress: Map<string, string>): CommitBatch {
-  const tasks: FencedWrite[] = [];
-  for (const p of pending) {
-    const b = p.plan.batch;
-    const lease = b.ack?.[0] ?? { id: p.task.id, token: p.task.token };
-    const w: FencedWrite = { lease };
-    if (b.results) w.results = b.results;
-    if (b.enqueue) w.enqueue = b.enqueue;
-    if (b.schedule) w.schedule = b.schedule;
-    if (b.putData) w.putData = b.putData;
-    if (b.deleteData) w.deleteData = b.deleteData;
-    if (p.lock) w.releaseLocks = [p.lock];
-    tasks.push(w);
-  }
-  const batch: CommitBatch = { tasks };
+  const batch: CommitBatch = { tasks: pending.map((p) => fencedWrite(p.plan.batch, p.lock ? [p.lock] : undefined)) };
   if (progress.size) batch.putData = [...progress].map(([key, value]) => ({ key, value }));
   return batch;
 }

@@ -76,7 +76,6 @@ export class Consumer {
     this.pool = new WorkerPool(
       { ...setup, workers: o.workers, concurrency: o.concurrency, prefetch: o.prefetch, maxPayloadSize: huey.options.maxPayloadSize, timeout: o.timeout, timeoutGrace: o.timeoutGrace, maxTasks: o.maxTasks },
       this.engine,
-      (n) => hi.registry.lookup(n)?.options.timeout ?? o.timeout,
     );
     this.engine.pool = this.pool;
     this.engine.committer = new GroupCommitter({

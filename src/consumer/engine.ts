@@ -8,7 +8,7 @@ import { itemInfo, KEYS } from "../message";
 import type { ChordSpec, StageTaskOptions } from "../pipeline";
 import type { SignalName, Signals, TaskInfo } from "../signals";
 import type { LeasedItem, Storage } from "../storage/types";
-import { admit, isRevokedNow, readRevocations, unreadablePlan, type AdmissionRules } from "./admission";
+import { admit, isRevokedNow, needsAdmission, readRevocations, unreadablePlan, type AdmissionRules } from "./admission";
 import type { Committer, PendingOutcome } from "./committer";
 import type { Pool, PoolListener } from "./pool";
 import { timedOut } from "./pool";
@@ -42,8 +42,11 @@ export interface EngineOptions {
   unknownTaskDelay: number;
   /** The consumer's default timeout (a task's own wins). */
   timeout: number | null;
-  /** Retries go to the ready queue at once instead of the schedule (immediate mode). */
-  retryAtOnce?: boolean;
+  /**
+   * Immediate mode: retries go to the ready queue at once instead of the schedule, and signal emissions are
+   * collected in `emitted` for the caller to await.
+   */
+  immediate?: boolean;
   /** The clock outcomes are planned by (tests pass their own). @default Date.now */
   clock?: () => number;
 }
@@ -116,9 +119,7 @@ export class Engine implements PoolListener {
       const task = item as InFlight;
       task.placed = false;
       this.inflight.set(item.id, task);
-      // The common case needs no admission I/O: a known task with no rate limit or lock, not revoked.
-      const rules = state.rules(item.name);
-      if (rules && !rules.rateLimit && rules.lock === null && state.revocations === null && item.leases <= state.maxLeases) {
+      if (!needsAdmission(item, state)) {
         this.#place(task);
         continue;
       }
@@ -284,7 +285,7 @@ export class Engine implements PoolListener {
   }
 
   #queue(p: PendingOutcome<InFlight>): void {
-    if (this.o.retryAtOnce && p.plan.signals.includes("retrying") && p.plan.batch.schedule?.length) {
+    if (this.o.immediate && p.plan.signals.includes("retrying") && p.plan.batch.schedule?.length) {
       p.plan.batch.enqueue = [...(p.plan.batch.enqueue ?? []), ...p.plan.batch.schedule.map(({ eta: _eta, ...it }) => it)];
       p.plan.batch.schedule = [];
     }
@@ -363,14 +364,14 @@ export class Engine implements PoolListener {
     }
     if (plan.also) for (const a of plan.also) {
       // Immediate mode moved the schedule to the ready queue (#queue): what it stored is enqueued.
-      const signal = this.o.retryAtOnce && a.signal === "scheduled" ? "enqueued" : a.signal;
+      const signal = this.o.immediate && a.signal === "scheduled" ? "enqueued" : a.signal;
       if (this.host.signals.has(signal)) this.#emit(signal, itemInfo({ id: "", name: "", priority: 0, payload: a.payload }));
     }
   }
 
   #emit(signal: SignalName, info: TaskInfo, err?: Error): void {
     const p = this.host.signals.emit(signal, info, err);
-    if (this.o.retryAtOnce) this.emitted.push(p);
+    if (this.o.immediate) this.emitted.push(p);
   }
 
   /** Shutdown: tasks still in flight go back to the queue, with signal "interrupted". */

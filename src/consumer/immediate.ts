@@ -37,7 +37,7 @@ const quiet: Log = {
 export async function drainImmediately(h: ImmediateHost): Promise<void> {
   const engine = new Engine(
     { storage: h.storage, signals: h.signals, lookup: (n) => h.registry.lookup(n), keepFailed: h.keepFailed, completeChord: (c) => h.completeChord(c) },
-    { lease: LEASE_MS, maxLeases: Number.MAX_SAFE_INTEGER, unknownTaskDelay: 0, timeout: null, retryAtOnce: true },
+    { lease: LEASE_MS, maxLeases: Number.MAX_SAFE_INTEGER, unknownTaskDelay: 0, timeout: null, immediate: true },
     quiet,
   );
   const pool = new InlinePool(engine, { lookup: (n) => h.registry.lookup(n), maxPayloadSize: h.maxPayloadSize, hooks: h.registry.hooks });

@@ -142,9 +142,6 @@ export class InlinePool implements Pool {
   terminate(): void {}
 }
 
-/** Timeout of the task, from its own option or the consumer's default. */
-export type TimeoutOf = (name: string) => number | null;
-
 
 /** The error a task gets when its Worker is gone under it. */
 export function workerDied(reason: string): Outcome {

@@ -86,7 +86,7 @@ export class WorkerPool implements Pool {
   #ready = new Map<WorkerSlot, { resolve: () => void; reject: (e: Error) => void }>();
   readonly stats = { workerRestarts: 0, recycled: 0 };
 
-  constructor(readonly o: WorkerPoolOptions, readonly listener: PoolListener, readonly timeoutOf: (name: string) => number | null) {}
+  constructor(readonly o: WorkerPoolOptions, readonly listener: PoolListener) {}
 
   async start(): Promise<void> {
     const ready = [];
@@ -261,8 +261,7 @@ export class WorkerPool implements Pool {
       const task = slot.held.get(id);
       if (!task) continue;
       slot.started.add(id);
-      const ms = task.timeout ?? this.timeoutOf(task.name);
-      if (ms !== null) this.#armTimeout(slot, task, ms);
+      if (task.timeout !== null) this.#armTimeout(slot, task, task.timeout);
       this.listener.started(id);
     }
     if (done.length > 0) slot.lastDone = performance.now();
