@@ -65,16 +65,25 @@ export class Signals {
     this.#onHandlerError = fn;
   }
 
-  /** Run every handler of `signal`; waits for async ones, swallows and reports their errors. */
+  /**
+   * Run every handler of `signal`, each called at once, in the order they were connected; waits for the
+   * async ones together, swallows and reports their errors. No handler waits for another, so every
+   * handler is called in the order the signals were emitted, whatever an earlier handler awaits.
+   */
   async emit(signal: SignalName, task: TaskInfo, error?: Error): Promise<void> {
     const set = this.#handlers.get(signal);
     if (!set || set.size === 0) return;
+    let pending: Promise<void>[] | null = null;
     for (const h of [...set]) {
       try {
-        await h(signal, task, error);
+        const out = h(signal, task, error);
+        if (out && typeof (out as Promise<void>).then === "function") {
+          (pending ??= []).push(Promise.resolve(out).catch((err) => this.#onHandlerError(err, signal)));
+        }
       } catch (err) {
         this.#onHandlerError(err, signal);
       }
     }
+    if (pending) await Promise.all(pending);
   }
 }
