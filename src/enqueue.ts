@@ -1,7 +1,8 @@
 // Turning a call into a stored message: its id, options, eta and unique key. Pure but for the clock,
 // which is an argument.
 import { ConfigurationError } from "./errors";
-import { KEYS, newTaskId, type Message } from "./message";
+import { KEYS, newTaskId, toQueueItem, type Message } from "./message";
+import type { QueueItem, ScheduledItem } from "./storage/types";
 import { whole } from "./task-options";
 import type { ResolvedTaskOptions, ScheduleOptions } from "./task";
 import { checkEpochMs, fromNow, toEpochMs, toMs } from "./_time";
@@ -60,4 +61,50 @@ export function uniqueKey(name: string, o: ResolvedTaskOptions, args: unknown[])
     throw new ConfigurationError(`task "${name}": the unique key function must return a string, got ${typeof key}`);
   }
   return `${KEYS.unique}${name}:${key}`;
+}
+
+/** One call of a bulk enqueue: the task's name and options, its arguments, and its own settings. */
+export interface BulkCall {
+  name: string;
+  options: ResolvedTaskOptions;
+  args: unknown[];
+  schedule: ScheduleOptions;
+}
+
+/** The stored items of a bulk enqueue, split into ready ones and ones for later, in call order. */
+export interface BulkItems {
+  ready: QueueItem[];
+  later: ScheduledItem[];
+  messages: Message[];
+  /** For each call, in order, its item. */
+  items: QueueItem[];
+}
+
+/** Build every call's message and item; the first bad call throws, naming its place in the list. */
+export function buildBulk(calls: BulkCall[], now: number, maxPayloadSize: number): BulkItems {
+  const out: BulkItems = { ready: [], later: [], messages: [], items: [] };
+  // Calls sharing one settings object (map) resolve its eta once.
+  let lastSettings: ScheduleOptions | null = null;
+  let lastName = "";
+  let eta: number | undefined;
+  for (let i = 0; i < calls.length; i++) {
+    const c = calls[i]!;
+    try {
+      if (c.schedule !== lastSettings || c.name !== lastName) {
+        eta = etaOf(c.name, c.schedule, now);
+        lastSettings = c.schedule;
+        lastName = c.name;
+      }
+      const m = buildMessage(c.name, c.options, c.args, c.schedule, now);
+      const item = toQueueItem(m, maxPayloadSize);
+      out.messages.push(m);
+      out.items.push(item);
+      if (eta === undefined) out.ready.push(item);
+      else out.later.push({ id: item.id, name: item.name, priority: item.priority, payload: item.payload, eta });
+    } catch (err) {
+      if (calls.length > 1 && err instanceof Error) err.message = `call ${i + 1} of ${calls.length} (${c.name}): ${err.message}`;
+      throw err;
+    }
+  }
+  return out;
 }

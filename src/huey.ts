@@ -1,7 +1,7 @@
 import { completeChord, pendingChords } from "./chords";
 import { drainImmediately } from "./consumer/immediate";
 import { parseSchedule, type ScheduleSpec } from "./cron";
-import { buildMessage, etaOf, uniqueKey } from "./enqueue";
+import { buildBulk, buildMessage, etaOf, uniqueKey, type BulkCall } from "./enqueue";
 import { ConfigurationError, DuplicateTaskError, UnknownTaskError } from "./errors";
 import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type Message } from "./message";
 import type { PeriodicDef } from "./periodic";
@@ -11,7 +11,7 @@ import { Result, ResultGroup } from "./result";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
 import { MemoryStorage } from "./storage/memory";
 import type { QueueItem, ScheduledItem } from "./storage/types";
-import type { AnyTaskDef, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions } from "./task";
+import type { AnyTaskDef, BulkOptions, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions } from "./task";
 import { checkLockKey, resolveTaskOptions } from "./task-options";
 import { internalsOf, setInternals, type Registered, type Registry } from "./_internals";
 import { toMs, type Duration } from "./_time";
@@ -23,6 +23,15 @@ export type { HueyOptions, ResolvedHueyOptions } from "./options";
 export type { PendingTask, ScheduledTask } from "./huey-data";
 
 const BRAND = Symbol.for("bun-huey.Huey");
+const NO_SETTINGS: ScheduleOptions = Object.freeze({});
+
+/** map()'s shared settings, checked: an object without an id (one id cannot name every call). */
+function bulkOptions(name: string, o: BulkOptions | undefined): ScheduleOptions {
+  if (o === undefined) return NO_SETTINGS;
+  if (o === null || typeof o !== "object") throw new ConfigurationError(`${name}.map(argsList, options): options must be an object such as { delay: "5m" }, got ${JSON.stringify(o)}`);
+  if ("id" in o) throw new ConfigurationError(`${name}.map(argsList, options): "id" would name every call; give ids per call with huey.enqueueMany([[task, args, { id }], ...])`);
+  return o;
+}
 
 
 
@@ -122,7 +131,12 @@ export class Huey extends HueyData {
       huey: { value: this },
       callLocal: { value: (...args: A) => (resolved.context ? (fn as (...a: unknown[]) => R)(localContext(name), ...args) : fn(...args)) },
       schedule: { value: (args: A, s: ScheduleOptions) => huey.#enqueueOne(name, resolved, args, s ?? {}) },
-      map: { value: (argsList: Iterable<A>) => huey.enqueueMany([...argsList].map((args) => [def, args] as const)) },
+      map: {
+        value: async (argsList: Iterable<A>, bulk?: BulkOptions) => {
+          const shared = bulkOptions(name, bulk);
+          return huey.enqueueMany([...argsList].map((args) => [def, args, shared] as const));
+        },
+      },
       s: { value: (...args: A) => Signature.of(def, args) },
       revoke: { value: (o?: { until?: Date | number; once?: boolean }) => huey.revokeKey(revokeKey, o) },
       restore: { value: () => huey.storage.deleteData(revokeKey) },
@@ -187,22 +201,39 @@ export class Huey extends HueyData {
   }
 
 
-  /** Enqueue many calls in one transaction: `huey.enqueueMany(rows.map(r => [sendEmail, [r.to, r.subject]]))`. */
-  async enqueueMany<R = unknown>(calls: Iterable<readonly [AnyTaskDef, readonly unknown[]]>): Promise<ResultGroup<R>> {
-    const messages: Message[] = [];
-    for (const [def, args] of calls) {
+  /**
+   * Enqueue many calls in one transaction: `huey.enqueueMany(rows.map(r => [sendEmail, [r.to, r.subject]]))`.
+   * A call may carry its own settings as a third element, as `schedule()` takes them:
+   * `[remind, [user], { delay: "1h", priority: 5 }]`. Ready and delayed calls are stored together.
+   */
+  async enqueueMany<R = unknown>(
+    calls: Iterable<readonly [AnyTaskDef, readonly unknown[]] | readonly [AnyTaskDef, readonly unknown[], ScheduleOptions | undefined]>,
+  ): Promise<ResultGroup<R>> {
+    const list: BulkCall[] = [];
+    for (const call of calls) {
+      const [def, args, settings] = call as readonly [AnyTaskDef, readonly unknown[], ScheduleOptions | undefined];
       const reg = this.#registered(def);
       if (reg.options.unique) {
         throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it one call at a time, not with map()/enqueueMany()`);
       }
-      messages.push(buildMessage(reg.name, reg.options, args as unknown[], {}, Date.now()));
+      if (!Array.isArray(args)) throw new ConfigurationError(`enqueueMany(): the arguments of a ${reg.name} call must be an array, got ${typeof args}`);
+      if (settings !== undefined && (settings === null || typeof settings !== "object")) {
+        throw new ConfigurationError(`enqueueMany(): the settings of a ${reg.name} call must be an object such as { delay: "5m" }, got ${JSON.stringify(settings)}`);
+      }
+      list.push({ name: reg.name, options: reg.options, args: args as unknown[], schedule: settings ?? NO_SETTINGS });
     }
-    const items = messages.map((m) => toQueueItem(m, this.options.maxPayloadSize));
+    const { ready, later, messages, items } = buildBulk(list, Date.now(), this.options.maxPayloadSize);
     if (this.options.immediate) {
-      for (const item of items) await this.#runImmediately(item);
+      if (later.length) await this.storage.schedule(later);
+      for (const item of ready) await this.#runImmediately(item);
     } else if (items.length > 0) {
-      await this.storage.enqueue(items);
-      if (this.#wants("enqueued")) for (const m of messages) this.#emit("enqueued", taskInfo(m));
+      if (later.length === 0) await this.storage.enqueue(ready);
+      else if (ready.length === 0) await this.storage.schedule(later);
+      else await this.storage.commit({ enqueue: ready, schedule: later });
+      if (this.#wants("enqueued") || this.#wants("scheduled")) {
+        const isLater = new Set(later.map((it) => it.id));
+        for (const m of messages) this.#emit(isLater.has(m.id) ? "scheduled" : "enqueued", taskInfo(m));
+      }
     }
     return new ResultGroup<R>(items.map((it) => new Result<R>(it.id, this, it.payload)));
   }

@@ -16,6 +16,11 @@ const TAG = "$huey";
  * "add() arguments[1].when".
  */
 export function encode(value: unknown, what: string, labels?: Record<string, string>): string {
+  // The common case in one walk that allocates nothing; anything odd (a bad value, a cycle, or a
+  // tree deeper than FAST_DEPTH) is walked again by check(), which names the path in its error.
+  const quick = scan(value, 0);
+  if (quick === PLAIN) return JSON.stringify(value);
+  if (quick === TAGS) return JSON.stringify(tagged(value));
   let needsTags: boolean;
   if (labels && value && typeof value === "object" && !Array.isArray(value)) {
     needsTags = false;
@@ -24,6 +29,50 @@ export function encode(value: unknown, what: string, labels?: Record<string, str
     needsTags = check(value, what, new Set());
   }
   return needsTags ? JSON.stringify(tagged(value)) : JSON.stringify(value);
+}
+
+const PLAIN = 0;
+const TAGS = 1;
+const SLOW = 2;
+/** Deeper than this, scan() leaves the walk to check(), which detects cycles. */
+const FAST_DEPTH = 64;
+
+/** What check() would find, without paths or a cycle set: PLAIN, TAGS, or SLOW (ask check()). */
+function scan(v: unknown, depth: number): number {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return PLAIN;
+    case "number":
+      return Number.isFinite(v) ? PLAIN : SLOW;
+    case "undefined":
+      return TAGS;
+    case "object":
+      break;
+    default:
+      return SLOW;
+  }
+  if (v === null) return PLAIN;
+  if (depth >= FAST_DEPTH) return SLOW;
+  let out = PLAIN;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const r = scan(v[i], depth + 1);
+      if (r === SLOW) return SLOW;
+      out |= r;
+    }
+    return out;
+  }
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? SLOW : TAGS;
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return SLOW;
+  for (const key in v) {
+    if (key === TAG) return SLOW;
+    const r = scan((v as Record<string, unknown>)[key], depth + 1);
+    if (r === SLOW) return SLOW;
+    out |= r;
+  }
+  return out;
 }
 
 export function decode<T = unknown>(text: string): T {

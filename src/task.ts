@@ -108,6 +108,9 @@ export interface ScheduleOptions {
   id?: string;
 }
 
+/** Settings shared by every call of `task.map(argsList, options)`: those of `schedule()` but the id. */
+export type BulkOptions = Omit<ScheduleOptions, "id">;
+
 /** What `huey.task()` returns: call it to enqueue, or use its methods. */
 export interface TaskDef<A extends unknown[], R> {
   (...args: A): Promise<Result<Awaited<R>>>;
@@ -119,8 +122,11 @@ export interface TaskDef<A extends unknown[], R> {
   callLocal(...args: A): R;
   /** Enqueue with per-call settings: `{ delay: "5m" }`, `{ eta: date }`, `{ priority, retries, expires, id }`. */
   schedule(args: A, options: ScheduleOptions): Promise<Result<Awaited<R>>>;
-  /** Enqueue one call per element, in one transaction. */
-  map(argsList: Iterable<A>): Promise<ResultGroup<Awaited<R>>>;
+  /**
+   * Enqueue one call per element, in one transaction; `options` (delay, eta, priority, retries,
+   * expires) apply to every call: `sendReminder.map(users, { delay: "1h" })`.
+   */
+  map(argsList: Iterable<A>, options?: BulkOptions): Promise<ResultGroup<Awaited<R>>>;
   /** A signature for pipelines: `fetch.s(1).then(transform, 5)`, then `huey.enqueue(sig)`. */
   s(...args: A): Signature;
   /** Revoke every call of this task: `until` a time, or `once` (the next run only). */

@@ -9,6 +9,8 @@ import type { Storage } from "../storage/types";
 import type { Engine, Log } from "./engine";
 
 /** Longest idle sleep between schedule checks; changes in storage wake the poller sooner. */
+/** Scheduled tasks moved to the ready queue per promotion (one transaction). */
+export const PROMOTE_BATCH = 1000;
 export const MAX_IDLE_MS = 1_000;
 /** How often expired dead letters, results, counters and locks are dropped. */
 const RETENTION_EVERY_MS = 60_000;
@@ -87,14 +89,20 @@ export class Maintenance {
     await engine.abortRevoked(now);
   }
 
+  /**
+   * Move one batch of due scheduled tasks to the ready queue. When a full batch moved, more may be
+   * due: promote again on the loop's next turn, after it has leased, so the first of a million
+   * tasks that come due at once runs after one batch, not after all of them.
+   */
   async promote(now: number): Promise<void> {
     const storage = this.h.storage;
     // A read first: promoteDue is a write transaction, not worth taking when nothing is due.
     let next = await storage.nextEta();
     if (next !== null && next <= now) {
-      let moved: number;
-      do moved = await storage.promoteDue(now, 1000);
-      while (moved === 1000);
+      if ((await storage.promoteDue(now, PROMOTE_BATCH)) === PROMOTE_BATCH) {
+        this.nextPromote = now;
+        return;
+      }
       next = await storage.nextEta();
     }
     this.nextPromote = next === null ? now + MAX_IDLE_MS : Math.min(next, now + MAX_IDLE_MS);

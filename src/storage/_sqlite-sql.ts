@@ -7,9 +7,11 @@ import type { Database } from "bun:sqlite";
 const CHUNK = 32;
 
 /** Run `sqlFor(n)` over `rows` in chunks of CHUNK rows (bun:sqlite caches each shape's statement). */
-export function chunked<T>(db: Database, rows: T[], sqlFor: (n: number) => string, params: (row: T) => (string | number | null)[]): void {
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const part = rows.slice(i, i + CHUNK);
+export function chunked<T>(
+  db: Database, rows: T[], sqlFor: (n: number) => string, params: (row: T) => (string | number | null)[], size = CHUNK,
+): void {
+  for (let i = 0; i < rows.length; i += size) {
+    const part = rows.slice(i, i + size);
     db.query(sqlFor(part.length)).run(...part.flatMap(params));
   }
 }
@@ -45,6 +47,16 @@ const insertSqls = new Map<number, string>();
 export function insertSql(n: number): string {
   let sql = insertSqls.get(n);
   if (!sql) insertSqls.set(n, (sql = `INSERT INTO queue (queue, id, name, priority, payload) VALUES ${Array(n).fill("(?, ?, ?, ?, ?)").join(", ")}`));
+  return sql;
+}
+
+/** Rows per INSERT of a bulk enqueue or schedule: measured fastest here between 32 and 512. */
+export const INSERT_CHUNK = 128;
+
+const scheduleSqls = new Map<number, string>();
+export function scheduleSql(n: number): string {
+  let sql = scheduleSqls.get(n);
+  if (!sql) scheduleSqls.set(n, (sql = `INSERT INTO schedule (id, queue, name, priority, eta, payload) VALUES ${Array(n).fill("(?, ?, ?, ?, ?, ?)").join(", ")}`));
   return sql;
 }
 

@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { withHeld } from "./_fence";
-import { ackSql, chunked, chunkedValues, fencedAckSql, insertSql, putResultsSql, type Statements } from "./_sqlite-sql";
+import { ackSql, chunked, chunkedValues, fencedAckSql, INSERT_CHUNK, insertSql, putResultsSql, scheduleSql, type Statements } from "./_sqlite-sql";
 import type { CommitBatch, FencedWrite, QueueItem, ScheduledItem } from "./types";
 
 /**
@@ -31,8 +31,8 @@ export function transactions(db: Database, s: Statements, q: string) {
       }
       if (w.ack?.length) chunked(db, w.ack, ackSql, (l) => [q, l.id, l.token]);
       if (w.results?.length) chunked(db, w.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
-      if (w.enqueue?.length) chunked(db, w.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload]);
-      if (w.schedule) for (const it of w.schedule) s.insertScheduled.run(it.id, q, it.name, it.priority, it.eta, it.payload);
+      if (w.enqueue?.length) chunked(db, w.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload], INSERT_CHUNK);
+      if (w.schedule?.length) chunked(db, w.schedule, scheduleSql, (it) => [it.id, q, it.name, it.priority, it.eta, it.payload], INSERT_CHUNK);
       if (w.putData) for (const d of w.putData) s.putData.run(q, d.key, d.value);
       if (w.deleteData) for (const k of w.deleteData) s.deleteData.run(q, k);
       return lost;

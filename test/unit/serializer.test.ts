@@ -132,3 +132,21 @@ describe("encode rejects values that would not come back the same, naming the pa
     expect(e.message).toMatch(problem);
   });
 });
+
+describe("depth", () => {
+  const nest = (depth: number, leaf: unknown): unknown => {
+    let v: unknown = leaf;
+    for (let i = 0; i < depth; i++) v = i % 2 ? [v] : { k: v };
+    return v;
+  };
+  test("a tree deeper than the quick walk still round-trips, tags and all", () => {
+    for (const leaf of [1, new Date(5), undefined]) {
+      const v = nest(200, leaf);
+      expect(decode(encode(v, "args"))).toEqual(v);
+    }
+  });
+  test("a bad value deep in a tree is named by its whole path", () => {
+    expect(() => encode(nest(3, () => 1), "args")).toThrow(/^args\.k\[0\]\.k: a function/);
+    expect(() => encode(nest(100, NaN), "args")).toThrow(/NaN is not a finite number/);
+  });
+});
