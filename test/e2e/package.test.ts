@@ -53,7 +53,7 @@ describe.skipIf(unreachable !== null && !servicesRequired())("the packed tarball
     if (unreachable !== null) throw new Error(`${unreachable} (HUEY_TEST_SERVICES=require)`);
     const out = tempDir("huey-pack-");
     const [packed] = await Promise.all([
-      ok(["bun", "run", "scripts/pack.ts"], ROOT, { HUEY_PACK_OUT: out }),
+      ok([process.execPath, "run", "scripts/pack.ts"], ROOT, { HUEY_PACK_OUT: out }),
       hueyBinary(),
     ]);
     expect(packed).toContain(TARBALL);
@@ -63,8 +63,8 @@ describe.skipIf(unreachable !== null && !servicesRequired())("the packed tarball
     cpSync(join(FIXTURES, "package-app"), app, { recursive: true });
     cpSync(tarball, join(app, TARBALL));
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }, null, 2));
-    await ok(["bun", "add", `./${TARBALL}`], app);
-    await ok(["bun", "add", "-d", "bun-types@1.4.5"], app);
+    await ok([process.execPath, "add", `./${TARBALL}`], app);
+    await ok([process.execPath, "add", "-d", "bun-types@1.4.5"], app);
   }, 180_000);
 
   afterEach(killAll);
@@ -108,7 +108,7 @@ describe.skipIf(unreachable !== null && !servicesRequired())("the packed tarball
   });
 
   test("runConsumer() from the app's own code runs a task on a Worker started from the installed bundle", async () => {
-    const out = await ok(["bun", "consume.ts"], app, { HUEY_DB: join(app, "lib.db") });
+    const out = await ok([process.execPath, "consume.ts"], app, { HUEY_DB: join(app, "lib.db") });
     const value = JSON.parse(out.trim().split("\n").pop()!) as { attempt: number; thread: string };
     expect(value).toMatchObject({ attempt: 1, thread: "worker" });
   });
@@ -132,7 +132,7 @@ describe.skipIf(unreachable !== null && !servicesRequired())("the packed tarball
     const env = { HUEY_DB: join(app, db) };
     const c = new Child(consumer, { cwd: app, env: childEnv(env) });
     await c.waitForStderr("consumer started", "the consumer to start");
-    const out = await ok(["bun", "producer.ts"], app, env);
+    const out = await ok([process.execPath, "producer.ts"], app, env);
     const result = JSON.parse(out.trim().split("\n").pop()!);
     expect(result).toEqual({
       sum: 3,
