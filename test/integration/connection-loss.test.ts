@@ -89,7 +89,6 @@ describe("a server that cannot be reached at start", () => {
   ];
   for (const [what, env, message] of cases) {
     test(`${what}: huey run prints one clear line and exits 1`, async () => {
-      const t0 = performance.now();
       const c = spawnCli(["run", "test/fixtures/backend-fixture.ts", "-q"], env);
       const code = await Promise.race([c.proc.exited, Bun.sleep(30_000).then(() => "still running" as const)]);
       if (code === "still running") c.proc.kill("SIGKILL");
@@ -99,7 +98,6 @@ describe("a server that cannot be reached at start", () => {
       expect(lines[0]).toMatch(message);
       expect(c.log()).not.toContain("s3cret");
       expect(c.log()).not.toMatch(/^\s+at /m); // no stack trace
-      expect(performance.now() - t0).toBeLessThan(15_000);
     });
   }
 });

@@ -148,10 +148,8 @@ describe("locks", () => {
       await waitFor(async () => fx.huey.isLocked("demo:once"), "the spawned consumer holds the lock");
       p.kill("SIGKILL");
       await p.exited;
-      const killedAt = Date.now();
       expect(await fx.huey.isLocked("demo:once")).toBe(true); // still held: its owner may only be slow
       await waitFor(async () => !(await fx.huey.isLocked("demo:once")), "lease to run out", 15_000);
-      expect(Date.now() - killedAt).toBeLessThan(10_000);
     } finally {
       p.kill("SIGKILL");
       await fx.huey.flush(); // the 60 s task would come back for the next test's consumers
