@@ -12,6 +12,7 @@ import { FileWake, type Topic } from "./_wake";
 import type {
   CommitBatch, CommitReport, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
+import { PURGE_ALL, purgeLimit } from "./types";
 
 export { describeSqliteError } from "./_sqlite-errors";
 
@@ -255,13 +256,14 @@ export class SqliteStorage implements Storage {
     return this.#guard(() => this.#s.listLocks.all(this.queue, now) as LockInfo[], "list locks");
   }
 
-  async purgeExpired(now: number): Promise<number> {
+  async purgeExpired(now: number, limit: number = PURGE_ALL): Promise<number> {
+    const n = purgeLimit(limit);
     return this.#guard(
       () =>
         this.#db.transaction(() => {
           const s = this.#s;
           return (
-            s.purgeResults.run(this.queue, now).changes + s.purgeCounters.run(this.queue, now).changes + s.purgeLocks.run(this.queue, now).changes
+            s.purgeResults.run(this.queue, now, n).changes + s.purgeCounters.run(this.queue, now, n).changes + s.purgeLocks.run(this.queue, now, n).changes
           );
         }).immediate(),
       "purge expired entries",
