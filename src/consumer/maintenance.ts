@@ -6,6 +6,8 @@ import { KEYS, type DeadLetter } from "../message";
 import { PeriodicScheduler, type PeriodicDef } from "../periodic";
 import type { ChordSpec } from "../pipeline";
 import type { Storage } from "../storage/types";
+import { redactUrl } from "../storage/_redis-connection";
+import { escapeControl } from "../_text";
 import type { Engine, Log } from "./engine";
 
 /** Longest idle sleep between schedule checks; changes in storage wake the poller sooner. */
@@ -144,4 +146,12 @@ export class Maintenance {
     const old = rows.filter((r) => (JSON.parse(r.value) as DeadLetter).failedAt < now - keep).map((r) => r.key);
     if (old.length) await this.h.storage.commit({ deleteData: old });
   }
+}
+
+/** Where a storage keeps its data, for the startup line: " at /abs/app.db", " at redis://…" (password hidden). */
+export function storageWhere(storage: Storage): string {
+  const s = storage as unknown as { filename?: unknown; url?: unknown };
+  if (typeof s.filename === "string") return ` at ${escapeControl(s.filename)}`;
+  if (typeof s.url === "string") return ` at ${escapeControl(redactUrl(s.url))}`;
+  return "";
 }

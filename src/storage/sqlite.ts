@@ -13,6 +13,7 @@ import type {
   CommitBatch, CommitReport, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
 import { PURGE_ALL, purgeLimit } from "./types";
+import { resolveDbFilename } from "../_caller";
 
 export { describeSqliteError } from "./_sqlite-errors";
 
@@ -69,7 +70,10 @@ export class SqliteStorage implements Storage {
       );
     }
     this.queue = options.queue;
-    this.filename = options.filename;
+    // Relative: against the folder of the file that runs `new SqliteStorage(...)` (see SqliteHuey).
+    const filename = typeof options.filename === "string" ? resolveDbFilename(options.filename, new.target) : options.filename;
+    options = { ...options, filename };
+    this.filename = filename;
     this.#db = openDatabase(options);
     this.#s = prepare(this.#db);
     const file = this.filename === ":memory:" || this.filename === "" ? null : this.filename;
