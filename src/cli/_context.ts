@@ -31,13 +31,14 @@ export const commonArgs = { instance: instanceArg, json: jsonArg, verbose: verbo
  * Load the tasks file (registering the "bun-huey" module first, so the file's import resolves to
  * this copy of the library), run `fn` with its Huey, and close the storage afterwards.
  * Commands that only read (the default) never create a database: a SqliteHuey whose file does not
- * exist is the error "no database at PATH"; `create: true` (enqueue, revoke) opens or creates it.
+ * exist is the error "no database at PATH"; `create: true` (enqueue, revoke) opens or creates it;
+ * `noStorage: true` (tasks, which lists only what the file registers) skips the check.
  */
 export async function withHuey<T>(
   file: string,
   instance: string | undefined,
   fn: (huey: Huey) => Promise<T>,
-  options: { create?: boolean } = {},
+  options: { create?: boolean; noStorage?: boolean } = {},
 ): Promise<T> {
   const { loadTasksFile, registerModulePlugin } = await import("../consumer/loader");
   const api = await import("../index");
@@ -48,7 +49,7 @@ export async function withHuey<T>(
     loadEnvFiles(dirname(resolve(file)));
   }
   const { huey } = await loadTasksFile(file, instance ?? null);
-  if (!options.create) {
+  if (!options.create && !options.noStorage) {
     const missing = missingDatabase(huey, api.SqliteHuey);
     if (missing) {
       await huey.close().catch(() => {});

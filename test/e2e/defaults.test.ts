@@ -61,11 +61,12 @@ describe("a relative filename resolves against the tasks file's folder", () => {
 });
 
 describe("commands that only read never create a database", () => {
-  test.each([["status"], ["pending"], ["scheduled"], ["failed"], ["tasks"], ["locks"], ["result", "some-id"]])(
-    "huey %s on a missing database: 'no database at PATH', exit 1, nothing created",
-    async (command, ...rest) => {
+  test.each([[["status"]], [["pending"]], [["scheduled"]], [["failed"]], [["locks"]], [["flush", "--yes"]], [["result", "some-id"]]])(
+    "huey %p on a missing database: 'no database at PATH', exit 1, nothing created",
+    async (argv: string[]) => {
       const f = folders();
-      const r = await runHuey([command, f.tasks, ...rest], { cwd: f.b });
+      const [command, ...rest] = argv;
+      const r = await runHuey([command!, f.tasks, ...rest], { cwd: f.b });
       expect(r.code).toBe(1);
       expect(r.stderr).toStartWith(`huey: no database at ${f.db}`);
       expect(readdirSync(f.a).sort()).toEqual(["node_modules", "tasks.ts"]);
