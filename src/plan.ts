@@ -90,7 +90,7 @@ function failure(payload: string, m: Message, ack: LeaseRef[], error: Serialized
   const batch = stopped(m, error);
   // A failure is a result too: it expires as the task's successes do (else failures pile up forever).
   const ttl = o.lookup?.(m.name)?.resultTtl;
-  batch.results!.unshift({ id: m.id, payload: JSON.stringify(stored), expiresAt: ttl ? now + ttl : null });
+  batch.results!.unshift({ id: m.id, payload: JSON.stringify(stored), ...(ttl ? { expiresAt: now + ttl } : {}) });
   let also: AlsoSignal[] | undefined;
   if (m.onError) {
     const task = o.lookup?.(m.onError.name) ?? { priority: m.priority, retries: 0, retryDelay: 0 };
