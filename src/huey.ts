@@ -170,7 +170,8 @@ export class Huey extends HueyData {
    * Register a task that runs on a schedule: `crontab({ minute: "0", hour: "3" })`, a cron string
    * (5 fields, or 6 with seconds first), or `{ cron, timezone }`. Ticks fall on the wall clock;
    * each is claimed in storage, so with several consumers it runs once. A consumer that was down
-   * fires only the latest missed tick, or up to 100 with `catchUp: true`.
+   * fires only the latest missed tick, or up to 100 with `catchUp: true`. Its return value is not
+   * stored unless its options say `results: true`.
    */
   periodicTask<R>(name: string, schedule: ScheduleSpec, fn: () => R): TaskDef<[], R>;
   periodicTask<R>(name: string, schedule: ScheduleSpec, options: TaskOptions & { catchUp?: boolean; context: true }, fn: (ctx: TaskContext) => R): TaskDef<[], R>;
@@ -179,7 +180,8 @@ export class Huey extends HueyData {
     const fn = typeof optionsOrFn === "function" ? optionsOrFn : maybeFn;
     const { catchUp, ...options } = typeof optionsOrFn === "function" ? {} : (optionsOrFn ?? {});
     const parsed = parseSchedule(schedule, name);
-    const def = this.task<[], R>(name, options, fn as () => R);
+    // As in Huey, a periodic task's return value has no reader: it is stored only when asked (`results: true`).
+    const def = this.task<[], R>(name, { ...options, results: options.results ?? false }, fn as () => R);
     this.#periodic.push({ name, schedule: parsed, catchUp: catchUp ?? false });
     return def;
   }

@@ -14,8 +14,14 @@ export interface HueyOptions {
    * @default false
    */
   immediate?: boolean;
-  /** Store return values for `Result.get()`; a task's own `results` option wins. @default true */
+  /** Store return values for `Result.get()`; a task's own `results` option wins. Periodic tasks store none unless their own `results` is true. @default true */
   results?: boolean;
+  /**
+   * How long a stored result is kept when nobody reads it: results (and failures) older than this read as
+   * missing and consumers delete them. A task's own `resultTtl` wins; `false` keeps results until read.
+   * @default "7d"
+   */
+  resultTtl?: Duration | false;
   /** Largest stored payload (arguments, or a result) in bytes. @default 1 MiB */
   maxPayloadSize?: number;
   /**
@@ -30,6 +36,8 @@ export interface ResolvedHueyOptions {
   readonly name: string;
   readonly immediate: boolean;
   readonly results: boolean;
+  /** ms, or null to keep results until read. */
+  readonly resultTtl: number | null;
   readonly maxPayloadSize: number;
   /** ms, or null to keep no dead letters. */
   readonly failedRetention: number | null;
@@ -45,10 +53,14 @@ export function resolveHueyOptions(o: HueyOptions): ResolvedHueyOptions {
     throw new ConfigurationError(`maxPayloadSize must be a whole number of bytes, 64 or more; got ${String(o.maxPayloadSize)}`);
   }
   const retention = o.failedRetention ?? "7d";
+  const resultTtl = o.resultTtl ?? "7d";
+  const resultTtlMs = resultTtl === false ? null : toMs(resultTtl, "resultTtl");
+  if (resultTtlMs === 0) throw new ConfigurationError(`resultTtl must be longer than 0 (false keeps results until read), got ${JSON.stringify(o.resultTtl)}`);
   return Object.freeze({
     name: o.name,
     immediate: o.immediate ?? false,
     results: o.results ?? true,
+    resultTtl: resultTtlMs,
     maxPayloadSize,
     failedRetention: retention === false ? null : toMs(retention, "failedRetention"),
   });

@@ -170,6 +170,8 @@ export interface StageTaskOptions {
   retryMaxDelay?: number | null;
   /** ms after the stage is stored, or null. */
   expires?: number | null;
+  /** How long its stored result (also a failure) is kept, ms; null keeps it until read. */
+  resultTtl?: number | null;
 }
 
 /** For a stage whose task is not registered here: no retries. */

@@ -88,7 +88,9 @@ function failure(payload: string, m: Message, ack: LeaseRef[], error: Serialized
   if (!o.noRetry && m.retries > 0) return retry(m, ack, now, retryDelay(m, o.rand ?? Math.random), signals);
   const stored: StoredResult = { ok: false, name: m.name, error, attempts: m.attempt };
   const batch = stopped(m, error);
-  batch.results!.unshift({ id: m.id, payload: JSON.stringify(stored) });
+  // A failure is a result too: it expires as the task's successes do (else failures pile up forever).
+  const ttl = o.lookup?.(m.name)?.resultTtl;
+  batch.results!.unshift({ id: m.id, payload: JSON.stringify(stored), ...(ttl ? { expiresAt: now + ttl } : {}) });
   let also: AlsoSignal[] | undefined;
   if (m.onError) {
     const task = o.lookup?.(m.onError.name) ?? { priority: m.priority, retries: 0, retryDelay: 0 };

@@ -55,7 +55,7 @@ export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedH
     retryMaxDelay: optionalMs(name, "retryMaxDelay", o.retryMaxDelay),
     results: o.results ?? huey.results,
     storeNone: o.storeNone ?? true,
-    resultTtl: optionalMs(name, "resultTtl", o.resultTtl),
+    resultTtl: o.resultTtl === undefined ? huey.resultTtl : o.resultTtl === false ? null : optionalMs(name, "resultTtl", o.resultTtl),
     expires: optionalMs(name, "expires", o.expires),
     timeout,
     context: o.context ?? false,

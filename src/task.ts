@@ -49,8 +49,8 @@ export interface TaskOptions {
   results?: boolean;
   /** Store `undefined`/`null` return values too (Huey does not by default; a blocking get() then waits forever). @default true */
   storeNone?: boolean;
-  /** Drop a stored result this long after it was written. @default kept until read with preserve:false or flushed */
-  resultTtl?: Duration;
+  /** Drop a stored result this long after it was written; `false` keeps it until read. @default the Huey's `resultTtl` (7 days) */
+  resultTtl?: Duration | false;
   /** A task not started this long after it was enqueued is skipped (signal "expired"). @default never */
   expires?: Duration;
   /** Stop a run after this long: its AbortSignal fires, then its Worker is replaced. @default the consumer's `timeout` */

@@ -1,5 +1,7 @@
 // What every command shares: its common flags, loading the tasks file to find its Huey (as
 // `huey run` does), and asking before destroying anything.
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { internalsOf } from "../_internals";
 import type { Huey } from "../huey";
 import { positionals } from "./args";
@@ -28,17 +30,44 @@ export const commonArgs = { instance: instanceArg, json: jsonArg, verbose: verbo
 /**
  * Load the tasks file (registering the "bun-huey" module first, so the file's import resolves to
  * this copy of the library), run `fn` with its Huey, and close the storage afterwards.
+ * Commands that only read (the default) never create a database: a SqliteHuey whose file does not
+ * exist is the error "no database at PATH"; `create: true` (enqueue, revoke) opens or creates it;
+ * `noStorage: true` (tasks, which lists only what the file registers) skips the check.
  */
-export async function withHuey<T>(file: string, instance: string | undefined, fn: (huey: Huey) => Promise<T>): Promise<T> {
+export async function withHuey<T>(
+  file: string,
+  instance: string | undefined,
+  fn: (huey: Huey) => Promise<T>,
+  options: { create?: boolean; noStorage?: boolean } = {},
+): Promise<T> {
   const { loadTasksFile, registerModulePlugin } = await import("../consumer/loader");
   const api = await import("../index");
   registerModulePlugin(api as unknown as Record<string, unknown>);
+  // The same .env files `huey run` (and bun) loads, so a producer command sees the consumer's settings.
+  if (!/^(1|true|yes)$/i.test(process.env.HUEY_NO_ENV_FILE ?? "")) {
+    const { loadEnvFiles } = await import("../consumer/env-files");
+    loadEnvFiles(dirname(resolve(file)));
+  }
   const { huey } = await loadTasksFile(file, instance ?? null);
+  if (!options.create && !options.noStorage) {
+    const missing = missingDatabase(huey, api.SqliteHuey);
+    if (missing) {
+      await huey.close().catch(() => {});
+      throw new CliError(`no database at ${inert(missing)} (nothing was created; it appears when a consumer or producer first uses the queue)`);
+    }
+  }
   try {
     return await fn(huey);
   } finally {
     await huey.close().catch(() => {});
   }
+}
+
+/** The absolute path of a SqliteHuey's database file when it does not exist yet, else null. */
+export function missingDatabase(huey: Huey, sqliteHuey: abstract new (...a: never[]) => { filename: string }): string | null {
+  if (!(huey instanceof sqliteHuey)) return null;
+  const f = (huey as unknown as { filename: string }).filename;
+  return f === ":memory:" || existsSync(f) ? null : f;
 }
 
 /** Positionals after FILE (and after `skip` more declared ones); more than `max` is a usage error. */

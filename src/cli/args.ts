@@ -104,12 +104,19 @@ export function intFlag(value: unknown, flag: string): number | undefined {
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/;
 
-/** A duration flag ("500ms", "5s", "2m", "1h", "1d", or plain milliseconds) in ms. */
-export function durationFlag(value: unknown, flag: string): number | undefined {
+/**
+ * A duration flag ("500ms", "5s", "2m", "1h", "1d") in ms. A bare number is refused: Huey's flags take
+ * seconds and ours once took milliseconds, so "5" would silently mean something else to someone.
+ */
+export function durationFlag(value: unknown, flag: string, command?: string): number | undefined {
   if (value === undefined) return undefined;
-  const m = typeof value === "string" ? DURATION.exec(value) : null;
-  if (!m) throw new CliUsageError(`${flag} must be a duration such as 500ms, 5s, 2m, 1h or 1d, got "${String(value)}"`);
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? "ms"]!);
+  const s = typeof value === "string" ? value : "";
+  if (/^\s*\d+(?:\.\d+)?\s*$/.test(s)) {
+    throw new CliUsageError(`${flag} must be a duration with a unit such as ${s.trim()}s (bare numbers are not accepted), got "${s}"`, command);
+  }
+  const m = DURATION.exec(s);
+  if (!m || m[2] === undefined) throw new CliUsageError(`${flag} must be a duration such as 500ms, 5s, 2m, 1h or 1d, got "${String(value)}"`, command);
+  return Math.round(Number(m[1]) * UNITS[m[2]]!);
 }
 
 /**

@@ -7,7 +7,8 @@ import type { PeriodicDef } from "../periodic";
 import { GroupCommitter } from "./committer";
 import { Engine } from "./engine";
 import { Logger } from "./logger";
-import { Maintenance, MAX_IDLE_MS } from "./maintenance";
+import { Maintenance, MAX_IDLE_MS, storageWhere } from "./maintenance";
+import { VERSION } from "../_version";
 import { resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from "./options";
 import { WorkerPool } from "./worker-pool";
 
@@ -122,7 +123,7 @@ export class Consumer {
     const hi = internalsOf(this.#huey);
     if (o.periodic) this.maintenance.usePeriodic(hi.registry.periodic, enqueueTick(this.#huey));
     this.log.info(
-      `consumer started: huey "${this.#huey.name}" on ${storage.kind}, ${o.workers} worker(s) x concurrency ${o.concurrency}, ` +
+      `consumer started: bun-huey ${VERSION}, huey "${this.#huey.name}" on ${storage.kind}${storageWhere(storage)}, ${o.workers} worker(s) x concurrency ${o.concurrency}, ` +
         `tasks: ${this.#huey.taskNames().join(", ") || "(none)"}`,
     );
     this.#loopDone = this.#loop();

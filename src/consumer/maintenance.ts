@@ -6,6 +6,8 @@ import { KEYS, type DeadLetter } from "../message";
 import { PeriodicScheduler, type PeriodicDef } from "../periodic";
 import type { ChordSpec } from "../pipeline";
 import type { Storage } from "../storage/types";
+import { redactUrl } from "../storage/_redis-connection";
+import { escapeControl } from "../_text";
 import type { Engine, Log } from "./engine";
 
 /** Longest idle sleep between schedule checks; changes in storage wake the poller sooner. */
@@ -14,6 +16,16 @@ export const PROMOTE_BATCH = 1000;
 export const MAX_IDLE_MS = 1_000;
 /** How often expired dead letters, results, counters and locks are dropped. */
 const RETENTION_EVERY_MS = 60_000;
+/**
+ * Expired entries deleted per purge statement: each is a short write transaction, so a million expired
+ * results never hold the write lock (and stall the tasks' commits) for long.
+ */
+export const PURGE_BATCH = 1_000;
+/**
+ * Purge batches per retention round at most. What is left over is purged at the next maintenance round
+ * (every lease/3) rather than waiting a whole minute, so the purge keeps up with a busy queue.
+ */
+export const PURGE_ROUNDS = 20;
 
 export interface MaintenanceHost {
   storage: Storage;
@@ -67,11 +79,25 @@ export class Maintenance {
     // Chords whose last member finished in a consumer that died before enqueuing the callback.
     for (const c of await this.h.pendingChords()) await this.h.completeChord(c);
     if (now >= this.#nextRetention) {
-      this.#nextRetention = now + RETENTION_EVERY_MS;
-      await this.dropOldDeadLetters(now);
-      const purged = await storage.purgeExpired(now);
-      if (purged > 0) log.debug(`dropped ${purged} expired result(s), counter(s) and lock(s)`);
+      const { purged, more } = await this.retain(now);
+      this.#nextRetention = more ? 0 : now + RETENTION_EVERY_MS;
+      if (purged > 0) log.debug(`dropped ${purged} expired result(s), counter(s) and lock(s)${more ? "; more next round" : ""}`);
     }
+  }
+
+  /**
+   * One retention round: old dead letters, then expired results, counters and locks in batches of
+   * PURGE_BATCH, at most PURGE_ROUNDS of them. `more`: it stopped with entries possibly left.
+   */
+  async retain(now: number): Promise<{ purged: number; more: boolean }> {
+    await this.dropOldDeadLetters(now);
+    let purged = 0;
+    for (let round = 0; round < PURGE_ROUNDS; round++) {
+      const n = await this.h.storage.purgeExpired(now, PURGE_BATCH);
+      purged += n;
+      if (n < PURGE_BATCH) return { purged, more: false };
+    }
+    return { purged, more: true };
   }
 
   /** Renew running tasks' leases and locks; a task whose lease or lock is gone is stopped. */
@@ -128,4 +154,12 @@ export class Maintenance {
     const old = rows.filter((r) => (JSON.parse(r.value) as DeadLetter).failedAt < now - keep).map((r) => r.key);
     if (old.length) await this.h.storage.commit({ deleteData: old });
   }
+}
+
+/** Where a storage keeps its data, for the startup line: " at /abs/app.db", " at redis://…" (password hidden). */
+export function storageWhere(storage: Storage): string {
+  const s = storage as unknown as { filename?: unknown; url?: unknown };
+  if (typeof s.filename === "string") return ` at ${escapeControl(s.filename)}`;
+  if (typeof s.url === "string") return ` at ${escapeControl(redactUrl(s.url))}`;
+  return "";
 }

@@ -1,6 +1,10 @@
 // runConsumer: what `huey run FILE` does around a Consumer. OS signals (graceful, then forced), SIGHUP
 // reload, the log sink, and the exit status a supervisor reads.
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { Huey } from "../huey";
+import { escapeControl } from "../_text";
+import { VERSION } from "../_version";
 import { Consumer } from "./consumer";
 import { loadTasksFile, registerModulePlugin } from "./loader";
 import { fileSink, Logger } from "./logger";
@@ -42,6 +46,13 @@ export async function runConsumer(file: string, options: RunConsumerOptions = {}
   const o = resolveConsumerOptions(consumerOptions);
   const logger = new Logger(o.logLevel, o.logFormat, options.logFile ? fileSink(options.logFile) : undefined);
   const instance = options.instance ?? null;
+  const other = installedVersion(dirname(resolve(file)));
+  if (other !== null && other !== VERSION) {
+    logger.warn(
+      `this huey is bun-huey ${VERSION}, but the tasks file's folder has node_modules/bun-huey ${escapeControl(other)}: ` +
+        `the consumer runs the tasks with ${VERSION}; a producer run with bun uses ${escapeControl(other)}. Use the same version for both`,
+    );
+  }
   let generation = 0;
 
   async function startWith(huey: Huey, path: string): Promise<Consumer> {
@@ -139,4 +150,14 @@ export async function runConsumer(file: string, options: RunConsumerOptions = {}
     process.on("SIGHUP", () => void running.reload().catch(() => {}));
   }
   return running;
+}
+
+/** The version of `<dir>/node_modules/bun-huey`, or null when there is none (or it cannot be read). */
+export function installedVersion(dir: string): string | null {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dir, "node_modules", "bun-huey", "package.json"), "utf8")) as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : null;
+  } catch {
+    return null;
+  }
 }

@@ -121,9 +121,16 @@ export function prepare(db: Database) {
     dataVersion: q("PRAGMA data_version"),
     listData: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"),
     listDataFrom: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? ORDER BY key LIMIT ?"),
-    purgeResults: q("DELETE FROM results WHERE queue = ? AND expires_at IS NOT NULL AND expires_at <= ?"),
-    purgeCounters: q("DELETE FROM counters WHERE queue = ? AND expires_at <= ?"),
-    purgeLocks: q("DELETE FROM locks WHERE queue = ? AND until <= ?"),
+    // Each purge deletes at most ?3 rows (found through the expiry indexes), so one statement never holds
+    // the write lock for long however many rows expired.
+    purgeResults: q(
+      `DELETE FROM results WHERE queue = ?1 AND id IN
+         (SELECT id FROM results WHERE queue = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2 LIMIT ?3)`,
+    ),
+    purgeCounters: q(
+      "DELETE FROM counters WHERE queue = ?1 AND key IN (SELECT key FROM counters WHERE queue = ?1 AND expires_at <= ?2 LIMIT ?3)",
+    ),
+    purgeLocks: q("DELETE FROM locks WHERE queue = ?1 AND key IN (SELECT key FROM locks WHERE queue = ?1 AND until <= ?2 LIMIT ?3)"),
     countData: q("SELECT count(*) AS n FROM kv WHERE queue = ? AND key >= ? AND key < ?"),
     countDataFrom: q("SELECT count(*) AS n FROM kv WHERE queue = ? AND key >= ?"),
     incr: q(

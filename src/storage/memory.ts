@@ -4,6 +4,7 @@ import { Waiters } from "./_waiters";
 import type {
   CommitBatch, CommitReport, FencedWrite, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
+import { PURGE_ALL, purgeLimit } from "./types";
 
 interface Row extends QueueItem {
   seq: number;
@@ -233,12 +234,21 @@ export class MemoryStorage implements Storage {
       .map(([key, l]) => ({ key, owner: l.owner, until: l.until, fence: l.fence }));
   }
 
-  async purgeExpired(now: number): Promise<number> {
-    let n = 0;
-    for (const [id, r] of this.#results) if (r.expiresAt !== null && r.expiresAt <= now && this.#results.delete(id)) n++;
-    for (const [k, c] of this.#counters) if (c.expiresAt <= now && this.#counters.delete(k)) n++;
-    for (const [k, l] of this.#locks) if (l.until <= now && this.#locks.delete(k)) n++;
-    return n;
+  async purgeExpired(now: number, limit: number = PURGE_ALL): Promise<number> {
+    const max = purgeLimit(limit);
+    const drop = <V>(map: Map<string, V>, expired: (v: V) => boolean): number => {
+      let n = 0;
+      for (const [k, v] of map) {
+        if (n >= max) break;
+        if (expired(v) && map.delete(k)) n++;
+      }
+      return n;
+    };
+    return (
+      drop(this.#results, (r) => r.expiresAt !== null && r.expiresAt <= now) +
+      drop(this.#counters, (c) => c.expiresAt <= now) +
+      drop(this.#locks, (l) => l.until <= now)
+    );
   }
 
   async pendingCount(): Promise<number> {

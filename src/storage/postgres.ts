@@ -9,6 +9,7 @@ import type { Topic } from "./_wake";
 import type {
   CommitBatch, CommitReport, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
+import { PURGE_ALL, purgeLimit } from "./types";
 
 export interface PostgresStorageOptions {
   /** Connection URL, e.g. `postgres://user:password@host:5432/database`. */
@@ -350,11 +351,19 @@ export class PostgresStorage implements Storage {
     return rows.map((r) => ({ key: String(r.key), owner: String(r.owner), until: Number(r.until), fence: Number(r.fence) }));
   }
 
-  async purgeExpired(now: number): Promise<number> {
+  async purgeExpired(now: number, limit: number = PURGE_ALL): Promise<number> {
+    const n = purgeLimit(limit);
+    // Each kind at most `n` rows per call, so one statement never holds its row locks for long.
     const [row] = await this.#conn.run("purge expired entries", ({ sql, t }) => sql`
-      WITH r AS (DELETE FROM ${t.results} WHERE queue = ${this.queue} AND expires_at IS NOT NULL AND expires_at <= ${now} RETURNING 1),
-           c AS (DELETE FROM ${t.counters} WHERE queue = ${this.queue} AND expires_at <= ${now} RETURNING 1),
-           l AS (DELETE FROM ${t.locks} WHERE queue = ${this.queue} AND until <= ${now} RETURNING 1)
+      WITH r AS (DELETE FROM ${t.results} WHERE queue = ${this.queue} AND id IN (
+             SELECT id FROM ${t.results} WHERE queue = ${this.queue} AND expires_at IS NOT NULL AND expires_at <= ${now} LIMIT ${n}
+             FOR UPDATE SKIP LOCKED) RETURNING 1),
+           c AS (DELETE FROM ${t.counters} WHERE queue = ${this.queue} AND key IN (
+             SELECT key FROM ${t.counters} WHERE queue = ${this.queue} AND expires_at <= ${now} LIMIT ${n}
+             FOR UPDATE SKIP LOCKED) RETURNING 1),
+           l AS (DELETE FROM ${t.locks} WHERE queue = ${this.queue} AND key IN (
+             SELECT key FROM ${t.locks} WHERE queue = ${this.queue} AND until <= ${now} LIMIT ${n}
+             FOR UPDATE SKIP LOCKED) RETURNING 1)
       SELECT ((SELECT count(*) FROM r) + (SELECT count(*) FROM c) + (SELECT count(*) FROM l))::int AS n`);
     return Number(row!.n);
   }

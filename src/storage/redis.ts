@@ -8,6 +8,7 @@ import type { Topic } from "./_wake";
 import type {
   CommitBatch, CommitReport, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
+import { PURGE_ALL, purgeLimit } from "./types";
 
 export { redactUrl } from "./_redis-connection";
 
@@ -227,8 +228,8 @@ export class RedisStorage implements Storage {
     return chunks(flat, 4).map(([key, owner, until, fence]) => ({ key: key!, owner: owner!, until: Number(until), fence: Number(fence) }));
   }
 
-  async purgeExpired(now: number): Promise<number> {
-    return Number(await this.#run(SCRIPTS.purge, [now], "purge expired entries"));
+  async purgeExpired(now: number, limit: number = PURGE_ALL): Promise<number> {
+    return Number(await this.#run(SCRIPTS.purge, [now, purgeLimit(limit)], "purge expired entries"));
   }
 
   pendingCount(): Promise<number> {

@@ -12,6 +12,8 @@ import { FileWake, type Topic } from "./_wake";
 import type {
   CommitBatch, CommitReport, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
+import { PURGE_ALL, purgeLimit } from "./types";
+import { resolveDbFilename } from "../_caller";
 
 export { describeSqliteError } from "./_sqlite-errors";
 
@@ -68,7 +70,10 @@ export class SqliteStorage implements Storage {
       );
     }
     this.queue = options.queue;
-    this.filename = options.filename;
+    // Relative: against the folder of the file that runs `new SqliteStorage(...)` (see SqliteHuey).
+    const filename = typeof options.filename === "string" ? resolveDbFilename(options.filename, new.target) : options.filename;
+    options = { ...options, filename };
+    this.filename = filename;
     this.#db = openDatabase(options);
     this.#s = prepare(this.#db);
     const file = this.filename === ":memory:" || this.filename === "" ? null : this.filename;
@@ -255,13 +260,14 @@ export class SqliteStorage implements Storage {
     return this.#guard(() => this.#s.listLocks.all(this.queue, now) as LockInfo[], "list locks");
   }
 
-  async purgeExpired(now: number): Promise<number> {
+  async purgeExpired(now: number, limit: number = PURGE_ALL): Promise<number> {
+    const n = purgeLimit(limit);
     return this.#guard(
       () =>
         this.#db.transaction(() => {
           const s = this.#s;
           return (
-            s.purgeResults.run(this.queue, now).changes + s.purgeCounters.run(this.queue, now).changes + s.purgeLocks.run(this.queue, now).changes
+            s.purgeResults.run(this.queue, now, n).changes + s.purgeCounters.run(this.queue, now, n).changes + s.purgeLocks.run(this.queue, now, n).changes
           );
         }).immediate(),
       "purge expired entries",

@@ -194,8 +194,10 @@ export interface Storage {
   /**
    * Drop results, counters and locks that expired by `now` (the consumer calls this now and
    * then: expired entries read as missing, but would otherwise stay). Returns how many.
+   * At most `limit` entries of each kind go per call (default: all), so one call stays short
+   * however many expired: call again while it returns `limit` or more.
    */
-  purgeExpired(now: number): Promise<number>;
+  purgeExpired(now: number, limit?: number): Promise<number>;
 
   /** Ready items (not leased). */
   pendingCount(): Promise<number>;
@@ -225,4 +227,13 @@ export interface Storage {
   close(): Promise<void>;
   /** A one-line description of a fatal problem with the store (file replaced, WAL deleted), or null. */
   checkHealth?(): Promise<string | null>;
+}
+
+/** purgeExpired() without a limit. */
+export const PURGE_ALL = Number.MAX_SAFE_INTEGER;
+
+/** A purge limit checked: a whole number of 1 or more. */
+export function purgeLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`purgeExpired limit must be a whole number of 1 or more, got ${limit}`);
+  return limit;
 }

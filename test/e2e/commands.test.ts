@@ -90,6 +90,8 @@ describe("usage errors exit 2; other errors exit 1; one line on stderr", () => {
     [["failed", "tasks.ts", "--retry", "all", "--purge"], /^huey: give --retry or --purge, not both/],
   ])("huey %p", async (args, first) => {
     const { huey } = setup();
+    // flush reads the queue before it asks: it needs a database (a missing one is "no database at").
+    if (args[0] === "flush") expect((await huey("enqueue", "tasks.ts", "add", "1", "2")).code).toBe(0);
     const r = await huey(...args);
     expectError(r, 2, first);
     expect(lines(r.stderr)[1]).toMatch(/^\(see huey (\w+ )?--help\)$/);
@@ -107,7 +109,9 @@ describe("usage errors exit 2; other errors exit 1; one line on stderr", () => {
       1,
       /^huey: no task named "nope" in tasks\.ts; registered: add, echo, boom, nothing, limited, sync, nightly$/,
     );
-    expect((await json("status", "tasks.ts")).queued).toBe(0);
+    // Nothing enqueued: not even a database was created.
+    expectError(await huey("status", "tasks.ts"), 1, /^huey: no database at \/.*queue\.db/);
+    void json;
   });
 
   test("-v adds the stack trace", async () => {
@@ -215,7 +219,7 @@ describe("tasks and status", () => {
       { ...base, name: "nothing" },
       { ...base, name: "limited", timeout: 30_000, unique: true, rateLimit: { limit: 5, per: 60_000 } },
       { ...base, name: "sync", lock: "daily-sync" },
-      { ...base, name: "nightly", periodic: expect.stringContaining("0 3 * * *") },
+      { ...base, name: "nightly", results: false, periodic: expect.stringContaining("0 3 * * *") },
     ]);
     const r = await huey("tasks", "tasks.ts");
     expect(lines(r.stdout)[0]).toMatch(/^NAME\s+PRIORITY\s+RETRIES\s+RETRY DELAY\s+TIMEOUT\s+UNIQUE\s+RATE LIMIT\s+LOCK\s+SCHEDULE$/);
@@ -234,6 +238,7 @@ describe("tasks and status", () => {
     expect(s).toEqual({
       queue: "cli",
       storage: "sqlite",
+      database: env.HUEY_DB,
       queued: 1,
       running: 0,
       scheduled: 1,
@@ -245,13 +250,15 @@ describe("tasks and status", () => {
     });
     expect(s.periodic[0].nextRun).toBeGreaterThan(s.at);
     const r = await huey("status", "tasks.ts");
-    expect(r.stdout).toMatch(/^queue "cli" \(sqlite\)\n {2}queued {5}1\n {2}running {4}0\n {2}scheduled {2}1\n/);
+    expect(r.stdout).toStartWith(`queue "cli" (sqlite)\n  database ${env.HUEY_DB}\n`);
+    expect(r.stdout).toMatch(/\n {2}queued {5}1\n {2}running {4}0\n {2}scheduled {2}1\n/);
     expect(r.stdout).toMatch(/daily-sync\s+owner-1\s+(59|60)s/);
     expect(r.stdout).toMatch(/nightly\s+"0 3 \* \* \*".*\(in /);
   });
 
   test("status --watch: one snapshot per interval when piped (JSON lines with --json); SIGINT exits 0", async () => {
-    const { dir, env } = setup();
+    const { dir, env, json } = setup();
+    await json("enqueue", "tasks.ts", "add", "1", "2"); // status needs a database to watch
     const c = await spawnHuey(["status", "tasks.ts", "--watch", "100ms", "--json"], { cwd: dir, env });
     await waitFor(() => c.stdout.split("\n").length >= 3 || !c.running, "two snapshots");
     c.proc.kill("SIGINT");

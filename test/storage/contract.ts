@@ -393,6 +393,34 @@ export function describeStorageContract(
       expect((await s.listLocks(T0)).map((l) => l.key)).toEqual(["l-young"]);
     });
 
+    test("purgeExpired with a limit drops at most that many of each kind per call", async () => {
+      const s = await make();
+      for (let i = 0; i < 5; i++) await s.putResult({ id: `r${i}`, payload: "x", expiresAt: T0 + 10 });
+      await s.putResult({ id: "young", payload: "y", expiresAt: T0 + 5000 });
+      for (let i = 0; i < 3; i++) await s.incr(`c${i}`, 1, T0 + 10, T0);
+      for (let i = 0; i < 3; i++) expect(await s.acquireLock(`l${i}`, "a", T0 + 10, T0)).toBeNumber();
+      const calls: number[] = [];
+      for (let n = -1; n !== 0; ) calls.push((n = await s.purgeExpired(T0 + 100, 2)));
+      expect(calls).toEqual([6, 4, 1, 0]);
+      expect(await s.resultCount()).toBe(1);
+      expect(await s.getResult("young", true, T0 + 100)).toBe("y");
+      expect(await s.listLocks(T0)).toEqual([]);
+      await expect(s.purgeExpired(T0, 0)).rejects.toThrow(/limit/);
+    });
+
+    test("purgeExpired in batches drains thousands of expired results and keeps the rest", async () => {
+      const s = await make();
+      const results = Array.from({ length: 2_500 }, (_, i) => ({ id: `old-${i}`, payload: "x", expiresAt: T0 + 10 }));
+      await s.commit({ results: [...results, { id: "keep", payload: "k", expiresAt: T0 + 5000 }, { id: "forever", payload: "f" }] });
+      const calls: number[] = [];
+      for (let n = -1; n !== 0; ) calls.push((n = await s.purgeExpired(T0 + 100, 1_000)));
+      expect(calls).toEqual([1_000, 1_000, 500, 0]);
+      expect(await s.resultCount()).toBe(2);
+      // An expired result read before the purge reached it reads as missing, as without batches.
+      await s.putResult({ id: "stale", payload: "s", expiresAt: T0 + 10 });
+      expect(await s.getResult("stale", true, T0 + 100)).toBeNull();
+    });
+
     test("incr counts within a window and starts again after it", async () => {
       const s = await make();
       expect(await s.incr("c", 1, T0 + 1000, T0)).toBe(1);

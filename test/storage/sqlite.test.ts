@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { SqliteHuey } from "../../src/storage/sqlite-huey";
@@ -317,16 +317,37 @@ describe("sqlite storage: checkHealth", () => {
   test("names the file by its absolute path, and is not fooled by a change of working directory", async () => {
     const dir = tempDir();
     const cwd = process.cwd();
-    process.chdir(dir);
-    let s: SqliteStorage;
+    // A relative filename resolves beside the calling file, not the working directory (see _caller.ts);
+    // what matters here is that a later chdir does not make the open file look deleted.
+    const s = new SqliteStorage({ filename: join(dir, "rel.db"), queue: "q" });
+    process.chdir(tempDir());
     try {
-      s = new SqliteStorage({ filename: "rel.db", queue: "q" });
+      expect(await s.checkHealth()).toBeNull();
+      rmSync(join(dir, "rel.db-wal"));
+      expect(await s.checkHealth()).toBe(`the WAL file ${join(dir, "rel.db")}-wal was deleted while open`);
     } finally {
       process.chdir(cwd);
     }
-    expect(await s.checkHealth()).toBeNull();
-    rmSync(join(dir, "rel.db-wal"));
-    expect(await s.checkHealth()).toBe(`the WAL file ${join(dir, "rel.db")}-wal was deleted while open`);
+    await s.close();
+  });
+});
+
+describe("sqlite storage: relative filenames", () => {
+  test("resolve against the folder of the file that creates the storage, whatever the working directory", async () => {
+    const dir = tempDir();
+    const file = join(dir, "make.ts");
+    writeFileSync(file, `import { SqliteStorage } from ${JSON.stringify(join(import.meta.dir, "../../src/storage/sqlite"))};\nexport const s = new SqliteStorage({ filename: "rel.db", queue: "q" });\n`);
+    const cwd = process.cwd();
+    process.chdir(tempDir());
+    let s: SqliteStorage;
+    try {
+      ({ s } = (await import(file)) as { s: SqliteStorage });
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(s.filename).toBe(join(dir, "rel.db"));
+    expect(existsSync(join(dir, "rel.db"))).toBe(true);
+    expect(new SqliteStorage({ filename: ":memory:", queue: "m" }).filename).toBe(":memory:");
     await s.close();
   });
 });

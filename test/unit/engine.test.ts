@@ -66,7 +66,7 @@ let n = 0;
 
 /** A Huey on memory storage, an engine over it, and a record of signals by task id. */
 function setup(o: { pool?: "manual" | "inline"; slots?: number; lease?: number; maxLeases?: number; group?: boolean; now?: () => number } = {}) {
-  const huey = new MemoryHuey({ name: `engine-${++n}` });
+  const huey = new MemoryHuey({ name: `engine-${++n}`, resultTtl: false }); // its clock starts in 1970: a 7-day TTL would expire every result at once
   const storage = huey.storage;
   const signals = new Map<string, SignalName[]>();
   huey.signal([], (s, t) => void (signals.get(t.id) ?? signals.set(t.id, []).get(t.id)!).push(s));

@@ -79,7 +79,7 @@ export default defineCommand({
       }
       if (a.json) printJson({ id: r.id, name, eta: eta ?? null, value: value ?? null });
       else out(jsonText(value ?? null, 2));
-    });
+    }, { create: true });
   },
 });
 

@@ -44,7 +44,7 @@ export const revoke = defineCommand({
       if (a.json) return printJson({ ...t, until: until ?? null, once: a.once === true });
       const what = t.task !== null ? `every call of task ${t.task}` : `task ${t.id}`;
       out(`revoked ${what}${until !== undefined ? ` until ${formatWhen(until)}` : ""}${a.once ? " (next run only)" : ""}`);
-    });
+    }, { create: true });
   },
 });
 
@@ -68,6 +68,6 @@ export const restore = defineCommand({
       if (a.json) return printJson({ ...t, restored });
       const what = t.task !== null ? `task ${t.task}` : `task ${t.id}`;
       out(restored ? `restored ${what}` : `${what} was not revoked`);
-    });
+    }, { create: true });
   },
 });

@@ -1,58 +1,98 @@
 import { defineCommand } from "citty";
+import { dirname, resolve } from "node:path";
 import { ConfigurationError } from "../../errors";
 import type { LogLevel } from "../../consumer/options";
 import { CliUsageError } from "../errors";
-import { wholeFlag } from "../args";
+import { durationFlag, wholeFlag } from "../args";
 
 export const runArgs = {
   file: { type: "positional", description: "the tasks file (exports a Huey instance)", required: true, valueHint: "tasks.ts" },
-  workers: { type: "string", alias: "w", description: "Bun Workers that run tasks (default 1)", valueHint: "N" },
-  concurrency: { type: "string", description: "tasks each Worker runs at once, for async I/O tasks (default 1)", valueHint: "C" },
-  prefetch: { type: "string", description: "tasks queued in each Worker ahead of the running ones (default 128, fewer for slow tasks)", valueHint: "N" },
-  grace: { type: "string", description: "on SIGINT/SIGTERM, time running tasks get to finish (default 30s)", valueHint: "30s" },
-  lease: { type: "string", description: "how long a taken task is hidden from other consumers; renewed while it runs (default 30s)", valueHint: "30s" },
-  timeout: { type: "string", description: "stop a task running longer than this, unless its own timeout option says otherwise (default none)", valueHint: "5m" },
-  "max-tasks": { type: "string", description: "replace a Worker after it ran N tasks, to contain memory leaks (default never)", valueHint: "N" },
-  "no-periodic": { type: "boolean", alias: "n", description: "do not enqueue periodic tasks from this consumer" },
-  "flush-locks": { type: "boolean", description: "free every lock before starting (locks a killed consumer left)" },
-  instance: { type: "string", description: "the Huey instance to run, when the file exports several (export or huey name)", valueHint: "NAME" },
-  logfile: { type: "string", description: "append log lines to this file instead of stderr", valueHint: "PATH" },
-  "log-format": { type: "string", description: "log lines as text or json (default text)", valueHint: "text|json" },
-  verbose: { type: "boolean", alias: "v", description: "log debug lines, with stacks of failed tasks" },
-  quiet: { type: "boolean", alias: "q", description: "log warnings and errors only, not one line per task" },
+  workers: { type: "string", alias: "w", description: "Bun Workers that run tasks (default 1) [HUEY_WORKERS]", valueHint: "N" },
+  concurrency: { type: "string", description: "tasks each Worker runs at once, for async I/O tasks (default 1) [HUEY_CONCURRENCY]", valueHint: "C" },
+  prefetch: { type: "string", description: "tasks queued in each Worker ahead of the running ones (default 128, fewer for slow tasks) [HUEY_PREFETCH]", valueHint: "N" },
+  grace: { type: "string", description: "on SIGINT/SIGTERM, time running tasks get to finish (default 30s) [HUEY_GRACE]", valueHint: "30s" },
+  lease: { type: "string", description: "how long a taken task is hidden from other consumers; renewed while it runs (default 30s) [HUEY_LEASE]", valueHint: "30s" },
+  timeout: { type: "string", description: "stop a task running longer than this, unless its own timeout option says otherwise (default none) [HUEY_TIMEOUT]", valueHint: "5m" },
+  "max-tasks": { type: "string", description: "replace a Worker after it ran N tasks, to contain memory leaks (default never) [HUEY_MAX_TASKS]", valueHint: "N" },
+  "no-periodic": { type: "boolean", alias: "n", description: "do not enqueue periodic tasks from this consumer [HUEY_NO_PERIODIC=1]" },
+  "flush-locks": { type: "boolean", description: "free every lock before starting (locks a killed consumer left) [HUEY_FLUSH_LOCKS=1]" },
+  instance: { type: "string", description: "the Huey instance to run, when the file exports several (export or huey name) [HUEY_INSTANCE]", valueHint: "NAME" },
+  logfile: { type: "string", description: "append log lines to this file instead of stderr [HUEY_LOGFILE]", valueHint: "PATH" },
+  "log-format": { type: "string", description: "log lines as text or json (default text) [HUEY_LOG_FORMAT]", valueHint: "text|json" },
+  verbose: { type: "boolean", alias: "v", description: "log debug lines, with stacks of failed tasks [HUEY_VERBOSE=1]" },
+  quiet: { type: "boolean", alias: "q", description: "log warnings and errors only, not one line per task [HUEY_QUIET=1]" },
+  "no-env-file": {
+    type: "boolean",
+    description: "do not load .env, .env.<NODE_ENV> and .env.local from the tasks file's folder (loaded by default, as bun does; set variables win) [HUEY_NO_ENV_FILE=1]",
+  },
 } as const;
+
+/** A flag's value, else its environment variable's (named in errors), else undefined. */
+function pick(flag: unknown, envName: string): { value: string | undefined; label: string | undefined } {
+  if (flag !== undefined) return { value: flag as string, label: undefined };
+  const v = process.env[envName];
+  return v === undefined || v === "" ? { value: undefined, label: undefined } : { value: v, label: envName };
+}
+
+/** A boolean flag, else its environment variable: 1/true/yes or 0/false/no. */
+function pickBool(flag: boolean | undefined, envName: string): boolean {
+  if (flag !== undefined) return flag;
+  const v = process.env[envName];
+  if (v === undefined || v === "") return false;
+  if (/^(1|true|yes)$/i.test(v)) return true;
+  if (/^(0|false|no)$/i.test(v)) return false;
+  throw new CliUsageError(`${envName} must be 1 or 0 (true/false), got "${v}"`, "run");
+}
 
 export const runCommand = defineCommand({
   meta: {
     name: "run",
     description:
-      "Run the consumer for a tasks file until SIGINT/SIGTERM (SIGHUP reloads the file).\n\nExamples:\n  huey run tasks.ts -w 4\n  huey run tasks.ts -w 2 --concurrency 20 --logfile /var/log/huey.log",
+      "Run the consumer for a tasks file until SIGINT/SIGTERM (SIGHUP reloads the file).\nEach flag has the environment variable in [brackets]; a flag wins over it. Durations need a unit (5s, 500ms, 2m).\n\nExamples:\n  huey run tasks.ts -w 4\n  huey run tasks.ts -w 2 --concurrency 20 --logfile /var/log/huey.log",
   },
   args: runArgs,
   async run({ args }) {
     const { runConsumer } = await import("../../consumer/run");
     const api = (await import("../../index")) as unknown as Record<string, unknown>;
-    if (args.verbose && args.quiet) throw new CliUsageError("give -v/--verbose or -q/--quiet, not both", "run");
-    const logLevel: LogLevel = args.verbose ? "debug" : args.quiet ? "warn" : "info";
-    const logFormat = args["log-format"] ?? "text";
-    if (logFormat !== "text" && logFormat !== "json") {
-      throw new CliUsageError(`--log-format must be "text" or "json", got "${logFormat}"`, "run");
+    const a = args as Record<string, unknown>;
+    // citty reads --no-X as X=false and -n as no-X=true.
+    const off = (name: string) => (a[`no-${name}`] === true || a[name] === false ? true : undefined);
+    // .env first (as bun loads it before the program), so it may set HUEY_* too; variables already set win.
+    if (!pickBool(off("env-file"), "HUEY_NO_ENV_FILE")) {
+      const { loadEnvFiles } = await import("../../consumer/env-files");
+      loadEnvFiles(dirname(resolve(args.file)));
     }
+    const verbose = pickBool(args.verbose, "HUEY_VERBOSE");
+    const quiet = pickBool(args.quiet, "HUEY_QUIET");
+    if (verbose && quiet) throw new CliUsageError("give -v/--verbose or -q/--quiet, not both", "run");
+    const logLevel: LogLevel = verbose ? "debug" : quiet ? "warn" : "info";
+    const fmt = pick(args["log-format"], "HUEY_LOG_FORMAT");
+    const logFormat = fmt.value ?? "text";
+    if (logFormat !== "text" && logFormat !== "json") {
+      throw new CliUsageError(`${fmt.label ?? "--log-format"} must be "text" or "json", got "${logFormat}"`, "run");
+    }
+    const whole = (flag: string, env: string, min: number) => {
+      const p = pick(a[flag], env);
+      return wholeFlag(p.value, p.label ?? `--${flag}`, min, "run");
+    };
+    const duration = (flag: string, env: string) => {
+      const p = pick(a[flag], env);
+      return durationFlag(p.value, p.label ?? `--${flag}`, "run");
+    };
     let consumer;
     try {
       consumer = await runConsumer(args.file, {
-        workers: wholeFlag(args.workers, "--workers", 1, "run"),
-        concurrency: wholeFlag(args.concurrency, "--concurrency", 1, "run"),
-        prefetch: wholeFlag(args.prefetch, "--prefetch", 0, "run"),
-        grace: args.grace,
-        lease: args.lease,
-        timeout: args.timeout,
-        flushLocks: args["flush-locks"] === true,
-        // citty reads --no-periodic as periodic=false and -n as no-periodic=true.
-        periodic: !(args["no-periodic"] === true || (args as Record<string, unknown>).periodic === false),
-        maxTasks: wholeFlag(args["max-tasks"], "--max-tasks", 1, "run"),
-        logFile: args.logfile,
-        instance: args.instance ?? null,
+        workers: whole("workers", "HUEY_WORKERS", 1),
+        concurrency: whole("concurrency", "HUEY_CONCURRENCY", 1),
+        prefetch: whole("prefetch", "HUEY_PREFETCH", 0),
+        grace: duration("grace", "HUEY_GRACE"),
+        lease: duration("lease", "HUEY_LEASE"),
+        timeout: duration("timeout", "HUEY_TIMEOUT"),
+        flushLocks: pickBool(args["flush-locks"], "HUEY_FLUSH_LOCKS"),
+        periodic: !pickBool(off("periodic"), "HUEY_NO_PERIODIC"),
+        maxTasks: whole("max-tasks", "HUEY_MAX_TASKS", 1),
+        logFile: pick(args.logfile, "HUEY_LOGFILE").value,
+        instance: pick(args.instance, "HUEY_INSTANCE").value ?? null,
         logLevel,
         logFormat,
         api,

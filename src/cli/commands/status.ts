@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import type { Huey } from "../../huey";
 import { durationFlag } from "../args";
 import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
+import { storageWhere } from "../../consumer/maintenance";
 import { CliUsageError } from "../errors";
 import { formatDuration, formatWhen, inert, jsonText, out, raw, style, table } from "../_output";
 
@@ -17,6 +18,8 @@ const args = {
 export interface StatusSnapshot {
   queue: string;
   storage: string;
+  /** Where the data is: the absolute SQLite path, or the server URL (password hidden); null when unknown. */
+  database: string | null;
   queued: number;
   running: number;
   scheduled: number;
@@ -65,6 +68,7 @@ export async function snapshot(huey: Huey): Promise<StatusSnapshot> {
   return {
     queue: huey.name,
     storage: huey.storage.kind,
+    database: storageWhere(huey.storage).replace(/^ at /, "") || null,
     queued,
     running,
     scheduled,
@@ -81,6 +85,7 @@ function render(s: StatusSnapshot): string {
   const failed = n(s.failed, style.red);
   const parts = [
     `${style.bold(`queue "${inert(s.queue)}"`)} ${style.dim(`(${s.storage})`)}`,
+    ...(s.database ? [`  ${style.dim("database")} ${inert(s.database)}`] : []),
     table(
       ["", ""],
       [

@@ -48,6 +48,6 @@ export default defineCommand({
           { right: [1, 2] },
         ),
       );
-    });
+    }, { noStorage: true });
   },
 });
