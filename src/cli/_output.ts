@@ -115,11 +115,11 @@ export function table(headers: string[], cells: string[][], options: { right?: n
   const rows = cells.map((r) => r.map(inertCell));
   headers = headers.map(inertCell);
   const right = new Set(options.right ?? []);
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => stripAnsi(r[i] ?? "").length)));
+  const widths = headers.map((h, i) => Math.max(Bun.stringWidth(stripAnsi(h)), ...rows.map((r) => Bun.stringWidth(stripAnsi(r[i] ?? "")))));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => {
-        const pad = " ".repeat(Math.max(0, widths[i]! - stripAnsi(c).length));
+        const pad = " ".repeat(Math.max(0, widths[i]! - Bun.stringWidth(stripAnsi(c)))); // wide characters take two columns
         if (i === cells.length - 1 && !right.has(i)) return c;
         return right.has(i) ? pad + c : c + pad;
       })
