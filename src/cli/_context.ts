@@ -86,6 +86,8 @@ export function taskDef(huey: Huey, name: string, file: string) {
     const names = huey.taskNames();
     throw new CliError(
       `no task named "${name}" in ${file}; ` + (names.length ? `registered: ${names.join(", ")}` : "it registers no tasks"),
+      undefined,
+      "not_found",
     );
   }
   return reg.def;
@@ -102,7 +104,7 @@ export async function confirm(question: string, yes: boolean, command: string): 
   }
   process.stderr.write(`${question} [y/N] `);
   const answer = await readLine();
-  if (!/^\s*y(es)?\s*$/i.test(answer)) throw new CliError("aborted: nothing was changed");
+  if (!/^\s*y(es)?\s*$/i.test(answer)) throw new CliError("aborted: nothing was changed", undefined, "aborted");
 }
 
 async function readLine(): Promise<string> {
@@ -127,8 +129,8 @@ export function resultError(err: unknown): unknown {
   const e = err as { code?: string; message?: string; error?: { stack?: string } };
   if (e?.code === "HUEY_TASK_FAILED") {
     const stack = e.error?.stack?.split(/\r\n|\n/).map(inert).join("\n");
-    return new CliError(inert(e.message ?? String(err)), stack);
+    return new CliError(inert(e.message ?? String(err)), stack, "task_failed");
   }
-  if (e?.code === "HUEY_RESULT_TIMEOUT") return new CliError(e.message ?? String(err));
+  if (e?.code === "HUEY_RESULT_TIMEOUT") return new CliError(e.message ?? String(err), undefined, "result_timeout");
   return err;
 }

@@ -27,6 +27,24 @@ export function stripAnsi(s: string): string {
 }
 
 let pending: Promise<unknown> = Promise.resolve();
+let guarded = false;
+
+/**
+ * A reader that went away (`huey status --watch | head`) closes the pipe: the next write fails
+ * with EPIPE, which Bun reports as an "error" event, and with no listener that is a stack trace
+ * and a process that keeps running. Nobody is left to read what we would print, so end quietly
+ * with the exit code set so far (0 unless an error was being reported).
+ */
+function guardPipes(): void {
+  if (guarded) return;
+  guarded = true;
+  for (const stream of ["stdout", "stderr"] as const) {
+    process[stream].on("error", (err: { code?: string }) => {
+      if (err?.code === "EPIPE") process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+      throw err;
+    });
+  }
+}
 
 /**
  * Write raw text. Piped output is written asynchronously and cli.ts ends with process.exit(),
@@ -34,6 +52,7 @@ let pending: Promise<unknown> = Promise.resolve();
  * is tracked so main() can wait for `flushed()`.
  */
 export function raw(stream: "stdout" | "stderr", text: string): void {
+  guardPipes();
   const done = new Promise<void>((resolve) => process[stream].write(text, () => resolve()));
   pending = Promise.all([pending, done]);
 }
@@ -96,11 +115,11 @@ export function table(headers: string[], cells: string[][], options: { right?: n
   const rows = cells.map((r) => r.map(inertCell));
   headers = headers.map(inertCell);
   const right = new Set(options.right ?? []);
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => stripAnsi(r[i] ?? "").length)));
+  const widths = headers.map((h, i) => Math.max(Bun.stringWidth(stripAnsi(h)), ...rows.map((r) => Bun.stringWidth(stripAnsi(r[i] ?? "")))));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => {
-        const pad = " ".repeat(Math.max(0, widths[i]! - stripAnsi(c).length));
+        const pad = " ".repeat(Math.max(0, widths[i]! - Bun.stringWidth(stripAnsi(c)))); // wide characters take two columns
         if (i === cells.length - 1 && !right.has(i)) return c;
         return right.has(i) ? pad + c : c + pad;
       })

@@ -22,7 +22,9 @@ export function checkFlags(rawArgs: string[], def: ArgsDef, command: string): vo
       let type = known.get(n);
       if (type === undefined && n.startsWith("no-") && known.get(n.slice(3)) === "boolean") type = "boolean";
       if (type === undefined) {
-        throw new CliUsageError(`unknown flag ${short ? "-" : "--"}${n} for "${command}"`, command);
+        const near = n.length > 1 ? nearest(n, [...known.keys()].filter((k) => k.length > 1)) : undefined;
+        const hint = near === undefined ? "" : `; did you mean --${near}?`;
+        throw new CliUsageError(`unknown flag ${short ? "-" : "--"}${n} for "${command}"${hint}`, command);
       }
       if (type !== "boolean" && inline === undefined) {
         const next = rawArgs[i + 1];
@@ -33,6 +35,36 @@ export function checkFlags(rawArgs: string[], def: ArgsDef, command: string): vo
       }
     }
   }
+}
+
+/**
+ * The candidate closest to `word` by edit distance (a swap of two neighbours counts as one edit),
+ * if it is close enough to be a typo: at most 2 edits, and fewer than half the word's length.
+ * Ties go to the earlier candidate.
+ */
+export function nearest(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return bestDistance <= 2 && bestDistance * 2 < word.length ? best : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 /**

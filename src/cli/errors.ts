@@ -9,12 +9,13 @@ export class CliUsageError extends Error {
 
 /**
  * A command failed (unknown task, task failed, result not finished): one line on stderr, exit
- * code 1. `detail` (a remote stack, for instance) is printed only with -v/--verbose.
+ * code 1. `detail` (a remote stack, for instance) is printed only with -v/--verbose. `kind` is the
+ * stable code `--json` prints in `{"error":{"code"}}` (README, "Errors with --json").
  */
 export class CliError extends Error {
   override readonly name = "CliError";
   readonly code = "HUEY_CLI_ERROR";
-  constructor(message: string, readonly detail?: string) {
+  constructor(message: string, readonly detail?: string, readonly kind: string = "error") {
     super(message);
   }
 }

@@ -1,8 +1,8 @@
 import { renderUsage, runCommand as runCitty, type CommandDef } from "citty";
 import pkg from "../../package.json" with { type: "json" };
-import { checkFlags } from "./args";
+import { checkFlags, nearest } from "./args";
 import { CliError, CliUsageError } from "./errors";
-import { flushed, write } from "./_output";
+import { flushed, jsonText, raw, write } from "./_output";
 
 export { useColor } from "./_output";
 
@@ -25,6 +25,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   restore: { summary: "undo revoke", load: async () => (await import("./commands/revoke")).restore },
   flush: { summary: "remove everything of the queue", load: async () => (await import("./commands/flush")).default },
   locks: { summary: "list locks, or free them (--flush)", load: async () => (await import("./commands/locks")).default },
+  backup: { summary: "copy a SQLite queue consistently while consumers run", load: async () => (await import("./commands/backup")).default },
 };
 
 const root: CommandDef<any> = {
@@ -32,8 +33,10 @@ const root: CommandDef<any> = {
     name: "huey",
     version: pkg.version,
     description:
-      "Background tasks for Bun on one SQLite file. Every command takes the tasks file first;\n" +
-      "--json for scripts, -v for stack traces, --version for the version.\n" +
+      "Background tasks for Bun, in one executable (Bun is inside): priorities, retries, schedules,\n" +
+      "periodic tasks, locks and a pool of Worker threads. Queues live in SQLite (the default, one\n" +
+      "file, nothing to run), PostgreSQL or Redis, as the tasks file chooses. Every command takes\n" +
+      "the tasks file first; --json for scripts (errors too), -v for stack traces, --version.\n" +
       "Exit codes: 0 ok, 1 error, 2 usage error.\n\n" +
       "Examples:\n" +
       "  huey run tasks.ts -w 4\n" +
@@ -47,12 +50,16 @@ const root: CommandDef<any> = {
 /** Run the CLI; returns the exit code (0 ok, 1 error, 2 usage error) once all output is written. */
 export async function main(argv: string[]): Promise<number> {
   const code = await dispatch(argv);
+  // A reader that closes the pipe before the end makes _output.ts exit with this code.
+  process.exitCode = code;
   await flushed();
   return code;
 }
 
 async function dispatch(argv: string[]): Promise<number> {
-  const verbose = argv.includes("-v") || argv.includes("--verbose");
+  const flags = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
+  const verbose = flags.includes("-v") || flags.includes("--verbose");
+  const json = flags.includes("--json");
   let [name, ...rest] = argv;
   try {
     if (name === "help" && rest[0] !== undefined && commands[rest[0]]) [name, rest] = [rest[0], ["--help"]];
@@ -65,7 +72,11 @@ async function dispatch(argv: string[]): Promise<number> {
       return 0;
     }
     const entry = commands[name];
-    if (!entry) throw new CliUsageError(`unknown command "${name}"; commands: ${Object.keys(commands).join(", ")}`);
+    if (!entry) {
+      const near = nearest(name, Object.keys(commands));
+      const hint = near === undefined ? "" : ` did you mean "${near}"?`;
+      throw new CliUsageError(`unknown command "${name}";${hint} commands: ${Object.keys(commands).join(", ")}`);
+    }
     const cmd = await entry.load();
     if (rest.includes("--help") || rest.includes("-h")) {
       write("stdout", await usage(cmd, root));
@@ -80,19 +91,33 @@ async function dispatch(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (err) {
-    if (err instanceof CliUsageError) {
-      const help = err.command ? `huey ${err.command} --help` : "huey --help";
-      write("stderr", `huey: ${err.message}\n(see ${help})`);
-      return 2;
-    }
-    const e = err as { message?: string; stack?: string };
-    if (err instanceof CliError) {
-      write("stderr", `huey: ${err.message}${verbose && err.detail ? `\n${err.detail}` : ""}`);
-      return 1;
-    }
-    write("stderr", `huey: ${verbose && e?.stack ? e.stack : (e?.message ?? String(err))}`);
-    return 1;
+    const failure = describe(err, verbose);
+    if (json) raw("stdout", `${jsonText({ error: { code: failure.code, message: failure.message } })}\n`);
+    write("stderr", failure.text);
+    return failure.exit;
   }
+}
+
+/**
+ * An error as printed: the line on stderr, and for --json the stable code and the message.
+ * Codes: "usage" (exit 2); a CliError's kind ("not_found", "not_finished", "revoked",
+ * "task_failed", ...); "not_found" for a missing tasks file; a library error's code without its
+ * prefix, lower case (HUEY_STORAGE: "storage", HUEY_LOAD: "load"); "error" for anything else.
+ */
+function describe(err: unknown, verbose: boolean): { exit: number; code: string; message: string; text: string } {
+  if (err instanceof CliUsageError) {
+    const help = err.command ? `huey ${err.command} --help` : "huey --help";
+    return { exit: 2, code: "usage", message: err.message, text: `huey: ${err.message}\n(see ${help})` };
+  }
+  if (err instanceof CliError) {
+    return { exit: 1, code: err.kind, message: err.message, text: `huey: ${err.message}${verbose && err.detail ? `\n${err.detail}` : ""}` };
+  }
+  const e = err as { message?: unknown; stack?: unknown; code?: unknown };
+  const message = typeof e?.message === "string" ? e.message : String(err);
+  let code = typeof e?.code === "string" && /^HUEY_[A-Z_]+$/.test(e.code) ? e.code.slice(5).toLowerCase() : "error";
+  if (code === "load" && message.startsWith("tasks file not found")) code = "not_found";
+  const text = verbose && typeof e?.stack === "string" ? e.stack : message;
+  return { exit: 1, code, message, text: `huey: ${text}` };
 }
 
 /**

@@ -39,7 +39,7 @@ export default defineCommand({
         try {
           for (const [i, id] of ids.entries()) {
             await huey.retryFailed(id).catch((err: { code?: string; message?: string }) => {
-              throw err?.code === "HUEY_CONFIGURATION" ? new CliError(`no failed task with id "${id}" (see huey failed ${a.file})`) : err;
+              throw err?.code === "HUEY_CONFIGURATION" ? new CliError(`no failed task with id "${id}" (see huey failed ${a.file})`, undefined, "not_found") : err;
             });
             progress.update(i + 1, i + 1);
           }
@@ -51,7 +51,7 @@ export default defineCommand({
       }
       if (a.purge) {
         if (purgeId !== undefined) {
-          if ((await huey.purgeFailed(purgeId)) === 0) throw new CliError(`no failed task with id "${purgeId}" (see huey failed ${a.file})`);
+          if ((await huey.purgeFailed(purgeId)) === 0) throw new CliError(`no failed task with id "${purgeId}" (see huey failed ${a.file})`, undefined, "not_found");
           return a.json ? printJson({ purged: 1 }) : out(`purged failed task ${purgeId}`);
         }
         const count = await huey.failedCount();

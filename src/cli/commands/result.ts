@@ -36,12 +36,18 @@ export default defineCommand({
       }
       // get() gives undefined both for "not finished" and for a stored undefined.
       if (value === undefined && !(await r.ready())) {
+        // A revocation by id is kept until a consumer skips the task, which consumes it.
+        if (await huey.isRevokedId(a.id)) {
+          throw new CliError(`task ${a.id} was revoked: it will be skipped, not run (huey restore to undo)`, undefined, "revoked");
+        }
         if (!(await huey.storage.hasTask(a.id))) {
           throw new CliError(
-            `no task with id ${a.id} is queued, scheduled or running, and no result is stored for it (check the id; results are not kept for tasks with results: false, or once read with preserve: false or expired)`,
+            `no task with id ${a.id} is queued, scheduled or running, and no result is stored for it (check the id; results are not kept for tasks with results: false, or once read with preserve: false or expired, nor for revoked tasks a consumer skipped)`,
+            undefined,
+            "not_found",
           );
         }
-        throw new CliError(`task ${a.id} has not finished (no result stored yet; --wait to wait for it)`);
+        throw new CliError(`task ${a.id} has not finished (no result stored yet; --wait to wait for it)`, undefined, "not_finished");
       }
       if (a.json) printJson({ id: a.id, value: value ?? null });
       else out(jsonText(value ?? null, 2));
