@@ -21,6 +21,8 @@ function openRuns(file: string): Database {
   db.run("CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, customer TEXT NOT NULL, what TEXT NOT NULL, pid INTEGER NOT NULL)");
   db.run("CREATE TABLE IF NOT EXISTS gauge (running INTEGER NOT NULL, peak INTEGER NOT NULL)");
   db.run("INSERT INTO gauge SELECT 0, 0 WHERE NOT EXISTS (SELECT 1 FROM gauge)");
+  db.run("CREATE TABLE IF NOT EXISTS solo (running INTEGER NOT NULL, peak INTEGER NOT NULL)");
+  db.run("INSERT INTO solo SELECT 0, 0 WHERE NOT EXISTS (SELECT 1 FROM solo)");
   return db;
 }
 
@@ -105,5 +107,20 @@ test("concurrency: { limit: 3 } never has a 4th running across 3 consumers of 2 
   await storage.close();
   const g = runs.query<{ running: number; peak: number }, []>("SELECT running, peak FROM gauge").get()!;
   expect(g).toEqual({ running: 0, peak: 3 });
+  runs.close();
+});
+
+test("a concurrency slot held longer than the lease is renewed with its task: a limit of 1 holds across 2 consumers", async () => {
+  const { dir, env } = taskDir("keys-fixture.ts");
+  const runs = openRuns(env.HUEY_RUNS_DB);
+  const producer = new SqliteHuey({ name: "keys", filename: env.HUEY_DB });
+  const solo = producer.task("solo", async (_ms: number) => 0);
+  // Each run lasts twice the 2 s lease: without renewal its slot would lapse mid-run and the other would start.
+  for (let i = 0; i < 3; i++) await solo(4_000);
+  await consumers(2, dir, env);
+  const storage = new SqliteStorage({ filename: env.HUEY_DB, queue: "keys" });
+  await waitFor(async () => (await storage.resultCount()) === 3, "all 3 results", 90_000);
+  await storage.close();
+  expect(runs.query<{ running: number; peak: number }, []>("SELECT running, peak FROM solo").get()!).toEqual({ running: 0, peak: 1 });
   runs.close();
 });
