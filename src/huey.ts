@@ -159,6 +159,7 @@ export class Huey extends HueyData {
     reg.options = Object.freeze({
       ...reg.options,
       lock: key,
+      lockKey: null,
       lockRetry: options.retry === undefined ? null : toMs(options.retry, `lockTask("${reg.name}") retry`),
     });
     Object.defineProperty(task, "options", { value: reg.options, enumerable: true, configurable: true });

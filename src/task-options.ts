@@ -40,7 +40,10 @@ export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedH
     }
     rateLimit = Object.freeze({ limit, per, key: r.key ?? null });
   }
-  if (o.lock !== undefined) checkLockKey(o.lock, `task "${name}": lock`);
+  // keys: a lock may be a key function; concurrency limits.
+  const lockKey = typeof o.lock === "function" ? o.lock : null;
+  if (o.lock !== undefined && lockKey === null) checkLockKey(o.lock, `task "${name}": lock`);
+  const concurrency = resolveConcurrency(name, o.concurrency);
   if (o.lockRetry !== undefined && o.lock === undefined) {
     throw new ConfigurationError(`task "${name}": lockRetry needs a lock option`);
   }
@@ -61,7 +64,9 @@ export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedH
     context: o.context ?? false,
     unique: o.unique === true ? (...args: unknown[]) => encode(args, `task "${name}" unique key`) : (o.unique || false),
     rateLimit,
-    lock: o.lock ?? null,
+    lock: lockKey ? name : ((o.lock as string | undefined) ?? null),
+    lockKey,
+    concurrency,
     lockRetry: optionalMs(name, "lockRetry", o.lockRetry),
   });
 }
@@ -70,4 +75,15 @@ export function checkLockKey(key: unknown, where: string): asserts key is string
   if (typeof key !== "string" || key.trim() === "") {
     throw new ConfigurationError(`${where}: a lock key must be a non-empty string, got ${JSON.stringify(key)}`);
   }
+}
+
+// keys: concurrency limits.
+function resolveConcurrency(name: string, c: TaskOptions["concurrency"]): ResolvedTaskOptions["concurrency"] {
+  if (c === undefined) return null;
+  if (!c || typeof c !== "object") throw new ConfigurationError(`task "${name}": concurrency must be { limit, key? }`);
+  const limit = whole(name, "concurrency.limit", c.limit, 1);
+  if (c.key !== undefined && typeof c.key !== "function") {
+    throw new ConfigurationError(`task "${name}": concurrency.key must be a function of the arguments returning a key`);
+  }
+  return Object.freeze({ limit, key: c.key ?? null });
 }

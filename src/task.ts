@@ -68,10 +68,25 @@ export interface TaskOptions {
   /**
    * Never run two of this task at once, across all consumers: a run that finds the lock held is
    * not run (signal "locked", TaskLockedError), or is delayed by `lockRetry` when that is set.
+   * A function of the arguments gives one lock per key (stored as `<task name>:<key>`): one run at a
+   * time per customer, say. A key function that throws fails that run with its error (retries apply).
    */
-  lock?: string;
+  lock?: string | LockKeyFn;
   /** With `lock`: when the lock is held, try again after this long instead of failing. */
   lockRetry?: Duration;
+  /** At most `limit` runs at once across all consumers, per task or per `key` (see Concurrency). */
+  concurrency?: Concurrency;
+}
+
+// keys: per-key locks and concurrency limits.
+/** Maps a task's arguments to a key (of a lock or a concurrency limit). */
+export type LockKeyFn = (...args: any[]) => string;
+
+export interface Concurrency {
+  /** Runs allowed at once (a whole number of 1 or more). */
+  limit: number;
+  /** A function of the arguments: `limit` per key instead of per task. */
+  key?: LockKeyFn;
 }
 
 export interface ResolvedTaskOptions {
@@ -91,6 +106,9 @@ export interface ResolvedTaskOptions {
   readonly rateLimit: { readonly limit: number; readonly per: number; readonly key: ((...args: any[]) => string) | null } | null;
   readonly lock: string | null;
   readonly lockRetry: number | null;
+  /** With a `lock` function: the key function; `lock` is then the task's name, the prefix of each key. */
+  readonly lockKey: LockKeyFn | null;
+  readonly concurrency: { readonly limit: number; readonly key: LockKeyFn | null } | null;
 }
 
 /** Per-call settings for `task.schedule(args, options)`. */

@@ -16,10 +16,14 @@ export interface AdmissionRules {
   rateLimit: { limit: number; per: number; key: ((...a: any[]) => string) | null } | null;
   lock: string | null;
   lockRetry: number | null;
+  /** A per-key lock: the key function (`lock` is then the prefix). */
+  lockKey?: ((...a: any[]) => string) | null;
+  /** At most `limit` running at once, per task or per key. */
+  concurrency?: { limit: number; key: ((...a: any[]) => string) | null } | null;
 }
 
 export interface AdmissionState {
-  storage: Pick<Storage, "incr" | "acquireLock" | "deleteData">;
+  storage: Pick<Storage, "incr" | "acquireLock" | "releaseLock" | "deleteData">;
   /** The task's rules, or undefined when its name is not registered here. */
   rules(name: string): AdmissionRules | undefined;
   /** A task's options for the plans (retry delay and backoff of a locked run's retry). */
@@ -39,7 +43,7 @@ export interface AdmissionState {
 
 /** Run it (holding `lock`, with its fencing token when the backend gives one), or apply `plan` instead. */
 export type Admission =
-  | { run: true; lock?: { key: string; owner: string; fence: number | null } }
+  | { run: true; lock?: { key: string; owner: string; fence: number | null }; slot?: { key: string; owner: string } }
   | { run: false; plan: Plan; unknown?: boolean };
 
 const RUN: Admission = { run: true };
@@ -50,7 +54,7 @@ const RUN: Admission = { run: true };
  */
 export function needsAdmission(item: LeasedItem, s: AdmissionState): boolean {
   const rules = s.rules(item.name);
-  return !rules || rules.rateLimit !== null || rules.lock !== null || s.revocations !== null || item.leases > s.maxLeases;
+  return !rules || rules.rateLimit !== null || rules.lock !== null || (rules.concurrency ?? null) !== null || s.revocations !== null || item.leases > s.maxLeases;
 }
 
 /**
@@ -81,16 +85,78 @@ export async function admit(item: LeasedItem, s: AdmissionState, now: number): P
     const retryAt = await rateLimited(s, item, rules.rateLimit, now);
     if (retryAt !== null) return { run: false, plan: planDefer(item, retryAt, "rate-limited") };
   }
-  if (rules.lock !== null) {
-    // The owner names this lease of this task (one lease statement may give a batch one token), so a
-    // later lease of the same id, by another consumer, is another owner.
-    const owner = `${item.id}:${item.token}`;
-    const got = await s.storage.acquireLock(rules.lock, owner, now + s.lease, now);
-    if (got === null) return { run: false, plan: planLocked(item, rules.lock, rules.lockRetry, now, { lookup: s.lookup }) };
-    return { run: true, lock: { key: rules.lock, owner, fence: got } };
+  // keys: the keys of a per-key lock and of a concurrency limit, from the arguments. A key function
+  // that throws fails this run with its error, through the normal failure path (retries apply).
+  let lockKey = rules.lock;
+  let slotKey: string | null = null;
+  try {
+    if (lockKey !== null && rules.lockKey) lockKey = `${lockKey}:${keyOf(rules.lockKey, item, "lock")}`;
+    if (rules.concurrency) {
+      const k = rules.concurrency.key ? keyOf(rules.concurrency.key, item, "concurrency.key") : "";
+      slotKey = `${SLOT_PREFIX}${item.name}:${k}`;
+    }
+  } catch (err) {
+    return { run: false, plan: planKeyError(item, serializeError(err), now, s) };
   }
-  return RUN;
+  // The owner names this lease of this task (one lease statement may give a batch one token), so a
+  // later lease of the same id, by another consumer, is another owner.
+  const owner = `${item.id}:${item.token}`;
+  let slot: { key: string; owner: string } | undefined;
+  if (slotKey !== null) {
+    const key = await takeSlot(s, slotKey, rules.concurrency!.limit, owner, now);
+    // All slots taken: wait in the schedule, neither failed nor holding a Worker slot.
+    if (key === null) return { run: false, plan: planDefer(item, now + CONCURRENCY_WAIT, "locked") };
+    slot = { key, owner };
+  }
+  if (lockKey !== null) {
+    const got = await s.storage.acquireLock(lockKey, owner, now + s.lease, now);
+    if (got === null) {
+      if (slot) await s.storage.releaseLock(slot.key, owner);
+      return { run: false, plan: planLocked(item, lockKey, rules.lockRetry, now, { lookup: s.lookup }) };
+    }
+    const lock = { key: lockKey, owner, fence: got };
+    return slot ? { run: true, lock, slot } : { run: true, lock };
+  }
+  return slot ? { run: true, slot } : RUN;
 }
+
+// keys: the lock keys of concurrency slots begin with this.
+const SLOT_PREFIX = "concurrency:";
+
+// keys: how long a task waits before trying again for a slot of a full concurrency limit, ms.
+export const CONCURRENCY_WAIT = 250;
+
+/** A key function applied to the task's arguments; throws what it throws, or a TypeError for a non-string. */
+function keyOf(fn: (...a: any[]) => unknown, item: LeasedItem, option: string): string {
+  const k = fn(...readMessage(item.payload).args);
+  if (typeof k === "string") return k;
+  if (typeof k === "number" && Number.isFinite(k)) return String(k);
+  throw new TypeError(`task "${item.name}": its ${option} function must return a string, got ${typeof k}`);
+}
+
+/**
+ * One of `limit` slots, each a lock `<key>:<i>` (a lease, renewed and fenced like any lock, so a killed
+ * consumer's slot frees itself when its lease runs out). Tried from a random slot, so that takers
+ * spread over the slots. Null when every slot is held.
+ */
+async function takeSlot(s: AdmissionState, key: string, limit: number, owner: string, now: number): Promise<string | null> {
+  const start = Math.floor(Math.random() * limit);
+  for (let n = 0; n < limit; n++) {
+    const k = `${key}:${(start + n) % limit}`;
+    if ((await s.storage.acquireLock(k, owner, now + s.lease, now)) !== null) return k;
+  }
+  return null;
+}
+
+/** A key function threw: the run failed with that error (retried while it has retries). */
+function planKeyError(item: LeasedItem, error: ReturnType<typeof serializeError>, now: number, s: AdmissionState): Plan {
+  try {
+    return planOutcome(item, { kind: "error", error }, now, { keepFailed: s.keepFailed, lookup: s.lookup });
+  } catch (err) {
+    return unreadablePlan(item, serializeError(err));
+  }
+}
+
 
 /** A plan that fails the task for good with `error`, whatever retries it has left. */
 export function planFailed(item: LeasedItem, error: { name: string; message: string; code?: string }, now: number, keepFailed: boolean): Plan {
@@ -158,4 +224,12 @@ export function isRevokedNow(revocations: Map<string, Revocation>, id: string, n
     if (r && (r.until === null || r.until > now)) return true;
   }
   return false;
+}
+
+/** The locks a running task holds (its lock and its concurrency slot), to renew or free. */
+export function heldLocks(t: { lock?: { key: string; owner: string }; slot?: { key: string; owner: string } }): { key: string; owner: string }[] {
+  const out: { key: string; owner: string }[] = [];
+  if (t.lock) out.push({ key: t.lock.key, owner: t.lock.owner });
+  if (t.slot) out.push(t.slot);
+  return out;
 }

@@ -17,6 +17,8 @@ export interface PendingOutcome<T = unknown> {
   ms?: number;
   /** A lock it held, to free with the outcome. */
   lock?: { key: string; owner: string };
+  /** A concurrency slot it held, to free with the outcome. */
+  slot?: { key: string; owner: string };
 }
 
 export interface CommitterHost<T> {
@@ -52,7 +54,7 @@ const GROUP_COMMIT_MIN = 32;
 
 /** Build the one batch for these outcomes: each task's writes fenced by its lease (see fencedWrite). */
 export function toBatch(pending: PendingOutcome[], progress: Map<string, string>): CommitBatch {
-  const batch: CommitBatch = { tasks: pending.map((p) => fencedWrite(p.plan.batch, p.lock ? [p.lock] : undefined)) };
+  const batch: CommitBatch = { tasks: pending.map((p) => fencedWrite(p.plan.batch, releasesOf(p))) };
   if (progress.size) batch.putData = [...progress].map(([key, value]) => ({ key, value }));
   return batch;
 }
@@ -164,4 +166,10 @@ export class GroupCommitter<T = unknown> extends BaseCommitter<T> {
     if (busy) setTimeout(run, 1);
     else setImmediate(run);
   }
+}
+
+/** The locks an outcome frees in its commit (its lock and its concurrency slot). */
+function releasesOf(p: PendingOutcome<unknown>): { key: string; owner: string }[] | undefined {
+  if (!p.lock && !p.slot) return undefined;
+  return [p.lock, p.slot].filter((l): l is { key: string; owner: string } => l !== undefined);
 }

@@ -8,7 +8,7 @@ import { itemInfo, KEYS } from "../message";
 import type { ChordSpec, StageTaskOptions } from "../pipeline";
 import type { SignalName, Signals, TaskInfo } from "../signals";
 import type { LeasedItem, Storage } from "../storage/types";
-import { admit, isRevokedNow, needsAdmission, readRevocations, unreadablePlan, type AdmissionRules } from "./admission";
+import { admit, heldLocks, isRevokedNow, needsAdmission, readRevocations, unreadablePlan, type AdmissionRules } from "./admission";
 import type { Committer, PendingOutcome } from "./committer";
 import type { Pool, PoolListener } from "./pool";
 import { timedOut } from "./pool";
@@ -68,6 +68,8 @@ export interface InFlight extends LeasedItem {
   lost?: boolean;
   /** The lock it holds while it runs. */
   lock?: { key: string; owner: string; fence: number | null };
+  /** The concurrency slot it holds while it runs (a lock too, freed with the outcome). */
+  slot?: { key: string; owner: string };
   hadProgress?: boolean;
 }
 
@@ -135,6 +137,7 @@ export class Engine implements PoolListener {
         continue;
       }
       if (verdict.lock) task.lock = verdict.lock;
+      if (verdict.slot) task.slot = verdict.slot;
       this.#place(task);
     }
     this.pool.flushSubmits();
@@ -154,7 +157,7 @@ export class Engine implements PoolListener {
   #giveBack(tasks: InFlight[]): void {
     for (const t of tasks) this.#forget(t);
     if (tasks.length === 0) return;
-    const locks = tasks.flatMap((t) => (t.lock ? [t.lock] : []));
+    const locks = tasks.flatMap(heldLocks);
     void this.host.storage
       .release(tasks.map(({ id, token }) => ({ id, token })))
       .then(() => Promise.all(locks.map((l) => this.host.storage.releaseLock(l.key, l.owner))))
@@ -290,6 +293,7 @@ export class Engine implements PoolListener {
       p.plan.batch.schedule = [];
     }
     if (p.task.lock) p.lock = { key: p.task.lock.key, owner: p.task.lock.owner };
+    if (p.task.slot) p.slot = p.task.slot;
     if (p.task.hadProgress) this.committer.forgetProgress(KEYS.progress + p.task.id);
     this.committer.add(p);
   }
@@ -384,7 +388,7 @@ export class Engine implements PoolListener {
     );
     for (const t of left) {
       this.#forget(t);
-      if (t.lock) await this.host.storage.releaseLock(t.lock.key, t.lock.owner).catch(() => {});
+      for (const l of heldLocks(t)) await this.host.storage.releaseLock(l.key, l.owner).catch(() => {});
       this.stats.interrupted++;
       this.#emit("interrupted", itemInfo(t));
     }

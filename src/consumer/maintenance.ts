@@ -8,6 +8,7 @@ import type { ChordSpec } from "../pipeline";
 import type { Storage } from "../storage/types";
 import { redactUrl } from "../storage/_redis-connection";
 import { escapeControl } from "../_text";
+import { heldLocks } from "./admission";
 import type { Engine, Log } from "./engine";
 
 /** Longest idle sleep between schedule checks; changes in storage wake the poller sooner. */
@@ -108,9 +109,11 @@ export class Maintenance {
     const lost = await storage.renew(live.map(({ id, token }) => ({ id, token })), now + this.h.lease);
     if (lost.length) engine.loseLeases(lost, "its lease was lost (this consumer was paused or cut off past its lease)");
     for (const t of live) {
-      if (!t.lock || t.lost) continue;
-      const gone = await storage.renewLocks([t.lock.key], t.lock.owner, now + this.h.lease);
-      if (gone.length) engine.loseLeases([t.id], `its lock "${t.lock.key}" was lost`);
+      const held = heldLocks(t);
+      if (held.length === 0 || t.lost) continue;
+      // Lock and slot share the owner (the task's id and lease token).
+      const gone = await storage.renewLocks(held.map((l) => l.key), held[0]!.owner, now + this.h.lease);
+      if (gone.length) engine.loseLeases([t.id], `its lock "${gone[0]}" was lost`);
     }
     await engine.abortRevoked(now);
   }

@@ -515,6 +515,33 @@ export function describeStorageContract(
       expect(held).toEqual([["expired", "A", T0 + 9000], ["kept", "A", T0 + 9000], ["taken", "B", T0 + 5000]]);
     });
 
+    // keys: concurrency slots are locks "<prefix>:<i>"; what they need of acquireLock is that takers at once get one each.
+    test("concurrency slots: of 8 takers at once for 3 slots, exactly 3 get one, each a different slot", async () => {
+      const s = await make();
+      const takers = Array.from({ length: 8 }, (_, i) => `owner-${i}`);
+      const take = async (owner: string) => {
+        for (let slot = 0; slot < 3; slot++) {
+          if ((await s.acquireLock(`concurrency:t::${slot}`, owner, T0 + 1000, T0)) !== null) return slot;
+        }
+        return null;
+      };
+      const got = await Promise.all(takers.map(take));
+      expect(got.filter((g) => g !== null).sort()).toEqual([0, 1, 2]);
+      const held = await s.listLocks(T0);
+      expect(held.map((l) => l.key).sort()).toEqual(["concurrency:t::0", "concurrency:t::1", "concurrency:t::2"]);
+      expect(new Set(held.map((l) => l.owner)).size).toBe(3);
+      // Slot 0's holder renews; the other two holders died: their slots free themselves when their leases end.
+      const zero = held.find((l) => l.key === "concurrency:t::0")!;
+      expect(await s.renewLocks([zero.key], zero.owner, T0 + 9000)).toEqual([]);
+      const again = async (owner: string) => {
+        for (let slot = 0; slot < 3; slot++) {
+          if ((await s.acquireLock(`concurrency:t::${slot}`, owner, T0 + 9000, T0 + 1000)) !== null) return slot;
+        }
+        return null;
+      };
+      expect((await Promise.all(["n1", "n2", "n3", "n4"].map(again))).filter((g) => g !== null).sort()).toEqual([1, 2]);
+    });
+
     test("ids are unique per queue: two queues on one backend keep tasks, results, keys and locks of one id apart", async () => {
       // Memory and Redis keep each queue apart by construction (own maps, own keys); SQL backends
       // key every table by (queue, id).

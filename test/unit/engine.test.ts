@@ -409,3 +409,138 @@ describe("a blocking get() inside a task", () => {
     expect(warnings[0]).toContain("deadlock");
   });
 });
+
+// keys: per-key locks and concurrency limits.
+describe("per-key locks", () => {
+  test("lock: a function of the arguments gives one lock per key: another key runs, the same key is locked out", async () => {
+    const { huey, engine, pool, storage, commits, of } = setup({ slots: 10 });
+    const t = huey.task("t", { lock: (customer: string) => customer }, (_c: string) => 1);
+    const a = await t("acme");
+    const b = await t("acme");
+    const c = await t("bolt");
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    expect(pool.ids()).toEqual([a.id, c.id]);
+    expect(of(b.id)).toEqual(["enqueued", "locked"]);
+    await expect(b.get()).rejects.toThrow(/lock "t:acme"/);
+    expect((await storage.listLocks(1_000)).map((l) => l.key).sort()).toEqual(["t:acme", "t:bolt"]);
+    pool.finish(a.id, OK);
+    await engine.committer.flush();
+    expect(commits.at(-1)!.tasks![0]!.releaseLocks).toEqual([{ key: "t:acme", owner: expect.any(String) }]);
+    expect((await storage.listLocks(1_000)).map((l) => l.key)).toEqual(["t:bolt"]);
+  });
+
+  test("a lock key function that throws fails that run with its error; retries apply and nothing is lost", async () => {
+    const { huey, engine, pool, storage, of } = setup();
+    let calls = 0;
+    const t = huey.task("t", { retries: 1, retryDelay: "5s", lock: () => { if (++calls === 1) throw new Error("no customer"); return "k"; } }, () => 1);
+    const a = await t();
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    expect(pool.ids()).toEqual([]);
+    expect(of(a.id)).toEqual(["enqueued", "error", "retrying", "scheduled"]);
+    expect((await storage.listScheduled(10)).map((s) => s.id)).toEqual([a.id]);
+    await storage.promoteDue(10_000, 10);
+    await engine.leaseAndDispatch(10, 10_000);
+    expect(pool.ids()).toEqual([a.id]); // the retry got its key
+    const once = huey.task("once", { lock: () => { throw new Error("bad key"); } }, () => 1);
+    const r = await once();
+    await engine.leaseAndDispatch(10, 10_000);
+    await engine.committer.flush();
+    await expect(r.get()).rejects.toThrow("bad key");
+  });
+
+  test("a key function that returns no string fails the run, naming the task", async () => {
+    const { huey, engine } = setup();
+    const t = huey.task("t", { lock: (() => undefined) as unknown as () => string }, () => 1);
+    const r = await t();
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    await expect(r.get()).rejects.toThrow(/task "t": its lock function must return a string/);
+  });
+});
+
+describe("concurrency limits", () => {
+  test("limit 2: a third waits in the schedule (not failed, no pool slot); a finished run frees its slot in its commit", async () => {
+    const { huey, engine, pool, storage, commits, of } = setup({ slots: 10 });
+    const t = huey.task("t", { concurrency: { limit: 2 } }, () => 1);
+    const rs = [await t(), await t(), await t()];
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    expect(pool.ids()).toEqual([rs[0]!.id, rs[1]!.id]);
+    expect(of(rs[2]!.id)).toEqual(["enqueued", "locked"]);
+    expect((await storage.listScheduled(10)).map((s) => [s.id, s.eta])).toEqual([[rs[2]!.id, 1_250]]);
+    // Still full at its next try: it waits again, still with no retry used.
+    await storage.promoteDue(1_250, 10);
+    await engine.leaseAndDispatch(10, 1_250);
+    await engine.committer.flush();
+    expect(pool.ids()).toEqual([rs[0]!.id, rs[1]!.id]);
+    pool.finish(rs[0]!.id, OK);
+    await engine.committer.flush();
+    expect(commits.at(-1)!.tasks![0]!.releaseLocks).toEqual([{ key: expect.stringMatching(/^concurrency:t::[01]$/), owner: expect.any(String) }]);
+    await storage.promoteDue(1_500, 10);
+    await engine.leaseAndDispatch(10, 1_500);
+    expect(pool.ids()).toEqual([rs[1]!.id, rs[2]!.id]);
+    expect((await storage.listLocks(1_500)).length).toBe(2);
+  });
+
+  test("per key: the limit counts runs of the same key only", async () => {
+    const { huey, engine, pool } = setup({ slots: 10 });
+    const t = huey.task("t", { concurrency: { limit: 1, key: (c: string) => c } }, (_c: string) => 1);
+    const a = await t("x");
+    const b = await t("x");
+    const c = await t("y");
+    await engine.leaseAndDispatch(10, 1_000);
+    expect(pool.ids()).toEqual([a.id, c.id]);
+    await engine.committer.flush();
+    expect(await b.get()).toBeUndefined(); // waiting, not failed
+  });
+
+  test("a slot is a lease: a consumer that died frees it when the lease runs out", async () => {
+    const { huey, engine, pool, storage } = setup({ slots: 10, lease: 5_000 });
+    const t = huey.task("t", { concurrency: { limit: 1 } }, () => 1);
+    await storage.acquireLock("concurrency:t::0", "dead-consumer", 6_000, 1_000);
+    const r = await t();
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    expect(pool.ids()).toEqual([]);
+    await storage.promoteDue(7_000, 10);
+    await engine.leaseAndDispatch(10, 7_000);
+    expect(pool.ids()).toEqual([r.id]);
+  });
+
+  test("with a lock too: a run locked out gives its slot back at once", async () => {
+    const { huey, engine, pool, storage, of } = setup({ slots: 10 });
+    const t = huey.task("t", { lock: "L", concurrency: { limit: 5 } }, () => 1);
+    const a = await t();
+    const b = await t();
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    expect(pool.ids()).toEqual([a.id]);
+    expect(of(b.id)).toEqual(["enqueued", "locked"]);
+    expect((await storage.listLocks(1_000)).map((l) => l.key).filter((k) => k.startsWith("concurrency:")).length).toBe(1);
+    pool.finish(a.id, OK);
+    await engine.committer.flush();
+    expect(await storage.listLocks(1_000)).toEqual([]);
+  });
+
+  test("a concurrency.key function that throws fails that run with its error", async () => {
+    const { huey, engine } = setup();
+    const t = huey.task("t", { concurrency: { limit: 1, key: () => { throw new Error("no tenant"); } } }, () => 1);
+    const r = await t();
+    await engine.leaseAndDispatch(10, 1_000);
+    await engine.committer.flush();
+    await expect(r.get()).rejects.toThrow("no tenant");
+  });
+
+  test.each([
+    [{ concurrency: { limit: 0 } }, /task "t": concurrency.limit must be a whole number of 1 or more, got 0/],
+    [{ concurrency: { limit: 1.5 } }, /concurrency.limit must be a whole number/],
+    [{ concurrency: 3 }, /task "t": concurrency must be \{ limit, key\? \}/],
+    [{ concurrency: { limit: 2, key: "k" } }, /task "t": concurrency.key must be a function/],
+    [{ lock: "" }, /task "t": lock: a lock key must be a non-empty string/],
+  ])("bad options fail at definition time, naming the task: %j", (opts, msg) => {
+    const huey = new MemoryHuey({ name: `engine-${++n}` });
+    expect(() => huey.task("t", opts as never, () => 1)).toThrow(msg);
+  });
+});
