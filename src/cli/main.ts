@@ -23,6 +23,8 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   result: { summary: "print a task's result", load: async () => (await import("./commands/result")).default },
   revoke: { summary: "skip a task, or every call of a task", load: async () => (await import("./commands/revoke")).revoke },
   restore: { summary: "undo revoke", load: async () => (await import("./commands/revoke")).restore },
+  pause: { summary: "stop consumers taking a named queue's tasks", load: async () => (await import("./commands/pause")).pause },
+  resume: { summary: "undo pause", load: async () => (await import("./commands/pause")).resume },
   flush: { summary: "remove everything of the queue", load: async () => (await import("./commands/flush")).default },
   locks: { summary: "list locks, or free them (--flush)", load: async () => (await import("./commands/locks")).default },
 };
