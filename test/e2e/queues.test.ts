@@ -52,6 +52,8 @@ test("a paused queue holds 1,000 tasks across 3 consumers while another queue dr
   expect(status.stdout).toContain("paused queues");
   await huey.enqueueMany(Array.from({ length: 1000 }, (_, i) => [email, [i]] as const));
   await huey.enqueueMany(Array.from({ length: 300 }, (_, i) => [report, [i]] as const));
+  const pend = await runHuey(["pending", join(dir, "tasks.ts"), "--queue", "reports", "--limit", "5", "--json"], { cwd: dir, env });
+  expect(JSON.parse(pend.stdout).map((t: { name: string }) => t.name)).toEqual(Array(5).fill("report"));
   for (const tag of ["A", "B", "C"]) await consumer(dir, env, tag, "-w", "2");
   await waitFor(() => count("reports") === 300, "reports drained");
   expect(count("emails")).toBe(0);
