@@ -202,7 +202,7 @@ export function planDefer(lease: LeaseRef & { payload: string; name: string; pri
   return {
     batch: {
       ack: [{ id: lease.id, token: lease.token }],
-      schedule: [{ id: lease.id, name: lease.name, priority: lease.priority, payload: lease.payload, eta, lane: lease.lane ?? "default" }],
+      schedule: [{ id: lease.id, name: lease.name, priority: lease.priority, payload: lease.payload, eta, ...(lease.lane !== undefined && { lane: lease.lane }) }],
     },
     signals: [signal],
     retryAt: eta,
