@@ -3,7 +3,7 @@
 import { ConfigurationError } from "./errors";
 import { KEYS, newTaskId, toQueueItem, type Message } from "./message";
 import type { QueueItem, ScheduledItem } from "./storage/types";
-import { whole } from "./task-options";
+import { checkQueueName, whole } from "./task-options";
 import type { ResolvedTaskOptions, ScheduleOptions } from "./task";
 import { checkEpochMs, fromNow, toEpochMs, toMs } from "./_time";
 
@@ -27,6 +27,8 @@ export function buildMessage(name: string, o: ResolvedTaskOptions, args: unknown
     retryDelay: s.retryDelay !== undefined ? toMs(s.retryDelay, `${where} retryDelay`) : o.retryDelay,
     attempt: 1,
   };
+  const queue = s.queue !== undefined ? checkQueueName(s.queue, `${where} queue`) : o.queue;
+  if (queue !== "default") m.queue = queue;
   if (o.retryBackoff !== 1) m.backoff = o.retryBackoff;
   if (o.retryJitter) m.jitter = o.retryJitter;
   if (o.retryMaxDelay !== null) m.maxDelay = o.retryMaxDelay;

@@ -128,24 +128,25 @@ export abstract class HueyData implements ResultOwner {
   // ------------------------------------------------------------------ introspection
 
   /** Tasks waiting to run (and, flagged `leased`, those taken by a consumer), in run order. */
-  async pending(options: { limit?: number } = {}): Promise<PendingTask[]> {
-    const items = await this.storage.listPending(options.limit ?? 100);
+  async pending(options: { limit?: number; queue?: string } = {}): Promise<PendingTask[]> {
+    const items = await this.storage.listPending(options.limit ?? 100, options.queue);
     return items.map((it) => ({ ...itemInfo(it), leased: it.leased }));
   }
 
   /** Tasks waiting for their eta (delayed tasks and retries), earliest first. */
-  async scheduled(options: { limit?: number } = {}): Promise<ScheduledTask[]> {
-    const items = await this.storage.listScheduled(options.limit ?? 100);
+  async scheduled(options: { limit?: number; queue?: string } = {}): Promise<ScheduledTask[]> {
+    const items = await this.storage.listScheduled(options.limit ?? 100, options.queue);
     return items.map((it) => ({ ...itemInfo(it), eta: it.eta }));
   }
 
   /** Ready tasks waiting to run (not counting running ones). */
-  pendingCount(): Promise<number> {
-    return this.storage.pendingCount();
+  /** `queue`: of that named queue only (so for scheduledCount). */
+  pendingCount(queue?: string): Promise<number> {
+    return this.storage.pendingCount(queue);
   }
 
-  scheduledCount(): Promise<number> {
-    return this.storage.scheduledCount();
+  scheduledCount(queue?: string): Promise<number> {
+    return this.storage.scheduledCount(queue);
   }
 
   resultCount(): Promise<number> {

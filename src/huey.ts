@@ -203,6 +203,49 @@ export class Huey extends HueyData {
     return [...this.#tasks.values()].map((t) => ({ name: t.name, options: t.options }));
   }
 
+  /** The named queues the registered tasks use (their `queue` option), sorted. */
+  queues(): string[] {
+    return [...new Set([...this.#tasks.values()].map((t) => t.options.queue))].sort();
+  }
+
+  /**
+   * Stop every consumer (of every process) from taking tasks of `queue`: at once, as each lease checks
+   * the pause in storage. Queued and scheduled tasks stay; running ones finish. `for` ends the pause by
+   * itself after that long. In immediate mode, calls of a paused queue wait in storage until resume().
+   */
+  async pause(queue: string, options: { for?: Duration; now?: number } = {}): Promise<{ queue: string; until: number | null }> {
+    this.#knownQueue(queue, "pause");
+    const now = options.now ?? Date.now();
+    let until: number | null = null;
+    if (options.for !== undefined) {
+      const ms = toMs(options.for, "pause(queue, { for })");
+      if (ms <= 0) throw new ConfigurationError(`pause(queue, { for }): the duration must be longer than 0, got ${JSON.stringify(options.for)}`);
+      until = now + ms;
+    }
+    await this.storage.pauseLane(queue, until);
+    return { queue, until };
+  }
+
+  /** End a pause; consumers take the queue's tasks again at once. True when it was paused. */
+  async resume(queue: string): Promise<boolean> {
+    this.#knownQueue(queue, "resume");
+    const had = await this.storage.resumeLane(queue);
+    if (this.options.immediate) await this.#drain();
+    return had;
+  }
+
+  /** The queues paused now, with when each pause ends (null: until resumed). */
+  paused(now = Date.now()): Promise<{ queue: string; until: number | null }[]> {
+    return this.storage.listPaused(now).then((ps) => ps.map((p) => ({ queue: p.lane, until: p.until })));
+  }
+
+  #knownQueue(queue: string, what: string): void {
+    const known = this.queues();
+    if (!known.includes(queue)) {
+      throw new ConfigurationError(`${what}: no task uses the queue ${JSON.stringify(queue)}; known queues: ${known.join(", ") || "(none)"}`);
+    }
+  }
+
 
   /**
    * Enqueue many calls in one transaction: `huey.enqueueMany(rows.map(r => [sendEmail, [r.to, r.subject]]))`.

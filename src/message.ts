@@ -14,6 +14,8 @@ export interface Message {
   name: string;
   args: unknown[];
   priority: number;
+  /** The named queue (lane) it runs in; absent means "default". */
+  queue?: string;
   /** Retries left. */
   retries: number;
   /** Delay before each retry, ms. */
@@ -76,7 +78,7 @@ export function newTaskId(): string {
 export function toQueueItem(m: Message, maxPayloadSize: number): QueueItem {
   const payload = encode(m, `${m.name}() message`, { args: `${m.name}() arguments` });
   checkSize(payload, `the payload of task ${m.name}`, maxPayloadSize);
-  return { id: m.id, name: m.name, priority: m.priority, payload };
+  return { id: m.id, name: m.name, priority: m.priority, payload, lane: m.queue ?? "default" };
 }
 
 export function checkSize(payload: string, what: string, limit: number): void {

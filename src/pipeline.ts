@@ -161,6 +161,8 @@ function errorSpec(task: AnyTaskDef): StageSpec {
  */
 export interface StageTaskOptions {
   priority: number;
+  /** The stage's named queue. @default "default" */
+  queue?: string;
   retries: number;
   /** ms */
   retryDelay: number;
@@ -193,6 +195,7 @@ export function stageMessage(spec: StageSpec, first: unknown, prev: Message, tas
     retryDelay: o.retryDelay,
     attempt: 1,
   };
+  if (o.queue !== undefined && o.queue !== "default") m.queue = o.queue;
   if (o.retryBackoff !== undefined && o.retryBackoff !== 1) m.backoff = o.retryBackoff;
   if (o.retryJitter) m.jitter = o.retryJitter;
   if (o.retryMaxDelay !== undefined && o.retryMaxDelay !== null) m.maxDelay = o.retryMaxDelay;

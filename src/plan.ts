@@ -200,11 +200,11 @@ export function planSkip(lease: LeaseRef & { payload: string }, signal: SignalNa
 }
 
 /** Writes for a task put back for later without running (rate limit, unknown name). */
-export function planDefer(lease: LeaseRef & { payload: string; name: string; priority: number }, eta: number, signal: SignalName): Plan {
+export function planDefer(lease: LeaseRef & { payload: string; name: string; priority: number; lane?: string }, eta: number, signal: SignalName): Plan {
   return {
     batch: {
       ack: [{ id: lease.id, token: lease.token }],
-      schedule: [{ id: lease.id, name: lease.name, priority: lease.priority, payload: lease.payload, eta }],
+      schedule: [{ id: lease.id, name: lease.name, priority: lease.priority, payload: lease.payload, eta, ...(lease.lane !== undefined && { lane: lease.lane }) }],
     },
     signals: [signal],
     retryAt: eta,

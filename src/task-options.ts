@@ -50,6 +50,7 @@ export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedH
   const timeout = optionalMs(name, "timeout", o.timeout);
   if (timeout === 0) throw new ConfigurationError(`task "${name}": timeout must be longer than 0`);
   return Object.freeze({
+    queue: checkQueueName(o.queue ?? "default", `task "${name}": queue`),
     priority: whole(name, "priority", o.priority ?? 0, -Infinity),
     retries: whole(name, "retries", o.retries ?? 0, 0),
     retryDelay: toMs(o.retryDelay ?? 0, `task "${name}": retryDelay`),
@@ -69,6 +70,14 @@ export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedH
     concurrency,
     lockRetry: optionalMs(name, "lockRetry", o.lockRetry),
   });
+}
+
+/** A named queue: a short name of letters, digits and ._:- (it is typed on command lines). */
+export function checkQueueName(q: unknown, where: string): string {
+  if (typeof q !== "string" || !/^[A-Za-z0-9._:-]{1,100}$/.test(q)) {
+    throw new ConfigurationError(`${where}: a queue name must be 1 to 100 letters, digits or . _ : -, got ${JSON.stringify(q)}`);
+  }
+  return q;
 }
 
 export function checkLockKey(key: unknown, where: string): asserts key is string {

@@ -33,6 +33,8 @@ export interface RateLimit {
 }
 
 export interface TaskOptions {
+  /** The named queue it runs in: consumers may serve some queues only (`--queues`), and a queue can be paused. @default "default" */
+  queue?: string;
   /** Higher runs first. Any whole number. @default 0 */
   priority?: number;
   /** How many times a failed run is retried. @default 0 */
@@ -90,6 +92,7 @@ export interface Concurrency {
 }
 
 export interface ResolvedTaskOptions {
+  readonly queue: string;
   readonly priority: number;
   readonly retries: number;
   readonly retryDelay: number;
@@ -118,6 +121,8 @@ export interface ScheduleOptions {
   /** Run at this time (Date or epoch ms). */
   eta?: Date | number;
   priority?: number;
+  /** Run in this named queue instead of the task's own. */
+  queue?: string;
   retries?: number;
   retryDelay?: Duration;
   /** Skip if not started by then: a Date, epoch ms, or a duration from now. */

@@ -73,7 +73,7 @@ export class Consumer {
       keepFailed: huey.options.failedRetention !== null,
       completeChord: (c: Parameters<typeof hi.completeChord>[0]) => hi.completeChord(c),
     };
-    this.engine = new Engine(host, { lease: o.lease, maxLeases: o.maxLeases, unknownTaskDelay: o.unknownTaskDelay, timeout: o.timeout }, this.log);
+    this.engine = new Engine(host, { lease: o.lease, maxLeases: o.maxLeases, unknownTaskDelay: o.unknownTaskDelay, timeout: o.timeout, queues: o.queues }, this.log);
     this.pool = new WorkerPool(
       { ...setup, workers: o.workers, concurrency: o.concurrency, prefetch: o.prefetch, maxPayloadSize: huey.options.maxPayloadSize, timeout: o.timeout, timeoutGrace: o.timeoutGrace, maxTasks: o.maxTasks },
       this.engine,
@@ -122,6 +122,14 @@ export class Consumer {
     const o = this.options;
     const hi = internalsOf(this.#huey);
     if (o.periodic) this.maintenance.usePeriodic(hi.registry.periodic, enqueueTick(this.#huey));
+    if (o.queues) {
+      const known = new Set(this.#huey.queues());
+      const unknown = Object.keys(o.queues).filter((q) => !known.has(q));
+      // A warning, not an error: tasks may be enqueued into any queue per call ({ queue } in schedule()).
+      if (unknown.length) {
+        this.log.warn(`--queues names ${unknown.map((q) => `"${q}"`).join(", ")}, which no task of this file uses (known queues: ${[...known].join(", ")}); it serves only tasks enqueued there per call`);
+      }
+    }
     this.log.info(
       `consumer started: bun-huey ${VERSION}, huey "${this.#huey.name}" on ${storage.kind}${storageWhere(storage)}, ${o.workers} worker(s) x concurrency ${o.concurrency}, ` +
         `tasks: ${this.#huey.taskNames().join(", ") || "(none)"}`,

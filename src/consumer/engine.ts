@@ -47,6 +47,11 @@ export interface EngineOptions {
    * collected in `emitted` for the caller to await.
    */
   immediate?: boolean;
+  /**
+   * The named queues this consumer serves, each with its most tasks in flight at once (null: no limit
+   * but the pool's). Absent or null: every queue, no limits. Paused queues are skipped either way.
+   */
+  queues?: Readonly<Record<string, number | null>> | null;
   /** The clock outcomes are planned by (tests pass their own). @default Date.now */
   clock?: () => number;
 }
@@ -98,7 +103,9 @@ export class Engine implements PoolListener {
 
   /** Lease up to `want` tasks and dispatch them; returns how many were leased. */
   async leaseAndDispatch(want: number, now: number): Promise<number> {
-    const items = await this.host.storage.lease(want, now + this.o.lease);
+    const lanes = this.#laneRoom(want);
+    if (lanes && Object.keys(lanes).length === 0) return 0;
+    const items = await this.host.storage.lease(want, now + this.o.lease, { now, lanes });
     if (items.length > 0) await this.dispatch(items, now);
     return items.length;
   }
@@ -141,6 +148,23 @@ export class Engine implements PoolListener {
       this.#place(task);
     }
     this.pool.flushSubmits();
+  }
+
+  /** Per served queue, how many more it may take now (limit minus in flight); null when serving all. */
+  #laneRoom(want: number): Record<string, number> | null {
+    const q = this.o.queues;
+    if (!q) return null;
+    const inFlight = new Map<string, number>();
+    for (const t of this.inflight.values()) {
+      const lane = t.lane ?? "default";
+      inFlight.set(lane, (inFlight.get(lane) ?? 0) + 1);
+    }
+    const room: Record<string, number> = {};
+    for (const [lane, limit] of Object.entries(q)) {
+      const n = limit === null ? want : Math.min(want, limit - (inFlight.get(lane) ?? 0));
+      if (n > 0) room[lane] = n;
+    }
+    return room;
   }
 
   #place(task: InFlight): void {

@@ -1,4 +1,5 @@
 import { ConfigurationError } from "../errors";
+import { checkQueueName } from "../task-options";
 import { toMs, type Duration } from "../_time";
 
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
@@ -42,6 +43,11 @@ export interface ConsumerOptions {
   logFormat?: "text" | "json";
   /** Handle SIGINT/SIGTERM (graceful, then forced on a second signal). @default true */
   handleSignals?: boolean;
+  /**
+   * Serve only these named queues, each with its most tasks in flight at once (null: no limit), or a
+   * CLI-style string "emails=4,default". @default every queue, no limits
+   */
+  queues?: Record<string, number | null> | string;
 }
 
 export interface ResolvedConsumerOptions {
@@ -59,6 +65,7 @@ export interface ResolvedConsumerOptions {
   readonly logLevel: LogLevel;
   readonly logFormat: "text" | "json";
   readonly handleSignals: boolean;
+  readonly queues: Readonly<Record<string, number | null>> | null;
 }
 
 const LEVELS: LogLevel[] = ["debug", "info", "warn", "error", "silent"];
@@ -74,6 +81,25 @@ function positiveMs(v: Duration, name: string): number {
   const ms = toMs(v, name);
   if (ms <= 0) throw new ConfigurationError(`${name} must be longer than 0, got ${JSON.stringify(v)}`);
   return ms;
+}
+
+/** "emails=4,default" or { emails: 4, default: null } -> a frozen map of queue -> limit (null: none). */
+export function parseQueues(q: Record<string, number | null> | string): Readonly<Record<string, number | null>> {
+  const out: Record<string, number | null> = {};
+  const entries: [string, unknown][] = typeof q === "string"
+    ? q.split(",").map((p) => p.trim()).filter(Boolean).map((p) => {
+      const [name, limit, ...rest] = p.split("=");
+      if (rest.length) throw new ConfigurationError(`queues: "${p}" is not NAME or NAME=LIMIT`);
+      return [name!.trim(), limit === undefined ? null : Number(limit.trim() === "" ? NaN : limit)];
+    })
+    : Object.entries(q);
+  for (const [name, limit] of entries) {
+    checkQueueName(name, "queues");
+    if (name in out) throw new ConfigurationError(`queues: "${name}" is given twice`);
+    out[name] = limit === null ? null : whole(`queues: the limit of "${name}"`, limit, 1, 1_000_000);
+  }
+  if (Object.keys(out).length === 0) throw new ConfigurationError(`queues: name at least one queue, as in "emails=4,default"`);
+  return Object.freeze(out);
 }
 
 export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsumerOptions {
@@ -102,5 +128,6 @@ export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsume
     logLevel,
     logFormat,
     handleSignals: o.handleSignals ?? true,
+    queues: o.queues === undefined ? null : parseQueues(o.queues),
   });
 }

@@ -2,6 +2,7 @@ import type { Database } from "bun:sqlite";
 import { withHeld } from "./_fence";
 import { ackSql, chunked, chunkedValues, fencedAckSql, INSERT_CHUNK, insertSql, putResultsSql, scheduleSql, type Statements } from "./_sqlite-sql";
 import type { CommitBatch, FencedWrite, QueueItem, ScheduledItem } from "./types";
+import { DEFAULT_LANE } from "./types";
 
 /**
  * The steps of SqliteStorage that take several statements, each one BEGIN IMMEDIATE transaction
@@ -31,8 +32,8 @@ export function transactions(db: Database, s: Statements, q: string) {
       }
       if (w.ack?.length) chunked(db, w.ack, ackSql, (l) => [q, l.id, l.token]);
       if (w.results?.length) chunked(db, w.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
-      if (w.enqueue?.length) chunked(db, w.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload], INSERT_CHUNK);
-      if (w.schedule?.length) chunked(db, w.schedule, scheduleSql, (it) => [it.id, q, it.name, it.priority, it.eta, it.payload], INSERT_CHUNK);
+      if (w.enqueue?.length) chunked(db, w.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload, it.lane ?? DEFAULT_LANE], INSERT_CHUNK);
+      if (w.schedule?.length) chunked(db, w.schedule, scheduleSql, (it) => [it.id, q, it.name, it.priority, it.eta, it.payload, it.lane ?? DEFAULT_LANE], INSERT_CHUNK);
       if (w.putData) for (const d of w.putData) s.putData.run(q, d.key, d.value);
       if (w.deleteData) for (const k of w.deleteData) s.deleteData.run(q, k);
       return lost;
@@ -40,8 +41,8 @@ export function transactions(db: Database, s: Statements, q: string) {
     unique: db.transaction((item: QueueItem | ScheduledItem, key: string) => {
       const holder = s.peekData.get(q, key) as { value: string } | null;
       if (holder && s.taskExists.get(q, holder.value)) return holder.value;
-      if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload);
-      else s.insert.run(q, item.id, item.name, item.priority, item.payload);
+      if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload, item.lane ?? DEFAULT_LANE);
+      else s.insert.run(q, item.id, item.name, item.priority, item.payload, item.lane ?? DEFAULT_LANE);
       s.putData.run(q, key, item.id);
       return null;
     }).immediate,

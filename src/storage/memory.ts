@@ -1,12 +1,15 @@
 import { DuplicateIdError } from "../errors";
+import { activePauses, lanesToServe, shareLease } from "./_lanes";
 import { compareCodePoints } from "./_prefix";
 import { Waiters } from "./_waiters";
 import type {
-  CommitBatch, CommitReport, FencedWrite, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, FencedWrite, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem,
+  ScheduledItem, Storage,
 } from "./types";
-import { PURGE_ALL, purgeLimit } from "./types";
+import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
 
 interface Row extends QueueItem {
+  lane: string;
   seq: number;
   leasedUntil: number | null;
   token: string | null;
@@ -27,6 +30,8 @@ export class MemoryStorage implements Storage {
   #locks = new Map<string, { owner: string; until: number; fence: number }>();
   /** The last fence handed out per lock key: never reset (not by release, purge or flush). */
   #fences = new Map<string, number>();
+  #pauses = new Map<string, number | null>();
+  #turn = 0;
   #seq = 0;
   #waiters = new Waiters();
 
@@ -44,14 +49,37 @@ export class MemoryStorage implements Storage {
     this.#changed();
   }
 
-  async lease(max: number, leaseUntil: number): Promise<LeasedItem[]> {
-    const ready = [...this.#rows.values()].filter((r) => r.leasedUntil === null).sort(byOrder).slice(0, max);
-    return ready.map((r) => {
-      r.leasedUntil = leaseUntil;
-      r.token = crypto.randomUUID();
-      r.leases += 1;
-      return { id: r.id, name: r.name, priority: r.priority, payload: r.payload, token: r.token, leases: r.leases };
-    });
+  async lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
+    const token = crypto.randomUUID();
+    const take = (lane: string | null, n: number): LeasedItem[] =>
+      [...this.#rows.values()].filter((r) => r.leasedUntil === null && (lane === null || r.lane === lane)).sort(byOrder).slice(0, n).map((r) => {
+        r.leasedUntil = leaseUntil;
+        r.token = token;
+        r.leases += 1;
+        return { id: r.id, name: r.name, lane: r.lane, priority: r.priority, payload: r.payload, token, leases: r.leases };
+      });
+    if (!filter) return take(null, max);
+    const paused = activePauses(await this.listPaused(filter.now), filter.now);
+    const ready = () => [...new Set([...this.#rows.values()].filter((r) => r.leasedUntil === null).map((r) => r.lane))].sort();
+    const items = shareLease(max, lanesToServe(filter, ready, paused, this.#turn++), take);
+    return items.sort((a, b) => b.priority - a.priority || this.#rows.get(a.id)!.seq - this.#rows.get(b.id)!.seq);
+  }
+
+  async pauseLane(lane: string, until: number | null): Promise<void> {
+    this.#pauses.set(lane, until);
+  }
+
+  async resumeLane(lane: string): Promise<boolean> {
+    const had = this.#pauses.delete(lane);
+    this.#changed();
+    return had;
+  }
+
+  async listPaused(now: number): Promise<PausedLane[]> {
+    return [...this.#pauses]
+      .filter(([, until]) => until === null || until > now)
+      .sort(([a], [b]) => compareCodePoints(a, b))
+      .map(([lane, until]) => ({ lane, until }));
   }
 
   async renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]> {
@@ -251,32 +279,41 @@ export class MemoryStorage implements Storage {
     );
   }
 
-  async pendingCount(): Promise<number> {
+  async pendingCount(lane?: string): Promise<number> {
     let n = 0;
-    for (const r of this.#rows.values()) if (r.leasedUntil === null) n++;
+    for (const r of this.#rows.values()) if (r.leasedUntil === null && (lane === undefined || r.lane === lane)) n++;
     return n;
   }
 
-  async leasedCount(): Promise<number> {
-    return this.#rows.size - (await this.pendingCount());
+  async leasedCount(lane?: string): Promise<number> {
+    let n = 0;
+    for (const r of this.#rows.values()) if (r.leasedUntil !== null && (lane === undefined || r.lane === lane)) n++;
+    return n;
   }
 
-  async scheduledCount(): Promise<number> {
-    return this.#schedule.size;
+  async scheduledCount(lane?: string): Promise<number> {
+    if (lane === undefined) return this.#schedule.size;
+    let n = 0;
+    for (const s of this.#schedule.values()) if ((s.lane ?? DEFAULT_LANE) === lane) n++;
+    return n;
   }
 
   async resultCount(): Promise<number> {
     return this.#results.size;
   }
 
-  async listPending(limit: number): Promise<(QueueItem & { leased: boolean })[]> {
-    return [...this.#rows.values()].sort(byOrder).slice(0, limit).map((r) => ({
-      id: r.id, name: r.name, priority: r.priority, payload: r.payload, leased: r.leasedUntil !== null,
+  async listPending(limit: number, lane?: string): Promise<(QueueItem & { leased: boolean })[]> {
+    return [...this.#rows.values()].filter((r) => lane === undefined || r.lane === lane).sort(byOrder).slice(0, limit).map((r) => ({
+      id: r.id, name: r.name, lane: r.lane, priority: r.priority, payload: r.payload, leased: r.leasedUntil !== null,
     }));
   }
 
-  async listScheduled(limit: number): Promise<ScheduledItem[]> {
-    return [...this.#schedule.values()].sort((a, b) => a.eta - b.eta).slice(0, limit).map((s) => ({ ...s }));
+  async listScheduled(limit: number, lane?: string): Promise<ScheduledItem[]> {
+    return [...this.#schedule.values()]
+      .filter((s) => lane === undefined || (s.lane ?? DEFAULT_LANE) === lane)
+      .sort((a, b) => a.eta - b.eta)
+      .slice(0, limit)
+      .map((s) => ({ ...s, lane: s.lane ?? DEFAULT_LANE }));
   }
 
   async flush(): Promise<void> {
@@ -286,6 +323,7 @@ export class MemoryStorage implements Storage {
     this.#data.clear();
     this.#counters.clear();
     this.#locks.clear();
+    this.#pauses.clear();
   }
 
   waitForChange(timeoutMs: number): Promise<void> {
@@ -298,7 +336,7 @@ export class MemoryStorage implements Storage {
 
   #insert(it: QueueItem): void {
     this.#rows.set(it.id, {
-      id: it.id, name: it.name, priority: it.priority, payload: it.payload,
+      id: it.id, name: it.name, lane: it.lane ?? DEFAULT_LANE, priority: it.priority, payload: it.payload,
       seq: ++this.#seq, leasedUntil: null, token: null, leases: 0,
     });
   }

@@ -85,7 +85,12 @@ export class PostgresStorage implements Storage {
       RETURNING 1`);
   }
 
-  async lease(max: number, leaseUntil: number): Promise<LeasedItem[]> {
+  /**
+   * Named queues (lanes) and pauses are not stored by this backend yet: a lease serves every task
+   * (`filter.lanes` must be absent) and nothing can be paused.
+   */
+  async lease(max: number, leaseUntil: number, filter?: import("./types").LeaseFilter): Promise<LeasedItem[]> {
+    if (filter?.lanes) throw new ConfigurationError(`--queues / the consumer option "queues" is not supported on PostgreSQL storage yet: run the consumer without it`);
     if (max <= 0) return [];
     // Read before the query: a notification that arrives while it runs must still count as news.
     const gen = this.#wake.gen.queue;
@@ -99,6 +104,18 @@ export class PostgresStorage implements Storage {
     const items = rows.map((r) => ({ seq: Number(r.seq), item: toLeased(r) }));
     items.sort((a, b) => b.item.priority - a.item.priority || a.seq - b.seq);
     return items.map((x) => x.item);
+  }
+
+  async pauseLane(_lane: string, _until: number | null): Promise<void> {
+    throw new ConfigurationError("pausing a queue is not supported on PostgreSQL storage yet");
+  }
+
+  async resumeLane(_lane: string): Promise<boolean> {
+    throw new ConfigurationError("resuming a queue is not supported on PostgreSQL storage yet");
+  }
+
+  async listPaused(_now: number): Promise<import("./types").PausedLane[]> {
+    return [];
   }
 
   async renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]> {

@@ -1,5 +1,6 @@
 import type { RedisClient } from "bun";
 import type { DuplicateIdError, StorageError } from "../errors";
+import { ConfigurationError as LanesUnsupported } from "../errors";
 import { touches } from "./_fence";
 import { Connection, describeRedisError, openClient, redactUrl } from "./_redis-connection";
 import { type Arg, DATA_KEYS, evalScript, KEY_PARTS, type Script, SCRIPTS } from "./_redis-scripts";
@@ -80,7 +81,12 @@ export class RedisStorage implements Storage {
     await this.#commit({ schedule: items }, "schedule");
   }
 
-  async lease(max: number, leaseUntil: number): Promise<LeasedItem[]> {
+  /**
+   * Named queues (lanes) and pauses are not stored by this backend yet: a lease serves every task
+   * (`filter.lanes` must be absent) and nothing can be paused.
+   */
+  async lease(max: number, leaseUntil: number, filter?: import("./types").LeaseFilter): Promise<LeasedItem[]> {
+    if (filter?.lanes) throw new LanesUnsupported(`--queues / the consumer option "queues" is not supported on Redis storage yet: run the consumer without it`);
     this.#look("queue");
     // One token per call: it proves ownership of every item this call leased.
     const token = crypto.randomUUID();
@@ -88,6 +94,18 @@ export class RedisStorage implements Storage {
     return chunks(flat, 5).map(([id, name, priority, payload, leases]) => ({
       id: String(id), name: String(name), priority: Number(priority), payload: String(payload), token, leases: Number(leases),
     }));
+  }
+
+  async pauseLane(_lane: string, _until: number | null): Promise<void> {
+    throw new LanesUnsupported("pausing a queue is not supported on Redis storage yet");
+  }
+
+  async resumeLane(_lane: string): Promise<boolean> {
+    throw new LanesUnsupported("resuming a queue is not supported on Redis storage yet");
+  }
+
+  async listPaused(_now: number): Promise<import("./types").PausedLane[]> {
+    return [];
   }
 
   async renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]> {

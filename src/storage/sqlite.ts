@@ -3,6 +3,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigurationError } from "../errors";
 import { touches } from "./_fence";
+import { activePauses, lanesToServe, shareLease } from "./_lanes";
 import { prefixEnd } from "./_prefix";
 import { describeSqliteError } from "./_sqlite-errors";
 import { DEFAULT_FILE_MODE, openDatabase } from "./_sqlite-open";
@@ -10,9 +11,9 @@ import { prepare, type Statements } from "./_sqlite-sql";
 import { transactions } from "./_sqlite-transactions";
 import { FileWake, type Topic } from "./_wake";
 import type {
-  CommitBatch, CommitReport, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
-import { PURGE_ALL, purgeLimit } from "./types";
+import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
 import { resolveDbFilename } from "../_caller";
 
 export { describeSqliteError } from "./_sqlite-errors";
@@ -58,6 +59,7 @@ export class SqliteStorage implements Storage {
   #renewLocksTx: (keys: string[], owner: string, until: number) => string[];
   #wake: FileWake;
   #seenVersion = -1;
+  #turn = 0;
   #closed = false;
   /** The database file and its -wal and -shm as they were at open, for checkHealth. */
   #files: WatchedFile[] = [];
@@ -101,7 +103,7 @@ export class SqliteStorage implements Storage {
     if (items.length === 1) {
       // One statement in autocommit: a third of the work of BEGIN, INSERT, COMMIT.
       const it = items[0]!;
-      this.#guard(() => this.#s.insert.run(this.queue, it.id, it.name, it.priority, it.payload), "enqueue");
+      this.#guard(() => this.#s.insert.run(this.queue, it.id, it.name, it.priority, it.payload, it.lane ?? DEFAULT_LANE), "enqueue");
     } else {
       this.#guard(() => this.#commitTx({ enqueue: items }), "enqueue");
     }
@@ -113,14 +115,37 @@ export class SqliteStorage implements Storage {
     this.#wake.touch("queue");
   }
 
-  async lease(max: number, leaseUntil: number): Promise<LeasedItem[]> {
-    const rows = this.#guard(
-      () => this.#s.lease.all(leaseUntil, crypto.randomUUID(), this.queue, max) as (LeasedItem & { seq: number })[],
-      "lease",
-    );
+  async lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
+    const token = crypto.randomUUID();
+    const rows = this.#guard(() => {
+      if (!filter) return this.#s.lease.all(leaseUntil, token, this.queue, max) as (LeasedItem & { seq: number })[];
+      const f = filter;
+      // One IMMEDIATE transaction: the pause check and the leases see the same store.
+      return this.#db.transaction(() => {
+        const paused = activePauses(this.#s.listPaused.all(this.queue, f.now) as PausedLane[], f.now);
+        const ready = () => (this.#s.readyLanes.all(this.queue) as { lane: string }[]).map((r) => r.lane);
+        return shareLease(max, lanesToServe(f, ready, paused, this.#turn++), (lane, n) =>
+          this.#s.leaseLane.all(leaseUntil, token, this.queue, n, lane) as LeasedItem[],
+        ) as (LeasedItem & { seq: number })[];
+      }).immediate();
+    }, "lease");
     // RETURNING gives no order guarantee: restore lease order.
     rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
     return rows.map(({ seq: _seq, ...item }) => item);
+  }
+
+  async pauseLane(lane: string, until: number | null): Promise<void> {
+    this.#guard(() => this.#s.pause.run(this.queue, lane, until), "pause");
+  }
+
+  async resumeLane(lane: string): Promise<boolean> {
+    const had = this.#guard(() => this.#s.resume.run(this.queue, lane).changes > 0, "resume");
+    this.#wake.touch("queue");
+    return had;
+  }
+
+  async listPaused(now: number): Promise<PausedLane[]> {
+    return this.#guard(() => this.#s.listPaused.all(this.queue, now) as PausedLane[], "list paused");
   }
 
   async renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]> {
@@ -274,31 +299,37 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  async pendingCount(): Promise<number> {
-    return this.#count(this.#s.countReady);
+  async pendingCount(lane?: string): Promise<number> {
+    return lane === undefined ? this.#count(this.#s.countReady) : this.#count(this.#s.countReadyLane, lane);
   }
 
-  async leasedCount(): Promise<number> {
-    return this.#count(this.#s.countLeased);
+  async leasedCount(lane?: string): Promise<number> {
+    return lane === undefined ? this.#count(this.#s.countLeased) : this.#count(this.#s.countLeasedLane, lane);
   }
 
-  async scheduledCount(): Promise<number> {
-    return this.#count(this.#s.countScheduled);
+  async scheduledCount(lane?: string): Promise<number> {
+    return lane === undefined ? this.#count(this.#s.countScheduled) : this.#count(this.#s.countScheduledLane, lane);
   }
 
   async resultCount(): Promise<number> {
     return this.#count(this.#s.countResults);
   }
 
-  async listPending(limit: number): Promise<(QueueItem & { leased: boolean })[]> {
-    const rows = this.#guard(() => this.#s.listPending.all(this.queue, limit), "list pending") as (QueueItem & {
+  async listPending(limit: number, lane?: string): Promise<(QueueItem & { leased: boolean })[]> {
+    const rows = this.#guard(
+      () => (lane === undefined ? this.#s.listPending.all(this.queue, limit) : this.#s.listPendingLane.all(this.queue, limit, lane)),
+      "list pending",
+    ) as (QueueItem & {
       leased: number;
     })[];
     return rows.map((r) => ({ ...r, leased: r.leased === 1 }));
   }
 
-  async listScheduled(limit: number): Promise<ScheduledItem[]> {
-    return this.#guard(() => this.#s.listScheduled.all(this.queue, limit), "list scheduled") as ScheduledItem[];
+  async listScheduled(limit: number, lane?: string): Promise<ScheduledItem[]> {
+    return this.#guard(
+      () => (lane === undefined ? this.#s.listScheduled.all(this.queue, limit) : this.#s.listScheduledLane.all(this.queue, limit, lane)),
+      "list scheduled",
+    ) as ScheduledItem[];
   }
 
   async flush(): Promise<void> {
@@ -306,7 +337,7 @@ export class SqliteStorage implements Storage {
       () =>
         this.#db.transaction(() => {
           // Not lock_fences: a fence handed out before the flush must never be handed out again.
-          for (const table of ["queue", "schedule", "results", "kv", "locks", "counters"]) {
+          for (const table of ["queue", "schedule", "results", "kv", "locks", "counters", "pauses"]) {
             this.#db.query(`DELETE FROM ${table} WHERE queue = ?`).run(this.queue);
           }
         }).immediate(),
@@ -365,8 +396,10 @@ export class SqliteStorage implements Storage {
     return n;
   }
 
-  #count(stmt: Statement): Promise<number> {
-    return Promise.resolve(this.#guard(() => (stmt.get(this.queue) as { n: number }).n, "count"));
+  #count(stmt: Statement, lane?: string): Promise<number> {
+    return Promise.resolve(
+      this.#guard(() => ((lane === undefined ? stmt.get(this.queue) : stmt.get(this.queue, lane)) as { n: number }).n, "count"),
+    );
   }
 
   #dataVersion(): number {

@@ -3,7 +3,9 @@
  * columns it needs to order and find them (id, task name, priority, eta). Every operation is one
  * atomic step on the backend; every method is async so network backends fit the same shape.
  *
- * One Storage instance serves one queue (the Huey `name`); several queues may share one backend.
+ * One Storage instance serves one namespace, called `queue` here (the Huey `name`); several may share one
+ * backend. Within it, each item belongs to a lane (the task option `queue`, "default" when absent): a
+ * consumer leases from the lanes it serves, each up to its own capacity, and never from a paused lane.
  * Time is always an argument (`now`, epoch ms): storage never reads the clock for queue logic.
  */
 
@@ -14,6 +16,29 @@ export interface QueueItem {
   /** Higher runs first; equal priorities run in enqueue order. */
   priority: number;
   payload: string;
+  /** The lane (the task option `queue`) within this storage's namespace. @default "default" */
+  lane?: string;
+}
+
+/** The lane of an item that names none. */
+export const DEFAULT_LANE = "default";
+
+/** Which lanes a lease serves, and how many more each may take now. */
+export interface LeaseFilter {
+  /** Pauses are checked at this time (epoch ms): a pause whose `until` is past it is over. */
+  now: number;
+  /**
+   * Lane -> the most to take from it in this call (Infinity: no limit but `max`). Absent or null:
+   * every lane that has ready items. Lanes are served fairly (round-robin, a share each, then
+   * what is left), so a busy lane never starves another; priorities order items within a lane.
+   */
+  lanes?: Record<string, number> | null;
+}
+
+/** A paused lane: nothing of it is leased until `until` (epoch ms), or until resumed when null. */
+export interface PausedLane {
+  lane: string;
+  until: number | null;
 }
 
 export interface ScheduledItem extends QueueItem {
@@ -120,7 +145,17 @@ export interface Storage {
    * Lease up to `max` ready items, highest priority first, FIFO within a priority. Each gets a
    * fresh token and is invisible to other leases until `leaseUntil` (epoch ms) passes.
    */
-  lease(max: number, leaseUntil: number): Promise<LeasedItem[]>;
+  lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]>;
+  /**
+   * With a `filter`, `lease` skips the items of paused lanes (checked in the same step, so a pause
+   * holds at once for every consumer of every process). Without one it serves every lane, paused
+   * or not (tools and tests). Pausing again replaces the `until`.
+   */
+  pauseLane(lane: string, until: number | null): Promise<void>;
+  /** End a pause; true when the lane was paused. Wakes idle consumers (topic "queue"). */
+  resumeLane(lane: string): Promise<boolean>;
+  /** Lanes paused at `now`, by name. */
+  listPaused(now: number): Promise<PausedLane[]>;
   /**
    * Extend leases still held by these tokens; returns the ids whose lease is lost (not
    * extended: the token no longer matches or the item is gone), in the order given.
@@ -199,16 +234,16 @@ export interface Storage {
    */
   purgeExpired(now: number, limit?: number): Promise<number>;
 
-  /** Ready items (not leased). */
-  pendingCount(): Promise<number>;
+  /** Ready items (not leased); of one lane when `lane` is given (so for the counts and lists below). */
+  pendingCount(lane?: string): Promise<number>;
   /** Items under a lease (running or about to run). */
-  leasedCount(): Promise<number>;
-  scheduledCount(): Promise<number>;
+  leasedCount(lane?: string): Promise<number>;
+  scheduledCount(lane?: string): Promise<number>;
   resultCount(): Promise<number>;
   /** Ready and leased items in lease order (priority, then enqueue order). */
-  listPending(limit: number): Promise<(QueueItem & { leased: boolean })[]>;
-  listScheduled(limit: number): Promise<ScheduledItem[]>;
-  /** Remove everything of this queue: items, schedule, results, data, locks (lock fence counters stay). */
+  listPending(limit: number, lane?: string): Promise<(QueueItem & { leased: boolean })[]>;
+  listScheduled(limit: number, lane?: string): Promise<ScheduledItem[]>;
+  /** Remove everything of this queue: items, schedule, results, data, locks, pauses (lock fence counters stay). */
   flush(): Promise<void>;
 
   /**

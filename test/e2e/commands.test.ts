@@ -245,6 +245,7 @@ describe("tasks and status", () => {
       failed: 0,
       results: 0,
       locks: [{ key: "daily-sync", owner: "owner-1", until }],
+      paused: [],
       periodic: [{ name: "nightly", schedule: expect.stringContaining("0 3 * * *"), nextRun: expect.any(Number) }],
       at: expect.any(Number),
     });

@@ -6,6 +6,7 @@ import { formatArgs, formatWhen, inert, note, out, printJson, style, table } fro
 const args = {
   file: fileArg,
   limit: { type: "string", description: "show at most N tasks (default 100)", valueHint: "N" },
+  queue: { type: "string", description: "only tasks of this named queue", valueHint: "QUEUE" },
   ...commonArgs,
 } as const;
 
@@ -21,7 +22,7 @@ export const pending = defineCommand({
     extraPositionals(rawArgs, args, "pending", 0, 0);
     const limit = wholeFlag(a.limit, "--limit", 1) ?? 100;
     await withHuey(a.file, a.instance, async (huey) => {
-      const list = await huey.pending({ limit });
+      const list = await huey.pending({ limit, ...(a.queue !== undefined && { queue: a.queue }) });
       const rows = list.map((t) => ({ id: t.id, name: t.name, args: t.args, priority: t.priority, attempt: t.attempt, retries: t.retries, leased: t.leased }));
       if (a.json) return printJson(rows);
       if (rows.length === 0) return out(style.dim("no pending tasks"));
@@ -33,7 +34,7 @@ export const pending = defineCommand({
         ),
       );
       if (rows.length === limit) {
-        const total = (await huey.pendingCount()) + (await huey.storage.leasedCount());
+        const total = (await huey.pendingCount(a.queue)) + (await huey.storage.leasedCount(a.queue));
         if (total > limit) note(`showing ${limit} of ${total} (--limit N for more)`);
       }
     });
@@ -51,7 +52,7 @@ export const scheduled = defineCommand({
     extraPositionals(rawArgs, args, "scheduled", 0, 0);
     const limit = wholeFlag(a.limit, "--limit", 1) ?? 100;
     await withHuey(a.file, a.instance, async (huey) => {
-      const list = await huey.scheduled({ limit });
+      const list = await huey.scheduled({ limit, ...(a.queue !== undefined && { queue: a.queue }) });
       const rows = list.map((t) => ({ id: t.id, name: t.name, args: t.args, priority: t.priority, attempt: t.attempt, retries: t.retries, eta: t.eta }));
       if (a.json) return printJson(rows);
       if (rows.length === 0) return out(style.dim("no scheduled tasks"));
@@ -64,7 +65,7 @@ export const scheduled = defineCommand({
         ),
       );
       if (rows.length === limit) {
-        const total = await huey.scheduledCount();
+        const total = await huey.scheduledCount(a.queue);
         if (total > limit) note(`showing ${limit} of ${total} (--limit N for more)`);
       }
     });

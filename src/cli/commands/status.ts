@@ -26,6 +26,8 @@ export interface StatusSnapshot {
   failed: number;
   results: number;
   locks: { key: string; owner: string; until: number }[];
+  /** Named queues paused now; until null means until resumed. */
+  paused: { queue: string; until: number | null }[];
   periodic: { name: string; schedule: string; nextRun: number | null }[];
   at: number;
 }
@@ -64,6 +66,7 @@ export async function snapshot(huey: Huey): Promise<StatusSnapshot> {
     huey.failedCount(),
     huey.locks(),
   ]);
+  const paused = await huey.paused();
   const at = Date.now();
   return {
     queue: huey.name,
@@ -75,6 +78,7 @@ export async function snapshot(huey: Huey): Promise<StatusSnapshot> {
     failed,
     results,
     locks: locks.map((l) => ({ key: l.key, owner: l.owner, until: l.until })),
+    paused,
     periodic: huey.periodicTasks(at),
     at,
   };
@@ -106,6 +110,9 @@ function render(s: StatusSnapshot): string {
     parts.push("", style.bold("locks"), indent(table(["KEY", "OWNER", "EXPIRES IN"], s.locks.map((l) => [inert(l.key), inert(l.owner), formatDuration(Math.max(0, l.until - s.at))]))));
   } else {
     parts.push("", `${style.bold("locks")} ${style.dim("none held")}`);
+  }
+  if (s.paused.length > 0) {
+    parts.push("", style.bold("paused queues"), indent(table(["QUEUE", "RESUMES IN"], s.paused.map((p) => [inert(p.queue), p.until === null ? "when resumed" : formatDuration(Math.max(0, p.until - s.at))]))));
   }
   if (s.periodic.length > 0) {
     parts.push(

@@ -4,6 +4,7 @@ import m0002 from "./0002_locks_counters.sql" with { type: "text" };
 import m0003 from "./0003_expiry_indexes.sql" with { type: "text" };
 import m0004 from "./0004_lock_fences.sql" with { type: "text" };
 import m0005 from "./0005_ids_per_queue.sql" with { type: "text" };
+import m0006 from "./0006_lanes.sql" with { type: "text" };
 
 export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 1, sql: m0001 },
@@ -11,4 +12,5 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 3, sql: m0003 },
   { version: 4, sql: m0004 },
   { version: 5, sql: m0005 },
+  { version: 6, sql: m0006 },
 ];

@@ -1,0 +1,57 @@
+import { defineCommand } from "citty";
+import { ConfigurationError } from "../../errors";
+import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
+import { CliUsageError } from "../errors";
+import { formatWhen, out, printJson } from "../_output";
+
+const queueArg = { type: "positional", description: "the named queue (a task's queue option)", required: true, valueHint: "QUEUE" } as const;
+
+const pauseArgs = {
+  file: fileArg,
+  queue: queueArg,
+  for: { type: "string", description: "resume by itself after this long (default: until huey resume)", valueHint: "10m" },
+  ...commonArgs,
+} as const;
+
+const resumeArgs = { file: fileArg, queue: queueArg, ...commonArgs } as const;
+
+/** An unknown queue name is a usage error that lists the known queues. */
+async function usage<T>(fn: () => Promise<T>, command: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ConfigurationError) throw new CliUsageError(err.message, command);
+    throw err;
+  }
+}
+
+export const pause = defineCommand({
+  meta: {
+    name: "pause",
+    description:
+      "Stop every consumer from taking a named queue's tasks (within a second; running ones finish, queued ones stay).\n\n" +
+      "Examples:\n  huey pause tasks.ts emails\n  huey pause tasks.ts emails --for 10m",
+  },
+  args: pauseArgs,
+  async run({ args: a, rawArgs }) {
+    extraPositionals(rawArgs, pauseArgs, "pause", 1, 0);
+    await withHuey(a.file, a.instance, async (huey) => {
+      const p = await usage(() => huey.pause(a.queue, a.for !== undefined ? { for: a.for } : {}), "pause");
+      if (a.json) return printJson(p);
+      out(`paused queue ${p.queue}${p.until !== null ? ` until ${formatWhen(p.until)}` : " until resumed"}`);
+    });
+  },
+});
+
+export const resume = defineCommand({
+  meta: { name: "resume", description: "Let consumers take a paused queue's tasks again, at once.\n\nExample:\n  huey resume tasks.ts emails" },
+  args: resumeArgs,
+  async run({ args: a, rawArgs }) {
+    extraPositionals(rawArgs, resumeArgs, "resume", 1, 0);
+    await withHuey(a.file, a.instance, async (huey) => {
+      const was = await usage(() => huey.resume(a.queue), "resume");
+      if (a.json) return printJson({ queue: a.queue, wasPaused: was });
+      out(was ? `resumed queue ${a.queue}` : `queue ${a.queue} was not paused`);
+    });
+  },
+});
