@@ -116,10 +116,12 @@ export function rawDrainCeiling(dir: string, n: number, batch = 256): number {
   db.transaction(() => {
     for (const r of data) ins.run(QUEUE, r.id, "noop", 0, r.payload);
   }).immediate();
-  // Claim: the lowest `batch` ready seqs, as one range (a drain of a plain queue has no gaps).
+  // Claim: the lowest `batch` ready seqs, as one rowid range (a drain of a plain queue has no gaps);
+  // `+queue` and `IS NOT NULL IS FALSE` keep the planner on the rowid range instead of the partial
+  // ready index, which would scan every ready row.
   const claim = db.prepare(
     `UPDATE queue SET leased_until = ?1, token = ?2, leases = leases + 1
-       WHERE queue = ?3 AND leased_until IS NULL AND seq >= ?4 AND seq < ?4 + ?5
+       WHERE seq >= ?4 AND seq < ?4 + ?5 AND +queue = ?3 AND leased_until IS NOT NULL IS FALSE
        RETURNING seq, id, payload`,
   );
   const first = db.prepare("SELECT min(seq) AS s FROM queue WHERE queue = ? AND leased_until IS NULL");
