@@ -6,7 +6,7 @@ import { Database } from "bun:sqlite";
 import { RedisClient, SQL } from "bun";
 import { join } from "node:path";
 import { PostgresHuey, RedisHuey, SqliteHuey, type Huey } from "../src/index";
-import { rawBulkInsert, rawDrain, rawSingleInsert } from "./_raw";
+import { rawBulkInsert, rawDrain, rawDrainCeiling, rawSingleInsert } from "./_raw";
 import { pgRawBulk, pgRawDrain, pgRawSingle, redisRawBulk, redisRawDrain, redisRawSingle } from "./_raw_services";
 
 export interface FreshStore {
@@ -31,7 +31,10 @@ export interface Backend {
   raw: {
     single(dir: string, n: number): Promise<number>;
     bulk(dir: string, n: number, chunk: number): Promise<number>;
-    drain(dir: string, n: number): Promise<number>;
+    /** "ours": the consumer's statement shapes, leasing `batch` rows per statement. */
+    drain(dir: string, n: number, batch: number): Promise<number>;
+    /** "ceiling": the fastest shape known for the same work, one thread (sqlite only). */
+    ceiling?(dir: string, n: number, batch: number): Promise<number>;
   };
   /** What each raw figure measures, for the notes column. */
   rawNotes: { single: string; bulk: (chunk: number) => string; drain: string };
@@ -63,9 +66,10 @@ const sqlite: Backend = {
   raw: {
     single: async (dir, n) => rawSingleInsert(dir, n),
     bulk: async (dir, n, chunk) => rawBulkInsert(dir, n, chunk),
-    drain: async (dir, n) => rawDrain(dir, n),
+    drain: async (dir, n, batch) => rawDrain(dir, n, batch),
+    ceiling: async (dir, n, batch) => rawDrainCeiling(dir, n, batch),
   },
-  rawNotes: { single: "raw: INSERT per commit", bulk: (c) => `raw: ${c} INSERTs per tx`, drain: "raw: lease 32 + 1 tx, 1 thread" },
+  rawNotes: { single: "raw: INSERT per commit", bulk: (c) => `raw: ${c} INSERTs per tx`, drain: "ours: lease 256 + 1 tx of DELETE+INSERT per row; ceiling: UPDATE range RETURNING + 1 multi-row INSERT + 1 range DELETE per 256, 1 thread" },
   targets: {
     single: { op: ">=", value: 25_000 },
     bulk: { op: ">=", value: 250_000 },
@@ -113,12 +117,12 @@ const postgres: Backend = {
   raw: {
     single: (_dir, n) => pgRawSingle(PG_URL, `huey_bench_${RUN}_raw`, n),
     bulk: (_dir, n, chunk) => pgRawBulk(PG_URL, `huey_bench_${RUN}_raw`, n, chunk),
-    drain: (_dir, n) => pgRawDrain(PG_URL, `huey_bench_${RUN}_raw`, n),
+    drain: (_dir, n, batch) => pgRawDrain(PG_URL, `huey_bench_${RUN}_raw`, n, batch),
   },
   rawNotes: {
     single: "raw Bun.SQL: INSERT per statement, awaited",
     bulk: (c) => `raw Bun.SQL: INSERT .. unnest of ${c}`,
-    drain: "raw Bun.SQL: UPDATE..SKIP LOCKED RETURNING 32 + DELETE/INSERT results, 1 thread",
+    drain: "raw Bun.SQL: UPDATE..SKIP LOCKED RETURNING 256 + DELETE/INSERT results, 1 thread",
   },
   targets: { drainW4: { op: ">=", value: 10_000 } },
 };
@@ -160,7 +164,7 @@ const redis: Backend = {
   raw: {
     single: (_dir, n) => redisRawSingle(REDIS_URL, `huey_bench_${RUN}_raw`, n),
     bulk: (_dir, n, chunk) => redisRawBulk(REDIS_URL, `huey_bench_${RUN}_raw`, n, chunk),
-    drain: (_dir, n) => redisRawDrain(REDIS_URL, `huey_bench_${RUN}_raw`, n),
+    drain: (_dir, n, batch) => redisRawDrain(REDIS_URL, `huey_bench_${RUN}_raw`, n, batch),
   },
   rawNotes: {
     single: "raw Bun Redis: LPUSH per call, awaited (a plain list)",

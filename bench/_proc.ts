@@ -162,3 +162,25 @@ export async function cpuPercent(pid: number, ms: number): Promise<number> {
   const wall = performance.now() - t0;
   return ((c1 - c0) / 1e6 / wall) * 100;
 }
+
+const TICK_US = (() => {
+  const p = Bun.spawnSync(["getconf", "CLK_TCK"], { stdout: "pipe" });
+  const hz = Number(p.stdout.toString().trim());
+  return 1e6 / (hz > 0 ? hz : 100);
+})();
+
+/** utime+stime of each thread of `pid` in microseconds, by thread id, with its name (/proc/PID/task/TID). */
+export function threadCpu(pid: number): Map<number, { comm: string; us: number }> {
+  const out = new Map<number, { comm: string; us: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      out.set(Number(tid), { comm, us: (Number(f[11]) + Number(f[12])) * TICK_US });
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}

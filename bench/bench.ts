@@ -17,16 +17,33 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Huey } from "../src/index";
 import { BACKENDS, type Backend, type FreshStore } from "./_backends";
-import { Child, cleanupAll, cpuPercent, installCleanupHandlers, memory, removeTempDir, threadCount, trackTempDir } from "./_proc";
+import { Child, cleanupAll, cpuPercent, installCleanupHandlers, memory, removeTempDir, threadCount, threadCpu, trackTempDir } from "./_proc";
 import { defineTasks } from "./tasks";
 
 const ROOT = resolve(import.meta.dir, "..");
-const ALL = ["single", "bulk", "drain", "latency", "idle", "startup"] as const;
+const ALL = ["single", "bulk", "drain-cold", "drain-steady", "latency", "idle", "startup"] as const;
 type Name = (typeof ALL)[number];
 
-const USAGE = `usage: bun run bench [--count N] [--only ${ALL.join(",")}] [--json]
+const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 1,4] [--only ${ALL.join(",")}] [--json]
                      [--backend sqlite|postgres|redis] [--consumer binary|source] [--binary PATH]
-                     [--latency-samples N] [--idle-seconds S] [--profile DIR]`;
+                     [--latency-samples N] [--idle-seconds S] [--profile DIR]
+
+  --count N            tasks of single and bulk enqueue and of the cold drain (default 20000)
+  --only LIST          measurements, comma-separated; "drain" means drain-cold,drain-steady
+      drain-cold       a fresh consumer drains --count tasks (JIT warm-up included)
+      drain-steady     the same consumer then drains 100,000 (and 1,000,000 with --steady or
+                       --count 1000000; that takes minutes); a drain-steady run alone still runs
+                       the cold drain first as warm-up and does not report it
+  --workers LIST       consumer -w values to drain with (default 1,4)
+  --latency-samples N  latency samples, random idle gaps 20ms..1s (seeded; default 100, ~1 min)
+  --binary PATH        the consumer binary to run (default dist/huey, rebuilt if stale); any build
+                       whose "run" takes tasks.ts -w N -q
+
+Each drain row shows its ratio to two raw baselines measured in the same run: "ours" (the
+consumer's statement shapes, leasing 256 rows per statement like the consumer) and "ceiling" (the
+fastest shape known for the same work, one thread; sqlite only), and the consumer's CPU per task
+by thread from /proc. A drain is timed until the consumer prints that its last result is written
+(bench/tasks.ts counts "complete" signals); the bench does not read the store while it is timed.`;
 
 // ------------------------------------------------------------------ options
 
@@ -38,7 +55,9 @@ const { values: opt } = parseArgs({
     backend: { type: "string", default: "sqlite" },
     consumer: { type: "string", default: "binary" },
     binary: { type: "string" },
-    "latency-samples": { type: "string", default: "200" },
+    "latency-samples": { type: "string", default: "100" },
+    steady: { type: "boolean", default: false },
+    workers: { type: "string", default: "1,4" },
     "idle-seconds": { type: "string", default: "3" },
     profile: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -60,10 +79,13 @@ if (!Number.isInteger(samples) || samples < 10) usage(`--latency-samples must be
 const idleSeconds = Number(opt["idle-seconds"]);
 if (!(idleSeconds > 0)) usage(`--idle-seconds must be a positive number`);
 const only = new Set<Name>();
-for (const n of (opt.only ?? ALL.join(",")).split(",").map((s) => s.trim()).filter(Boolean)) {
+for (const n of (opt.only ?? ALL.join(",")).replace(/\bdrain\b(?!-)/g, "drain-cold,drain-steady").split(",").map((s) => s.trim()).filter(Boolean)) {
   if (!(ALL as readonly string[]).includes(n)) usage(`--only: unknown measurement "${n}"; choose from ${ALL.join(", ")}`);
   only.add(n as Name);
 }
+const workersList = opt.workers!.split(",").map(Number);
+if (workersList.some((w) => !Number.isInteger(w) || w < 1)) usage(`--workers must be whole numbers of 1 or more, comma-separated`);
+const steadySizes = [100_000, ...(opt.steady || count >= 1_000_000 ? [1_000_000] : [])].filter((n) => n !== count);
 if (opt.consumer !== "binary" && opt.consumer !== "source") usage(`--consumer must be "binary" or "source"`);
 const consumerMode = opt.profile ? "source" : opt.consumer;
 const backend: Backend = BACKENDS[opt.backend!] ?? usage(`--backend must be one of ${Object.keys(BACKENDS).join(", ")}`);
@@ -82,8 +104,12 @@ interface Row {
   label: string;
   value: number;
   unit: "/s" | "ms" | "%" | "MB";
-  /** The raw client figure this one compares to (backend.rawLabel). */
+  /** The raw client figure this one compares to (backend.rawLabel; for drains the "ours" shape). */
   baseline?: number;
+  /** Drains: the raw "ceiling" shape measured in the same run. */
+  ceiling?: number;
+  /** Drains: consumer CPU per task by thread, microseconds. */
+  cpu?: CpuSplit;
   target?: { op: ">=" | "<=" | "<"; value: number; note?: string };
   note?: string;
 }
@@ -153,10 +179,10 @@ interface Running {
  * Start a consumer on a fresh store and wait until it runs tasks. With -q it logs no
  * "consumer started" line, so readiness is proven by a warm-up task's result.
  */
-async function startConsumer(label: string, workers: number): Promise<Running> {
+async function startConsumer(label: string, workers: number, env: Record<string, string> = {}): Promise<Running> {
   const store = freshStore(label);
   const { noop } = defineTasks(store.huey);
-  const child = new Child(consumerCommand(workers), { cwd: dir, env: { ...process.env, ...store.env, NO_COLOR: "1" } });
+  const child = new Child(consumerCommand(workers), { cwd: dir, env: { ...process.env, ...store.env, ...env, NO_COLOR: "1" } });
   const r = await noop(-1);
   const v = await Promise.race([r.get({ blocking: true, timeout: 60_000, preserve: false }), child.exitedEarly()]);
   if (v !== -1) throw new Error(`warm-up task returned ${JSON.stringify(v)}, expected -1`);
@@ -186,63 +212,112 @@ async function measureSingle(): Promise<void> {
 
 async function measureBulk(): Promise<void> {
   const chunk = 1000;
-  progress(`bulk enqueue: ${count} in huey.enqueueMany calls of ${chunk}`);
+  progress(`bulk enqueue: ${count} in huey.enqueueMany calls of ${chunk}, cold (first in this process) then warm`);
   const raw = await backend.raw.bulk(dir, count, chunk);
-  const store = freshStore("bulk");
-  const { noop } = defineTasks(store.huey);
-  await store.huey.enqueueMany(Array.from({ length: chunk }, (_, i) => [noop, [i]] as const)); // warm up
-  const t0 = performance.now();
-  for (let i = 0; i < count; i += chunk) {
-    const calls = [];
-    for (let j = i; j < Math.min(count, i + chunk); j++) calls.push([noop, [j]] as const);
-    await store.huey.enqueueMany(calls);
-  }
-  const rate = count / ((performance.now() - t0) / 1000);
-  await store.close();
-  rows.push({ key: "bulk_enqueue", label: "bulk enqueue", value: rate, unit: "/s", baseline: raw, target: backend.targets.bulk, note: `enqueueMany x${chunk}; ${backend.rawNotes.bulk(chunk)}` });
+  const run = async (label: string, warm: boolean) => {
+    const store = freshStore(label);
+    const { noop } = defineTasks(store.huey);
+    if (warm) for (let k = 0; k < 5; k++) await store.huey.enqueueMany(Array.from({ length: chunk }, (_, i) => [noop, [i]] as const));
+    const t0 = performance.now();
+    for (let i = 0; i < count; i += chunk) {
+      const calls = [];
+      for (let j = i; j < Math.min(count, i + chunk); j++) calls.push([noop, [j]] as const);
+      await store.huey.enqueueMany(calls);
+    }
+    const rate = count / ((performance.now() - t0) / 1000);
+    await store.close();
+    return rate;
+  };
+  const cold = await run("bulk-cold", false);
+  const warm = await run("bulk-warm", true);
+  rows.push({ key: "bulk_enqueue_cold", label: "bulk enqueue, cold", value: cold, unit: "/s", baseline: raw, note: `enqueueMany x${chunk}, the first in this process; ${backend.rawNotes.bulk(chunk)}` });
+  rows.push({ key: "bulk_enqueue", label: "bulk enqueue, warm", value: warm, unit: "/s", baseline: raw, target: backend.targets.bulk, note: `enqueueMany x${chunk} after 5 warm-up calls; ${backend.rawNotes.bulk(chunk)}` });
 }
 
-let rawDrainRate: number | null = null;
+const rawCache = new Map<string, number | undefined>();
+async function rawFigures(n: number): Promise<{ ours: number; ceiling?: number }> {
+  const k = `ours-${n}`;
+  if (!rawCache.has(k)) {
+    progress(`raw drain baselines for ${n}: ours, ceiling`);
+    rawCache.set(k, await backend.raw.drain(dir, n, LEASE_BATCH));
+    rawCache.set(`ceiling-${n}`, backend.raw.ceiling ? await backend.raw.ceiling(dir, n, LEASE_BATCH) : undefined);
+  }
+  return { ours: rawCache.get(k)!, ceiling: rawCache.get(`ceiling-${n}`) };
+}
 
-/** Drain `count` tasks with a consumer of `workers` Workers. Returns the still-running consumer. */
-async function measureDrain(workers: number): Promise<Running> {
-  rawDrainRate ??= await backend.raw.drain(dir, count);
+/** The consumer's largest lease (src/consumer/engine.ts MAX_LEASE_BATCH): the raw "ours" baseline leases as many. */
+const LEASE_BATCH = 256;
+
+interface CpuSplit {
+  mainUs: number;
+  workerUs: number[];
+  otherUs: number;
+  benchUs: number;
+}
+
+/** CPU per task by thread of the consumer between two /proc snapshots: the main thread, each Worker thread (busy threads that are not the main one), the rest. */
+function cpuSplit(pid: number, before: ReturnType<typeof threadCpu>, after: ReturnType<typeof threadCpu>, benchUs: number, n: number, workers: number): CpuSplit {
+  const deltas: { tid: number; comm: string; us: number }[] = [];
+  for (const [tid, a] of after) deltas.push({ tid, comm: a.comm, us: a.us - (before.get(tid)?.us ?? 0) });
+  const main = deltas.find((d) => d.tid === pid)?.us ?? 0;
+  // Worker threads: Bun names them; fall back to the busiest non-main threads, as many as Workers.
+  const rest = deltas.filter((d) => d.tid !== pid).sort((a, b) => b.us - a.us);
+  let ws = rest.filter((d) => /worker/i.test(d.comm));
+  if (ws.length < workers) ws = rest.slice(0, workers);
+  const wset = new Set(ws.map((w) => w.tid));
+  const other = rest.filter((d) => !wset.has(d.tid)).reduce((t, d) => t + d.us, 0);
+  return { mainUs: main / n, workerUs: ws.map((w) => w.us / n), otherUs: other / n, benchUs: benchUs / n };
+}
+
+function cpuNote(c: CpuSplit): string {
+  const w = c.workerUs.reduce((a, b) => a + b, 0);
+  return `CPU us/task: main ${c.mainUs.toFixed(1)}, Workers ${w.toFixed(1)} (${c.workerUs.map((x) => x.toFixed(1)).join("+")}), other threads ${c.otherUs.toFixed(1)}, bench ${c.benchUs.toFixed(1)}`;
+}
+
+/**
+ * Drains of one consumer of `workers` Workers, started fresh: each phase enqueues its tasks in one
+ * transaction and times until the consumer prints that the last result is written (the tasks
+ * file's `complete` counter, HUEY_BENCH_EXPECT): the bench reads nothing from the store while a
+ * drain is timed, and checks the results after the clock stops. Returns the still-running consumer.
+ */
+async function measureDrains(workers: number, phases: { n: number; key: string; label: string; target?: Row["target"]; report: boolean }[]): Promise<Running> {
+  const cumulative: number[] = [];
+  let total = 1; // the warm-up task
+  for (const p of phases) cumulative.push((total += p.n));
   progress(`drain -w ${workers}: starting the consumer`);
-  const c = await startConsumer(`drain-w${workers}`, workers);
-  const calls = Array.from({ length: count }, (_, i) => [c.noop, [i]] as const);
-  const e0 = performance.now();
-  const handles = await c.huey.enqueueMany(calls); // one transaction: the consumer sees all of them at once
-  const enqueueMs = performance.now() - e0;
-  progress(`drain -w ${workers}: ${count} enqueued in ${enqueueMs.toFixed(0)}ms, draining`);
-  const t0 = performance.now();
-  const deadline = t0 + Math.max(60_000, count); // at least 1000/s or give up
-  const early = c.child.exitedEarly();
-  early.catch(() => {});
-  while (!(await c.store.drained())) {
-    if (performance.now() > deadline) throw new Error(`drain -w ${workers}: not drained after ${((performance.now() - t0) / 1000).toFixed(0)}s (${await c.huey.pendingCount()} still ready)`);
-    if (c.child.proc.exitCode !== null) await early;
-    await Bun.sleep(2);
-  }
-  const ms = performance.now() - t0;
-  const results = await c.huey.resultCount();
-  if (results !== count) throw new Error(`drain -w ${workers}: queue empty but ${results} results stored, expected ${count}`);
-  for (const i of [0, Math.floor(count / 2), count - 1]) {
-    const value = await handles.at(i)!.get();
-    if (value !== i) throw new Error(`drain -w ${workers}: the result of noop(${i}) read back as ${JSON.stringify(value)}`);
-  }
-  rows.push({
-    key: `drain_w${workers}`,
-    label: `drain -w ${workers}`,
-    value: count / (ms / 1000),
-    unit: "/s",
-    baseline: rawDrainRate,
-    target: workers === 4 ? backend.targets.drainW4 : backend.targets.drainW1,
-    note: `${(ms / 1000).toFixed(2)}s; ${backend.rawNotes.drain}`,
-  });
+  const c = await startConsumer(`drain-w${workers}`, workers, { HUEY_BENCH_EXPECT: cumulative.join(",") });
   info[`consumer_ready_ms_w${workers}`] = Math.round(c.readyMs);
+  let base = 0;
+  for (const [k, p] of phases.entries()) {
+    const raw = await rawFigures(p.n);
+    const calls = Array.from({ length: p.n }, (_, i) => [c.noop, [base + i]] as const);
+    const e0 = performance.now();
+    const handles = await c.huey.enqueueMany(calls); // one transaction: the consumer sees all of them at once
+    const enqueueMs = performance.now() - e0;
+    progress(`drain -w ${workers} ${p.label}: ${p.n} enqueued in ${enqueueMs.toFixed(0)}ms, draining`);
+    const cpu0 = threadCpu(c.child.pid);
+    const b0 = process.cpuUsage();
+    const t0 = performance.now();
+    const doneRe = new RegExp(`huey-bench: complete ${cumulative[k]}\n`);
+    await Promise.race([c.child.waitForOutput(doneRe, Math.max(120_000, p.n)), c.child.exitedEarly()]);
+    const ms = performance.now() - t0;
+    const b1 = process.cpuUsage(b0);
+    const cpu1 = threadCpu(c.child.pid);
+    // Checked after the clock stopped.
+    const results = await c.huey.resultCount();
+    if (results !== base + p.n) throw new Error(`drain -w ${workers} ${p.label}: the consumer reported ${cumulative[k]} completions but ${results} results are stored, expected ${base + p.n}`);
+    if (!(await c.store.drained())) throw new Error(`drain -w ${workers} ${p.label}: tasks still queued after the last completion`);
+    for (const i of [0, Math.floor(p.n / 2), p.n - 1]) {
+      const value = await handles.at(i)!.get();
+      if (value !== base + i) throw new Error(`drain -w ${workers}: the result of noop(${base + i}) read back as ${JSON.stringify(value)}`);
+    }
+    const split = cpuSplit(c.child.pid, cpu0, cpu1, b1.user + b1.system, p.n, workers);
+    const rate = p.n / (ms / 1000);
+    if (p.report) rows.push({ key: p.key, label: p.label, value: rate, unit: "/s", baseline: raw.ours, ceiling: raw.ceiling, target: p.target, cpu: split, note: `${(ms / 1000).toFixed(2)}s; ${cpuNote(split)}` });
+    base += p.n;
+  }
   return c;
 }
-
 function recordMemory(c: Running, label: string): void {
   const m = memory(c.child.pid);
   rows.push({
@@ -250,7 +325,7 @@ function recordMemory(c: Running, label: string): void {
     label: `consumer RSS ${label}`,
     value: m.rss / 2 ** 20,
     unit: "MB",
-    target: { op: "<=", value: 150, note: count >= 100_000 ? undefined : "target is after 100,000: --count 100000" },
+    target: { op: "<=", value: 150, note: only.has("drain-steady") || count >= 100_000 ? undefined : "target is after 100,000: add drain-steady" },
     note: `peak ${(m.peak / 2 ** 20).toFixed(0)} MB, ${threadCount(c.child.pid)} threads`,
   });
 }
@@ -262,22 +337,34 @@ async function recordIdle(c: Running, label: string): Promise<void> {
   rows.push({ key: "idle_cpu", label: `idle consumer CPU`, value: pct, unit: "%", target: { op: "<", value: 1 }, note: `${label}, over ${idleSeconds}s, all threads` });
 }
 
+/** A seeded PRNG (mulberry32): the same gaps on every run. */
+function rng(seed: number): () => number {
+  let t = seed >>> 0;
+  return () => {
+    t = (t + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(t ^ (t >>> 15), 1 | t);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 async function measureLatency(): Promise<Running> {
-  progress(`latency: ${samples} single tasks, enqueue -> result readable, ~20ms apart`);
+  progress(`latency: ${samples} single tasks, enqueue -> result readable, random idle gaps 20ms..1s (seed 14), ~${Math.round((samples * 0.51))}s`);
   const c = await startConsumer("latency", 1);
+  const next = rng(14);
   const lat: number[] = [];
-  for (let i = 0; i < samples + 10; i++) {
-    await Bun.sleep(20); // the consumer goes idle between tasks
+  for (let i = 0; i < samples + 5; i++) {
+    await Bun.sleep(20 + next() * 980); // the consumer goes idle between tasks
     const t0 = performance.now();
     const r = await c.noop(i);
     const v = await r.get({ blocking: true, timeout: 10_000 });
     const ms = performance.now() - t0;
     if (v !== i) throw new Error(`latency: task ${i} returned ${JSON.stringify(v)}`);
-    if (i >= 10) lat.push(ms); // the first ten warm up
+    if (i >= 5) lat.push(ms); // the first five warm up
   }
   lat.sort((a, b) => a - b);
   const pick = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
-  const note = `n=${lat.length}, min ${lat[0]!.toFixed(2)}`;
+  const note = `n=${lat.length}, gaps 20ms..1s, min ${lat[0]!.toFixed(2)}`;
   rows.push({ key: "latency_p50", label: "latency p50", value: pick(50), unit: "ms", target: backend.targets.latencyP50, note });
   rows.push({ key: "latency_p99", label: "latency p99", value: pick(99), unit: "ms" });
   rows.push({ key: "latency_max", label: "latency max", value: lat[lat.length - 1]!, unit: "ms" });
@@ -326,22 +413,31 @@ async function measureStartup(): Promise<void> {
 async function main(): Promise<void> {
   const t0 = performance.now();
   info.loadavg_start = loadavg()[0]!.toFixed(2);
-  const needsConsumer = only.has("drain") || only.has("latency") || only.has("idle") || only.has("startup");
+  const drains = only.has("drain-cold") || only.has("drain-steady");
+  const needsConsumer = drains || only.has("latency") || only.has("idle") || only.has("startup");
   if (needsConsumer && (consumerMode === "binary" || only.has("startup"))) binary = await resolveBinary();
   progress(`backend ${backend.name}, ${count} tasks, consumer: ${consumerMode === "binary" ? binary : "bun src/cli.ts"}, temp ${dir}`);
 
   if (only.has("single")) await measureSingle();
   if (only.has("bulk")) await measureBulk();
   let idleDone = false;
-  if (only.has("drain")) {
-    await stopConsumer(await measureDrain(1));
-    const c4 = await measureDrain(4);
-    recordMemory(c4, `after draining ${count.toLocaleString("en-US")} (-w 4)`);
-    if (only.has("idle")) {
-      await recordIdle(c4, "-w 4, after its drain");
-      idleDone = true;
+  if (drains) {
+    for (const [k, w] of workersList.entries()) {
+      const phases: Parameters<typeof measureDrains>[1] = [
+        { n: count, key: `drain_cold_w${w}`, label: `drain -w ${w}, cold ${count.toLocaleString("en-US")}`, target: w === 4 ? backend.targets.drainW4 : w === 1 ? backend.targets.drainW1 : undefined, report: only.has("drain-cold") },
+      ];
+      if (only.has("drain-steady")) for (const n of steadySizes) phases.push({ n, key: `drain_steady_${n}_w${w}`, label: `drain -w ${w}, steady ${n.toLocaleString("en-US")}`, report: true });
+      const c = await measureDrains(w, phases);
+      const last = k === workersList.length - 1;
+      if (last) {
+        recordMemory(c, `after its drains (-w ${w})`);
+        if (only.has("idle")) {
+          await recordIdle(c, `-w ${w}, after its drains`);
+          idleDone = true;
+        }
+      }
+      await stopConsumer(c);
     }
-    await stopConsumer(c4);
   }
   if (only.has("latency") || (only.has("idle") && !idleDone)) {
     const c = only.has("latency") ? await measureLatency() : await startConsumer("idle", 4);
@@ -368,6 +464,7 @@ function withVerdict(r: Row) {
   return {
     ...r,
     ratio: r.baseline ? r.value / r.baseline : undefined,
+    ratio_ceiling: r.ceiling ? r.value / r.ceiling : undefined,
     verdict: verdict(r) || undefined,
   };
 }
@@ -380,17 +477,19 @@ function fmt(v: number, unit: Row["unit"]): string {
 }
 
 function printTable(): void {
-  const head = ["measurement", "bun-huey", backend.rawLabel, "ratio", "target", "", "notes"];
+  const head = ["measurement", "bun-huey", `${backend.rawLabel} (ours)`, "ratio", "ceiling", "ratio", "target", "", "notes"];
   const body = rows.map((r) => [
     r.label,
     fmt(r.value, r.unit),
     r.baseline ? fmt(r.baseline, r.unit) : "",
     r.baseline ? `${(r.value / r.baseline).toFixed(2)}x` : "",
+    r.ceiling ? fmt(r.ceiling, r.unit) : "",
+    r.ceiling ? `${(r.value / r.ceiling).toFixed(2)}x` : "",
     r.target ? `${r.target.op} ${fmt(r.target.value, r.unit)}` : "",
     verdict(r),
     [r.note, r.target?.note].filter(Boolean).join("; "),
   ]);
-  const right = new Set([1, 2, 3]);
+  const right = new Set([1, 2, 3, 4, 5]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();

@@ -1,6 +1,12 @@
 // The benchmark's tasks file. The consumer runs it (`huey run tasks.ts`, with HUEY_BENCH_BACKEND
 // and its settings set: see bench/_backends.ts); the bench process imports `defineTasks` to
 // register the same task on its own Huey.
+//
+// Drain completion without polling: with HUEY_BENCH_EXPECT=N the consumer's main thread counts
+// `complete` signals (emitted once a result is written) and prints one line
+// "huey-bench: complete N" on stdout when the N-th arrives (the consumer's own cost: one
+// handler call per task), so the bench knows the drain is over
+// without reading the database while it is timed.
 import { PostgresHuey, RedisHuey, SqliteHuey, type Huey } from "bun-huey";
 
 /** Register the bench's tasks on `huey`. The task is a no-op that returns a value, so a result is stored. */
@@ -25,3 +31,16 @@ function fromEnv(): Huey {
 // Opened lazily: importing this module creates no file and no connection.
 export const huey = fromEnv();
 export const { noop } = defineTasks(huey);
+
+// HUEY_BENCH_EXPECT: one count or several (cumulative, comma-separated, one line printed at each).
+const expect = (process.env.HUEY_BENCH_EXPECT ?? "").split(",").map(Number).filter((n) => n > 0);
+if (expect.length > 0) {
+  let done = 0;
+  let next = 0;
+  huey.signal("complete", () => {
+    if (++done === expect[next]) {
+      next++;
+      process.stdout.write(`huey-bench: complete ${done}\n`);
+    }
+  });
+}
