@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { ConfigurationError } from "../../errors";
 import type { LogLevel } from "../../consumer/options";
+import type { Duration } from "../../_time";
 import { CliUsageError } from "../errors";
 import { wholeFlag } from "../args";
 
@@ -44,9 +45,10 @@ export const runCommand = defineCommand({
         workers: wholeFlag(args.workers, "--workers", 1, "run"),
         concurrency: wholeFlag(args.concurrency, "--concurrency", 1, "run"),
         prefetch: wholeFlag(args.prefetch, "--prefetch", 0, "run"),
-        grace: args.grace,
-        lease: args.lease,
-        timeout: args.timeout,
+        // Durations from flags are checked by resolveConsumerOptions (toMs), with the flag's option name.
+        grace: args.grace as Duration | undefined,
+        lease: args.lease as Duration | undefined,
+        timeout: args.timeout as Duration | undefined,
         flushLocks: args["flush-locks"] === true,
         // citty reads --no-periodic as periodic=false and -n as no-periodic=true.
         periodic: !(args["no-periodic"] === true || (args as Record<string, unknown>).periodic === false),
