@@ -1,7 +1,23 @@
 import { ConfigurationError } from "./errors";
 
-/** A duration: milliseconds as a number, or a string such as "500ms", "5s", "2m", "1h", "1d". */
-export type Duration = number | string;
+/** The units a duration string may end with: milliseconds, seconds, minutes, hours, days. */
+export type DurationUnit = "ms" | "s" | "m" | "h" | "d";
+
+/**
+ * A duration: milliseconds as a number, or a string of a number and an optional unit:
+ * `"250"` (ms), `"500ms"`, `"5s"`, `"1.5m"`, `"2h"`, `"1d"`, `"1e3ms"`, `" 5 s"`.
+ *
+ * The number is written in decimal (digits with an optional fraction and exponent: `"1.5"`,
+ * `".5"`, `"1e3"`), may be preceded by whitespace and followed by whitespace before the unit.
+ * The unit is one of {@link DurationUnit}; none means milliseconds. `"5 seconds"` or `"5sec"`
+ * is not a Duration, in the type or at runtime.
+ *
+ * The type is TypeScript's `${number}` followed by a unit, so a few strings it admits are still
+ * refused at runtime by a ConfigurationError: a negative number (`"-5s"`, as for `-5`), hex,
+ * octal or binary digits (`"0x10s"`), and whitespace where the number should be (`" s"`). Runtime
+ * also ignores whitespace after the unit (`"5s "`, from a config file), which the type does not admit.
+ */
+export type Duration = number | `${number}` | `${number}${DurationUnit}`;
 
 /**
  * The largest |epoch ms| a Date can hold (100,000,000 days either side of 1970, about 275,760
@@ -11,7 +27,8 @@ export const MAX_DATE_MS = 8.64e15;
 const RANGE = `from -8.64e15 to 8.64e15 epoch milliseconds (the range of a Date, about year -271821 to 275760)`;
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const PATTERN = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/;
+/** What Duration admits, as a decimal number (the sign is read, so "-5s" is refused as negative). */
+const PATTERN = /^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(ms|s|m|h|d)?\s*$/;
 
 /**
  * Resolve a duration to whole milliseconds. `what` names the option in the error, e.g. "retryDelay".
@@ -27,11 +44,16 @@ export function toMs(value: Duration, what: string): number {
     ms = Math.round(value);
   } else if (typeof value === "string") {
     const m = PATTERN.exec(value);
-    if (m) ms = Math.round(Number(m[1]) * UNITS[m[2] ?? "ms"]!);
+    if (m) {
+      const n = Number(m[1]);
+      if (n < 0) throw new ConfigurationError(`${what} must be a duration of 0 or more milliseconds, got ${JSON.stringify(value)}`);
+      // n * unit may overflow to Infinity ("1e308d"): the range check below refuses it.
+      ms = Math.round(n * UNITS[m[2] ?? "ms"]!) + 0;
+    }
   }
   if (ms === undefined) {
     throw new ConfigurationError(
-      `${what} must be milliseconds or a string like "500ms", "5s", "2m", "1h", "1d"; got ${JSON.stringify(value)}`,
+      `${what} must be milliseconds or a string of a number and a unit (ms, s, m, h, d) like "500ms", "5s", "1.5m", "2h", "1d"; got ${JSON.stringify(value)}`,
     );
   }
   if (!(ms <= MAX_DATE_MS)) {

@@ -5,13 +5,13 @@ import { buildBulk, buildMessage, etaOf, uniqueKey, type BulkCall } from "./enqu
 import { ConfigurationError, DuplicateTaskError, UnknownTaskError } from "./errors";
 import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type Message } from "./message";
 import type { PeriodicDef } from "./periodic";
-import { callbackSpec, Signature, specsOf, type ChordSpec } from "./pipeline";
+import { callbackSpec, Signature, specsOf, type AnySignature, type ChordSpec, type ResultsOf } from "./pipeline";
 import { HueyData } from "./huey-data";
 import { Result, ResultGroup } from "./result";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
 import { MemoryStorage } from "./storage/memory";
 import type { QueueItem, ScheduledItem } from "./storage/types";
-import type { AnyTaskDef, BulkOptions, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions } from "./task";
+import type { AnyTaskDef, BulkOptions, KnownOptions, ParamsAfterFirst, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions, TaskTaking } from "./task";
 import { checkLockKey, resolveTaskOptions } from "./task-options";
 import { internalsOf, setInternals, type Registered, type Registry } from "./_internals";
 import { toMs, type Duration } from "./_time";
@@ -32,6 +32,12 @@ function bulkOptions(name: string, o: BulkOptions | undefined): ScheduleOptions 
   if ("id" in o) throw new ConfigurationError(`${name}.map(argsList, options): "id" would name every call; give ids per call with huey.enqueueMany([[task, args, { id }], ...])`);
   return o;
 }
+
+/** The options of `huey.periodicTask()`: a task's, and `catchUp`. */
+export type PeriodicTaskOptions = TaskOptions & {
+  /** After downtime, fire each missed tick (up to 100) instead of only the latest. @default false */
+  catchUp?: boolean | undefined;
+};
 
 
 
@@ -102,9 +108,13 @@ export class Huey extends HueyData {
    * Register a task. The name is stored with each call and must be the same in every process
    * that enqueues or runs it; calling the returned function enqueues.
    */
-  task<A extends unknown[], R>(name: string, options: TaskOptions & { context: true }, fn: (ctx: TaskContext, ...args: A) => R): TaskDef<A, R>;
+  task<A extends unknown[], R, const O extends TaskOptions & { context: true } = TaskOptions & { context: true }>(
+    name: string,
+    options: KnownOptions<O, TaskOptions>,
+    fn: (ctx: TaskContext, ...args: A) => R,
+  ): TaskDef<A, R>;
   task<A extends unknown[], R>(name: string, fn: (...args: A) => R): TaskDef<A, R>;
-  task<A extends unknown[], R>(name: string, options: TaskOptions, fn: (...args: A) => R): TaskDef<A, R>;
+  task<A extends unknown[], R, const O extends TaskOptions = TaskOptions>(name: string, options: KnownOptions<O, TaskOptions>, fn: (...args: A) => R): TaskDef<A, R>;
   task<A extends unknown[], R>(
     name: string,
     optionsOrFn: TaskOptions | ((...args: A) => R),
@@ -153,7 +163,7 @@ export class Huey extends HueyData {
    * Make `task` run one at a time under the lock `key`, across all consumers (the `lock` option,
    * for a task already registered). Returns the task.
    */
-  lockTask<T extends AnyTaskDef>(key: string, task: T, options: { retry?: Duration } = {}): T {
+  lockTask<T extends AnyTaskDef>(key: string, task: T, options: { retry?: Duration | undefined } = {}): T {
     const reg = this.#registered(task);
     checkLockKey(key, `lockTask("${reg.name}")`);
     reg.options = Object.freeze({
@@ -175,14 +185,19 @@ export class Huey extends HueyData {
    * stored unless its options say `results: true`.
    */
   periodicTask<R>(name: string, schedule: ScheduleSpec, fn: () => R): TaskDef<[], R>;
-  periodicTask<R>(name: string, schedule: ScheduleSpec, options: TaskOptions & { catchUp?: boolean; context: true }, fn: (ctx: TaskContext) => R): TaskDef<[], R>;
-  periodicTask<R>(name: string, schedule: ScheduleSpec, options: TaskOptions & { catchUp?: boolean }, fn: () => R): TaskDef<[], R>;
-  periodicTask<R>(name: string, schedule: ScheduleSpec, optionsOrFn: (TaskOptions & { catchUp?: boolean }) | ((...a: any[]) => R), maybeFn?: (...a: any[]) => R): TaskDef<[], R> {
+  periodicTask<R, const O extends PeriodicTaskOptions & { context: true } = PeriodicTaskOptions & { context: true }>(
+    name: string,
+    schedule: ScheduleSpec,
+    options: KnownOptions<O, PeriodicTaskOptions>,
+    fn: (ctx: TaskContext) => R,
+  ): TaskDef<[], R>;
+  periodicTask<R, const O extends PeriodicTaskOptions = PeriodicTaskOptions>(name: string, schedule: ScheduleSpec, options: KnownOptions<O, PeriodicTaskOptions>, fn: () => R): TaskDef<[], R>;
+  periodicTask<R>(name: string, schedule: ScheduleSpec, optionsOrFn: PeriodicTaskOptions | ((...a: any[]) => R), maybeFn?: (...a: any[]) => R): TaskDef<[], R> {
     const fn = typeof optionsOrFn === "function" ? optionsOrFn : maybeFn;
     const { catchUp, ...options } = typeof optionsOrFn === "function" ? {} : (optionsOrFn ?? {});
     const parsed = parseSchedule(schedule, name);
     // As in Huey, a periodic task's return value has no reader: it is stored only when asked (`results: true`).
-    const def = this.task<[], R>(name, { ...options, results: options.results ?? false }, fn as () => R);
+    const def = this.task<[], R, TaskOptions>(name, { ...options, results: options.results ?? false }, fn as () => R);
     this.#periodic.push({ name, schedule: parsed, catchUp: catchUp ?? false });
     return def;
   }
@@ -291,30 +306,38 @@ export class Huey extends HueyData {
    * argument, then its own extra arguments. A stage that fails for good (after its retries) runs
    * its `.error()` task with the error and stops the pipeline: later stages get a failure result.
    */
-  async enqueue(sig: Signature): Promise<ResultGroup<unknown>> {
+  async enqueue<R, S extends unknown[]>(sig: Signature<R, S>): Promise<ResultGroup<S[number], S>> {
     const [planned] = await this.#enqueueSignatures([sig], null);
     return new ResultGroup(planned!.ids.map((id) => new Result(id, this)));
   }
 
-  /** Run signatures in parallel, in one transaction; returns each one's (last stage's) Result. */
-  async group(sigs: Signature[]): Promise<ResultGroup<unknown>> {
+  /**
+   * Run signatures in parallel, in one transaction; returns each one's (last stage's) Result:
+   * `group([a.s(1), b.s("x")])` gives a ResultGroup whose values are `[A, B]`.
+   */
+  async group<const Sigs extends readonly AnySignature[]>(sigs: Sigs): Promise<ResultGroup<ResultsOf<Sigs>[number], ResultsOf<Sigs>>> {
     const out = await this.#enqueueSignatures(sigs, null);
     return new ResultGroup(out.map((o) => new Result(o.ids.at(-1)!, this)));
   }
 
   /**
    * Run signatures in parallel, then `callback(results, ...extraArgs)` once all succeeded (results
-   * in the order given). Returns the callback's Result; a failed member fails it.
+   * in the order given, a tuple the callback's first parameter must accept). Returns the
+   * callback's Result; a failed member fails it.
    */
-  async chord(sigs: Signature[], callback: AnyTaskDef, ...extraArgs: unknown[]): Promise<Result<unknown>> {
+  async chord<const Sigs extends readonly AnySignature[], P extends unknown[], R>(
+    sigs: Sigs,
+    callback: TaskTaking<ResultsOf<Sigs>, P, R>,
+    ...extraArgs: ParamsAfterFirst<P>
+  ): Promise<Result<Awaited<R>>> {
     if (sigs.length === 0) throw new ConfigurationError("huey.chord() needs at least one signature");
-    const reg = this.#registered(callback);
+    const reg = this.#registered(callback as AnyTaskDef);
     const cb = callbackSpec(reg.def, extraArgs);
     await this.#enqueueSignatures(sigs, (ids) => ({ id: newTaskId(), members: ids, callback: cb }));
     return new Result(cb.id, this);
   }
 
-  async #enqueueSignatures(sigs: Signature[], chordOf: ((lastIds: string[]) => ChordSpec) | null): Promise<{ ids: string[] }[]> {
+  async #enqueueSignatures(sigs: readonly AnySignature[], chordOf: ((lastIds: string[]) => ChordSpec) | null): Promise<{ ids: string[] }[]> {
     const planned = sigs.map((sig) => {
       if (!(sig instanceof Signature)) throw new ConfigurationError("expected a signature made with task.s(...args)");
       return { sig, spec: specsOf(sig, chordOf !== null) };

@@ -1,13 +1,15 @@
-import { ConfigurationError } from "./errors";
+import { ConfigurationError, type SerializedError } from "./errors";
 import { newTaskId, type Message } from "./message";
-import type { AnyTaskDef } from "./task";
+import type { AnyTaskDef, KnownOptions, ParamsAfterFirst, TaskTaking, TaskTakingOnly } from "./task";
 import { fromNow, toEpochMs, type Duration } from "./_time";
 
 /** When and how a stage runs. */
 export interface StageOptions {
-  delay?: Duration;
-  eta?: Date | number;
-  priority?: number;
+  /** Run this long after the stage before it finished (or after enqueueing, for the first stage). */
+  delay?: Duration | undefined;
+  /** Run at this time (Date or epoch ms). */
+  eta?: Date | number | undefined;
+  priority?: number | undefined;
 }
 
 /**
@@ -41,37 +43,47 @@ interface Stage {
   onError: AnyTaskDef | null;
 }
 
+/** Type only: the key of a Signature's phantom property (no such value exists at runtime). */
+declare const TYPES: unique symbol;
+
 /**
  * A task call not yet enqueued: `fetch.s(123).then(transform, 5).then(store)`. Each stage's
  * result is the next stage's first argument; extra arguments follow it.
+ *
+ * `R` is the last stage's result and `S` the result of every stage, in order (what the values
+ * of `huey.enqueue(sig)` are): `fetch.s(123).then(transform, 5)` is a `Signature<number, [number, number]>`.
+ * `.then()` accepts a task only if the previous result fits its first parameter and the extra
+ * arguments fit the rest, as a call `task(result, ...extraArgs)` would.
  */
-export class Signature {
+export class Signature<R = unknown, S extends unknown[] = unknown[]> {
+  /** Type only, never set: what the stages return. */
+  declare readonly [TYPES]?: { result: R; stages: S };
   readonly stages: readonly Stage[];
 
   constructor(stages: Stage[]) {
     this.stages = stages;
   }
 
-  static of(task: AnyTaskDef, args: unknown[]): Signature {
+  static of<R>(task: AnyTaskDef, args: unknown[]): Signature<R, [R]> {
     return new Signature([{ task, args, options: {}, onError: null }]);
   }
 
   /** Run `task(result, ...extraArgs)` once this pipeline's last stage succeeds. */
-  then(task: AnyTaskDef, ...extraArgs: unknown[]): Signature {
+  then<P extends unknown[], R2>(task: TaskTaking<R, P, R2>, ...extraArgs: ParamsAfterFirst<P>): Signature<Awaited<R2>, [...S, Awaited<R2>]> {
     checkTask(task, ".then()");
-    return new Signature([...this.stages, { task, args: extraArgs, options: {}, onError: null }]);
+    return new Signature([...this.stages, { task: task as AnyTaskDef, args: extraArgs, options: {}, onError: null }]);
   }
 
-  /** Run `task(error)` if the last stage so far fails for good (after its own retries). */
-  error(task: AnyTaskDef): Signature {
+  /** Run `task(error)` if the last stage so far fails for good (after its own retries); it gets the error only. */
+  error<P extends unknown[], R2>(task: TaskTakingOnly<[error: SerializedError], P, R2>): Signature<R, S> {
     checkTask(task, ".error()");
     const stages = [...this.stages];
-    stages[stages.length - 1] = { ...stages[stages.length - 1]!, onError: task };
+    stages[stages.length - 1] = { ...stages[stages.length - 1]!, onError: task as AnyTaskDef };
     return new Signature(stages);
   }
 
   /** Delay, eta or priority for the last stage so far. */
-  with(options: StageOptions): Signature {
+  with<const O extends StageOptions>(options: KnownOptions<O, StageOptions>): Signature<R, S> {
     if (options.delay !== undefined && options.eta !== undefined) {
       throw new ConfigurationError(`${this.stages.at(-1)!.task.taskName}.s().with(): give "delay" or "eta", not both`);
     }
@@ -86,6 +98,15 @@ export class Signature {
   }
 }
 
+/** A signature of any result. */
+export type AnySignature = Signature<any, any[]>;
+
+/** The last stage's result of a signature. */
+export type ResultOf<Sig> = Sig extends Signature<infer R, any[]> ? R : never;
+
+/** The last stage's result of each signature: what `huey.group(sigs)` gives and a chord's callback gets. */
+export type ResultsOf<Sigs extends readonly AnySignature[]> = { -readonly [K in keyof Sigs]: ResultOf<Sigs[K]> };
+
 function checkTask(task: unknown, where: string): asserts task is AnyTaskDef {
   const t = task as AnyTaskDef | undefined;
   if (typeof t !== "function" || typeof t.taskName !== "string") {
@@ -99,7 +120,7 @@ function checkTask(task: unknown, where: string): asserts task is AnyTaskDef {
  * `results` says, as it does for every stage before the last); otherwise the last stage's result
  * is what get() on the returned Results waits for, so its task must store results.
  */
-export function specsOf(sig: Signature, chordMember = false): { first: { id: string; eta?: number }; ids: string[]; then?: StageSpec; onError?: StageSpec } {
+export function specsOf(sig: Signature, chordMember = false): { first: { id: string; eta?: number | undefined }; ids: string[]; then?: StageSpec; onError?: StageSpec } {
   if (!chordMember) checkStoresResult(sig.stages.at(-1)!.task, sig.stages.length > 1 ? "the last stage of a pipeline" : "a signature enqueued on its own or in a group");
   const ids = sig.stages.map(() => newTaskId());
   let then: StageSpec | undefined;

@@ -7,17 +7,20 @@ import { fromNow, toEpochMs, toMs, type Duration } from "./_time";
 
 export interface GetOptions {
   /** Wait until the result is there. @default false */
-  blocking?: boolean;
+  blocking?: boolean | undefined;
   /** With `blocking`: give up after this long and throw ResultTimeoutError. @default no limit */
-  timeout?: Duration;
+  timeout?: Duration | undefined;
   /** Keep the result in the store after reading it. @default true */
-  preserve?: boolean;
+  preserve?: boolean | undefined;
 }
+
+/** A get() that waits: it returns the value, or throws (the task failed, or the timeout passed). */
+export type BlockingGetOptions = GetOptions & { blocking: true };
 
 /** What a Result needs of its Huey (kept narrow so Result does not import Huey). */
 export interface ResultOwner {
   readonly storage: Storage;
-  revokeById(id: string, options?: { until?: Date | number; once?: boolean }): Promise<void>;
+  revokeById(id: string, options?: { until?: Date | number | undefined; once?: boolean | undefined }): Promise<void>;
   restoreById(id: string): Promise<boolean>;
   isRevokedId(id: string): Promise<boolean>;
 }
@@ -50,6 +53,8 @@ export class Result<T = unknown> {
    * The task's return value. Without `blocking`, `undefined` when it has not finished. A task
    * that failed for good throws TaskFailedError carrying the remote error.
    */
+  get(options: BlockingGetOptions): Promise<T>;
+  get(options?: GetOptions): Promise<T | undefined>;
   async get(options: GetOptions = {}): Promise<T | undefined> {
     const v = await this.#read(options);
     return v === PENDING ? undefined : v;
@@ -95,7 +100,7 @@ export class Result<T = unknown> {
   }
 
   /** Skip this task if it has not started (signal "revoked"); a running one has its AbortSignal fired. */
-  revoke(options?: { until?: Date | number; once?: boolean }): Promise<void> {
+  revoke(options?: { until?: Date | number | undefined; once?: boolean | undefined }): Promise<void> {
     return this.#owner.revokeById(this.id, options);
   }
 
@@ -108,7 +113,7 @@ export class Result<T = unknown> {
   }
 
   /** Revoke this task and enqueue a copy (a new id) to run later. Returns the copy's Result. */
-  async reschedule(options: { delay?: Duration; eta?: Date | number }): Promise<Result<T>> {
+  async reschedule(options: { delay?: Duration | undefined; eta?: Date | number | undefined }): Promise<Result<T>> {
     if (this.#payload === null) {
       throw new ConfigurationError("reschedule() needs the Result returned when the task was enqueued (it holds the task's arguments)");
     }
@@ -130,27 +135,50 @@ export class Result<T = unknown> {
   }
 }
 
-/** The Results of several tasks (task.map, enqueueMany): read together or as they complete. */
-export class ResultGroup<T = unknown> implements Iterable<Result<T>> {
-  constructor(readonly results: Result<T>[]) {}
+/** A Result for each value of `V`: `[Result<A>, Result<B>]` for `[A, B]`, `Result<T>[]` for `T[]`. */
+export type ResultsFor<V extends readonly unknown[]> = { [K in keyof V]: Result<V[K]> };
+
+/**
+ * The Results of several tasks (task.map, enqueueMany, a pipeline's stages, a group): read together
+ * or as they complete. `T` is the type of any one value; `V` the values in order, a tuple when
+ * they are known one by one: `huey.group([a.s(1), b.s("x")])` gives a `ResultGroup<A | B, [A, B]>`,
+ * whose `get({ blocking: true })` returns `[A, B]`.
+ */
+export class ResultGroup<T = unknown, V extends readonly T[] = T[]> implements Iterable<Result<T>> {
+  /** The Results, in enqueue order. */
+  readonly results: ResultsFor<V>;
+
+  constructor(results: readonly Result<T>[]) {
+    this.results = results as unknown as ResultsFor<V>;
+  }
+
+  /** The Results as a plain list (`results` typed for V is not one to TypeScript). */
+  get #list(): readonly Result<T>[] {
+    return this.results as unknown as readonly Result<T>[];
+  }
 
   get length(): number {
-    return this.results.length;
+    return this.#list.length;
   }
 
   at(i: number): Result<T> | undefined {
-    return this.results.at(i);
+    return this.#list.at(i);
   }
 
   [Symbol.iterator](): Iterator<Result<T>> {
-    return this.results[Symbol.iterator]();
+    return this.#list[Symbol.iterator]();
   }
 
-  /** Every value, in enqueue order. `timeout` bounds the whole wait. The first failure throws. */
-  async get(options: GetOptions = {}): Promise<(T | undefined)[]> {
+  /**
+   * Every value, in enqueue order. `timeout` bounds the whole wait. The first failure throws.
+   * Without `blocking`, an unfinished task's value is `undefined`.
+   */
+  get(options: BlockingGetOptions): Promise<V>;
+  get(options?: GetOptions): Promise<{ -readonly [K in keyof V]: V[K] | undefined }>;
+  async get(options: GetOptions = {}): Promise<readonly unknown[]> {
     const deadline = options.timeout === undefined ? undefined : Date.now() + toMs(options.timeout, "timeout");
     const out: (T | undefined)[] = [];
-    for (const r of this.results) {
+    for (const r of this.#list) {
       const timeout = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
       out.push(await r.get({ ...options, timeout }));
     }
@@ -158,10 +186,10 @@ export class ResultGroup<T = unknown> implements Iterable<Result<T>> {
   }
 
   /** Yield `[result, value]` as each task finishes, in finishing order. A failed task throws. */
-  async *asCompleted(options: { timeout?: Duration } = {}): AsyncGenerator<[Result<T>, T]> {
+  async *asCompleted(options: { timeout?: Duration | undefined } = {}): AsyncGenerator<[Result<T>, T]> {
     const timeout = options.timeout === undefined ? Infinity : toMs(options.timeout, "timeout");
     const deadline = Date.now() + timeout;
-    const left = new Set(this.results);
+    const left = new Set(this.#list);
     while (left.size > 0) {
       for (const r of [...left]) {
         const p = await r.poll();
@@ -173,7 +201,7 @@ export class ResultGroup<T = unknown> implements Iterable<Result<T>> {
       if (left.size === 0) return;
       const wait = deadline - Date.now();
       if (wait <= 0) throw new ResultTimeoutError([...left][0]!.id, timeout);
-      await this.results[0]!.waitForResults(Math.min(wait, MAX_WAIT_MS));
+      await this.#list[0]!.waitForResults(Math.min(wait, MAX_WAIT_MS));
     }
   }
 }

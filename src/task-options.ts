@@ -16,7 +16,45 @@ function optionalMs(task: string, option: string, v: Duration | undefined): numb
   return v === undefined ? null : toMs(v, `task "${task}": ${option}`);
 }
 
+/** Every TaskOptions key (the type makes this list complete: a key added to TaskOptions must be added here). */
+const KNOWN: Record<keyof TaskOptions, true> = {
+  priority: true, retries: true, retryDelay: true, retryBackoff: true, retryJitter: true, retryMaxDelay: true,
+  results: true, storeNone: true, resultTtl: true, expires: true, timeout: true, context: true, unique: true,
+  rateLimit: true, lock: true, lockRetry: true, concurrency: true, queue: true,
+};
+
+/** Edit distance, to suggest the option meant by a misspelt one. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+function checkKnown(name: string, o: object): void {
+  for (const key of Object.keys(o)) {
+    if (Object.hasOwn(KNOWN, key)) continue;
+    const known = Object.keys(KNOWN);
+    const near = known
+      .map((k) => ({ k, d: k.toLowerCase() === key.toLowerCase() ? 0 : distance(key, k) }))
+      .sort((x, y) => x.d - y.d)[0]!;
+    const hint = near.d <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${near.k}"?)` : `; the options are ${known.join(", ")}`;
+    throw new ConfigurationError(`task "${name}": unknown option ${JSON.stringify(key)}${hint}`);
+  }
+}
+
 export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedHueyOptions): ResolvedTaskOptions {
+  if (!o || typeof o !== "object" || Array.isArray(o)) {
+    throw new ConfigurationError(`task "${name}": options must be an object such as { retries: 3 }, got ${JSON.stringify(o)}`);
+  }
+  checkKnown(name, o);
   const backoff = o.retryBackoff ?? 1;
   if (typeof backoff !== "number" || !Number.isFinite(backoff) || backoff < 1) {
     throw new ConfigurationError(`task "${name}": retryBackoff must be a number of 1 or more (a factor), got ${JSON.stringify(o.retryBackoff)}`);

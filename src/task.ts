@@ -29,55 +29,55 @@ export interface RateLimit {
   /** The window: ms or "1s", "1m". */
   per: Duration;
   /** Separate limits per key, e.g. `(userId) => userId`. @default one limit for the task */
-  key?: (...args: any[]) => string;
+  key?: ((...args: any[]) => string) | undefined;
 }
 
 export interface TaskOptions {
   /** The named queue it runs in: consumers may serve some queues only (`--queues`), and a queue can be paused. @default "default" */
   queue?: string;
   /** Higher runs first. Any whole number. @default 0 */
-  priority?: number;
+  priority?: number | undefined;
   /** How many times a failed run is retried. @default 0 */
-  retries?: number;
+  retries?: number | undefined;
   /** Wait before the first retry: ms or "5s". @default 0 */
-  retryDelay?: Duration;
+  retryDelay?: Duration | undefined;
   /** Each further retry waits this many times longer (exponential backoff). @default 1 */
-  retryBackoff?: number;
+  retryBackoff?: number | undefined;
   /** Randomise each retry delay by up to this fraction (0..1), so failures do not retry in lockstep. @default 0 */
-  retryJitter?: number;
+  retryJitter?: number | undefined;
   /** Longest retry delay, whatever the backoff. @default no limit */
-  retryMaxDelay?: Duration;
+  retryMaxDelay?: Duration | undefined;
   /** Store the return value for `Result.get()`. @default the Huey's `results` option */
-  results?: boolean;
+  results?: boolean | undefined;
   /** Store `undefined`/`null` return values too (Huey does not by default; a blocking get() then waits forever). @default true */
-  storeNone?: boolean;
+  storeNone?: boolean | undefined;
   /** Drop a stored result this long after it was written; `false` keeps it until read. @default the Huey's `resultTtl` (7 days) */
-  resultTtl?: Duration | false;
+  resultTtl?: Duration | false | undefined;
   /** A task not started this long after it was enqueued is skipped (signal "expired"). @default never */
-  expires?: Duration;
+  expires?: Duration | undefined;
   /** Stop a run after this long: its AbortSignal fires, then its Worker is replaced. @default the consumer's `timeout` */
-  timeout?: Duration;
+  timeout?: Duration | undefined;
   /** Pass a TaskContext as the first argument. @default false */
-  context?: boolean;
+  context?: boolean | undefined;
   /**
    * Enqueuing while an equal task is queued, scheduled or running returns the existing Result.
    * `true` compares all arguments; a function maps arguments to the key.
    * @default false
    */
-  unique?: boolean | ((...args: any[]) => string);
+  unique?: boolean | ((...args: any[]) => string) | undefined;
   /** Run at most `limit` times `per` window, across all consumers; over it, runs are delayed (signal "rate-limited"). */
-  rateLimit?: RateLimit;
+  rateLimit?: RateLimit | undefined;
   /**
    * Never run two of this task at once, across all consumers: a run that finds the lock held is
    * not run (signal "locked", TaskLockedError), or is delayed by `lockRetry` when that is set.
    * A function of the arguments gives one lock per key (stored as `<task name>:<key>`): one run at a
    * time per customer, say. A key function that throws fails that run with its error (retries apply).
    */
-  lock?: string | LockKeyFn;
+  lock?: string | LockKeyFn | undefined;
   /** With `lock`: when the lock is held, try again after this long instead of failing. */
-  lockRetry?: Duration;
+  lockRetry?: Duration | undefined;
   /** At most `limit` runs at once across all consumers, per task or per `key` (see Concurrency). */
-  concurrency?: Concurrency;
+  concurrency?: Concurrency | undefined;
 }
 
 // keys: per-key locks and concurrency limits.
@@ -88,7 +88,7 @@ export interface Concurrency {
   /** Runs allowed at once (a whole number of 1 or more). */
   limit: number;
   /** A function of the arguments: `limit` per key instead of per task. */
-  key?: LockKeyFn;
+  key?: LockKeyFn | undefined;
 }
 
 export interface ResolvedTaskOptions {
@@ -117,18 +117,18 @@ export interface ResolvedTaskOptions {
 /** Per-call settings for `task.schedule(args, options)`. */
 export interface ScheduleOptions {
   /** Run after this long. */
-  delay?: Duration;
+  delay?: Duration | undefined;
   /** Run at this time (Date or epoch ms). */
-  eta?: Date | number;
-  priority?: number;
+  eta?: Date | number | undefined;
+  priority?: number | undefined;
   /** Run in this named queue instead of the task's own. */
-  queue?: string;
-  retries?: number;
-  retryDelay?: Duration;
+  queue?: string | undefined;
+  retries?: number | undefined;
+  retryDelay?: Duration | undefined;
   /** Skip if not started by then: a Date, epoch ms, or a duration from now. */
-  expires?: Duration | Date;
+  expires?: Duration | Date | undefined;
   /** Use this id instead of a new one (it must not be queued already). */
-  id?: string;
+  id?: string | undefined;
 }
 
 /** Settings shared by every call of `task.map(argsList, options)`: those of `schedule()` but the id. */
@@ -144,16 +144,19 @@ export interface TaskDef<A extends unknown[], R> {
   /** Run the function here and now, without the queue. */
   callLocal(...args: A): R;
   /** Enqueue with per-call settings: `{ delay: "5m" }`, `{ eta: date }`, `{ priority, retries, expires, id }`. */
-  schedule(args: A, options: ScheduleOptions): Promise<Result<Awaited<R>>>;
+  schedule<const O extends ScheduleOptions>(args: A, options: KnownOptions<O, ScheduleOptions>): Promise<Result<Awaited<R>>>;
   /**
    * Enqueue one call per element, in one transaction; `options` (delay, eta, priority, retries,
-   * expires) apply to every call: `sendReminder.map(users, { delay: "1h" })`.
+   * expires, queue) apply to every call: `sendReminder.map(users, { delay: "1h" })`.
    */
-  map(argsList: Iterable<A>, options?: BulkOptions): Promise<ResultGroup<Awaited<R>>>;
-  /** A signature for pipelines: `fetch.s(1).then(transform, 5)`, then `huey.enqueue(sig)`. */
-  s(...args: A): Signature;
+  map<const O extends BulkOptions>(argsList: Iterable<A>, options?: KnownOptions<O, BulkOptions>): Promise<ResultGroup<Awaited<R>>>;
+  /**
+   * A signature for pipelines: `fetch.s(1).then(transform, 5)`, then `huey.enqueue(sig)`. Its type
+   * carries the result: `Signature<Awaited<R>, [Awaited<R>]>`.
+   */
+  s(...args: A): Signature<Awaited<R>, [Awaited<R>]>;
   /** Revoke every call of this task: `until` a time, or `once` (the next run only). */
-  revoke(options?: { until?: Date | number; once?: boolean }): Promise<void>;
+  revoke(options?: { until?: Date | number | undefined; once?: boolean | undefined }): Promise<void>;
   /** Undo `revoke()`. */
   restore(): Promise<boolean>;
   isRevoked(): Promise<boolean>;
@@ -163,3 +166,34 @@ export interface TaskDef<A extends unknown[], R> {
 export type ArgsOf<F> = F extends (ctx: TaskContext, ...args: infer A) => unknown ? A : never;
 
 export type AnyTaskDef = TaskDef<any[], unknown>;
+
+/**
+ * The options `O` as given, where every key `Known` does not have must be of the type
+ * `"... is not an option"`, which no value is: an unknown option is a type error, also when the
+ * options are in a variable (an object literal gets that from TypeScript's excess property check).
+ * Options typed with an index signature (`Record<string, unknown>`) are left to the runtime check.
+ */
+export type KnownOptions<O, Known> = O & { [K in Exclude<keyof O, keyof Known> as NamedKey<K>]: UnknownOption<K> };
+
+/** `K` for a key that is a name, never for an index signature (`Record<string, unknown>` is not checked). */
+type NamedKey<K> = string extends K ? never : number extends K ? never : symbol extends K ? never : K;
+
+/** The type of an unknown option: a message, so that the type error says what is wrong. */
+export type UnknownOption<K> = `"${K & string}" is not an option here`;
+
+/** The parameters after the first: what a pipeline stage's extra arguments must fit. */
+export type ParamsAfterFirst<P extends unknown[]> = P extends [] ? [] : P extends [unknown?, ...infer Rest] ? Rest : [];
+
+/**
+ * A task that can be called with `First` and then arguments of its own: `TaskDef<P, R>` when
+ * `[First, ...ParamsAfterFirst<P>]` fits its parameters `P`. Otherwise the task with `First` as its
+ * first parameter, so the type error says which value does not fit where ("Type '[number]' is not
+ * assignable to type '[s: string]'"). Tasks without parameters do not fit: a stage is always given
+ * the previous result.
+ */
+export type TaskTaking<First, P extends unknown[], R> = [First, ...ParamsAfterFirst<P>] extends P
+  ? TaskDef<P, R>
+  : TaskDef<NoInfer<[First, ...ParamsAfterFirst<P>]>, R>;
+
+/** A task that can be called with exactly `Args` (an `.error()` task gets only the error). */
+export type TaskTakingOnly<Args extends unknown[], P extends unknown[], R> = Args extends P ? TaskDef<P, R> : TaskDef<NoInfer<Args>, R>;

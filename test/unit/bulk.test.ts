@@ -66,7 +66,7 @@ describe("map() and enqueueMany() with per-call settings", () => {
     const huey = fresh();
     const t = huey.task("t", (x: number) => x);
     await expect(t.map([[1], [2]], { id: "same" } as never)).rejects.toThrow(/"id" would name every call/);
-    await expect(t.map([[1]], { delay: "soon" })).rejects.toThrow(ConfigurationError);
+    await expect(t.map([[1]], { delay: "soon" as never })).rejects.toThrow(ConfigurationError);
     await expect(huey.enqueueMany([[t, [1]], [t, [2], { delay: 5, eta: 10 }]])).rejects.toThrow(/call 2 of 2 \(t\).*"delay" or "eta", not both/);
     await expect(huey.enqueueMany([[t, [1]], [t, 2 as never]])).rejects.toThrow(/must be an array/);
     await expect(huey.enqueueMany([[t, [1], "1h" as never]])).rejects.toThrow(/settings of a t call must be an object/);

@@ -26,14 +26,14 @@ describe("task option validation", () => {
     ["retries NaN", { retries: NaN }, "retries"],
     ["priority 1.5", { priority: 1.5 }, "priority"],
     ["priority Infinity", { priority: Infinity }, "priority"],
-    ['retryDelay "abc"', { retryDelay: "abc" }, "retryDelay"],
+    ['retryDelay "abc"', { retryDelay: "abc" as never }, "retryDelay"],
     ["retryDelay -1", { retryDelay: -1 }, "retryDelay"],
     ["retryBackoff 0.5", { retryBackoff: 0.5 }, "retryBackoff"],
     ["retryJitter 2", { retryJitter: 2 }, "retryJitter"],
     ["timeout 0", { timeout: 0 }, "timeout"],
     ["rateLimit of 0", { rateLimit: { limit: 0, per: "1s" } }, "rateLimit.limit"],
     ["rateLimit per 0", { rateLimit: { limit: 5, per: 0 } }, "rateLimit.per"],
-    ['rateLimit per "soon"', { rateLimit: { limit: 5, per: "soon" } }, "rateLimit.per"],
+    ['rateLimit per "soon"', { rateLimit: { limit: 5, per: "soon" as never } }, "rateLimit.per"],
     ["expires -5", { expires: -5 }, "expires"],
     ["an empty lock key", { lock: "" }, "lock"],
     ["lockRetry without lock", { lockRetry: "1s" }, "lockRetry"],
@@ -169,7 +169,7 @@ describe("enqueueing", () => {
     const huey = fresh();
     const t = huey.task("t", () => 1);
     await expect(t.schedule([], { delay: "1s", eta: Date.now() })).rejects.toBeInstanceOf(ConfigurationError);
-    await expect(t.schedule([], { delay: "soon" })).rejects.toThrow(/t\.schedule\(\) delay/);
+    await expect(t.schedule([], { delay: "soon" as never })).rejects.toThrow(/t\.schedule\(\) delay/);
     const at = Date.now() + 60_000;
     await t.schedule([], { eta: new Date(at) });
     expect((await huey.scheduled()).map((s) => s.eta)).toEqual([at]);
@@ -303,5 +303,16 @@ describe("withLock", () => {
     expect(first).toBeNumber();
     expect(second).toBeGreaterThan(first);
     expect(await huey.isLocked("k")).toBe(false);
+  });
+});
+
+describe("unknown task options", () => {
+  test("are a ConfigurationError at definition time, naming the task, the key and the nearest option", () => {
+    const huey = new Huey({ name: "unknown-options", immediate: true });
+    const opts = { timeot: "5s" } as unknown as TaskOptions;
+    expect(() => huey.task("x", opts, () => 1)).toThrow(new ConfigurationError('task "x": unknown option "timeot" (did you mean "timeout"?)'));
+    expect(() => huey.task("y", { retires: 3 } as unknown as TaskOptions, () => 1)).toThrow('task "y": unknown option "retires" (did you mean "retries"?)');
+    expect(() => huey.task("z", { zzzzzzzz: 1 } as unknown as TaskOptions, () => 1)).toThrow(/task "z": unknown option "zzzzzzzz"; the options are priority, retries/);
+    expect(huey.taskNames()).toEqual([]);
   });
 });

@@ -17,7 +17,7 @@ describe("resultTtl", () => {
     expect(resolveHueyOptions({ name: "a", resultTtl: "1h" }).resultTtl).toBe(3_600_000);
     expect(resolveHueyOptions({ name: "a", resultTtl: false }).resultTtl).toBeNull();
     expect(() => resolveHueyOptions({ name: "a", resultTtl: 0 })).toThrow(ConfigurationError);
-    expect(() => resolveHueyOptions({ name: "a", resultTtl: "soon" })).toThrow(/resultTtl/);
+    expect(() => resolveHueyOptions({ name: "a", resultTtl: "soon" as never })).toThrow(/resultTtl/);
   });
 
   test("a task's own resultTtl wins over the Huey's, and false keeps its results", () => {

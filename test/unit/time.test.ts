@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { ConfigurationError } from "../../src/errors";
-import { checkEpochMs, fromNow, toEpochMs, toMs } from "../../src/_time";
+import { checkEpochMs, fromNow, toEpochMs, toMs, type Duration } from "../../src/_time";
 
 describe("toMs: durations", () => {
-  test.each<[string | number, number]>([
+  test.each<[Duration, number]>([
     ["500ms", 500],
     ["5s", 5_000],
     ["2m", 120_000],
@@ -11,7 +11,13 @@ describe("toMs: durations", () => {
     ["1d", 86_400_000],
     ["1.5s", 1_500],
     ["250", 250],
-    [" 5 s ", 5_000],
+    [" 5 s", 5_000],
+    // Whitespace after the unit is ignored at runtime (a value from a config file), not admitted by the type.
+    [" 5 s " as Duration, 5_000],
+    ["1e3ms", 1_000],
+    [".5s", 500],
+    ["+2.m", 120_000],
+    ["-0s", 0],
     [0, 0],
     [250, 250],
     [1.4, 1],
@@ -20,7 +26,7 @@ describe("toMs: durations", () => {
     expect(toMs(input, "retryDelay")).toBe(ms);
   });
 
-  test.each<[unknown]>([[-1], ["abc"], [NaN], [Infinity], ["-5s"], ["5x"], [""], ["5 seconds"], [null], [{}]])(
+  test.each<[unknown]>([[-1], ["abc"], [NaN], [Infinity], ["-5s"], ["-1e3"], ["5x"], [""], [" s"], ["."], ["0x10s"], ["5 seconds"], ["5sec"], ["1_000ms"], ["5s5"], [null], [{}]])(
     "%p is rejected with the option name in the message",
     (input) => {
       let err: unknown;
@@ -48,7 +54,7 @@ describe("toEpochMs", () => {
 });
 
 describe("times no Date can hold (|epoch ms| > 8.64e15) are rejected, saying the range", () => {
-  test.each<[string | number]>([[1e300], [8.64e15 + 1], ["99999999999999999d"]])("toMs(%p)", (v) => {
+  test.each<[Duration]>([[1e300], [8.64e15 + 1], ["99999999999999999d"]])("toMs(%p)", (v) => {
     expect(() => toMs(v, "delay")).toThrow(/^delay must be at most 8\.64e15 milliseconds/);
   });
 

@@ -1,3 +1,4 @@
+import { durationFlag } from "../args";
 import { defineCommand } from "citty";
 import { ConfigurationError } from "../../errors";
 import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
@@ -36,7 +37,7 @@ export const pause = defineCommand({
   async run({ args: a, rawArgs }) {
     extraPositionals(rawArgs, pauseArgs, "pause", 1, 0);
     await withHuey(a.file, a.instance, async (huey) => {
-      const p = await usage(() => huey.pause(a.queue, a.for !== undefined ? { for: a.for } : {}), "pause");
+      const p = await usage(() => huey.pause(a.queue, a.for !== undefined ? { for: durationFlag(a.for, "--for")! } : {}), "pause");
       if (a.json) return printJson(p);
       out(`paused queue ${p.queue}${p.until !== null ? ` until ${formatWhen(p.until)}` : " until resumed"}`);
     });

@@ -2,6 +2,7 @@ import { defineCommand } from "citty";
 import { dirname, resolve } from "node:path";
 import { ConfigurationError } from "../../errors";
 import type { LogLevel } from "../../consumer/options";
+import type { Duration } from "../../_time";
 import { CliUsageError } from "../errors";
 import { durationFlag, wholeFlag } from "../args";
 
