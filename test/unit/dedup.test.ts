@@ -144,3 +144,17 @@ test("a normal enqueue says merged: false; dedup tasks are refused by enqueueMan
   const d = huey.task("d", { unique: { ttl: "1s", mode: "throttle" } }, () => 1);
   expect(await huey.enqueueMany([[d, []]]).catch((e: Error) => e.message)).toContain("one call at a time");
 });
+
+test("immediate mode: throttle runs the first call and merges the next into its Result; replace runs each call once its task is gone", async () => {
+  const huey = new MemoryHuey({ name: `dedup-imm-${++n}`, immediate: true });
+  const runs: unknown[] = [];
+  const t = huey.task("t", { unique: { ttl: "1h", mode: "throttle" } }, (x: number) => (runs.push(x), x));
+  const r = huey.task("r", { unique: { ttl: "1h", mode: "replace", key: () => "k" } }, (x: number) => (runs.push(`r${x}`), x));
+  const a = await t(1);
+  const b = await t(1);
+  expect([b.id, b.merged, await b.get()]).toEqual([a.id, true, 1]);
+  const c = await r(1);
+  const d = await r(2);
+  expect([c.merged, d.merged, d.id === c.id, await d.get()]).toEqual([false, false, false, 2]);
+  expect(runs).toEqual([1, "r1", "r2"]);
+});
