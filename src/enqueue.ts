@@ -53,16 +53,26 @@ export function etaOf(name: string, s: ScheduleOptions, now: number): number | u
 /** The key-value key that keeps a unique task unique, or undefined for a task that is not. */
 export function uniqueKey(name: string, o: ResolvedTaskOptions, args: unknown[]): string | undefined {
   if (!o.unique) return undefined;
+  return `${KEYS.unique}${name}:${callKey(name, o.unique, args)}`;
+}
+
+/** The key-value key of a deduplication window's call, or undefined for a task without one. */
+export function dedupKey(name: string, o: ResolvedTaskOptions, args: unknown[]): string | undefined {
+  if (!o.dedup) return undefined;
+  return `${KEYS.dedup}${name}:${callKey(name, o.dedup.key, args)}`;
+}
+
+function callKey(name: string, fn: (...args: any[]) => string, args: unknown[]): string {
   let key: unknown;
   try {
-    key = o.unique(...args);
+    key = fn(...args);
   } catch (err) {
     throw new ConfigurationError(`task "${name}": the unique key function threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   if (typeof key !== "string") {
     throw new ConfigurationError(`task "${name}": the unique key function must return a string, got ${typeof key}`);
   }
-  return `${KEYS.unique}${name}:${key}`;
+  return key;
 }
 
 /** One call of a bulk enqueue: the task's name and options, its arguments, and its own settings. */

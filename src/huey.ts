@@ -1,8 +1,8 @@
 import { completeChord, pendingChords } from "./chords";
 import { drainImmediately } from "./consumer/immediate";
 import { parseSchedule, type ScheduleSpec } from "./cron";
-import { buildBulk, buildMessage, etaOf, uniqueKey, type BulkCall } from "./enqueue";
-import { ConfigurationError, DuplicateTaskError, UnknownTaskError } from "./errors";
+import { buildBulk, buildMessage, dedupKey, etaOf, uniqueKey, type BulkCall } from "./enqueue";
+import { ConfigurationError, DuplicateTaskError, StorageError, UnknownTaskError } from "./errors";
 import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type Message } from "./message";
 import type { PeriodicDef } from "./periodic";
 import { callbackSpec, Signature, specsOf, type AnySignature, type ChordSpec, type ResultsOf } from "./pipeline";
@@ -10,7 +10,7 @@ import { HueyData } from "./huey-data";
 import { Result, ResultGroup } from "./result";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
 import { MemoryStorage } from "./storage/memory";
-import type { QueueItem, ScheduledItem } from "./storage/types";
+import { parseDedupValue, type QueueItem, type ScheduledItem } from "./storage/types";
 import type { AnyTaskDef, BulkOptions, KnownOptions, ParamsAfterFirst, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions, TaskTaking } from "./task";
 import { checkLockKey, resolveTaskOptions } from "./task-options";
 import { internalsOf, setInternals, type Registered, type Registry } from "./_internals";
@@ -83,7 +83,7 @@ export class Huey extends HueyData {
       requeueCopy: (payload, eta) => this.#requeueCopy(payload, eta),
       itemFor: (def, args, where) => {
         const reg = this.#registered(def);
-        if (reg.options.unique) throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it with a plain call, not ${where}`);
+        if (reg.options.unique || reg.options.dedup) throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it with a plain call, not ${where}`);
         return toQueueItem(buildMessage(reg.name, reg.options, args as unknown[], {}, Date.now()), this.options.maxPayloadSize);
       },
     });
@@ -274,7 +274,7 @@ export class Huey extends HueyData {
     for (const call of calls) {
       const [def, args, settings] = call as readonly [AnyTaskDef, readonly unknown[], ScheduleOptions | undefined];
       const reg = this.#registered(def);
-      if (reg.options.unique) {
+      if (reg.options.unique || reg.options.dedup) {
         throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it one call at a time, not with map()/enqueueMany()`);
       }
       if (!Array.isArray(args)) throw new ConfigurationError(`enqueueMany(): the arguments of a ${reg.name} call must be an array, got ${typeof args}`);
@@ -419,6 +419,7 @@ export class Huey extends HueyData {
 
 
   async #enqueueOne(name: string, o: ResolvedTaskOptions, args: unknown[], s: ScheduleOptions): Promise<Result<any>> {
+    if (o.dedup) return this.#enqueueDeduped(name, o, args, s);
     const now = Date.now();
     const eta = etaOf(name, s, now);
     const m = buildMessage(name, o, args, s, now);
@@ -446,6 +447,45 @@ export class Huey extends HueyData {
     return new Result(m.id, this, item.payload);
   }
 
+
+  /**
+   * A call of a task with a deduplication window (unique: { ttl, mode }): one atomic storage step.
+   * replace and debounce swap the pending task's payload, which carries its id: the item is built
+   * with the id the key names, and built again when storage reports that changed meanwhile.
+   */
+  async #enqueueDeduped(name: string, o: ResolvedTaskOptions, args: unknown[], s: ScheduleOptions): Promise<Result<any>> {
+    const d = o.dedup!;
+    const key = dedupKey(name, o, args)!; // a key function that throws fails here, before any write
+    const mode = d.mode === "throttle" ? "throttle" : "replace";
+    let id: string | undefined;
+    if (mode === "replace") id = parseDedupValue(await this.storage.getData(key, true))?.id;
+    for (let attempt = 0; ; attempt++) {
+      const now = Date.now();
+      let eta = etaOf(name, s, now);
+      if (d.mode === "debounce") eta = now + d.ttl;
+      const m = buildMessage(name, o, args, id !== undefined ? { ...s, id } : s, now);
+      const item = toQueueItem(m, this.options.maxPayloadSize);
+      const stored: QueueItem | ScheduledItem = eta !== undefined ? { ...item, eta } : item;
+      const out = await this.storage.enqueueDeduped(stored, key, mode, now + d.ttl, now);
+      if (out.kind === "conflict") {
+        // Another producer changed the key's task between our read and our write: build again.
+        if (attempt >= 20) throw new StorageError(`task "${name}": the deduplication key kept changing under concurrent calls; retry the call`);
+        id = out.holder ?? undefined;
+        continue;
+      }
+      if (out.kind === "merged") {
+        if (this.options.immediate && eta === undefined && mode === "replace") await this.#drain();
+        return new Result(out.id, this, mode === "replace" ? item.payload : null, true);
+      }
+      if (this.options.immediate && eta === undefined) {
+        await this.#drain();
+        return new Result(m.id, this, item.payload);
+      }
+      const signal = eta !== undefined ? "scheduled" : "enqueued";
+      if (this.#wants(signal)) this.#emit(signal, taskInfo(m));
+      return new Result(m.id, this, item.payload);
+    }
+  }
 
   /** Immediate mode: store, then run now, in this thread, through the consumer's engine. */
   async #runImmediately(item: QueueItem): Promise<void> {

@@ -65,6 +65,7 @@ export const KEYS = {
   revokedId: "revoked:id:",
   revokedTask: "revoked:task:",
   unique: "unique:",
+  dedup: "dedup:",
   rate: "rate:",
   chord: "chord:",
   chordPending: "chord-pending:",

@@ -44,7 +44,14 @@ export class Result<T = unknown> {
   /** The stored message, when this Result came from enqueuing (needed by reschedule). */
   readonly #payload: string | null;
 
-  constructor(readonly id: string, owner: ResultOwner, payload: string | null = null) {
+  /**
+   * True when this call was merged into another by a deduplication window (unique: { mode }):
+   * `id` is then the task that took the call. False for a normal enqueue.
+   */
+  readonly merged: boolean;
+
+  constructor(readonly id: string, owner: ResultOwner, payload: string | null = null, merged = false) {
+    this.merged = merged;
     this.#owner = owner;
     this.#payload = payload;
   }

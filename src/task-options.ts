@@ -2,7 +2,7 @@
 import { ConfigurationError } from "./errors";
 import type { ResolvedHueyOptions } from "./huey";
 import { encode } from "./serializer";
-import type { ResolvedTaskOptions, TaskOptions } from "./task";
+import { DEDUP_MODES, type Dedup, type ResolvedTaskOptions, type TaskOptions } from "./task";
 import { toMs, type Duration } from "./_time";
 
 export function whole(task: string, option: string, v: unknown, min: number): number {
@@ -63,8 +63,9 @@ export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedH
   if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) {
     throw new ConfigurationError(`task "${name}": retryJitter must be a fraction from 0 to 1, got ${JSON.stringify(o.retryJitter)}`);
   }
-  if (o.unique !== undefined && typeof o.unique !== "boolean" && typeof o.unique !== "function") {
-    throw new ConfigurationError(`task "${name}": unique must be true, false or a function of the arguments returning a key`);
+  const dedup = typeof o.unique === "object" && o.unique !== null ? resolveDedup(name, o.unique) : null;
+  if (o.unique !== undefined && !dedup && typeof o.unique !== "boolean" && typeof o.unique !== "function") {
+    throw new ConfigurationError(`task "${name}": unique must be true, false, a function of the arguments returning a key, or { ttl, mode, key? }`);
   }
   let rateLimit: ResolvedTaskOptions["rateLimit"] = null;
   if (o.rateLimit !== undefined) {
@@ -101,7 +102,8 @@ export function resolveTaskOptions(name: string, o: TaskOptions, huey: ResolvedH
     expires: optionalMs(name, "expires", o.expires),
     timeout,
     context: o.context ?? false,
-    unique: o.unique === true ? (...args: unknown[]) => encode(args, `task "${name}" unique key`) : (o.unique || false),
+    unique: o.unique === true ? argsKey(name) : typeof o.unique === "function" ? o.unique : false,
+    dedup,
     rateLimit,
     lock: lockKey ? name : ((o.lock as string | undefined) ?? null),
     lockKey,
@@ -133,4 +135,22 @@ function resolveConcurrency(name: string, c: TaskOptions["concurrency"]): Resolv
     throw new ConfigurationError(`task "${name}": concurrency.key must be a function of the arguments returning a key`);
   }
   return Object.freeze({ limit, key: c.key ?? null });
+}
+
+function argsKey(name: string): (...args: unknown[]) => string {
+  return (...args: unknown[]) => encode(args, `task "${name}" unique key`);
+}
+
+// dedup: deduplication windows (unique: { ttl, mode, key? }).
+function resolveDedup(name: string, d: Dedup): ResolvedTaskOptions["dedup"] {
+  if (!(DEDUP_MODES as readonly unknown[]).includes(d.mode)) {
+    throw new ConfigurationError(`task "${name}": unique.mode must be one of ${DEDUP_MODES.map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(d.mode)}`);
+  }
+  if (d.ttl === undefined) throw new ConfigurationError(`task "${name}": unique.ttl is required with unique.mode (a duration such as "30s" or 30000)`);
+  const ttl = toMs(d.ttl, `task "${name}": unique.ttl`);
+  if (ttl <= 0) throw new ConfigurationError(`task "${name}": unique.ttl must be longer than 0, got ${JSON.stringify(d.ttl)}`);
+  if (d.key !== undefined && typeof d.key !== "function") {
+    throw new ConfigurationError(`task "${name}": unique.key must be a function of the arguments returning a key`);
+  }
+  return Object.freeze({ key: d.key ?? argsKey(name), ttl, mode: d.mode });
 }

@@ -61,10 +61,11 @@ export interface TaskOptions {
   context?: boolean | undefined;
   /**
    * Enqueuing while an equal task is queued, scheduled or running returns the existing Result.
-   * `true` compares all arguments; a function maps arguments to the key.
+   * `true` compares all arguments; a function maps arguments to the key. An object is a
+   * deduplication window instead (see Dedup); the Result's `merged` says whether a call was merged.
    * @default false
    */
-  unique?: boolean | ((...args: any[]) => string) | undefined;
+  unique?: boolean | ((...args: any[]) => string) | Dedup | undefined;
   /** Run at most `limit` times `per` window, across all consumers; over it, runs are delayed (signal "rate-limited"). */
   rateLimit?: RateLimit | undefined;
   /**
@@ -106,6 +107,8 @@ export interface ResolvedTaskOptions {
   readonly timeout: number | null;
   readonly context: boolean;
   readonly unique: false | ((...args: any[]) => string);
+  /** A deduplication window (unique: { ttl, mode, key? }), or null. */
+  readonly dedup: { readonly key: (...args: any[]) => string; readonly ttl: number; readonly mode: DedupMode } | null;
   readonly rateLimit: { readonly limit: number; readonly per: number; readonly key: ((...args: any[]) => string) | null } | null;
   readonly lock: string | null;
   readonly lockRetry: number | null;
@@ -197,3 +200,21 @@ export type TaskTaking<First, P extends unknown[], R> = [First, ...ParamsAfterFi
 
 /** A task that can be called with exactly `Args` (an `.error()` task gets only the error). */
 export type TaskTakingOnly<Args extends unknown[], P extends unknown[], R> = Args extends P ? TaskDef<P, R> : TaskDef<NoInfer<Args>, R>;
+
+export const DEDUP_MODES = ["throttle", "debounce", "replace"] as const;
+export type DedupMode = (typeof DEDUP_MODES)[number];
+
+/**
+ * A deduplication window: calls with an equal key (all arguments, or `key(...args)`) merge.
+ * - "throttle": the first call in `ttl` is stored; later calls within `ttl` of it return its
+ *   Result (run or not), merged.
+ * - "debounce": the run waits until `ttl` after the last call; each call while it waits replaces
+ *   its arguments and returns the same Result, merged. A call once it started opens a new window.
+ * - "replace": a call while the key's task waits (queued or scheduled, not running) replaces its
+ *   arguments and eta (the call's delay/eta, else now); else a new task is stored.
+ */
+export interface Dedup {
+  ttl: Duration;
+  mode: DedupMode;
+  key?: ((...args: any[]) => string) | undefined;
+}

@@ -4,6 +4,7 @@ import { errorMessage } from "./_redis-connection";
 import commonLua from "./lua/common.lua" with { type: "text" };
 import commitLua from "./lua/commit.lua" with { type: "text" };
 import counterLua from "./lua/counter.lua" with { type: "text" };
+import dedupLua from "./lua/dedup.lua" with { type: "text" };
 import dataLua from "./lua/data.lua" with { type: "text" };
 import inspectLua from "./lua/inspect.lua" with { type: "text" };
 import leaseLua from "./lua/lease.lua" with { type: "text" };
@@ -43,6 +44,7 @@ export const SCRIPTS = {
   purge: script(purgeLua),
   counter: script(counterLua),
   data: script(dataLua),
+  dedup: script(dedupLua),
   inspect: script(inspectLua),
   lease: script(leaseLua),
   locks: script(locksLua),

@@ -168,6 +168,10 @@ export function prepare(db: Database) {
          expires_at = CASE WHEN expires_at > ?5 THEN expires_at ELSE ?4 END
        RETURNING value`,
     ),
+    // dedup: take a pending (scheduled, or queued and not leased) item out, to store it again.
+    unscheduleId: q("DELETE FROM schedule WHERE queue = ? AND id = ?"),
+    dequeuePending: q("DELETE FROM queue WHERE queue = ? AND id = ? AND token IS NULL"),
+    isPending: q("SELECT 1 FROM queue WHERE queue = ?1 AND id = ?2 AND token IS NULL UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2"),
     taskExists: q("SELECT 1 FROM queue WHERE queue = ?1 AND id = ?2 UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2"),
     acquireLock: q(
       `INSERT INTO locks (queue, key, owner, until) VALUES (?1, ?2, ?3, ?4)

@@ -1,14 +1,17 @@
 import type { Database } from "bun:sqlite";
 import { withHeld } from "./_fence";
 import { ackSql, chunked, chunkedValues, fencedAckSql, INSERT_CHUNK, insertSql, putResultsSql, scheduleSql, type Statements } from "./_sqlite-sql";
-import type { CommitBatch, FencedWrite, QueueItem, ScheduledItem } from "./types";
-import { DEFAULT_LANE } from "./types";
+import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type QueueItem, type ScheduledItem } from "./types";
 
 /**
  * The steps of SqliteStorage that take several statements, each one BEGIN IMMEDIATE transaction
  * on `db` for queue `q`: built once per open database.
  */
 export function transactions(db: Database, s: Statements, q: string) {
+  const insertItem = (item: QueueItem | ScheduledItem) => {
+    if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload, item.lane ?? DEFAULT_LANE);
+    else s.insert.run(q, item.id, item.name, item.priority, item.payload, item.lane ?? DEFAULT_LANE);
+  };
   return {
     commit: db.transaction((b: CommitBatch): string[] => {
       const lost: string[] = [];
@@ -45,6 +48,24 @@ export function transactions(db: Database, s: Statements, q: string) {
       else s.insert.run(q, item.id, item.name, item.priority, item.payload, item.lane ?? DEFAULT_LANE);
       s.putData.run(q, key, item.id);
       return null;
+    }).immediate,
+    dedup: db.transaction((item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): DedupOutcome => {
+      const entry = parseDedupValue((s.peekData.get(q, key) as { value: string } | null)?.value);
+      if (mode === "throttle") {
+        if (entry && entry.until > now) return { kind: "merged", id: entry.id };
+      } else {
+        if (entry && entry.id !== item.id && s.isPending.get(q, entry.id)) return { kind: "conflict", holder: entry.id };
+        if (entry && entry.id === item.id) {
+          // Leased rows are never touched (token IS NULL): a running task is not modified.
+          const taken = s.unscheduleId.run(q, item.id).changes + s.dequeuePending.run(q, item.id).changes;
+          if (taken === 0) return { kind: "conflict", holder: null };
+          insertItem(item);
+          return { kind: "merged", id: item.id };
+        }
+      }
+      insertItem(item);
+      s.putData.run(q, key, dedupValue(until, item.id));
+      return { kind: "stored" };
     }).immediate,
     // Take the lock, then bump its key's fence: one transaction, so a fence is only used by a
     // lock that was taken, and two acquisitions never share one.

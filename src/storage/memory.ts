@@ -2,8 +2,9 @@ import { DuplicateIdError } from "../errors";
 import { activePauses, lanesToServe, shareLease } from "./_lanes";
 import { compareCodePoints } from "./_prefix";
 import { Waiters } from "./_waiters";
+import { dedupValue, parseDedupValue } from "./types";
 import type {
-  CommitBatch, CommitReport, FencedWrite, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem,
+  CommitBatch, CommitReport, DedupOutcome, FencedWrite, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem,
   ScheduledItem, Storage,
 } from "./types";
 import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
@@ -230,6 +231,33 @@ export class MemoryStorage implements Storage {
     else await this.enqueue([item]);
     this.#data.set(key, item.id);
     return null;
+  }
+
+  async enqueueDeduped(item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): Promise<DedupOutcome> {
+    const entry = parseDedupValue(this.#data.get(key));
+    if (mode === "throttle") {
+      if (entry && entry.until > now) return { kind: "merged", id: entry.id };
+    } else {
+      const pending = entry !== null && (this.#schedule.has(entry.id) || this.#rows.get(entry.id)?.token === null);
+      if (pending && entry.id !== item.id) return { kind: "conflict", holder: entry.id };
+      if (pending) {
+        this.#schedule.delete(item.id);
+        this.#rows.delete(item.id);
+        this.#put(item);
+        return { kind: "merged", id: item.id };
+      }
+      if (entry?.id === item.id) return { kind: "conflict", holder: null };
+    }
+    this.#checkNew([item]);
+    this.#put(item);
+    this.#data.set(key, dedupValue(until, item.id));
+    return { kind: "stored" };
+  }
+
+  #put(item: QueueItem | ScheduledItem): void {
+    if ("eta" in item) this.#schedule.set(item.id, { ...item });
+    else this.#insert(item);
+    this.#changed();
   }
 
   async acquireLock(key: string, owner: string, until: number, now: number): Promise<number | null> {

@@ -7,9 +7,9 @@ import { columns, leaseColumns, putData, putResults, type Row, tables, toItem, t
 import { PgWake } from "./_postgres-wake";
 import type { Topic } from "./_wake";
 import type {
-  CommitBatch, CommitReport, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, DedupOutcome, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
-import { PURGE_ALL, purgeLimit } from "./types";
+import { dedupValue, parseDedupValue, PURGE_ALL, purgeLimit } from "./types";
 
 export interface PostgresStorageOptions {
   /** Connection URL, e.g. `postgres://user:password@host:5432/database`. */
@@ -322,6 +322,52 @@ export class PostgresStorage implements Storage {
       }),
     );
     return holder;
+  }
+
+  async enqueueDeduped(item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): Promise<DedupOutcome> {
+    let out: DedupOutcome = { kind: "stored" };
+    await this.#wake.notifying("enqueue", ["queue"], ({ sql, t }, notify) =>
+      sql.begin(async (tx) => {
+        // Serialise callers of this key: the check and the write must not interleave.
+        await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${this.schema}\n${this.queue}\n${key}`}, 0))`;
+        const [row] = await tx`SELECT value FROM ${t.kv} WHERE queue = ${this.queue} AND key = ${key}`;
+        const entry = parseDedupValue(row ? String(row.value) : null);
+        const insert = async () => {
+          if ("eta" in item) {
+            await tx`INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload)
+              VALUES (${this.queue}, ${item.id}, ${item.name}, ${item.priority}, ${item.eta}, ${item.payload})`;
+          } else {
+            await tx`INSERT INTO ${t.queue} (queue, id, name, priority, payload)
+              VALUES (${this.queue}, ${item.id}, ${item.name}, ${item.priority}, ${item.payload})`;
+          }
+        };
+        const done = async (o: DedupOutcome) => {
+          out = o;
+          if (o.kind === "conflict") return 0;
+          if (notify) await tx`SELECT pg_notify(${this.#wake.channels.queue}, ${this.#wake.self})`;
+          return 1;
+        };
+        if (mode === "throttle") {
+          if (entry && entry.until > now) return done({ kind: "merged", id: entry.id });
+        } else if (entry && entry.id !== item.id) {
+          const [p] = await tx`
+            SELECT 1 AS x FROM ${t.queue} WHERE queue = ${this.queue} AND id = ${entry.id} AND token IS NULL
+            UNION ALL SELECT 1 FROM ${t.schedule} WHERE queue = ${this.queue} AND id = ${entry.id}`;
+          if (p) return done({ kind: "conflict", holder: entry.id });
+        } else if (entry) {
+          // Leased rows are never touched (token IS NULL): a running task is not modified.
+          const a = await tx`DELETE FROM ${t.schedule} WHERE queue = ${this.queue} AND id = ${item.id} RETURNING id`;
+          const b = await tx`DELETE FROM ${t.queue} WHERE queue = ${this.queue} AND id = ${item.id} AND token IS NULL RETURNING id`;
+          if (a.length + b.length === 0) return done({ kind: "conflict", holder: null });
+          await insert();
+          return done({ kind: "merged", id: item.id });
+        }
+        await insert();
+        await putData(tx, t, this.queue, [{ key, value: dedupValue(until, item.id) }]);
+        return done({ kind: "stored" });
+      }),
+    );
+    return out;
   }
 
   async acquireLock(key: string, owner: string, until: number, now: number): Promise<number | null> {

@@ -7,7 +7,7 @@ import { type Arg, DATA_KEYS, evalScript, KEY_PARTS, type Script, SCRIPTS } from
 import { Waiters } from "./_waiters";
 import type { Topic } from "./_wake";
 import type {
-  CommitBatch, CommitReport, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, DedupOutcome, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
 import { PURGE_ALL, purgeLimit } from "./types";
 
@@ -225,6 +225,15 @@ export class RedisStorage implements Storage {
     const holder = (await this.#run(SCRIPTS.unique, args, "enqueue")) as string | null;
     if (holder === null) this.#hear("queue");
     return holder;
+  }
+
+  async enqueueDeduped(item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): Promise<DedupOutcome> {
+    const eta = "eta" in item ? item.eta : "";
+    const args = [key, mode, until, now, item.id, item.name, item.priority, item.payload, eta];
+    const [kind, id] = (await this.#run(SCRIPTS.dedup, args, "enqueue")) as [string, string?];
+    if (kind === "conflict") return { kind, holder: id || null };
+    this.#hear("queue");
+    return kind === "merged" ? { kind, id: id! } : { kind: "stored" };
   }
 
   async acquireLock(key: string, owner: string, until: number, now: number): Promise<number | null> {

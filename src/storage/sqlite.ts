@@ -11,7 +11,7 @@ import { prepare, type Statements } from "./_sqlite-sql";
 import { transactions } from "./_sqlite-transactions";
 import { FileWake, type Topic } from "./_wake";
 import type {
-  CommitBatch, CommitReport, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, DedupOutcome, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
 import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
 import { resolveDbFilename } from "../_caller";
@@ -55,6 +55,7 @@ export class SqliteStorage implements Storage {
   #commitTx: (batch: CommitBatch) => string[];
   #promoteTx: (now: number, limit: number) => number;
   #uniqueTx: (item: QueueItem | ScheduledItem, key: string) => string | null;
+  #dedupTx: (item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number) => DedupOutcome;
   #acquireTx: (key: string, owner: string, until: number, now: number) => number | null;
   #renewLocksTx: (keys: string[], owner: string, until: number) => string[];
   #wake: FileWake;
@@ -94,6 +95,7 @@ export class SqliteStorage implements Storage {
     const tx = transactions(this.#db, this.#s, this.queue);
     this.#commitTx = tx.commit;
     this.#uniqueTx = tx.unique;
+    this.#dedupTx = tx.dedup;
     this.#acquireTx = tx.acquire;
     this.#renewLocksTx = tx.renewLocks;
     this.#promoteTx = tx.promote;
@@ -263,6 +265,12 @@ export class SqliteStorage implements Storage {
     const holder = this.#guard(() => this.#uniqueTx(item, key), "enqueue");
     if (holder === null) this.#wake.touch("queue");
     return holder;
+  }
+
+  async enqueueDeduped(item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): Promise<DedupOutcome> {
+    const out = this.#guard(() => this.#dedupTx(item, key, mode, until, now), "enqueue");
+    if (out.kind !== "conflict") this.#wake.touch("queue");
+    return out;
   }
 
   async acquireLock(key: string, owner: string, until: number, now: number): Promise<number | null> {

@@ -131,6 +131,32 @@ export interface LockInfo {
   fence: number;
 }
 
+/**
+ * What `enqueueDeduped` did. "stored": the item is stored under its id and the key names it.
+ * "merged": the key's task `id` took the call (throttle: its window is still open; replace: the
+ * item, whose id is `id`, replaced that pending task's payload, priority and eta). "conflict":
+ * replace only, nothing written: the key's pending task is `holder` and not the item's id (build
+ * the item again with that id), or, when `holder` is null, the item's id names a task that is
+ * not pending (running or finished: build it again with a fresh id).
+ */
+export type DedupOutcome =
+  | { kind: "stored" }
+  | { kind: "merged"; id: string }
+  | { kind: "conflict"; holder: string | null };
+
+/** The key-value value of a deduplication key: `<window end, epoch ms>:<task id>`. */
+export function dedupValue(until: number, id: string): string {
+  return `${until}:${id}`;
+}
+
+export function parseDedupValue(v: string | null | undefined): { until: number; id: string } | null {
+  if (v === null || v === undefined) return null;
+  const i = v.indexOf(":");
+  if (i < 0) return null;
+  const until = Number(v.slice(0, i));
+  return Number.isFinite(until) ? { until, id: v.slice(i + 1) } : null;
+}
+
 export interface Storage {
   /** "memory", "sqlite", ... */
   readonly kind: string;
@@ -204,6 +230,18 @@ export interface Storage {
    * holding the key. A key whose task is gone (finished without removing it) is taken over.
    */
   enqueueUnique(item: QueueItem | ScheduledItem, key: string): Promise<string | null>;
+
+  /**
+   * One deduplicated call, atomic. The key-value entry `key` holds `dedupValue(until, id)`.
+   * - "throttle": when the entry names a window ending after `now`, "merged" with its task (run
+   *   or not); else the item is stored and the entry set to (`until`, item id).
+   * - "replace": when the entry names a pending task (queued or scheduled, never a leased one),
+   *   and that is the item's id, its payload, priority and eta become the item's ("merged"); a
+   *   pending task of another id, or an item id that names a task not pending, is a "conflict"
+   *   (nothing written). Else the item is stored and the entry set to (`until`, item id).
+   * A duplicate id of a stored item throws DuplicateIdError, as enqueue does.
+   */
+  enqueueDeduped(item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): Promise<DedupOutcome>;
 
   /**
    * Take `key` for `owner` until `until`. Returns the lock's fencing token, a number that grows

@@ -451,6 +451,71 @@ export function describeStorageContract(
       expect(await s.getData("u:k", true)).toBe("a");
     });
 
+    // dedup: deduplication windows (enqueueDeduped).
+    test("enqueueDeduped throttle: the first call in a window is stored; later ones merge into it, run or not, until the window ends", async () => {
+      const s = await make();
+      expect(await s.enqueueDeduped(item("a"), "d:k", "throttle", T0 + 1000, T0)).toEqual({ kind: "stored" });
+      expect(await s.enqueueDeduped(item("b"), "d:k", "throttle", T0 + 1500, T0 + 500)).toEqual({ kind: "merged", id: "a" });
+      // a runs and finishes: the window still holds
+      const [l] = await s.lease(1, T0 + 5000);
+      await s.commit({ ack: [{ id: "a", token: l!.token }] });
+      expect(await s.enqueueDeduped(item("c"), "d:k", "throttle", T0 + 1999, T0 + 999)).toEqual({ kind: "merged", id: "a" });
+      expect([await s.pendingCount(), await s.hasTask("b"), await s.hasTask("c")]).toEqual([0, false, false]);
+      // the window ends at T0 + 1000 exactly: a new one opens with the next call
+      expect(await s.enqueueDeduped({ ...item("d"), eta: T0 + 3000 }, "d:k", "throttle", T0 + 2000, T0 + 1000)).toEqual({ kind: "stored" });
+      expect(await s.scheduledCount()).toBe(1);
+      expect(await s.enqueueDeduped(item("e"), "d:k", "throttle", T0 + 2100, T0 + 1100)).toEqual({ kind: "merged", id: "d" });
+      // another key is its own window
+      expect(await s.enqueueDeduped(item("f"), "d:other", "throttle", T0 + 2100, T0 + 1100)).toEqual({ kind: "stored" });
+    });
+
+    test("enqueueDeduped replace swaps a pending task's payload and eta under its id, never a leased one's", async () => {
+      const s = await make();
+      const v = (id: string, args: string) => ({ ...item(id), payload: JSON.stringify({ id, args }) });
+      expect(await s.enqueueDeduped({ ...v("a", "1"), eta: T0 + 5000 }, "d:k", "replace", T0 + 100, T0)).toEqual({ kind: "stored" });
+      // a call built with another id is told the holder, and writes nothing
+      expect(await s.enqueueDeduped(v("x", "2"), "d:k", "replace", T0 + 100, T0)).toEqual({ kind: "conflict", holder: "a" });
+      expect(await s.hasTask("x")).toBe(false);
+      // scheduled -> scheduled later, new payload
+      expect(await s.enqueueDeduped({ ...v("a", "2"), eta: T0 + 9000 }, "d:k", "replace", T0 + 100, T0)).toEqual({ kind: "merged", id: "a" });
+      expect(await s.listScheduled(10)).toEqual([{ ...v("a", "2"), eta: T0 + 9000 }]);
+      // scheduled -> ready now
+      expect(await s.enqueueDeduped({ ...v("a", "3"), priority: 4 }, "d:k", "replace", T0 + 100, T0)).toEqual({ kind: "merged", id: "a" });
+      expect([await s.scheduledCount(), await s.pendingCount()]).toEqual([0, 1]);
+      // ready -> ready, new payload
+      expect(await s.enqueueDeduped(v("a", "4"), "d:k", "replace", T0 + 100, T0)).toEqual({ kind: "merged", id: "a" });
+      const [l] = await s.lease(5, T0 + 1000);
+      expect([l!.id, l!.payload, l!.leases]).toEqual(["a", v("a", "4").payload, 1]);
+      // leased: not pending, so the caller must use a fresh id; the leased row is untouched
+      expect(await s.enqueueDeduped(v("a", "5"), "d:k", "replace", T0 + 100, T0)).toEqual({ kind: "conflict", holder: null });
+      expect(await s.enqueueDeduped(v("b", "5"), "d:k", "replace", T0 + 100, T0)).toEqual({ kind: "stored" });
+      expect(await s.leasedCount()).toBe(1);
+      const pending = await s.listPending(10);
+      expect(pending.map((p) => [p.id, p.payload, p.leased])).toEqual([["a", v("a", "4").payload, true], ["b", v("b", "5").payload, false]]);
+      // the old lease still acks a
+      expect(await s.commit({ ack: [{ id: "a", token: l!.token }] })).toEqual({ lost: [] });
+      expect(await s.hasTask("a")).toBe(false);
+    });
+
+    test("enqueueDeduped: concurrent calls of one key store exactly one task, on one or two instances", async () => {
+      const q = queueName();
+      const a = await make(q);
+      const b = options.shared ? await make(q) : a;
+      const calls = Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).enqueueDeduped(item(`t${i}`), "d:k", "throttle", T0 + 1000, T0));
+      const out = await Promise.all(calls);
+      const stored = out.filter((o) => o.kind === "stored");
+      expect(stored.length).toBe(1);
+      const winner = `t${out.findIndex((o) => o.kind === "stored")}`;
+      expect(out.filter((o) => o.kind === "merged").map((o) => (o as { id: string }).id)).toEqual(Array(7).fill(winner));
+      expect(await a.pendingCount()).toBe(1);
+      // replace: fresh ids at once, one stored, the others told the holder
+      const r = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).enqueueDeduped(item(`r${i}`), "d:r", "replace", T0 + 1000, T0)));
+      expect(r.filter((o) => o.kind === "stored").length).toBe(1);
+      const holder = `r${r.findIndex((o) => o.kind === "stored")}`;
+      expect(r.filter((o) => o.kind !== "stored")).toEqual(Array(7).fill({ kind: "conflict", holder }));
+      expect(await a.pendingCount()).toBe(2);
+    });
+
     test("locks: one owner at a time, free once expired, renewable, releasable", async () => {
       const s = await make();
       const a1 = await s.acquireLock("L", "A", T0 + 1000, T0);

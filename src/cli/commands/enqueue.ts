@@ -106,7 +106,7 @@ async function enqueueFrom(huey: Huey, def: AnyTaskDef, source: string, json: bo
   let batchStart = 1; // line number of the batch's first line
   let lineNo = 0;
   let bytes = 0;
-  const unique = !!def.options.unique;
+  const unique = !!def.options.unique || def.options.dedup !== null;
 
   const commit = async () => {
     if (batch.length === 0) return;

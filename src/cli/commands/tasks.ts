@@ -22,7 +22,7 @@ export default defineCommand({
         retryBackoff: o.retryBackoff,
         timeout: o.timeout,
         expires: o.expires,
-        unique: o.unique !== false,
+        unique: o.unique !== false || o.dedup !== null,
         rateLimit: o.rateLimit && { limit: o.rateLimit.limit, per: o.rateLimit.per },
         lock: o.lock,
         results: o.results,
