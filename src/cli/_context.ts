@@ -53,7 +53,7 @@ export async function withHuey<T>(
     const missing = missingDatabase(huey, api.SqliteHuey);
     if (missing) {
       await huey.close().catch(() => {});
-      throw new CliError(`no database at ${inert(missing)} (nothing was created; it appears when a consumer or producer first uses the queue)`);
+      throw new CliError(`no database at ${inert(missing)} (nothing was created; it appears when a consumer or producer first uses the queue)`, undefined, "no_database");
     }
   }
   try {

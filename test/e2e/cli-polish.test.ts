@@ -1,6 +1,7 @@
 // The command line's polish on the compiled binary: a reader that closes the pipe early, --json
 // errors, suggestions for typos, and huey backup.
 import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { SqliteStorage } from "../../src/storage/sqlite";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
@@ -15,9 +16,17 @@ beforeAll(async () => {
 
 afterEach(killAll);
 
+/** Create the queue's database, as a first producer would: read-only commands never create one. */
+async function makeDb(file: string): Promise<void> {
+  const s = new SqliteStorage({ filename: file, queue: "cli" });
+  await s.pendingCount();
+  await s.close();
+}
+
 describe("a reader that closes the pipe early", () => {
   test("status --watch: the process exits 0 with no stack once stdout is closed", async () => {
     const { dir, env } = taskDir("cli-fixture.ts");
+    await makeDb(env.HUEY_DB);
     const bin = await hueyBinary();
     const p = Bun.spawn([bin, "status", "tasks.ts", "--watch", "100ms"], { cwd: dir, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
     const reader = p.stdout.getReader();
@@ -41,8 +50,10 @@ describe("--json errors and suggestions", () => {
     [["stauts", "tasks.ts", "--json"], 2, "usage", /unknown command "stauts"; did you mean "status"\?/],
     [["status", "nope.ts", "--json"], 1, "not_found", /tasks file not found: nope\.ts/],
     [["result", "tasks.ts", "no-such-id", "--json"], 1, "not_found", /no task with id no-such-id/],
+    [["pending", "tasks.ts", "--json"], 1, "no_database", /^no database at .*queue\.db/],
   ])("huey %p", async (args, exit, code, message) => {
     const { dir, env } = taskDir("cli-fixture.ts");
+    if (code !== "no_database") await makeDb(env.HUEY_DB);
     const r = await runHuey(args as string[], { cwd: dir, env });
     expect(r.code).toBe(exit as number);
     const body = JSON.parse(r.stdout);

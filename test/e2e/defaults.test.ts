@@ -2,7 +2,7 @@
 // never create a database, .env beside the tasks file is loaded, durations need a unit, flags have
 // environment equivalents, and the startup line names the version and the database.
 import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { childEnv, Child, hueyBinary, killAll, runHuey, spawnHuey } from "./binary";
 import { ROOT, tempDir } from "../harness";
@@ -31,8 +31,12 @@ function folders(options: { moduleVersion?: string } = {}) {
     mkdirSync(join(a!, "node_modules", "bun-huey"));
     writeFileSync(join(a!, "node_modules", "bun-huey", "package.json"), JSON.stringify({ name: "bun-huey", version: options.moduleVersion }));
   } else {
-    // A producer run with bun imports the library from here, as an app that installed it would.
-    symlinkSync(ROOT, join(a!, "node_modules", "bun-huey"));
+    // A producer run with bun imports the library from here, as an app that installed it would:
+    // this checkout's sources (the package's own exports point at a build only `bun run pack` makes).
+    const mod = join(a!, "node_modules", "bun-huey");
+    mkdirSync(mod);
+    writeFileSync(join(mod, "package.json"), JSON.stringify({ name: "bun-huey", version: PKG.version, type: "module", exports: { ".": "./index.ts" } }));
+    writeFileSync(join(mod, "index.ts"), `export * from ${JSON.stringify(join(ROOT, "src", "index.ts"))};\n`);
   }
   return { a: a!, b: b!, c: c!, tasks: join(a!, "tasks.ts"), db: join(a!, "app.db") };
 }

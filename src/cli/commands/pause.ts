@@ -40,7 +40,7 @@ export const pause = defineCommand({
       const p = await usage(() => huey.pause(a.queue, a.for !== undefined ? { for: durationFlag(a.for, "--for")! } : {}), "pause");
       if (a.json) return printJson(p);
       out(`paused queue ${p.queue}${p.until !== null ? ` until ${formatWhen(p.until)}` : " until resumed"}`);
-    });
+    }, { create: true });
   },
 });
 
@@ -53,6 +53,6 @@ export const resume = defineCommand({
       const was = await usage(() => huey.resume(a.queue), "resume");
       if (a.json) return printJson({ queue: a.queue, wasPaused: was });
       out(was ? `resumed queue ${a.queue}` : `queue ${a.queue} was not paused`);
-    });
+    }, { create: true });
   },
 });
