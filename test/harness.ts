@@ -49,3 +49,25 @@ export function servicesRequired(): boolean {
 export async function startOfSecond(): Promise<void> {
   await waitFor(() => Date.now() % 1000 < 50, "the start of a second", 5_000);
 }
+
+/**
+ * How this thread's storage waits ended while `fn` ran, summed over topics: woken by a change, by a
+ * safety poll, or by their own timer. A test that a wake-up works waits longer than it may take, so
+ * only a wake-up (or a poll) can end the wait, and checks that no timer did.
+ */
+export async function wakesDuring(fn: () => Promise<unknown>): Promise<{ changed: number; poll: number; timeout: number }> {
+  const { wakeStats } = await import("../src/storage/_waiters");
+  const total = () => {
+    const t = { changed: 0, poll: 0, timeout: 0 };
+    for (const s of Object.values(wakeStats)) {
+      t.changed += s.changed;
+      t.poll += s.poll;
+      t.timeout += s.timeout;
+    }
+    return t;
+  };
+  const before = total();
+  await fn();
+  const after = total();
+  return { changed: after.changed - before.changed, poll: after.poll - before.poll, timeout: after.timeout - before.timeout };
+}

@@ -99,7 +99,6 @@ for (const backend of BACKENDS) {
       expect((await fx.huey.scheduled()).map((s) => s.id)).toContain(r.id);
       const ranAt = (await r.get(GET))!;
       expect(ranAt - t0).toBeGreaterThanOrEqual(400);
-      expect(ranAt - t0).toBeLessThan(5_000);
     });
 
     test("locks: 12 runs of a locked task on 3 Workers in 2 processes never overlap", async () => {
