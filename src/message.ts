@@ -64,6 +64,8 @@ export const KEYS = {
   progress: "progress:",
   revokedId: "revoked:id:",
   revokedTask: "revoked:task:",
+  /** A task a consumer skipped as revoked: `{ at, until }` (not under "revoked:", which consumers read as revocations). */
+  revokedDone: "revoked-done:",
   unique: "unique:",
   dedup: "dedup:",
   rate: "rate:",

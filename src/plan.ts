@@ -187,14 +187,28 @@ function retry(m: Message, ack: LeaseRef[], now: number, delay: number, signals:
   };
 }
 
-/** Writes for a task skipped before it ran (revoked): ack it, drop its keys. */
-export function planSkip(lease: LeaseRef & { payload: string }, signal: SignalName): Plan {
+/** The marker a revoked skip leaves under KEYS.revokedDone: when, and until when it counts (null: for good). */
+export interface RevokedMarker {
+  at: number;
+  until: number | null;
+}
+
+/**
+ * Writes for a task skipped before it ran (revoked): ack it, drop its keys. With `revoked`, also
+ * leave a marker (KEYS.revokedDone + id) saying it was revoked, kept for `ttl` as a result would be
+ * (null: until deleted), so `huey result` can tell "revoked" from "unknown id".
+ */
+export function planSkip(lease: LeaseRef & { payload: string }, signal: SignalName, revoked?: { now: number; ttl: number | null }): Plan {
   let batch: CommitBatch = {};
   try {
     const m = readMessage(lease.payload);
     batch = { ...stopped(m, { name: "Revoked", message: "the task was revoked" }), deleteData: finishedKeys(m) };
   } catch {
     /* unreadable payload: nothing else to remove */
+  }
+  if (revoked) {
+    const marker: RevokedMarker = { at: revoked.now, until: revoked.ttl ? revoked.now + revoked.ttl : null };
+    batch.putData = [{ key: KEYS.revokedDone + lease.id, value: JSON.stringify(marker) }];
   }
   return { batch: { ...batch, ack: [{ id: lease.id, token: lease.token }] }, signals: [signal] };
 }

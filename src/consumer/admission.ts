@@ -77,7 +77,7 @@ export async function admit(item: LeasedItem, s: AdmissionState, now: number): P
   }
   const revoked = s.revocations && (await revokedBy(s, item, now));
   if (revoked) {
-    const plan = planSkip(item, "revoked");
+    const plan = planSkip(item, "revoked", { now, ttl: s.lookup?.(item.name)?.resultTtl ?? null });
     if (revoked.consume) (plan.batch.deleteData ??= []).push(revoked.key);
     return { run: false, plan };
   }

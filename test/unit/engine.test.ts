@@ -9,6 +9,9 @@ import { Huey, MemoryHuey } from "../../src/huey";
 import type { SignalName } from "../../src/signals";
 import type { CommitBatch, Storage } from "../../src/storage/types";
 import { internalsOf } from "../../src/_internals";
+import { readRevocations } from "../../src/consumer/admission";
+import { KEYS } from "../../src/message";
+import { fencedWrite, planSkip } from "../../src/plan";
 
 /** A pool whose Workers are the test: it records what it is handed; the test says what happened. */
 class ManualPool implements Pool {
@@ -164,6 +167,42 @@ describe("revocation", () => {
     pool.finish(b.id, { kind: "error", error: { name: "AbortError", message: "aborted" } });
     await engine.committer.flush();
     expect(of(b.id)).toEqual(["enqueued", "executing", "revoked"]);
+  });
+
+  test("a revoked skip leaves a revoked-done marker kept as long as the task's results, committed with the ack", async () => {
+    const { huey, engine, of } = setup();
+    const t = huey.task("t", { resultTtl: "1h" }, () => 1);
+    const forever = huey.task("forever", { resultTtl: false }, () => 1);
+    const a = await t();
+    const b = await forever();
+    const c = await t(); // not revoked: runs, leaves no marker
+    await huey.revokeById(a.id);
+    await huey.revokeById(b.id);
+    await engine.leaseAndDispatch(10, 5_000);
+    await engine.committer.flush();
+    expect(of(a.id)).toEqual(["enqueued", "revoked"]);
+    expect(of(b.id)).toEqual(["enqueued", "revoked"]);
+    const marker = async (id: string) => {
+      const raw = await huey.storage.getData(KEYS.revokedDone + id, true);
+      return raw === null ? null : JSON.parse(raw);
+    };
+    expect(await marker(a.id)).toEqual({ at: 5_000, until: 5_000 + 3_600_000 });
+    expect(await marker(b.id)).toEqual({ at: 5_000, until: null });
+    expect(await marker(c.id)).toBeNull();
+    expect(await huey.storage.hasTask(a.id)).toBe(false);
+    // The marker is not a revocation: later consumers read no revocations from it.
+    expect(await huey.isRevokedId(a.id)).toBe(false);
+    expect(await readRevocations(huey.storage)).toBeNull();
+  });
+
+  test("planSkip: the marker only when asked, and only with the skip's ack", () => {
+    const payload = JSON.stringify({ id: "x1", name: "t", args: [], retries: 0, attempt: 1, priority: 0, retryDelay: 0 });
+    const plain = planSkip({ id: "x1", token: "k", payload }, "revoked");
+    expect(plain.batch.putData).toBeUndefined();
+    const marked = planSkip({ id: "x1", token: "k", payload }, "revoked", { now: 10, ttl: 90 });
+    expect(marked.batch.putData).toEqual([{ key: "revoked-done:x1", value: JSON.stringify({ at: 10, until: 100 }) }]);
+    expect(fencedWrite(marked.batch).putData).toEqual(marked.batch.putData);
+    expect(fencedWrite(marked.batch).lease).toEqual({ id: "x1", token: "k" });
   });
 });
 

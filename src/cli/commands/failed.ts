@@ -2,11 +2,13 @@ import { defineCommand } from "citty";
 import { wholeFlag } from "../args";
 import { commonArgs, confirm, extraPositionals, fileArg, withHuey } from "../_context";
 import { CliError, CliUsageError } from "../errors";
-import { formatArgs, formatTime, inert, note, out, plural, printJson, style, table, truncate } from "../_output";
+import { formatArgs, formatTime, inert, jsonText, note, out, plural, printJson, style, table, truncate } from "../_output";
+import { KEYS, type DeadLetter } from "../../message";
 import { createProgress } from "../_progress";
 
 const args = {
   file: fileArg,
+  id: { type: "positional", description: "show this dead letter in full (its error's stack too); with --purge, the one to drop", required: false, valueHint: "ID" },
   limit: { type: "string", description: "list at most N dead letters (default 100)", valueHint: "N" },
   retry: { type: "string", description: "enqueue the failed task ID again (same id, retries restored), or all of them", valueHint: "ID|all" },
   purge: { type: "boolean", description: "drop the dead letter ID (--purge ID), or all of them (--purge; asks first)" },
@@ -18,17 +20,21 @@ export default defineCommand({
   meta: {
     name: "failed",
     description:
-      "List tasks that failed for good (dead letters: retries used up), oldest first; retry or purge them.\n\n" +
+      "List tasks that failed for good (dead letters: retries used up), oldest first; show one in full; retry or purge them.\n\n" +
       "Examples:\n" +
       "  huey failed tasks.ts\n" +
+      "  huey failed tasks.ts 0190a1b2-...\n" +
       "  huey failed tasks.ts --retry all\n" +
       "  huey failed tasks.ts --purge 0190a1b2-...",
   },
   args,
   async run({ args: a, rawArgs }) {
     const inline = rawArgs.find((r) => r.startsWith("--purge="))?.slice("--purge=".length);
-    const extra = extraPositionals(rawArgs, args, "failed", 0, a.purge && inline === undefined ? 1 : 0);
-    const purgeId = inline || extra[0];
+    const extra = extraPositionals(rawArgs, args, "failed", 0, a.purge && inline !== undefined ? 0 : 1);
+    const purgeId = a.purge ? inline || extra[0] : undefined;
+    const showId = a.purge ? undefined : extra[0];
+    if (showId !== undefined && a.retry !== undefined) throw new CliUsageError("give an ID to show or --retry, not both (--retry ID retries that one)", "failed");
+    if (showId !== undefined && a.limit !== undefined) throw new CliUsageError("--limit goes with the list, not with an ID", "failed");
     if (a.retry !== undefined && a.purge) throw new CliUsageError("give --retry or --purge, not both", "failed");
     if (a.yes && !a.purge) throw new CliUsageError("--yes goes with --purge", "failed");
     const limit = wholeFlag(a.limit, "--limit", 1) ?? 100;
@@ -62,15 +68,14 @@ export default defineCommand({
         progress.finish();
         return a.json ? printJson({ purged: n }) : out(`purged ${plural(n, "failed task")}`);
       }
-      const list = await huey.failed({ limit });
-      const rows = list.map((d) => ({
-        id: d.id,
-        name: d.name,
-        args: d.args,
-        attempts: d.attempts,
-        error: { name: d.error.name, message: d.error.message, code: d.error.code ?? null, stack: d.error.stack ?? null },
-        failedAt: d.failedAt,
-      }));
+      if (showId !== undefined) {
+        const raw = await huey.storage.getData(KEYS.failed + showId, true);
+        if (raw === null) throw new CliError(`no failed task with id "${showId}" (see huey failed ${a.file})`, undefined, "not_found");
+        const d = view(JSON.parse(raw) as DeadLetter);
+        if (a.json) return printJson(d);
+        return out(detail(d));
+      }
+      const rows = (await huey.failed({ limit })).map(view);
       if (a.json) return printJson(rows);
       if (rows.length === 0) return out(style.dim("no failed tasks"));
       out(
@@ -91,3 +96,32 @@ export default defineCommand({
     });
   },
 });
+
+/** A dead letter as printed and in --json (its stored payload left out). */
+function view(d: DeadLetter) {
+  return {
+    id: d.id,
+    name: d.name,
+    args: d.args,
+    attempts: d.attempts,
+    error: { name: d.error.name, message: d.error.message, code: d.error.code ?? null, stack: d.error.stack ?? null },
+    failedAt: d.failedAt,
+  };
+}
+
+/** One dead letter in full: a line per field, then its stack indented; all task data escaped. */
+function detail(d: ReturnType<typeof view>): string {
+  const field = (label: string, value: string) => `${style.dim(label.padEnd(10))}${value}`;
+  const lines = [
+    field("task", style.cyan(inert(d.name))),
+    field("id", inert(d.id)),
+    field("args", jsonText(d.args)),
+    field("error", style.red(inert(`${d.error.name}: ${d.error.message}`))),
+    field("code", d.error.code === null ? style.dim("none") : inert(d.error.code)),
+    field("attempts", String(d.attempts)),
+    field("failed at", formatTime(d.failedAt)),
+  ];
+  if (d.error.stack) lines.push(style.dim("stack"), ...d.error.stack.split(/\r?\n/).map((l) => `  ${inert(l)}`));
+  else lines.push(field("stack", style.dim("none stored")));
+  return lines.join("\n");
+}

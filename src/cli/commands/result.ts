@@ -3,6 +3,8 @@ import { durationFlag } from "../args";
 import { commonArgs, extraPositionals, fileArg, resultError, withHuey } from "../_context";
 import { CliError } from "../errors";
 import { jsonText, out, printJson } from "../_output";
+import { KEYS } from "../../message";
+import type { RevokedMarker } from "../../plan";
 
 const args = {
   file: fileArg,
@@ -40,9 +42,15 @@ export default defineCommand({
         if (await huey.isRevokedId(a.id)) {
           throw new CliError(`task ${a.id} was revoked: it will be skipped, not run (huey restore to undo)`, undefined, "revoked");
         }
+        // A consumer that skipped it as revoked left a marker (kept as long as a result would be).
+        const raw = await huey.storage.getData(KEYS.revokedDone + a.id, true);
+        const marker = raw === null ? null : (JSON.parse(raw) as RevokedMarker);
+        if (marker && (marker.until === null || marker.until > Date.now())) {
+          throw new CliError(`task ${a.id} was revoked: a consumer skipped it, so it has no result`, undefined, "revoked");
+        }
         if (!(await huey.storage.hasTask(a.id))) {
           throw new CliError(
-            `no task with id ${a.id} is queued, scheduled or running, and no result is stored for it (check the id; results are not kept for tasks with results: false, or once read with preserve: false or expired, nor for revoked tasks a consumer skipped)`,
+            `no task with id ${a.id} is queued, scheduled or running, and no result is stored for it (check the id; results are not kept for tasks with results: false, or once read with preserve: false or expired)`,
             undefined,
             "not_found",
           );
