@@ -1,5 +1,6 @@
 // Task options: defaults under what the user gave, checked, frozen (resolveTaskOptions).
 import { ConfigurationError } from "./errors";
+import { editDistance } from "./_text";
 import type { ResolvedHueyOptions } from "./huey";
 import { encode } from "./serializer";
 import { DEDUP_MODES, type Dedup, type ResolvedTaskOptions, type TaskOptions } from "./task";
@@ -23,27 +24,12 @@ const KNOWN: Record<keyof TaskOptions, true> = {
   rateLimit: true, lock: true, lockRetry: true, concurrency: true, queue: true,
 };
 
-/** Edit distance, to suggest the option meant by a misspelt one. */
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
 function checkKnown(name: string, o: object): void {
   for (const key of Object.keys(o)) {
     if (Object.hasOwn(KNOWN, key)) continue;
     const known = Object.keys(KNOWN);
     const near = known
-      .map((k) => ({ k, d: k.toLowerCase() === key.toLowerCase() ? 0 : distance(key, k) }))
+      .map((k) => ({ k, d: k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(key, k) }))
       .sort((x, y) => x.d - y.d)[0]!;
     const hint = near.d <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean "${near.k}"?)` : `; the options are ${known.join(", ")}`;
     throw new ConfigurationError(`task "${name}": unknown option ${JSON.stringify(key)}${hint}`);

@@ -1,5 +1,6 @@
 import type { ArgsDef } from "citty";
 import { CliUsageError } from "./errors";
+import { editDistance } from "../_text";
 
 /** A negative number (`-1`, `-2.5`) is a value, not a flag: `huey enqueue tasks.ts add -1 2`. */
 const NEGATIVE_NUMBER = /^-\d/;
@@ -50,21 +51,6 @@ export function nearest(word: string, candidates: Iterable<string>): string | un
     if (d < bestDistance) [best, bestDistance] = [c, d];
   }
   return bestDistance <= 2 && bestDistance * 2 < word.length ? best : undefined;
-}
-
-/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 /**
