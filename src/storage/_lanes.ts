@@ -28,24 +28,35 @@ export function lanesToServe(filter: LeaseFilter, ready: () => string[], paused:
 /**
  * Take up to `max` items across `lanes`, fairly: in rounds, each lane still able to give gets an equal
  * share of what is left (at most its cap); a lane that gives less than it was asked for is empty and
- * drops out, and what it left goes to the others in the next round. `take(lane, n)` leases up to `n`
- * items of one lane in priority order.
+ * drops out, and what it left goes to the others in the next round. The plan asks for `[lane, n]`
+ * and is told how many items it got: shareLease() and shareLeaseAsync() run it with their `take`.
  */
-export function shareLease(max: number, lanes: LaneWant[], take: (lane: string, n: number) => LeasedItem[]): LeasedItem[] {
-  const out: LeasedItem[] = [];
+function* shareRounds(max: number, lanes: LaneWant[]): Generator<[string, number], void, number> {
+  let taken = 0;
   let open = lanes.map((l) => ({ ...l }));
-  while (out.length < max && open.length > 0) {
-    const share = Math.ceil((max - out.length) / open.length);
+  while (taken < max && open.length > 0) {
+    const share = Math.ceil((max - taken) / open.length);
     const next: LaneWant[] = [];
     for (const l of open) {
-      const n = Math.min(share, l.cap, max - out.length);
+      const n = Math.min(share, l.cap, max - taken);
       if (n <= 0) break;
-      const got = take(l.lane, n);
-      out.push(...got);
-      l.cap -= got.length;
-      if (got.length === n && l.cap > 0) next.push(l);
+      const got: number = yield [l.lane, n];
+      taken += got;
+      l.cap -= got;
+      if (got === n && l.cap > 0) next.push(l);
     }
     open = next;
+  }
+}
+
+/** `take(lane, n)` leases up to `n` items of one lane in priority order. */
+export function shareLease(max: number, lanes: LaneWant[], take: (lane: string, n: number) => LeasedItem[]): LeasedItem[] {
+  const out: LeasedItem[] = [];
+  const plan = shareRounds(max, lanes);
+  for (let step = plan.next(); !step.done; ) {
+    const got = take(...step.value);
+    out.push(...got);
+    step = plan.next(got.length);
   }
   return out;
 }
@@ -55,19 +66,11 @@ export async function shareLeaseAsync(
   max: number, lanes: LaneWant[], take: (lane: string, n: number) => Promise<LeasedItem[]>,
 ): Promise<LeasedItem[]> {
   const out: LeasedItem[] = [];
-  let open = lanes.map((l) => ({ ...l }));
-  while (out.length < max && open.length > 0) {
-    const share = Math.ceil((max - out.length) / open.length);
-    const next: LaneWant[] = [];
-    for (const l of open) {
-      const n = Math.min(share, l.cap, max - out.length);
-      if (n <= 0) break;
-      const got = await take(l.lane, n);
-      out.push(...got);
-      l.cap -= got.length;
-      if (got.length === n && l.cap > 0) next.push(l);
-    }
-    open = next;
+  const plan = shareRounds(max, lanes);
+  for (let step = plan.next(); !step.done; ) {
+    const got = await take(...step.value);
+    out.push(...got);
+    step = plan.next(got.length);
   }
   return out;
 }

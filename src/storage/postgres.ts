@@ -309,19 +309,24 @@ export class PostgresStorage implements Storage {
           holder = String(held.value);
           return 0;
         }
-        if ("eta" in item) {
-          await tx`INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload)
-            VALUES (${this.queue}, ${item.id}, ${item.name}, ${item.priority}, ${item.eta}, ${item.payload})`;
-        } else {
-          await tx`INSERT INTO ${t.queue} (queue, id, name, priority, payload)
-            VALUES (${this.queue}, ${item.id}, ${item.name}, ${item.priority}, ${item.payload})`;
-        }
+        await this.#insertItem(tx, t, item);
         await putData(tx, t, this.queue, [{ key, value: item.id }]);
         if (notify) await tx`SELECT pg_notify(${this.#wake.channels.queue}, ${this.#wake.self})`;
         return 1;
       }),
     );
     return holder;
+  }
+
+  /** Store one item, ready or (with an eta) scheduled, in the transaction `tx`. */
+  async #insertItem(tx: SQL, t: ReturnType<typeof tables>, item: QueueItem | ScheduledItem): Promise<void> {
+    if ("eta" in item) {
+      await tx`INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload)
+        VALUES (${this.queue}, ${item.id}, ${item.name}, ${item.priority}, ${item.eta}, ${item.payload})`;
+    } else {
+      await tx`INSERT INTO ${t.queue} (queue, id, name, priority, payload)
+        VALUES (${this.queue}, ${item.id}, ${item.name}, ${item.priority}, ${item.payload})`;
+    }
   }
 
   async enqueueDeduped(item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): Promise<DedupOutcome> {
@@ -332,15 +337,7 @@ export class PostgresStorage implements Storage {
         await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${this.schema}\n${this.queue}\n${key}`}, 0))`;
         const [row] = await tx`SELECT value FROM ${t.kv} WHERE queue = ${this.queue} AND key = ${key}`;
         const entry = parseDedupValue(row ? String(row.value) : null);
-        const insert = async () => {
-          if ("eta" in item) {
-            await tx`INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload)
-              VALUES (${this.queue}, ${item.id}, ${item.name}, ${item.priority}, ${item.eta}, ${item.payload})`;
-          } else {
-            await tx`INSERT INTO ${t.queue} (queue, id, name, priority, payload)
-              VALUES (${this.queue}, ${item.id}, ${item.name}, ${item.priority}, ${item.payload})`;
-          }
-        };
+        const insert = () => this.#insertItem(tx, t, item);
         const done = async (o: DedupOutcome) => {
           out = o;
           if (o.kind === "conflict") return 0;
