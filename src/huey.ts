@@ -1,19 +1,18 @@
 import { completeChord, pendingChords } from "./chords";
-import { drainImmediately } from "./consumer/immediate";
 import { parseSchedule, type ScheduleSpec } from "./cron";
-import { buildBulk, buildMessage, dedupKey, etaOf, uniqueKey, type BulkCall } from "./enqueue";
-import { ConfigurationError, DuplicateTaskError, StorageError, UnknownTaskError } from "./errors";
-import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type Message } from "./message";
+import { buildMessage } from "./enqueue";
+import { ConfigurationError, DuplicateTaskError, UnknownTaskError } from "./errors";
+import { KEYS, newTaskId, taskInfo, toQueueItem, type Message } from "./message";
 import type { PeriodicDef } from "./periodic";
-import { callbackSpec, Signature, specsOf, type AnySignature, type ChordSpec, type ResultsOf } from "./pipeline";
+import { callbackSpec, Signature, type AnySignature, type ResultsOf } from "./pipeline";
 import { HueyData } from "./huey-data";
+import { NO_SETTINGS, Producer } from "./producer";
 import { Result, ResultGroup } from "./result";
 import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./signals";
 import { MemoryStorage } from "./storage/memory";
-import { parseDedupValue, type QueueItem, type ScheduledItem } from "./storage/types";
 import type { AnyTaskDef, BulkOptions, KnownOptions, ParamsAfterFirst, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions, TaskTaking } from "./task";
 import { checkLockKey, resolveTaskOptions } from "./task-options";
-import { internalsOf, setInternals, type Registered, type Registry } from "./_internals";
+import { setInternals, type Registered, type Registry } from "./_internals";
 import { toMs, type Duration } from "./_time";
 import { resolveHueyOptions, type HueyOptions, type ResolvedHueyOptions } from "./options";
 
@@ -23,7 +22,6 @@ export type { HueyOptions, ResolvedHueyOptions } from "./options";
 export type { PendingTask, ScheduledTask } from "./huey-data";
 
 const BRAND = Symbol.for("bun-huey.Huey");
-const NO_SETTINGS: ScheduleOptions = Object.freeze({});
 
 /** map()'s shared settings, checked: an object without an id (one id cannot name every call). */
 function bulkOptions(name: string, o: BulkOptions | undefined): ScheduleOptions {
@@ -39,9 +37,6 @@ export type PeriodicTaskOptions = TaskOptions & {
   catchUp?: boolean | undefined;
 };
 
-
-
-
 export class Huey extends HueyData {
   readonly options: ResolvedHueyOptions;
   readonly signals: Signals;
@@ -50,6 +45,7 @@ export class Huey extends HueyData {
   #periodic: PeriodicDef[] = [];
   #forward: ((signal: SignalName, task: TaskInfo) => void) | null = null;
   #hooks: Registry["hooks"] = { pre: [], post: [], startup: [], shutdown: [] };
+  readonly #producer: Producer;
 
   constructor(options: HueyOptions) {
     const resolved = resolveHueyOptions(options);
@@ -58,6 +54,7 @@ export class Huey extends HueyData {
     super(resolved.immediate || !s ? () => new MemoryStorage(name) : typeof s === "function" ? s : () => s);
     this.options = resolved;
     this.signals = new Signals();
+    this.#producer = new Producer(this, (def) => this.#registered(def), () => this.#forward);
     const self = this;
     const chordHost = {
       get storage() {
@@ -66,7 +63,8 @@ export class Huey extends HueyData {
       maxPayloadSize: this.options.maxPayloadSize,
       options: (n: string) => this.#tasks.get(n)?.options,
       onEnqueued: (m: Message) => {
-        if (this.#wants("enqueued")) this.#emit("enqueued", taskInfo(m));
+        if (this.#forward) this.#forward("enqueued", taskInfo(m));
+        else if (this.signals.has("enqueued")) void this.signals.emit("enqueued", taskInfo(m));
       },
     };
     setInternals(this, {
@@ -80,7 +78,7 @@ export class Huey extends HueyData {
       },
       completeChord: (c) => completeChord(chordHost, c),
       pendingChords: (limit) => pendingChords(this.storage, limit),
-      requeueCopy: (payload, eta) => this.#requeueCopy(payload, eta),
+      requeueCopy: (payload, eta) => this.#producer.requeueCopy(payload, eta),
       itemFor: (def, args, where) => {
         const reg = this.#registered(def);
         if (reg.options.unique || reg.options.dedup) throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it with a plain call, not ${where}`);
@@ -132,7 +130,7 @@ export class Huey extends HueyData {
     const resolved = resolveTaskOptions(name, options, this.options);
     const huey = this;
     const def = function (...args: A) {
-      return huey.#enqueueOne(name, resolved, args, {});
+      return huey.#producer.one(name, resolved, args, {});
     } as TaskDef<A, R>;
     const revokeKey = KEYS.revokedTask + name;
     Object.defineProperties(def, {
@@ -140,7 +138,7 @@ export class Huey extends HueyData {
       options: { value: resolved, enumerable: true, configurable: true },
       huey: { value: this },
       callLocal: { value: (...args: A) => (resolved.context ? (fn as (...a: unknown[]) => R)(localContext(name), ...args) : fn(...args)) },
-      schedule: { value: (args: A, s: ScheduleOptions) => huey.#enqueueOne(name, resolved, args, s ?? {}) },
+      schedule: { value: (args: A, s: ScheduleOptions) => huey.#producer.one(name, resolved, args, s ?? {}) },
       map: {
         value: async (argsList: Iterable<A>, bulk?: BulkOptions) => {
           const shared = bulkOptions(name, bulk);
@@ -245,7 +243,7 @@ export class Huey extends HueyData {
   async resume(queue: string): Promise<boolean> {
     this.#knownQueue(queue, "resume");
     const had = await this.storage.resumeLane(queue);
-    if (this.options.immediate) await this.#drain();
+    if (this.options.immediate) await this.#producer.drain();
     return had;
   }
 
@@ -267,38 +265,11 @@ export class Huey extends HueyData {
    * A call may carry its own settings as a third element, as `schedule()` takes them:
    * `[remind, [user], { delay: "1h", priority: 5 }]`. Ready and delayed calls are stored together.
    */
-  async enqueueMany<R = unknown>(
+  enqueueMany<R = unknown>(
     calls: Iterable<readonly [AnyTaskDef, readonly unknown[]] | readonly [AnyTaskDef, readonly unknown[], ScheduleOptions | undefined]>,
   ): Promise<ResultGroup<R>> {
-    const list: BulkCall[] = [];
-    for (const call of calls) {
-      const [def, args, settings] = call as readonly [AnyTaskDef, readonly unknown[], ScheduleOptions | undefined];
-      const reg = this.#registered(def);
-      if (reg.options.unique || reg.options.dedup) {
-        throw new ConfigurationError(`task "${reg.name}" is unique: enqueue it one call at a time, not with map()/enqueueMany()`);
-      }
-      if (!Array.isArray(args)) throw new ConfigurationError(`enqueueMany(): the arguments of a ${reg.name} call must be an array, got ${typeof args}`);
-      if (settings !== undefined && (settings === null || typeof settings !== "object")) {
-        throw new ConfigurationError(`enqueueMany(): the settings of a ${reg.name} call must be an object such as { delay: "5m" }, got ${JSON.stringify(settings)}`);
-      }
-      list.push({ name: reg.name, options: reg.options, args: args as unknown[], schedule: settings ?? NO_SETTINGS });
-    }
-    const { ready, later, messages, items } = buildBulk(list, Date.now(), this.options.maxPayloadSize);
-    if (this.options.immediate) {
-      if (later.length) await this.storage.schedule(later);
-      for (const item of ready) await this.#runImmediately(item);
-    } else if (items.length > 0) {
-      if (later.length === 0) await this.storage.enqueue(ready);
-      else if (ready.length === 0) await this.storage.schedule(later);
-      else await this.storage.commit({ enqueue: ready, schedule: later });
-      if (this.#wants("enqueued") || this.#wants("scheduled")) {
-        const isLater = new Set(later.map((it) => it.id));
-        for (const m of messages) this.#emit(isLater.has(m.id) ? "scheduled" : "enqueued", taskInfo(m));
-      }
-    }
-    return new ResultGroup<R>(items.map((it) => new Result<R>(it.id, this, it.payload)));
+    return this.#producer.many<R>(calls);
   }
-
 
   /**
    * Enqueue a pipeline: `huey.enqueue(fetch.s(123).then(transform, 5).then(store))`. Returns the
@@ -307,7 +278,7 @@ export class Huey extends HueyData {
    * its `.error()` task with the error and stops the pipeline: later stages get a failure result.
    */
   async enqueue<R, S extends unknown[]>(sig: Signature<R, S>): Promise<ResultGroup<S[number], S>> {
-    const [planned] = await this.#enqueueSignatures([sig], null);
+    const [planned] = await this.#producer.signatures([sig], null);
     return new ResultGroup(planned!.ids.map((id) => new Result(id, this)));
   }
 
@@ -316,7 +287,7 @@ export class Huey extends HueyData {
    * `group([a.s(1), b.s("x")])` gives a ResultGroup whose values are `[A, B]`.
    */
   async group<const Sigs extends readonly AnySignature[]>(sigs: Sigs): Promise<ResultGroup<ResultsOf<Sigs>[number], ResultsOf<Sigs>>> {
-    const out = await this.#enqueueSignatures(sigs, null);
+    const out = await this.#producer.signatures(sigs, null);
     return new ResultGroup(out.map((o) => new Result(o.ids.at(-1)!, this)));
   }
 
@@ -333,43 +304,9 @@ export class Huey extends HueyData {
     if (sigs.length === 0) throw new ConfigurationError("huey.chord() needs at least one signature");
     const reg = this.#registered(callback as AnyTaskDef);
     const cb = callbackSpec(reg.def, extraArgs);
-    await this.#enqueueSignatures(sigs, (ids) => ({ id: newTaskId(), members: ids, callback: cb }));
+    await this.#producer.signatures(sigs, (ids) => ({ id: newTaskId(), members: ids, callback: cb }));
     return new Result(cb.id, this);
   }
-
-  async #enqueueSignatures(sigs: readonly AnySignature[], chordOf: ((lastIds: string[]) => ChordSpec) | null): Promise<{ ids: string[] }[]> {
-    const planned = sigs.map((sig) => {
-      if (!(sig instanceof Signature)) throw new ConfigurationError("expected a signature made with task.s(...args)");
-      return { sig, spec: specsOf(sig, chordOf !== null) };
-    });
-    const chord = chordOf?.(planned.map((p) => p.spec.ids.at(-1)!));
-    const ready: QueueItem[] = [];
-    const later: ScheduledItem[] = [];
-    for (const { sig, spec } of planned) {
-      const s0 = sig.stages[0]!;
-      const reg = this.#registered(s0.task);
-      const m = buildMessage(reg.name, reg.options, s0.args, { priority: s0.options.priority, id: spec.first.id }, Date.now());
-      if (spec.then) m.then = spec.then;
-      if (spec.onError) m.onError = spec.onError;
-      if (chord) m.chord = chord;
-      const item = toQueueItem(m, this.options.maxPayloadSize);
-      if (spec.first.eta !== undefined) later.push({ ...item, eta: spec.first.eta });
-      else ready.push(item);
-    }
-    if (this.options.immediate) {
-      if (later.length) await this.storage.schedule(later);
-      for (const item of ready) await this.#runImmediately(item);
-    } else {
-      // A chord is recorded as pending with its members, so a consumer that dies after the last
-      // member finishes cannot lose the callback: consumers re-check pending chords.
-      const putData = chord ? [{ key: KEYS.chordPending + chord.id, value: JSON.stringify(chord) }] : [];
-      await this.storage.commit({ enqueue: ready, schedule: later, putData });
-      if (this.#wants("enqueued")) for (const it of ready) this.#emit("enqueued", taskInfo(readMessage(it.payload)));
-      if (this.#wants("scheduled")) for (const it of later) this.#emit("scheduled", taskInfo(readMessage(it.payload)));
-    }
-    return planned.map((p) => ({ ids: p.spec.ids }));
-  }
-
 
   /** A handle on the result of the task with this id. */
   result<T = unknown>(id: string): Result<T> {
@@ -416,117 +353,7 @@ export class Huey extends HueyData {
     }
     return reg;
   }
-
-
-  async #enqueueOne(name: string, o: ResolvedTaskOptions, args: unknown[], s: ScheduleOptions): Promise<Result<any>> {
-    if (o.dedup) return this.#enqueueDeduped(name, o, args, s);
-    const now = Date.now();
-    const eta = etaOf(name, s, now);
-    const m = buildMessage(name, o, args, s, now);
-    const unique = uniqueKey(name, o, args);
-    if (unique) m.unique = unique;
-    const item = toQueueItem(m, this.options.maxPayloadSize);
-    const stored: QueueItem | ScheduledItem = eta !== undefined ? { ...item, eta } : item;
-    if (unique) {
-      const holder = await this.storage.enqueueUnique(stored, unique);
-      if (holder !== null) return new Result(holder, this);
-      if (this.options.immediate && eta === undefined) {
-        await this.#drain();
-        return new Result(m.id, this, item.payload);
-      }
-    } else if (eta !== undefined) {
-      await this.storage.schedule([stored as ScheduledItem]);
-    } else if (this.options.immediate) {
-      await this.#runImmediately(item);
-      return new Result(m.id, this, item.payload);
-    } else {
-      await this.storage.enqueue([item]);
-    }
-    const signal = eta !== undefined ? "scheduled" : "enqueued";
-    if (this.#wants(signal)) this.#emit(signal, taskInfo(m));
-    return new Result(m.id, this, item.payload);
-  }
-
-
-  /**
-   * A call of a task with a deduplication window (unique: { ttl, mode }): one atomic storage step.
-   * replace and debounce swap the pending task's payload, which carries its id: the item is built
-   * with the id the key names, and built again when storage reports that changed meanwhile.
-   */
-  async #enqueueDeduped(name: string, o: ResolvedTaskOptions, args: unknown[], s: ScheduleOptions): Promise<Result<any>> {
-    const d = o.dedup!;
-    const key = dedupKey(name, o, args)!; // a key function that throws fails here, before any write
-    const mode = d.mode === "throttle" ? "throttle" : "replace";
-    let id: string | undefined;
-    if (mode === "replace") id = parseDedupValue(await this.storage.getData(key, true))?.id;
-    for (let attempt = 0; ; attempt++) {
-      const now = Date.now();
-      let eta = etaOf(name, s, now);
-      if (d.mode === "debounce") eta = now + d.ttl;
-      const m = buildMessage(name, o, args, id !== undefined ? { ...s, id } : s, now);
-      const item = toQueueItem(m, this.options.maxPayloadSize);
-      const stored: QueueItem | ScheduledItem = eta !== undefined ? { ...item, eta } : item;
-      const out = await this.storage.enqueueDeduped(stored, key, mode, now + d.ttl, now);
-      if (out.kind === "conflict") {
-        // Another producer changed the key's task between our read and our write: build again.
-        if (attempt >= 20) throw new StorageError(`task "${name}": the deduplication key kept changing under concurrent calls; retry the call`);
-        id = out.holder ?? undefined;
-        continue;
-      }
-      if (out.kind === "merged") {
-        if (this.options.immediate && eta === undefined && mode === "replace") await this.#drain();
-        return new Result(out.id, this, mode === "replace" ? item.payload : null, true);
-      }
-      if (this.options.immediate && eta === undefined) {
-        await this.#drain();
-        return new Result(m.id, this, item.payload);
-      }
-      const signal = eta !== undefined ? "scheduled" : "enqueued";
-      if (this.#wants(signal)) this.#emit(signal, taskInfo(m));
-      return new Result(m.id, this, item.payload);
-    }
-  }
-
-  /** Immediate mode: store, then run now, in this thread, through the consumer's engine. */
-  async #runImmediately(item: QueueItem): Promise<void> {
-    await this.storage.enqueue([item]);
-    await this.signals.emit("enqueued", itemInfo(item));
-    await this.#drain();
-  }
-
-  #drain(): Promise<void> {
-    const i = internalsOf(this);
-    return drainImmediately({
-      storage: this.storage,
-      signals: this.signals,
-      registry: i.registry,
-      keepFailed: this.options.failedRetention !== null,
-      maxPayloadSize: this.options.maxPayloadSize,
-      completeChord: (c) => i.completeChord(c),
-    });
-  }
-
-  /** Enqueue a copy of a stored message under a new id, at `eta` (result.reschedule()). */
-  async #requeueCopy(payload: string, eta: number): Promise<Result<any>> {
-    const m = readMessage(payload);
-    const copy: Message = { ...m, id: newTaskId(), unique: undefined };
-    const item = toQueueItem(copy, this.options.maxPayloadSize);
-    if (eta > Date.now()) await this.storage.schedule([{ ...item, eta }]);
-    else await this.storage.enqueue([item]);
-    return new Result(copy.id, this, item.payload);
-  }
-
-  #wants(signal: SignalName): boolean {
-    return this.#forward !== null || this.signals.has(signal);
-  }
-
-  #emit(signal: SignalName, info: TaskInfo): void {
-    if (this.#forward) this.#forward(signal, info);
-    else void this.signals.emit(signal, info);
-  }
 }
-
-/** The context of a task run in place by callLocal(): not queued, never aborted. */
 
 /** The context of a task run in place by callLocal(): not queued, never aborted. */
 function localContext(name: string): TaskContext {

@@ -2,7 +2,7 @@
 // hands tasks to a Pool, turns what the pool reports into Plans and gives them to a Committer, and emits
 // signals once they are written. The consumer (Worker pool, group commit) and immediate mode (inline pool,
 // inline commit) both run through it; its unit tests drive it on memory storage with time as an argument.
-import { serializeError, type SerializedError } from "../errors";
+import { serializeError } from "../errors";
 import { planOutcome, planSkip, type Hooks, type Outcome, type Plan, type PlanOptions } from "../executor";
 import { itemInfo, KEYS } from "../message";
 import type { ChordSpec, StageTaskOptions } from "../pipeline";
@@ -12,6 +12,7 @@ import { admit, heldLocks, isRevokedNow, needsAdmission, readRevocations, unread
 import type { Committer, PendingOutcome } from "./committer";
 import type { Pool, PoolListener } from "./pool";
 import { timedOut } from "./pool";
+import { reportOutcome, type ReportSink } from "./report";
 
 /** Most tasks taken in one lease statement. */
 export const MAX_LEASE_BATCH = 256;
@@ -92,7 +93,11 @@ export class Engine implements PoolListener {
   /** Each task's own options, for the stages and retries a plan stores. */
   #stageOptions = (name: string) => this.host.lookup(name)?.options as StageTaskOptions | undefined;
 
-  constructor(readonly host: EngineHost, readonly o: EngineOptions, readonly log: Log) {}
+  readonly #sink: ReportSink;
+
+  constructor(readonly host: EngineHost, readonly o: EngineOptions, readonly log: Log) {
+    this.#sink = { log, stats: this.stats, signals: host.signals, immediate: o.immediate === true, emit: (sig, info, err) => this.#emit(sig, info, err) };
+  }
 
   /** Room in the pool for more tasks, and whether leasing a few is worth it now. */
   want(): number {
@@ -331,7 +336,7 @@ export class Engine implements PoolListener {
     for (const p of done) {
       this.#forget(p.task);
       if (lost.has(p.task.id)) continue;
-      this.#report(p);
+      reportOutcome(p, this.#sink);
     }
     for (const p of done) {
       if (!p.plan.chord || lost.has(p.task.id)) continue;
@@ -347,54 +352,6 @@ export class Engine implements PoolListener {
     let min = Infinity;
     for (const p of done) for (const s of p.plan.batch.schedule ?? []) if (s.eta < min) min = s.eta;
     return min;
-  }
-
-  #report(p: PendingOutcome<InFlight>): void {
-    const { task, plan } = p;
-    const log = this.log;
-    const last = plan.signals[plan.signals.length - 1];
-    const what = `${task.name} ${task.id}`;
-    const fields = { task: task.name, id: task.id };
-    switch (last) {
-      case "complete":
-        this.stats.completed++;
-        if (log.enabled("info")) log.info(`${what} complete in ${fmtMs(p.ms)}`, { ...fields, ms: p.ms });
-        break;
-      case "retrying":
-        this.stats.retried++;
-        if (p.error && log.enabled("warn")) {
-          const when = plan.retryAt !== undefined ? ` in ${Math.max(0, plan.retryAt - Date.now())}ms` : "";
-          log.warn(`${what} failed (${p.error.name}: ${p.error.message}), retrying${when}`, fields);
-        }
-        break;
-      case "error":
-        this.stats.failed++;
-        if (log.enabled("error")) {
-          const stack = log.enabled("debug") && p.error?.stack ? p.error.stack : undefined;
-          log.error(`${what} failed: ${p.error?.name}: ${p.error?.message}`, fields, stack);
-        }
-        break;
-      case "rate-limited":
-        log.debug(`${what} is over its rate limit: delayed until ${new Date(plan.retryAt ?? 0).toISOString()}`, fields);
-        break;
-      case undefined:
-        break;
-      default:
-        log.info(`${what} ${last}`, fields);
-    }
-    let info: TaskInfo | undefined;
-    let err: Error | undefined;
-    for (const sig of plan.signals) {
-      if (!this.host.signals.has(sig)) continue;
-      info ??= itemInfo(task);
-      if (p.error) err ??= errorOf(p.error);
-      this.#emit(sig, info, err);
-    }
-    if (plan.also) for (const a of plan.also) {
-      // Immediate mode moved the schedule to the ready queue (#queue): what it stored is enqueued.
-      const signal = this.o.immediate && a.signal === "scheduled" ? "enqueued" : a.signal;
-      if (this.host.signals.has(signal)) this.#emit(signal, itemInfo({ id: "", name: "", priority: 0, payload: a.payload }));
-    }
   }
 
   #emit(signal: SignalName, info: TaskInfo, err?: Error): void {
@@ -421,15 +378,6 @@ export class Engine implements PoolListener {
   #forget(task: InFlight): void {
     if (this.inflight.get(task.id) === task) this.inflight.delete(task.id);
   }
-}
-
-function errorOf(e: SerializedError): Error {
-  return Object.assign(new Error(e.message), e);
-}
-
-export function fmtMs(ms: number | undefined): string {
-  if (ms === undefined) return "?";
-  return ms < 10 ? `${ms.toFixed(2)}ms` : `${Math.round(ms)}ms`;
 }
 
 export type { Hooks };

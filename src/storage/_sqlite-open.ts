@@ -3,9 +3,31 @@ import { closeSync, existsSync, fchmodSync, openSync } from "node:fs";
 import { StorageError } from "../errors";
 import { describeSqliteError } from "./_sqlite-errors";
 import { SQLITE_MIGRATIONS } from "./sql/migrations";
-import type { SqliteStorageOptions } from "./sqlite";
 
 /** Open (creating when missing), set pragmas in the order that avoids SQLITE_BUSY, migrate. */
+export interface SqliteStorageOptions {
+  /** Path of the database file (created when missing), or ":memory:". */
+  filename: string;
+  /** Queue name; several queues can share one file. */
+  queue: string;
+  /**
+   * "NORMAL" survives a process crash without loss; "FULL" also survives power loss at the
+   * cost of one fsync per commit.
+   * @default "NORMAL"
+   */
+  synchronous?: "NORMAL" | "FULL";
+  /** How long a statement waits for another process's write lock, in ms. @default 5000 */
+  busyTimeout?: number;
+  /** Open without writing anything: for inspection tools. @default false */
+  readonly?: boolean;
+  /**
+   * Permissions of the database file when it is created (exactly these, whatever the umask).
+   * SQLite gives its -wal and -shm files the database file's permissions, and so does bun-huey
+   * for its -wake-* files. An existing database file keeps its own. @default 0o600
+   */
+  fileMode?: number;
+}
+
 export function openDatabase(o: SqliteStorageOptions): Database {
   const busyTimeout = Math.max(0, Math.trunc(o.busyTimeout ?? 5000));
   const started = performance.now();

@@ -1,12 +1,11 @@
 import type { Database, Statement } from "bun:sqlite";
-import { statSync } from "node:fs";
-import { resolve } from "node:path";
 import { ConfigurationError } from "../errors";
 import { touches } from "./_fence";
 import { activePauses, lanesToServe, shareLease } from "./_lanes";
 import { prefixEnd } from "./_prefix";
 import { describeSqliteError } from "./_sqlite-errors";
-import { DEFAULT_FILE_MODE, openDatabase } from "./_sqlite-open";
+import { DatabaseFiles } from "./_sqlite-health";
+import { DEFAULT_FILE_MODE, openDatabase, type SqliteStorageOptions } from "./_sqlite-open";
 import { prepare, type Statements } from "./_sqlite-sql";
 import { transactions } from "./_sqlite-transactions";
 import { FileWake, type Topic } from "./_wake";
@@ -17,30 +16,7 @@ import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
 import { resolveDbFilename } from "../_caller";
 
 export { describeSqliteError } from "./_sqlite-errors";
-
-export interface SqliteStorageOptions {
-  /** Path of the database file (created when missing), or ":memory:". */
-  filename: string;
-  /** Queue name; several queues can share one file. */
-  queue: string;
-  /**
-   * "NORMAL" survives a process crash without loss; "FULL" also survives power loss at the
-   * cost of one fsync per commit.
-   * @default "NORMAL"
-   */
-  synchronous?: "NORMAL" | "FULL";
-  /** How long a statement waits for another process's write lock, in ms. @default 5000 */
-  busyTimeout?: number;
-  /** Open without writing anything: for inspection tools. @default false */
-  readonly?: boolean;
-  /**
-   * Permissions of the database file when it is created (exactly these, whatever the umask).
-   * SQLite gives its -wal and -shm files the database file's permissions, and so does bun-huey
-   * for its -wake-* files. An existing database file keeps its own. @default 0o600
-   */
-  fileMode?: number;
-}
-
+export type { SqliteStorageOptions } from "./_sqlite-open";
 
 /**
  * Storage on one SQLite file (WAL). Several threads and processes share it safely: every
@@ -63,7 +39,7 @@ export class SqliteStorage implements Storage {
   #turn = 0;
   #closed = false;
   /** The database file and its -wal and -shm as they were at open, for checkHealth. */
-  #files: WatchedFile[] = [];
+  #files: DatabaseFiles;
 
   constructor(options: SqliteStorageOptions) {
     const mode = options.fileMode;
@@ -80,16 +56,8 @@ export class SqliteStorage implements Storage {
     this.#db = openDatabase(options);
     this.#s = prepare(this.#db);
     const file = this.filename === ":memory:" || this.filename === "" ? null : this.filename;
-    if (file !== null) {
-      // Absolute, as SQLite keeps it: a later chdir must not make the file look deleted.
-      const path = resolve(file);
-      this.#files = [
-        watched("database file", path),
-        watched("WAL file", `${path}-wal`),
-        watched("shared-memory file", `${path}-shm`),
-      ].filter((f): f is WatchedFile => f !== null);
-    }
-    const dbMode = this.#files[0]?.mode ?? DEFAULT_FILE_MODE;
+    this.#files = new DatabaseFiles(file);
+    const dbMode = this.#files.mode ?? DEFAULT_FILE_MODE;
     this.#wake = new FileWake(file, () => this.#foreignChange(), !options.readonly, dbMode);
     this.#seenVersion = this.#dataVersion();
     const tx = transactions(this.#db, this.#s, this.queue);
@@ -370,18 +338,7 @@ export class SqliteStorage implements Storage {
    * reads, and what it writes is lost. Costs three stat calls; no SQL.
    */
   async checkHealth(): Promise<string | null> {
-    if (this.#closed) return null;
-    for (const f of this.#files) {
-      let now;
-      try {
-        now = statSync(f.path, { bigint: true, throwIfNoEntry: false });
-      } catch (err) {
-        if ((err as { code?: string }).code !== "ENOTDIR") return null; // cannot look (permissions): no verdict
-      }
-      if (!now) return `the ${f.label} ${f.path} was deleted while open`;
-      if (now.ino !== f.ino || now.dev !== f.dev) return `the ${f.label} ${f.path} was replaced (inode changed)`;
-    }
-    return null;
+    return this.#closed ? null : this.#files.check();
   }
 
   async close(): Promise<void> {
@@ -429,19 +386,4 @@ export class SqliteStorage implements Storage {
       throw describeSqliteError(err, this.filename, what);
     }
   }
-}
-
-interface WatchedFile {
-  label: string;
-  path: string;
-  dev: bigint;
-  ino: bigint;
-  /** Permission bits. */
-  mode: number;
-}
-
-/** The identity of `path` now, or null when it does not exist (a -wal or -shm not made yet). */
-function watched(label: string, path: string): WatchedFile | null {
-  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
-  return st ? { label, path, dev: st.dev, ino: st.ino, mode: Number(st.mode & 0o777n) } : null;
 }
