@@ -5,7 +5,8 @@
 import { Database } from "bun:sqlite";
 import { RedisClient, SQL } from "bun";
 import { join } from "node:path";
-import { PostgresHuey, RedisHuey, SqliteHuey, type Huey } from "../src/index";
+import * as thisLibrary from "../src/index";
+import type { Huey } from "../src/index";
 import { rawBulkInsert, rawDrain, rawDrainCeiling, rawSingleInsert } from "./_raw";
 import { pgRawBulk, pgRawDrain, pgRawSingle, redisRawBulk, redisRawDrain, redisRawSingle } from "./_raw_services";
 
@@ -41,12 +42,23 @@ export interface Backend {
   targets: { single?: Target; bulk?: Target; drainW1?: Target; drainW4?: Target; latencyP50?: Target };
 }
 
+type Library = Pick<typeof thisLibrary, "SqliteHuey" | "PostgresHuey" | "RedisHuey">;
+let lib: Library = thisLibrary;
+
+/**
+ * The bun-huey the bench process enqueues with and reads results through (default: this checkout's
+ * src/). A consumer binary of another version needs its own: stores and messages differ between versions.
+ */
+export function useLibrary(other: Library): void {
+  lib = other;
+}
+
 const sqlite: Backend = {
   name: "sqlite",
   check: async () => null,
   fresh(dir, label) {
     const filename = join(dir, `${label}.db`);
-    const huey = new SqliteHuey({ name: "bench", filename });
+    const huey = new lib.SqliteHuey({ name: "bench", filename });
     void huey.storage; // create and migrate the file now, not inside a timed section
     // A second connection for the drained() check: one indexed probe, O(1) whatever the queue size.
     const probe = new Database(filename, { readonly: true });
@@ -97,7 +109,7 @@ const postgres: Backend = {
   },
   fresh(_dir, label) {
     const schema = `huey_bench_${RUN}_${label.replace(/[^a-z0-9_]/gi, "_")}`;
-    const huey = new PostgresHuey({ name: "bench", url: PG_URL, schema });
+    const huey = new lib.PostgresHuey({ name: "bench", url: PG_URL, schema });
     const probe = new SQL({ url: PG_URL, max: 1 });
     return {
       env: { HUEY_BENCH_BACKEND: "postgres", HUEY_BENCH_PG_URL: PG_URL, HUEY_BENCH_PG_SCHEMA: schema },
@@ -142,7 +154,7 @@ const redis: Backend = {
   },
   fresh(_dir, label) {
     const prefix = `huey_bench_${RUN}_${label}`;
-    const huey = new RedisHuey({ name: "bench", url: REDIS_URL, prefix });
+    const huey = new lib.RedisHuey({ name: "bench", url: REDIS_URL, prefix });
     const probe = new RedisClient(REDIS_URL);
     const ready = `${prefix}:bench:ready`;
     const leased = `${prefix}:bench:leased`;

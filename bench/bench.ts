@@ -8,6 +8,7 @@
 //   bun run bench --consumer source    run the consumer as `bun src/cli.ts` instead of the binary
 //   bun run bench --profile DIR        (source consumer) write a CPU profile of each consumer to DIR
 //   bun run bench --backend postgres   PostgreSQL (HUEY_BENCH_PG_URL) or redis (HUEY_BENCH_REDIS_URL)
+//   bun run bench --lib ../old         another checkout (built): its library enqueues, its binary drains
 //
 // Every measurement uses a fresh temp database; spawned consumers are killed and temp files
 // removed on exit, on errors and on Ctrl-C.
@@ -16,7 +17,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Huey } from "../src/index";
-import { BACKENDS, type Backend, type FreshStore } from "./_backends";
+import { BACKENDS, useLibrary, type Backend, type FreshStore } from "./_backends";
 import { Child, cleanupAll, cpuPercent, installCleanupHandlers, memory, removeTempDir, threadCount, threadCpu, trackTempDir } from "./_proc";
 import { defineTasks } from "./tasks";
 
@@ -25,7 +26,7 @@ const ALL = ["single", "bulk", "drain-cold", "drain-steady", "latency", "idle", 
 type Name = (typeof ALL)[number];
 
 const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 1,4] [--only ${ALL.join(",")}] [--json]
-                     [--backend sqlite|postgres|redis] [--consumer binary|source] [--binary PATH]
+                     [--backend sqlite|postgres|redis] [--consumer binary|source] [--binary PATH] [--lib DIR]
                      [--latency-samples N] [--idle-seconds S] [--profile DIR]
 
   --count N            tasks of single and bulk enqueue and of the cold drain (default 20000)
@@ -38,6 +39,12 @@ const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 1,4] [--on
   --latency-samples N  latency samples, random idle gaps 20ms..1s (seeded; default 100, ~1 min)
   --binary PATH        the consumer binary to run (default dist/huey, rebuilt if stale); any build
                        whose "run" takes tasks.ts -w N -q
+  --lib DIR            another bun-huey checkout (another version): the bench process enqueues and
+                       reads results with DIR/src/index.ts, the consumer is DIR/dist/huey (build it
+                       there first; --binary overrides) or bun DIR/src/cli.ts with --consumer source.
+                       A consumer can only read the store and messages of its own version, so an
+                       older binary needs its own checkout here. The raw baselines are this
+                       checkout's either way: ratios of two versions compare to the same yardstick
 
 Each drain row shows its ratio to two raw baselines measured in the same run: "ours" (the
 consumer's statement shapes, leasing 256 rows per statement like the consumer) and "ceiling" (the
@@ -55,6 +62,7 @@ const { values: opt } = parseArgs({
     backend: { type: "string", default: "sqlite" },
     consumer: { type: "string", default: "binary" },
     binary: { type: "string" },
+    lib: { type: "string" },
     "latency-samples": { type: "string", default: "100" },
     steady: { type: "boolean", default: false },
     workers: { type: "string", default: "1,4" },
@@ -89,6 +97,15 @@ const steadySizes = [100_000, ...(opt.steady || count >= 1_000_000 ? [1_000_000]
 if (opt.consumer !== "binary" && opt.consumer !== "source") usage(`--consumer must be "binary" or "source"`);
 const consumerMode = opt.profile ? "source" : opt.consumer;
 const backend: Backend = BACKENDS[opt.backend!] ?? usage(`--backend must be one of ${Object.keys(BACKENDS).join(", ")}`);
+// The checkout whose library the bench process uses and whose consumer it runs (default: this one).
+const LIB_ROOT = opt.lib ? resolve(opt.lib) : ROOT;
+if (opt.lib) {
+  const index = join(LIB_ROOT, "src", "index.ts");
+  if (!existsSync(index)) usage(`--lib: no bun-huey checkout at ${LIB_ROOT} (no src/index.ts)`);
+  if (!existsSync(join(LIB_ROOT, "node_modules"))) usage(`--lib: ${LIB_ROOT} has no node_modules; run bun install --frozen-lockfile there`);
+  if (consumerMode === "binary" && !opt.binary && !existsSync(join(LIB_ROOT, "dist", "huey"))) usage(`--lib: ${LIB_ROOT}/dist/huey is missing; build it there (bun run build) or pass --binary`);
+  useLibrary(await import(index));
+}
 const unavailable = await backend.check();
 if (unavailable) {
   console.error(`bench: backend ${backend.name}: ${unavailable}`);
@@ -114,7 +131,7 @@ interface Row {
   note?: string;
 }
 const rows: Row[] = [];
-const info: Record<string, unknown> = { backend: backend.name, count, consumer: consumerMode, bun: Bun.version, cores: navigator.hardwareConcurrency };
+const info: Record<string, unknown> = { backend: backend.name, count, consumer: consumerMode, bun: Bun.version, cores: navigator.hardwareConcurrency, ...(opt.lib ? { lib: LIB_ROOT } : {}) };
 
 // ------------------------------------------------------------------ setup
 
@@ -130,6 +147,10 @@ function freshStore(label: string): FreshStore {
 /** The compiled binary: dist/huey if it is newer than every source file, else a fresh build in the temp folder. */
 async function resolveBinary(): Promise<string> {
   if (opt.binary) return resolve(opt.binary);
+  if (opt.lib) {
+    info.binary = `${LIB_ROOT}/dist/huey (--lib, used as built)`;
+    return join(LIB_ROOT, "dist", "huey");
+  }
   const dist = join(ROOT, "dist", "huey");
   const newest = newestMtime([join(ROOT, "src"), join(ROOT, "build.ts"), join(ROOT, "package.json")]);
   if (existsSync(dist) && statSync(dist).mtimeMs > newest) {
@@ -164,7 +185,7 @@ function consumerCommand(workers: number, quiet = true): string[] {
   const args = ["run", "tasks.ts", "-w", String(workers), ...(quiet ? ["-q"] : [])];
   if (consumerMode === "binary") return [binary, ...args];
   const prof = opt.profile ? ["--cpu-prof-md", `--cpu-prof-dir=${resolve(opt.profile)}`, `--cpu-prof-name=consumer-w${workers}-${Date.now()}.md`] : [];
-  return ["bun", ...prof, join(ROOT, "src", "cli.ts"), ...args];
+  return ["bun", ...prof, join(LIB_ROOT, "src", "cli.ts"), ...args];
 }
 
 interface Running {
@@ -184,7 +205,11 @@ async function startConsumer(label: string, workers: number, env: Record<string,
   const { noop } = defineTasks(store.huey);
   const child = new Child(consumerCommand(workers), { cwd: dir, env: { ...process.env, ...store.env, ...env, NO_COLOR: "1" } });
   const r = await noop(-1);
-  const v = await Promise.race([r.get({ blocking: true, timeout: 60_000, preserve: false }), child.exitedEarly()]);
+  const v = await Promise.race([r.get({ blocking: true, timeout: 60_000, preserve: false }), child.exitedEarly()]).catch((err: Error) => {
+    // A binary of another version refuses this checkout's store (or reads none of its tasks).
+    if (opt.binary && !opt.lib) err.message += `\n(--binary of another bun-huey version? pass --lib with its checkout so the bench enqueues with that version)`;
+    throw err;
+  });
   if (v !== -1) throw new Error(`warm-up task returned ${JSON.stringify(v)}, expected -1`);
   return { child, store, huey: store.huey, noop, readyMs: performance.now() - child.startedAt };
 }
@@ -385,7 +410,7 @@ async function measureStartup(): Promise<void> {
   const helpSrc: number[] = [];
   time([binary, "--help"]); // page the binary in
   for (let i = 0; i < 10; i++) helpBin.push(time([binary, "--help"]));
-  for (let i = 0; i < 5; i++) helpSrc.push(time(["bun", join(ROOT, "src", "cli.ts"), "--help"]));
+  for (let i = 0; i < 5; i++) helpSrc.push(time(["bun", join(LIB_ROOT, "src", "cli.ts"), "--help"]));
   rows.push({ key: "help_ms", label: "huey --help (binary)", value: median(helpBin), unit: "ms", target: { op: "<", value: 50 }, note: `median of 10, min ${Math.min(...helpBin).toFixed(1)}` });
   rows.push({ key: "help_src_ms", label: "huey --help (bun src/cli.ts)", value: median(helpSrc), unit: "ms", note: "median of 5, for reference" });
   // huey status: loads the tasks file, opens the store, counts; on a fresh store of this backend.
@@ -416,7 +441,7 @@ async function main(): Promise<void> {
   const drains = only.has("drain-cold") || only.has("drain-steady");
   const needsConsumer = drains || only.has("latency") || only.has("idle") || only.has("startup");
   if (needsConsumer && (consumerMode === "binary" || only.has("startup"))) binary = await resolveBinary();
-  progress(`backend ${backend.name}, ${count} tasks, consumer: ${consumerMode === "binary" ? binary : "bun src/cli.ts"}, temp ${dir}`);
+  progress(`backend ${backend.name}, ${count} tasks, consumer: ${consumerMode === "binary" ? binary : `bun ${join(LIB_ROOT, "src", "cli.ts")}`}, library: ${join(LIB_ROOT, "src")}, temp ${dir}`);
 
   if (only.has("single")) await measureSingle();
   if (only.has("bulk")) await measureBulk();
@@ -496,7 +521,8 @@ function printTable(): void {
   console.log();
   console.log(
     `bun-huey bench: ${count.toLocaleString("en-US")} no-op tasks that return a value; backend ${backend.name}; ` +
-      `bun ${Bun.version}; ${navigator.hardwareConcurrency} cores; consumer ${consumerMode === "binary" ? `binary, ${info.binary ?? ""}` : "bun src/cli.ts"}`,
+      `bun ${Bun.version}; ${navigator.hardwareConcurrency} cores; consumer ${consumerMode === "binary" ? `binary, ${info.binary ?? ""}` : "bun src/cli.ts"}` +
+      (opt.lib ? `; library and consumer of ${LIB_ROOT}` : ""),
   );
   console.log(line(head));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
