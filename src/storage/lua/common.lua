@@ -1,9 +1,9 @@
--- Shared prelude: prepended to every script (see SCRIPTS in ../redis.ts).
+-- Shared prelude: prepended to every script (see SCRIPTS in ../_redis-scripts.ts).
 --
--- Every script gets the same KEYS, in the order of KEY_NAMES in ../redis.ts, so that all keys
--- a script touches are declared. Items live in per-queue hashes keyed by item id (payload, name,
--- priority, member, leases, token) rather than one key per item: flush is one DEL and nothing
--- is left behind.
+-- Every script gets the same KEYS, in the order of KEY_PARTS in ../_redis-scripts.ts, so that the
+-- keys a script touches are declared (the per-lane sets aside, see lane_key). Items live in
+-- per-queue hashes keyed by item id (payload, name, priority, member, leases, token, lane) rather
+-- than one key per item: flush is one script and nothing is left behind.
 --
 -- Order of the ready set: score = -priority (exact for any double), and members are
 -- "<16-digit seq><id>". Redis orders equal scores by member bytes, so equal priorities come out
