@@ -1,8 +1,10 @@
 import { touches, withHeld } from "./_fence";
-import { columns, type Db, leaseColumns, putData, putResults, type Row } from "./_postgres-sql";
+import type { SQL } from "bun";
+import { describePgError, type PgConnection } from "./_postgres-connection";
+import { columns, type Db, leaseColumns, putData, putResults, type Row, tables } from "./_postgres-sql";
 import type { PgWake } from "./_postgres-wake";
 import type { Topic } from "./_wake";
-import type { CommitBatch, CommitReport, FencedWrite } from "./types";
+import type { CommitBatch, CommitReport, FencedWrite, QueueItem, ScheduledItem } from "./types";
 
 /** PostgresStorage.commit: one statement when canCommitInOneStatement allows it, else one transaction. */
 export async function groupCommit(wake: PgWake, queue: string, batch: CommitBatch): Promise<CommitReport> {
@@ -45,14 +47,15 @@ export async function groupCommit(wake: PgWake, queue: string, batch: CommitBatc
       if (w.results?.length) await putResults(tx, t, queue, w.results);
       if (w.enqueue?.length) {
         const c = columns(w.enqueue);
-        await tx`INSERT INTO ${t.queue} (queue, id, name, priority, payload)
-          SELECT ${queue}, * FROM unnest(${c.ids}::text[], ${c.names}::text[], ${c.priorities}::float8[], ${c.payloads}::text[])`;
+        await tx`INSERT INTO ${t.queue} (queue, id, name, priority, payload, lane)
+          SELECT ${queue}, * FROM unnest(${c.ids}::text[], ${c.names}::text[], ${c.priorities}::float8[], ${c.payloads}::text[],
+                                          ${c.lanes}::text[])`;
       }
       if (w.schedule?.length) {
         const c = columns(w.schedule);
-        await tx`INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload)
+        await tx`INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload, lane)
           SELECT ${queue}, * FROM unnest(${c.ids}::text[], ${c.names}::text[], ${c.priorities}::float8[],
-                                              ${c.etas}::int8[], ${c.payloads}::text[])`;
+                                              ${c.etas}::int8[], ${c.payloads}::text[], ${c.lanes}::text[])`;
       }
       if (w.putData?.length) await putData(tx, t, queue, w.putData);
       if (w.deleteData?.length) {
@@ -113,16 +116,16 @@ async function commitStatement(wake: PgWake, queue: string, { sql, t }: Db, batc
       WHERE r.owner IS NULL OR r.owner IN (SELECT id FROM acked)
       ON CONFLICT (queue, id) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at),
     enq AS (
-      INSERT INTO ${t.queue} (queue, id, name, priority, payload)
-      SELECT ${queue}, e.id, e.name, e.priority, e.payload
+      INSERT INTO ${t.queue} (queue, id, name, priority, payload, lane)
+      SELECT ${queue}, e.id, e.name, e.priority, e.payload, e.lane
       FROM unnest(${ec.ids}::text[], ${ec.names}::text[], ${ec.priorities}::float8[], ${ec.payloads}::text[],
-                  ${owners(enq)}::text[]) AS e(id, name, priority, payload, owner)
+                  ${ec.lanes}::text[], ${owners(enq)}::text[]) AS e(id, name, priority, payload, lane, owner)
       WHERE e.owner IS NULL OR e.owner IN (SELECT id FROM acked)),
     sch AS (
-      INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload)
-      SELECT ${queue}, s.id, s.name, s.priority, s.eta, s.payload
+      INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload, lane)
+      SELECT ${queue}, s.id, s.name, s.priority, s.eta, s.payload, s.lane
       FROM unnest(${sc.ids}::text[], ${sc.names}::text[], ${sc.priorities}::float8[], ${sc.etas}::int8[],
-                  ${sc.payloads}::text[], ${owners(sch)}::text[]) AS s(id, name, priority, eta, payload, owner)
+                  ${sc.payloads}::text[], ${sc.lanes}::text[], ${owners(sch)}::text[]) AS s(id, name, priority, eta, payload, lane, owner)
       WHERE s.owner IS NULL OR s.owner IN (SELECT id FROM acked)),
     put AS (
       INSERT INTO ${t.kv} (queue, key, value)
@@ -181,4 +184,30 @@ function owned<T>(batch: CommitBatch, pick: (p: Omit<FencedWrite, "lease">) => T
   for (const row of pick(batch) ?? []) out.push({ row, owner: null });
   for (const f of batch.tasks ?? []) for (const row of pick(f) ?? []) out.push({ row, owner: f.lease.id });
   return out;
+}
+
+/** PostgresStorage.enqueueWith: the caller's transaction `tx` inserts the items and sends the NOTIFY. */
+export async function enqueueInTransaction(
+conn: PgConnection, wake: PgWake, queue: string, tx: SQL, items: QueueItem[], scheduled: ScheduledItem[],
+): Promise<void> {
+  if (!items.length && !scheduled.length) return;
+  await conn.connect("enqueue");
+  const t = tables(tx, conn.schema);
+  const c = columns(items);
+  const s = columns(scheduled);
+  const channel = wake.channels.queue;
+  try {
+    await tx`
+      WITH enq AS (
+        INSERT INTO ${t.queue} (queue, id, name, priority, payload, lane)
+        SELECT ${queue}, * FROM unnest(${c.ids}::text[], ${c.names}::text[], ${c.priorities}::float8[], ${c.payloads}::text[],
+                                            ${c.lanes}::text[])),
+      sch AS (
+        INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload, lane)
+        SELECT ${queue}, * FROM unnest(${s.ids}::text[], ${s.names}::text[], ${s.priorities}::float8[],
+                                            ${s.etas}::int8[], ${s.payloads}::text[], ${s.lanes}::text[]))
+      SELECT pg_notify(${channel}, 'tx')`;
+  } catch (err) {
+    throw describePgError(err, conn.url, "enqueue in transaction");
+  }
 }

@@ -1,8 +1,9 @@
 import type { SQL } from "bun";
 import type { LeaseRef, LeasedItem, QueueItem, ResultItem, ScheduledItem } from "./types";
+import { DEFAULT_LANE } from "./types";
 
 export type Tables = Record<
-  "queue" | "schedule" | "results" | "kv" | "locks" | "lockFences" | "counters" | "schemaVersion",
+  "queue" | "schedule" | "results" | "kv" | "locks" | "lockFences" | "counters" | "pauses" | "schemaVersion",
   SQL.Query<unknown>
 >;
 export interface Db {
@@ -15,7 +16,8 @@ export function tables(sql: SQL, schema: string): Tables {
   const q = (name: string) => sql(`${schema}.${name}`);
   return {
     queue: q("queue"), schedule: q("schedule"), results: q("results"), kv: q("kv"),
-    locks: q("locks"), lockFences: q("lock_fences"), counters: q("counters"), schemaVersion: q("schema_version"),
+    locks: q("locks"), lockFences: q("lock_fences"), counters: q("counters"), pauses: q("pauses"),
+    schemaVersion: q("schema_version"),
   };
 }
 
@@ -26,6 +28,7 @@ export function columns(items: (QueueItem | ScheduledItem)[]) {
     priorities: items.map((i) => i.priority),
     etas: items.map((i) => ("eta" in i ? i.eta : null)),
     payloads: items.map((i) => i.payload),
+    lanes: items.map((i) => i.lane ?? DEFAULT_LANE),
   };
 }
 
@@ -34,7 +37,7 @@ export function leaseColumns(leases: LeaseRef[]) {
 }
 
 export function toItem(r: Row): QueueItem {
-  return { id: String(r.id), name: String(r.name), priority: Number(r.priority), payload: String(r.payload) };
+  return { id: String(r.id), name: String(r.name), lane: String(r.lane), priority: Number(r.priority), payload: String(r.payload) };
 }
 
 export function toLeased(r: Row): LeasedItem {

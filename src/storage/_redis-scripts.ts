@@ -7,6 +7,7 @@ import counterLua from "./lua/counter.lua" with { type: "text" };
 import dedupLua from "./lua/dedup.lua" with { type: "text" };
 import dataLua from "./lua/data.lua" with { type: "text" };
 import inspectLua from "./lua/inspect.lua" with { type: "text" };
+import laneLua from "./lua/lanes.lua" with { type: "text" };
 import leaseLua from "./lua/lease.lua" with { type: "text" };
 import locksLua from "./lua/locks.lua" with { type: "text" };
 import promoteLua from "./lua/promote.lua" with { type: "text" };
@@ -21,11 +22,12 @@ import uniqueLua from "./lua/unique.lua" with { type: "text" };
 export const KEY_PARTS = [
   "ready", "leased", "schedule", "payload", "name", "priority", "member", "leases", "token", "seq",
   "results", "results_exp", "kv", "kv_index", "counters", "counters_exp", "lock_owner", "lock_until",
-  "wake_queue", "wake_results", "lock_fence",
+  "lane", "lanes", "pauses", "wake_queue", "wake_results", "lock_fence",
 ] as const;
 /**
- * flush deletes the keys before these: the two pub/sub channel names (not keys), and the lock
- * fence counters, which must outlive a flush so that no fence is handed out twice.
+ * flush deletes the keys before these (and the per-lane sets, see lua/common.lua): the two pub/sub
+ * channel names (not keys), and the lock fence counters, which must outlive a flush so that no
+ * fence is handed out twice.
  */
 export const DATA_KEYS = KEY_PARTS.indexOf("wake_queue");
 
@@ -46,6 +48,7 @@ export const SCRIPTS = {
   data: script(dataLua),
   dedup: script(dedupLua),
   inspect: script(inspectLua),
+  lanes: script(laneLua),
   lease: script(leaseLua),
   locks: script(locksLua),
   promote: script(promoteLua),

@@ -1,15 +1,18 @@
 import type { SQL } from "bun";
 import { ConfigurationError } from "../errors";
 import { prefixEnd } from "./_prefix";
-import { groupCommit } from "./_postgres-commit";
-import { describePgError, PgConnection } from "./_postgres-connection";
-import { columns, leaseColumns, putData, putResults, type Row, tables, toItem, toLeased, toNumberOrNull } from "./_postgres-sql";
+import { enqueueInTransaction, groupCommit } from "./_postgres-commit";
+import { PgConnection } from "./_postgres-connection";
+import { countItems, leaseRows, listPaused, listPending, listScheduled, pauseLane, resumeLane } from "./_postgres-lanes";
+import { columns, leaseColumns, putData, putResults, type Row, toNumberOrNull } from "./_postgres-sql";
+import { enqueueDeduped, enqueueUnique } from "./_postgres-unique";
 import { PgWake } from "./_postgres-wake";
 import type { Topic } from "./_wake";
 import type {
-  CommitBatch, CommitReport, DedupOutcome, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, DedupOutcome, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem,
+  Storage,
 } from "./types";
-import { dedupValue, parseDedupValue, PURGE_ALL, purgeLimit } from "./types";
+import { PURGE_ALL, purgeLimit } from "./types";
 
 export interface PostgresStorageOptions {
   /** Connection URL, e.g. `postgres://user:password@host:5432/database`. */
@@ -49,6 +52,7 @@ export class PostgresStorage implements Storage {
   readonly schema: string;
   #conn: PgConnection;
   #wake: PgWake;
+  #turn = 0;
 
   /** Synchronous and offline: nothing connects until the first call. */
   constructor(options: PostgresStorageOptions) {
@@ -69,8 +73,9 @@ export class PostgresStorage implements Storage {
     if (!items.length) return;
     const c = columns(items);
     await this.#wake.writeAndNotify("enqueue", "queue", ({ sql, t }) => sql`
-      INSERT INTO ${t.queue} (queue, id, name, priority, payload)
-      SELECT ${this.queue}, * FROM unnest(${c.ids}::text[], ${c.names}::text[], ${c.priorities}::float8[], ${c.payloads}::text[])
+      INSERT INTO ${t.queue} (queue, id, name, priority, payload, lane)
+      SELECT ${this.queue}, * FROM unnest(${c.ids}::text[], ${c.names}::text[], ${c.priorities}::float8[], ${c.payloads}::text[],
+                                          ${c.lanes}::text[])
       RETURNING 1`);
   }
 
@@ -79,43 +84,33 @@ export class PostgresStorage implements Storage {
     const c = columns(items);
     // Notifies "queue" too: a scheduler may be sleeping towards a later eta.
     await this.#wake.writeAndNotify("schedule", "queue", ({ sql, t }) => sql`
-      INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload)
+      INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload, lane)
       SELECT ${this.queue}, * FROM unnest(${c.ids}::text[], ${c.names}::text[], ${c.priorities}::float8[],
-                                          ${c.etas}::int8[], ${c.payloads}::text[])
+                                          ${c.etas}::int8[], ${c.payloads}::text[], ${c.lanes}::text[])
       RETURNING 1`);
   }
 
-  /**
-   * Named queues (lanes) and pauses are not stored by this backend yet: a lease serves every task
-   * (`filter.lanes` must be absent) and nothing can be paused.
-   */
-  async lease(max: number, leaseUntil: number, filter?: import("./types").LeaseFilter): Promise<LeasedItem[]> {
-    if (filter?.lanes) throw new ConfigurationError(`--queues / the consumer option "queues" is not supported on PostgreSQL storage yet: run the consumer without it`);
+  /** See leaseRows: one statement, the pause check included. */
+  async lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
     if (max <= 0) return [];
     // Read before the query: a notification that arrives while it runs must still count as news.
     const gen = this.#wake.gen.queue;
-    const rows: Row[] = await this.#conn.run("lease", ({ sql, t }) => sql`
-      UPDATE ${t.queue} SET leased_until = ${leaseUntil}, token = ${crypto.randomUUID()}, leases = leases + 1
-      WHERE seq IN (SELECT seq FROM ${t.queue} WHERE queue = ${this.queue} AND leased_until IS NULL
-                    ORDER BY priority DESC, seq LIMIT ${max} FOR UPDATE SKIP LOCKED)
-      RETURNING seq, id, name, priority, payload, token, leases`);
-    if (rows.length < max) this.#wake.seen.queue = gen;
-    // RETURNING gives no order guarantee: restore lease order.
-    const items = rows.map((r) => ({ seq: Number(r.seq), item: toLeased(r) }));
-    items.sort((a, b) => b.item.priority - a.item.priority || a.seq - b.seq);
-    return items.map((x) => x.item);
+    const turn = filter ? this.#turn++ : 0;
+    const items = await this.#conn.run("lease", (db) => leaseRows(db, this.queue, max, leaseUntil, filter, turn));
+    if (items.length < max) this.#wake.seen.queue = gen;
+    return items;
   }
 
-  async pauseLane(_lane: string, _until: number | null): Promise<void> {
-    throw new ConfigurationError("pausing a queue is not supported on PostgreSQL storage yet");
+  pauseLane(lane: string, until: number | null): Promise<void> {
+    return pauseLane(this.#conn, this.queue, lane, until);
   }
 
-  async resumeLane(_lane: string): Promise<boolean> {
-    throw new ConfigurationError("resuming a queue is not supported on PostgreSQL storage yet");
+  resumeLane(lane: string): Promise<boolean> {
+    return resumeLane(this.#wake, this.queue, lane);
   }
 
-  async listPaused(_now: number): Promise<import("./types").PausedLane[]> {
-    return [];
+  listPaused(now: number): Promise<PausedLane[]> {
+    return listPaused(this.#conn, this.queue, now);
   }
 
   async renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]> {
@@ -149,6 +144,7 @@ export class PostgresStorage implements Storage {
       WHERE queue = ${this.queue} AND leased_until IS NOT NULL AND leased_until < ${now}
       RETURNING 1`);
   }
+
   commit(batch: CommitBatch): Promise<CommitReport> {
     return groupCommit(this.#wake, this.queue, batch);
   }
@@ -160,26 +156,8 @@ export class PostgresStorage implements Storage {
    * transaction commits, and vanish with it on rollback. Migrates the schema first on this
    * storage's own connection, so the caller's transaction never runs DDL.
    */
-  async enqueueWith(tx: SQL, items: QueueItem[], scheduled: ScheduledItem[] = []): Promise<void> {
-    if (!items.length && !scheduled.length) return;
-    await this.#conn.connect("enqueue");
-    const t = tables(tx, this.schema);
-    const c = columns(items);
-    const s = columns(scheduled);
-    const channel = this.#wake.channels.queue;
-    try {
-      await tx`
-        WITH enq AS (
-          INSERT INTO ${t.queue} (queue, id, name, priority, payload)
-          SELECT ${this.queue}, * FROM unnest(${c.ids}::text[], ${c.names}::text[], ${c.priorities}::float8[], ${c.payloads}::text[])),
-        sch AS (
-          INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload)
-          SELECT ${this.queue}, * FROM unnest(${s.ids}::text[], ${s.names}::text[], ${s.priorities}::float8[],
-                                              ${s.etas}::int8[], ${s.payloads}::text[]))
-        SELECT pg_notify(${channel}, 'tx')`;
-    } catch (err) {
-      throw describePgError(err, this.#conn.url, "enqueue in transaction");
-    }
+  enqueueWith(tx: SQL, items: QueueItem[], scheduled: ScheduledItem[] = []): Promise<void> {
+    return enqueueInTransaction(this.#conn, this.#wake, this.queue, tx, items, scheduled);
   }
 
   async promoteDue(now: number, limit: number): Promise<number> {
@@ -191,10 +169,10 @@ export class PostgresStorage implements Storage {
         DELETE FROM ${t.schedule} WHERE queue = ${this.queue} AND id IN (
           SELECT id FROM ${t.schedule} WHERE queue = ${this.queue} AND eta <= ${now}
           ORDER BY eta, seq LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-        RETURNING queue, id, name, priority, payload, eta, seq),
+        RETURNING queue, id, name, priority, payload, lane, eta, seq),
       moved AS (
-        INSERT INTO ${t.queue} (queue, id, name, priority, payload)
-        SELECT queue, id, name, priority, payload FROM due ORDER BY eta, seq
+        INSERT INTO ${t.queue} (queue, id, name, priority, payload, lane)
+        SELECT queue, id, name, priority, payload, lane FROM due ORDER BY eta, seq
         RETURNING 1)
       SELECT (SELECT count(*)::int FROM moved) AS n,
              (SELECT pg_notify(${this.#wake.channels.queue}, ${this.#wake.self}) FROM moved WHERE ${notify} LIMIT 1) IS NULL AS _`;
@@ -294,77 +272,12 @@ export class PostgresStorage implements Storage {
     return Number(row!.value);
   }
 
-  async enqueueUnique(item: QueueItem | ScheduledItem, key: string): Promise<string | null> {
-    let holder: string | null = null;
-    await this.#wake.notifying("enqueue", ["queue"], ({ sql, t }, notify) =>
-      sql.begin(async (tx) => {
-        // Serialise callers of this key: the check and the insert must not interleave. Hash
-        // collisions only make unrelated keys wait for each other.
-        await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${this.schema}\n${this.queue}\n${key}`}, 0))`;
-        const [held] = await tx`
-          SELECT k.value FROM ${t.kv} AS k WHERE k.queue = ${this.queue} AND k.key = ${key}
-            AND (EXISTS (SELECT 1 FROM ${t.queue} WHERE queue = k.queue AND id = k.value)
-              OR EXISTS (SELECT 1 FROM ${t.schedule} WHERE queue = k.queue AND id = k.value))`;
-        if (held) {
-          holder = String(held.value);
-          return 0;
-        }
-        await this.#insertItem(tx, t, item);
-        await putData(tx, t, this.queue, [{ key, value: item.id }]);
-        if (notify) await tx`SELECT pg_notify(${this.#wake.channels.queue}, ${this.#wake.self})`;
-        return 1;
-      }),
-    );
-    return holder;
+  enqueueUnique(item: QueueItem | ScheduledItem, key: string): Promise<string | null> {
+    return enqueueUnique(this.#wake, this.schema, this.queue, item, key);
   }
 
-  /** Store one item, ready or (with an eta) scheduled, in the transaction `tx`. */
-  async #insertItem(tx: SQL, t: ReturnType<typeof tables>, item: QueueItem | ScheduledItem): Promise<void> {
-    if ("eta" in item) {
-      await tx`INSERT INTO ${t.schedule} (queue, id, name, priority, eta, payload)
-        VALUES (${this.queue}, ${item.id}, ${item.name}, ${item.priority}, ${item.eta}, ${item.payload})`;
-    } else {
-      await tx`INSERT INTO ${t.queue} (queue, id, name, priority, payload)
-        VALUES (${this.queue}, ${item.id}, ${item.name}, ${item.priority}, ${item.payload})`;
-    }
-  }
-
-  async enqueueDeduped(item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): Promise<DedupOutcome> {
-    let out: DedupOutcome = { kind: "stored" };
-    await this.#wake.notifying("enqueue", ["queue"], ({ sql, t }, notify) =>
-      sql.begin(async (tx) => {
-        // Serialise callers of this key: the check and the write must not interleave.
-        await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${this.schema}\n${this.queue}\n${key}`}, 0))`;
-        const [row] = await tx`SELECT value FROM ${t.kv} WHERE queue = ${this.queue} AND key = ${key}`;
-        const entry = parseDedupValue(row ? String(row.value) : null);
-        const insert = () => this.#insertItem(tx, t, item);
-        const done = async (o: DedupOutcome) => {
-          out = o;
-          if (o.kind === "conflict") return 0;
-          if (notify) await tx`SELECT pg_notify(${this.#wake.channels.queue}, ${this.#wake.self})`;
-          return 1;
-        };
-        if (mode === "throttle") {
-          if (entry && entry.until > now) return done({ kind: "merged", id: entry.id });
-        } else if (entry && entry.id !== item.id) {
-          const [p] = await tx`
-            SELECT 1 AS x FROM ${t.queue} WHERE queue = ${this.queue} AND id = ${entry.id} AND token IS NULL
-            UNION ALL SELECT 1 FROM ${t.schedule} WHERE queue = ${this.queue} AND id = ${entry.id}`;
-          if (p) return done({ kind: "conflict", holder: entry.id });
-        } else if (entry) {
-          // Leased rows are never touched (token IS NULL): a running task is not modified.
-          const a = await tx`DELETE FROM ${t.schedule} WHERE queue = ${this.queue} AND id = ${item.id} RETURNING id`;
-          const b = await tx`DELETE FROM ${t.queue} WHERE queue = ${this.queue} AND id = ${item.id} AND token IS NULL RETURNING id`;
-          if (a.length + b.length === 0) return done({ kind: "conflict", holder: null });
-          await insert();
-          return done({ kind: "merged", id: item.id });
-        }
-        await insert();
-        await putData(tx, t, this.queue, [{ key, value: dedupValue(until, item.id) }]);
-        return done({ kind: "stored" });
-      }),
-    );
-    return out;
+  enqueueDeduped(item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): Promise<DedupOutcome> {
+    return enqueueDeduped(this.#wake, this.schema, this.queue, item, key, mode, until, now);
   }
 
   async acquireLock(key: string, owner: string, until: number, now: number): Promise<number | null> {
@@ -428,43 +341,35 @@ export class PostgresStorage implements Storage {
     return Number(row!.n);
   }
 
-  async pendingCount(): Promise<number> {
-    return this.#conn.count(({ sql, t }) => sql`
-      SELECT count(*)::int AS n FROM ${t.queue} WHERE queue = ${this.queue} AND leased_until IS NULL`);
+  pendingCount(lane?: string): Promise<number> {
+    return countItems(this.#conn, this.queue, "ready", lane);
   }
 
-  async leasedCount(): Promise<number> {
-    return this.#conn.count(({ sql, t }) => sql`
-      SELECT count(*)::int AS n FROM ${t.queue} WHERE queue = ${this.queue} AND leased_until IS NOT NULL`);
+  leasedCount(lane?: string): Promise<number> {
+    return countItems(this.#conn, this.queue, "leased", lane);
   }
 
-  async scheduledCount(): Promise<number> {
-    return this.#conn.count(({ sql, t }) => sql`SELECT count(*)::int AS n FROM ${t.schedule} WHERE queue = ${this.queue}`);
+  scheduledCount(lane?: string): Promise<number> {
+    return countItems(this.#conn, this.queue, "scheduled", lane);
   }
 
   async resultCount(): Promise<number> {
     return this.#conn.count(({ sql, t }) => sql`SELECT count(*)::int AS n FROM ${t.results} WHERE queue = ${this.queue}`);
   }
 
-  async listPending(limit: number): Promise<(QueueItem & { leased: boolean })[]> {
-    const rows: Row[] = await this.#conn.run("list pending", ({ sql, t }) => sql`
-      SELECT id, name, priority, payload, leased_until IS NOT NULL AS leased FROM ${t.queue}
-      WHERE queue = ${this.queue} ORDER BY priority DESC, seq LIMIT ${limit}`);
-    return rows.map((r) => ({ ...toItem(r), leased: r.leased === true }));
+  listPending(limit: number, lane?: string): Promise<(QueueItem & { leased: boolean })[]> {
+    return listPending(this.#conn, this.queue, limit, lane);
   }
 
-  async listScheduled(limit: number): Promise<ScheduledItem[]> {
-    const rows: Row[] = await this.#conn.run("list scheduled", ({ sql, t }) => sql`
-      SELECT id, name, priority, eta, payload FROM ${t.schedule}
-      WHERE queue = ${this.queue} ORDER BY eta, seq LIMIT ${limit}`);
-    return rows.map((r) => ({ ...toItem(r), eta: Number(r.eta) }));
+  listScheduled(limit: number, lane?: string): Promise<ScheduledItem[]> {
+    return listScheduled(this.#conn, this.queue, limit, lane);
   }
 
   async flush(): Promise<void> {
     await this.#conn.run("flush", ({ sql, t }) =>
       sql.begin(async (tx) => {
         // Not lock_fences: a fence handed out before the flush must never be handed out again.
-        for (const table of [t.queue, t.schedule, t.results, t.kv, t.locks, t.counters]) {
+        for (const table of [t.queue, t.schedule, t.results, t.kv, t.locks, t.counters, t.pauses]) {
           await tx`DELETE FROM ${table} WHERE queue = ${this.queue}`;
         }
       }),

@@ -1,15 +1,16 @@
 import type { RedisClient } from "bun";
 import type { DuplicateIdError, StorageError } from "../errors";
-import { ConfigurationError as LanesUnsupported } from "../errors";
 import { touches } from "./_fence";
-import { Connection, describeRedisError, openClient, redactUrl } from "./_redis-connection";
+import { compareCodePoints } from "./_prefix";
+import { Connection, describeRedisError, redactUrl } from "./_redis-connection";
 import { type Arg, DATA_KEYS, evalScript, KEY_PARTS, type Script, SCRIPTS } from "./_redis-scripts";
-import { Waiters } from "./_waiters";
+import { RedisWake } from "./_redis-wake";
 import type { Topic } from "./_wake";
 import type {
-  CommitBatch, CommitReport, DedupOutcome, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, DedupOutcome, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem,
+  Storage,
 } from "./types";
-import { PURGE_ALL, purgeLimit } from "./types";
+import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
 
 export { redactUrl } from "./_redis-connection";
 
@@ -30,12 +31,6 @@ export interface RedisStorageOptions {
 }
 
 /**
- * Longest single wait on pub/sub. A message can be lost (a dropped subscriber connection
- * between our onclose and the next subscribe): at worst it costs this long.
- */
-const FALLBACK_WAIT_MS = 2_000;
-
-/**
  * Storage on Redis through Bun's built-in client. Every method is one Lua script or one command,
  * so each is atomic, and any number of processes can share a queue.
  *
@@ -53,15 +48,9 @@ export class RedisStorage implements Storage {
   /** The URL with any password masked, as shown in error messages. */
   readonly url: string;
   #keys: string[];
-  #channels: Record<Topic, string>;
   #conn: Connection;
-  #sub: RedisClient | null = null;
-  #subscribing: Promise<void> | null = null;
-  #waiters: Record<Topic, Waiters> = { queue: new Waiters("queue"), results: new Waiters("results") };
-  /** Messages heard per topic (pub/sub and our own writes). */
-  #heard: Record<Topic, number> = { queue: 0, results: 0 };
-  /** #heard as it was when the caller last read that topic; -1 before any read. */
-  #looked: Record<Topic, number> = { queue: -1, results: -1 };
+  #wake: RedisWake;
+  #turn = 0;
   #closed = false;
 
   constructor(options: RedisStorageOptions) {
@@ -69,8 +58,8 @@ export class RedisStorage implements Storage {
     this.url = redactUrl(options.url);
     const prefix = options.prefix ?? "huey";
     this.#keys = KEY_PARTS.map((part) => `${prefix}:${options.queue}:${part}`);
-    this.#channels = { queue: this.#keys[DATA_KEYS]!, results: this.#keys[DATA_KEYS + 1]! };
     this.#conn = new Connection(options.url, this.url);
+    this.#wake = new RedisWake({ queue: this.#keys[DATA_KEYS]!, results: this.#keys[DATA_KEYS + 1]! }, options.url, this.url);
   }
 
   async enqueue(items: QueueItem[]): Promise<void> {
@@ -82,30 +71,41 @@ export class RedisStorage implements Storage {
   }
 
   /**
-   * Named queues (lanes) and pauses are not stored by this backend yet: a lease serves every task
-   * (`filter.lanes` must be absent) and nothing can be paused.
+   * One script: with a filter, the pause check and a fair split across lanes (shareRounds, in
+   * lua/lease.lua) happen in the same atomic step.
    */
-  async lease(max: number, leaseUntil: number, filter?: import("./types").LeaseFilter): Promise<LeasedItem[]> {
-    if (filter?.lanes) throw new LanesUnsupported(`--queues / the consumer option "queues" is not supported on Redis storage yet: run the consumer without it`);
-    this.#look("queue");
+  async lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
+    this.#wake.look("queue");
     // One token per call: it proves ownership of every item this call leased.
     const token = crypto.randomUUID();
-    const flat = (await this.#run(SCRIPTS.lease, [max, leaseUntil, token], "lease")) as Arg[];
-    return chunks(flat, 5).map(([id, name, priority, payload, leases]) => ({
-      id: String(id), name: String(name), priority: Number(priority), payload: String(payload), token, leases: Number(leases),
+    const args: Arg[] = [max, leaseUntil, token];
+    if (!filter) args.push("all");
+    else {
+      const spec = filter.lanes ? Object.keys(filter.lanes).sort() : null;
+      args.push("lanes", filter.now, this.#turn++, spec ? spec.length : -1);
+      for (const lane of spec ?? []) args.push(lane, Math.max(0, Math.floor(Math.min(filter.lanes![lane]!, max))));
+    }
+    const flat = (await this.#run(SCRIPTS.lease, args, "lease")) as Arg[];
+    return chunks(flat, 6).map(([id, name, priority, payload, leases, lane]) => ({
+      id: String(id), name: String(name), lane: String(lane), priority: Number(priority), payload: String(payload), token, leases: Number(leases),
     }));
   }
 
-  async pauseLane(_lane: string, _until: number | null): Promise<void> {
-    throw new LanesUnsupported("pausing a queue is not supported on Redis storage yet");
+  async pauseLane(lane: string, until: number | null): Promise<void> {
+    await this.#run(SCRIPTS.lanes, ["pause", lane, until ?? ""], "pause");
   }
 
-  async resumeLane(_lane: string): Promise<boolean> {
-    throw new LanesUnsupported("resuming a queue is not supported on Redis storage yet");
+  async resumeLane(lane: string): Promise<boolean> {
+    const n = Number(await this.#run(SCRIPTS.lanes, ["resume", lane], "resume"));
+    if (n) this.#wake.hear("queue");
+    return n > 0;
   }
 
-  async listPaused(_now: number): Promise<import("./types").PausedLane[]> {
-    return [];
+  async listPaused(now: number): Promise<PausedLane[]> {
+    const flat = (await this.#run(SCRIPTS.lanes, ["paused", now], "list paused")) as string[];
+    return chunks(flat, 2)
+      .map(([lane, until]) => ({ lane: String(lane), until: until === "" ? null : Number(until) }))
+      .sort((a, b) => compareCodePoints(a.lane, b.lane));
   }
 
   async renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]> {
@@ -117,13 +117,13 @@ export class RedisStorage implements Storage {
   async release(leases: LeaseRef[]): Promise<number> {
     if (leases.length === 0) return 0;
     const n = Number(await this.#run(SCRIPTS.release, flatLeases(leases), "release"));
-    if (n) this.#hear("queue");
+    if (n) this.#wake.hear("queue");
     return n;
   }
 
   async reclaimExpired(now: number): Promise<number> {
     const n = Number(await this.#run(SCRIPTS.reclaim, [now], "reclaim expired leases"));
-    if (n) this.#hear("queue");
+    if (n) this.#wake.hear("queue");
     return n;
   }
 
@@ -139,8 +139,8 @@ export class RedisStorage implements Storage {
     };
     const writes = (b: Omit<CommitBatch, "ack" | "tasks">) => {
       list(b.results, (r) => [r.id, r.payload, r.expiresAt ?? ""]);
-      list(b.enqueue, (it) => [it.id, it.name, it.priority, it.payload]);
-      list(b.schedule, (it) => [it.id, it.name, it.priority, it.payload, it.eta]);
+      list(b.enqueue, (it) => [it.id, it.name, it.priority, it.payload, it.lane ?? DEFAULT_LANE]);
+      list(b.schedule, (it) => [it.id, it.name, it.priority, it.payload, it.eta, it.lane ?? DEFAULT_LANE]);
       list(b.putData, (d) => [d.key, d.value]);
       list(b.deleteData, (k) => [k]);
     };
@@ -155,15 +155,15 @@ export class RedisStorage implements Storage {
     const lost = (await this.#run(SCRIPTS.commit, args, what)) as Arg[] | null;
     // Heard for a lost task's writes too: a spurious wake-up at worst.
     const t = touches(batch);
-    if (t.queue) this.#hear("queue");
-    if (t.results) this.#hear("results");
+    if (t.queue) this.#wake.hear("queue");
+    if (t.results) this.#wake.hear("results");
     return { lost: (lost ?? []).map(String) };
   }
 
   async promoteDue(now: number, limit: number): Promise<number> {
-    this.#look("queue");
+    this.#wake.look("queue");
     const n = Number(await this.#run(SCRIPTS.promote, [now, limit], "promote scheduled tasks"));
-    if (n) this.#hear("queue");
+    if (n) this.#wake.hear("queue");
     return n;
   }
 
@@ -177,7 +177,7 @@ export class RedisStorage implements Storage {
   }
 
   async getResult(id: string, preserve: boolean, now: number): Promise<string | null> {
-    this.#look("results");
+    this.#wake.look("results");
     return (await this.#run(SCRIPTS.result, [id, preserve ? "1" : "0", now], "read result")) as string | null;
   }
 
@@ -221,18 +221,18 @@ export class RedisStorage implements Storage {
 
   async enqueueUnique(item: QueueItem | ScheduledItem, key: string): Promise<string | null> {
     const eta = "eta" in item ? item.eta : "";
-    const args = [key, item.id, item.name, item.priority, item.payload, eta];
+    const args = [key, item.id, item.name, item.priority, item.payload, eta, item.lane ?? DEFAULT_LANE];
     const holder = (await this.#run(SCRIPTS.unique, args, "enqueue")) as string | null;
-    if (holder === null) this.#hear("queue");
+    if (holder === null) this.#wake.hear("queue");
     return holder;
   }
 
   async enqueueDeduped(item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): Promise<DedupOutcome> {
     const eta = "eta" in item ? item.eta : "";
-    const args = [key, mode, until, now, item.id, item.name, item.priority, item.payload, eta];
+    const args = [key, mode, until, now, item.id, item.name, item.priority, item.payload, eta, item.lane ?? DEFAULT_LANE];
     const [kind, id] = (await this.#run(SCRIPTS.dedup, args, "enqueue")) as [string, string?];
     if (kind === "conflict") return { kind, holder: id || null };
-    this.#hear("queue");
+    this.#wake.hear("queue");
     return kind === "merged" ? { kind, id: id! } : { kind: "stored" };
   }
 
@@ -259,39 +259,39 @@ export class RedisStorage implements Storage {
     return Number(await this.#run(SCRIPTS.purge, [now, purgeLimit(limit)], "purge expired entries"));
   }
 
-  pendingCount(): Promise<number> {
-    return this.#count("ZCARD", "ready");
+  pendingCount(lane?: string): Promise<number> {
+    return lane === undefined ? this.#count("ZCARD", "ready") : this.#countLane("ready", lane);
   }
 
-  leasedCount(): Promise<number> {
-    return this.#count("ZCARD", "leased");
+  leasedCount(lane?: string): Promise<number> {
+    return lane === undefined ? this.#count("ZCARD", "leased") : this.#countLane("leased", lane);
   }
 
-  scheduledCount(): Promise<number> {
-    return this.#count("ZCARD", "schedule");
+  scheduledCount(lane?: string): Promise<number> {
+    return lane === undefined ? this.#count("ZCARD", "schedule") : this.#countLane("scheduled", lane);
   }
 
   resultCount(): Promise<number> {
     return this.#count("HLEN", "results");
   }
 
-  async listPending(limit: number): Promise<(QueueItem & { leased: boolean })[]> {
-    const flat = (await this.#run(SCRIPTS.inspect, ["pending", limit], "list pending")) as Arg[];
-    return chunks(flat, 5).map(([id, name, priority, payload, leased]) => ({
-      id: String(id), name: String(name), priority: Number(priority), payload: String(payload), leased: leased === 1,
+  async listPending(limit: number, lane?: string): Promise<(QueueItem & { leased: boolean })[]> {
+    const flat = (await this.#run(SCRIPTS.inspect, ["pending", limit, lane ?? ""], "list pending")) as Arg[];
+    return chunks(flat, 6).map(([id, name, priority, payload, ln, leased]) => ({
+      id: String(id), name: String(name), lane: String(ln), priority: Number(priority), payload: String(payload), leased: leased === 1,
     }));
   }
 
-  async listScheduled(limit: number): Promise<ScheduledItem[]> {
-    const flat = (await this.#run(SCRIPTS.inspect, ["scheduled", limit], "list scheduled")) as Arg[];
-    return chunks(flat, 5).map(([id, name, priority, payload, eta]) => ({
-      id: String(id), name: String(name), priority: Number(priority), payload: String(payload), eta: Number(eta),
+  async listScheduled(limit: number, lane?: string): Promise<ScheduledItem[]> {
+    const flat = (await this.#run(SCRIPTS.inspect, ["scheduled", limit, lane ?? ""], "list scheduled")) as Arg[];
+    return chunks(flat, 6).map(([id, name, priority, payload, ln, eta]) => ({
+      id: String(id), name: String(name), lane: String(ln), priority: Number(priority), payload: String(payload), eta: Number(eta),
     }));
   }
 
   async flush(): Promise<void> {
-    // One DEL of a fixed set of keys: atomic, and nothing of this queue is left behind.
-    await this.#send("DEL", this.#keys.slice(0, DATA_KEYS), "flush");
+    // One script: atomic, and nothing of this queue is left behind (the per-lane sets included).
+    await this.#run(SCRIPTS.lanes, ["flush", DATA_KEYS], "flush");
   }
 
   /**
@@ -304,74 +304,18 @@ export class RedisStorage implements Storage {
    * not heard at all: when it does take effect, callers who read before are woken to read again.
    */
   waitForChange(timeoutMs: number, topic: Topic = "queue"): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    const looked = this.#looked[topic];
-    if (looked >= 0 && this.#heard[topic] > looked) {
-      this.#looked[topic] = this.#heard[topic];
-      return Promise.resolve();
-    }
-    const done = this.#waiters[topic].wait(Math.min(timeoutMs, FALLBACK_WAIT_MS));
-    this.#listen();
-    return done;
+    return this.#wake.wait(timeoutMs, topic);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#conn.close();
-    this.#sub?.close();
-    this.#sub = null;
-    for (const w of Object.values(this.#waiters)) w.wakeAll();
+    this.#wake.close();
   }
 
-  #look(topic: Topic): void {
-    this.#looked[topic] = this.#heard[topic];
-  }
-
-  #hear(topic: Topic): void {
-    this.#heard[topic]++;
-    const w = this.#waiters[topic];
-    if (w.size) w.wakeAll();
-  }
-
-  /** Open the subscriber connection unless it is open or opening. */
-  #listen(): void {
-    if (this.#sub || this.#subscribing) return;
-    this.#subscribing = this.#subscribe()
-      .catch(() => {
-        // Unreachable server: the wait ends on its timer and the next read reports the error.
-      })
-      .finally(() => {
-        this.#subscribing = null;
-      });
-  }
-
-  async #subscribe(): Promise<void> {
-    // No autoReconnect: Bun reconnects a subscriber without subscribing again (bun 1.4.5,
-    // checked with CLIENT KILL), which would silence it. Instead onclose drops it and the next
-    // wait subscribes on a new connection.
-    const client = await openClient(this.#conn.rawUrl, this.url, false, "wait for changes");
-    if (this.#closed) return client.close();
-    client.onclose = () => {
-      if (this.#sub !== client) return;
-      this.#sub = null;
-      this.#wakeReaders(); // they may have missed a message while we were away
-    };
-    const { queue, results } = this.#channels;
-    try {
-      await client.subscribe([queue, results], (_message, channel) => this.#hear(channel === queue ? "queue" : "results"));
-    } catch (err) {
-      client.close();
-      throw err;
-    }
-    if (this.#closed) return client.close();
-    this.#sub = client;
-    this.#wakeReaders();
-  }
-
-  /** Changes before the subscription took effect went unheard: whoever read before must read again. */
-  #wakeReaders(): void {
-    for (const t of ["queue", "results"] as const) if (this.#looked[t] >= 0) this.#hear(t);
+  async #countLane(what: "ready" | "leased" | "scheduled", lane: string): Promise<number> {
+    return Number(await this.#run(SCRIPTS.inspect, ["count", what, lane], "count"));
   }
 
   async #count(command: "ZCARD" | "HLEN", part: (typeof KEY_PARTS)[number]): Promise<number> {

@@ -680,6 +680,144 @@ export function describeStorageContract(
       expect(await woke).toBe("woke");
     });
 
+    describe("lanes and pauses", () => {
+      const inLane = (id: string, lane: string, priority = 0) => ({ ...item(id, priority), lane });
+      const ids = (xs: { id: string }[]) => xs.map((x) => x.id);
+      const lanesOf = (xs: { id: string; lane?: string }[]) => Object.fromEntries(xs.map((x) => [x.id, x.lane]));
+      const all = { now: T0 };
+
+      test("items keep their lane through enqueue, schedule, promotion, lease and the listings; no lane is \"default\"", async () => {
+        const s = await make();
+        await s.enqueue([inLane("a", "emails"), item("d")]);
+        await s.schedule([{ ...inLane("s", "reports"), eta: T0 }, { ...item("t"), eta: T0 + 5 }]);
+        expect(lanesOf(await s.listScheduled(10))).toEqual({ s: "reports", t: "default" });
+        expect(await s.promoteDue(T0 + 5, 10)).toBe(2);
+        expect(lanesOf(await s.listPending(10))).toEqual({ a: "emails", d: "default", s: "reports", t: "default" });
+        expect(lanesOf(await s.lease(10, T0 + 1000))).toEqual({ a: "emails", d: "default", s: "reports", t: "default" });
+      });
+
+      test("commit keeps the lane of enqueues, schedules and retries; unique and deduplicated enqueues keep theirs", async () => {
+        const s = await make();
+        await s.enqueue([inLane("r", "emails"), inLane("l", "emails")]);
+        const [r, l] = await s.lease(2, T0 + 1000);
+        await s.commit({
+          enqueue: [inLane("e", "x")],
+          schedule: [{ ...inLane("f", "y"), eta: T0 }],
+          // A retry at once reuses the id; a retry later goes through the schedule.
+          tasks: [{ lease: r!, enqueue: [inLane("r", "emails")] }, { lease: l!, schedule: [{ ...inLane("l", "emails"), eta: T0 }] }],
+        });
+        expect(await s.enqueueUnique({ ...inLane("u", "uq"), eta: T0 }, "ukey")).toBeNull();
+        expect(await s.enqueueDeduped(inLane("t", "thr"), "tkey", "throttle", T0 + 100, T0)).toEqual({ kind: "stored" });
+        expect(await s.enqueueDeduped(inLane("p", "rep"), "pkey", "replace", T0 + 100, T0)).toEqual({ kind: "stored" });
+        expect(await s.enqueueDeduped({ ...inLane("p", "rep"), payload: "new" }, "pkey", "replace", T0 + 100, T0)).toMatchObject({ kind: "merged" });
+        expect(await s.promoteDue(T0, 10)).toBe(3);
+        expect(lanesOf(await s.lease(10, T0 + 1000))).toEqual({ r: "emails", l: "emails", e: "x", f: "y", u: "uq", t: "thr", p: "rep" });
+      });
+
+      test("a lease with lanes serves only those, each up to its cap, priorities first within a lane", async () => {
+        const s = await make();
+        await s.enqueue([inLane("a1", "a"), inLane("a2", "a", 5), inLane("a3", "a", 1), inLane("b1", "b"), inLane("b2", "b"), inLane("c1", "c")]);
+        const got = await s.lease(10, T0 + 1000, { now: T0, lanes: { a: 2, b: Infinity, z: 3 } });
+        expect(ids(got).sort()).toEqual(["a2", "a3", "b1", "b2"]);
+        expect(await s.lease(10, T0 + 1000, { now: T0, lanes: { a: 0, c: 1 } }).then(ids)).toEqual(["c1"]);
+        expect(await s.lease(10, T0 + 1000).then(ids)).toEqual(["a1"]);
+      });
+
+      test("a busy lane does not starve another: shares are fair, and small leases take from each lane in turn", async () => {
+        const s = await make();
+        await s.enqueue(Array.from({ length: 40 }, (_, i) => inLane(`busy${i}`, "busy", 9)));
+        await s.enqueue(Array.from({ length: 6 }, (_, i) => inLane(`calm${i}`, "calm")));
+        const lanes = { busy: Infinity, calm: Infinity };
+        const count = (xs: { lane?: string }[], lane: string) => xs.filter((x) => x.lane === lane).length;
+        const four = await s.lease(4, T0 + 1000, { now: T0, lanes });
+        expect([count(four, "busy"), count(four, "calm")]).toEqual([2, 2]);
+        const ones = [];
+        for (let i = 0; i < 4; i++) ones.push(...(await s.lease(1, T0 + 1000, { now: T0, lanes })));
+        expect([count(ones, "busy"), count(ones, "calm")]).toEqual([2, 2]);
+        // Every lane with ready items when the filter names none; what a lane cannot give goes to the others.
+        const rest = await s.lease(10, T0 + 1000, all);
+        expect([count(rest, "busy"), count(rest, "calm")]).toEqual([8, 2]);
+      });
+
+      test("a paused lane is not leased with a filter, but is without one; resume says whether it was paused", async () => {
+        const s = await make();
+        await s.enqueue([inLane("a", "emails"), inLane("b", "reports")]);
+        await s.pauseLane("emails", null);
+        expect(await s.lease(10, T0 + 1000, { now: T0, lanes: { emails: Infinity, reports: Infinity } }).then(ids)).toEqual(["b"]);
+        expect(await s.lease(10, T0 + 1000, all)).toEqual([]);
+        expect(await s.pendingCount("emails")).toBe(1);
+        expect(await s.resumeLane("emails")).toBe(true);
+        expect(await s.resumeLane("emails")).toBe(false);
+        expect(await s.lease(10, T0 + 1000, all).then(ids)).toEqual(["a"]);
+        await s.enqueue([inLane("c", "emails")]);
+        await s.pauseLane("emails", null);
+        expect(await s.lease(10, T0 + 1000).then(ids)).toEqual(["c"]);
+      });
+
+      test("a pause with an end holds until then; pausing again replaces the end; listPaused is by name", async () => {
+        const s = await make();
+        await s.enqueue([inLane("a", "emails")]);
+        await s.pauseLane("emails", T0 + 100);
+        await s.pauseLane("beta", null);
+        expect(await s.listPaused(T0)).toEqual([{ lane: "beta", until: null }, { lane: "emails", until: T0 + 100 }]);
+        expect(await s.lease(10, T0 + 1000, { now: T0 + 99 })).toEqual([]);
+        expect(await s.listPaused(T0 + 100)).toEqual([{ lane: "beta", until: null }]);
+        await s.pauseLane("emails", T0 + 200);
+        expect(await s.lease(10, T0 + 1000, { now: T0 + 150 })).toEqual([]);
+        expect(await s.lease(10, T0 + 1000, { now: T0 + 200 }).then(ids)).toEqual(["a"]);
+      });
+
+      test("counts and listings of one lane", async () => {
+        const s = await make();
+        await s.enqueue([inLane("a1", "a", 1), inLane("a2", "a", 2), inLane("b1", "b")]);
+        await s.schedule([{ ...inLane("s1", "a"), eta: T0 + 2 }, { ...inLane("s2", "b"), eta: T0 + 1 }, { ...inLane("s3", "a"), eta: T0 }]);
+        await s.lease(1, T0 + 1000, { now: T0, lanes: { a: 1 } });
+        expect([await s.pendingCount("a"), await s.leasedCount("a"), await s.scheduledCount("a")]).toEqual([1, 1, 2]);
+        expect([await s.pendingCount("b"), await s.leasedCount("b"), await s.scheduledCount("b")]).toEqual([1, 0, 1]);
+        expect([await s.pendingCount("none"), await s.leasedCount("none"), await s.scheduledCount("none")]).toEqual([0, 0, 0]);
+        expect([await s.pendingCount(), await s.leasedCount(), await s.scheduledCount()]).toEqual([2, 1, 3]);
+        expect((await s.listPending(10, "a")).map((x) => [x.id, x.leased])).toEqual([["a2", true], ["a1", false]]);
+        expect(ids(await s.listPending(10, "b"))).toEqual(["b1"]);
+        expect(ids(await s.listScheduled(10, "a"))).toEqual(["s3", "s1"]);
+        expect(ids(await s.listScheduled(1, "b"))).toEqual(["s2"]);
+      });
+
+      test("flush removes the pauses", async () => {
+        const s = await make();
+        await s.pauseLane("a", null);
+        await s.flush();
+        expect(await s.listPaused(T0)).toEqual([]);
+        expect(await s.resumeLane("a")).toBe(false);
+      });
+
+      test("resume wakes a waiting consumer", async () => {
+        const s = await make();
+        await s.pauseLane("a", null);
+        const wakes = await wakesDuring(async () => {
+          const woke = s.waitForChange(120_000);
+          await s.resumeLane("a");
+          await woke;
+        });
+        expect(wakes.changed + wakes.poll).toBeGreaterThanOrEqual(1);
+        expect(wakes.timeout).toBe(0);
+      });
+
+      if (options.shared) {
+        test("a pause holds at once for every instance on the queue", async () => {
+          const q = queueName();
+          const a = await make(q);
+          const b = await create(q);
+          opened.push(b);
+          await a.enqueue([inLane("x", "emails")]);
+          await a.pauseLane("emails", null);
+          expect(await b.lease(10, T0 + 1000, all)).toEqual([]);
+          expect(await b.listPaused(T0)).toEqual([{ lane: "emails", until: null }]);
+          expect(await b.resumeLane("emails")).toBe(true);
+          expect(await a.lease(10, T0 + 1000, all).then(ids)).toEqual(["x"]);
+        });
+      }
+    });
+
     if (options.shared) {
       test("two instances on one queue share items; each item is leased once", async () => {
         const q = queueName();

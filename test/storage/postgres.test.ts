@@ -118,6 +118,46 @@ describe.skipIf(!!unreachable)("postgres", () => {
       expect([await a.promoteDue(T0, 10), await b.promoteDue(T0, 10)]).toEqual([1, 1]);
     });
 
+    test("a schema of version 4 (before lanes) upgrades: its tasks are in the lane \"default\" and nothing is lost", async () => {
+      const own = freshSchema();
+      const admin = new SQL({ url: URL, max: 1 });
+      await admin.begin(async (tx) => {
+        await tx.unsafe(`CREATE SCHEMA "${own}"; SET LOCAL search_path TO "${own}";
+          CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at bigint NOT NULL);`);
+        for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version <= 4)) {
+          await tx.unsafe(m.sql);
+          await tx`INSERT INTO schema_version VALUES (${m.version}, 0)`;
+        }
+        await tx`INSERT INTO queue (queue, id, name, priority, payload, leased_until, token, leases)
+                 VALUES ('a', 'r1', 't', 0, 'p-r1', NULL, NULL, 0), ('a', 'l1', 't', 0, 'p-l1', ${T0 + 1000}, 'tok', 1)`;
+        await tx`INSERT INTO schedule (queue, id, name, priority, eta, payload) VALUES ('a', 's1', 't', 0, ${T0}, 'p-s1')`;
+      });
+      await admin.close();
+      const a = open({ schema: own, queue: "a" });
+      expect((await a.listPending(10)).map((x) => [x.id, x.lane, x.leased])).toEqual([["r1", "default", false], ["l1", "default", true]]);
+      expect((await a.listScheduled(10)).map((x) => [x.id, x.lane])).toEqual([["s1", "default"]]);
+      expect(await a.lease(10, T0 + 1000, { now: T0, lanes: { other: 5 } })).toEqual([]);
+      expect((await a.lease(10, T0 + 1000, { now: T0, lanes: { default: 5 } })).map((x) => [x.id, x.lane])).toEqual([["r1", "default"]]);
+      expect(await a.promoteDue(T0, 10)).toBe(1);
+      expect(await a.pendingCount("default")).toBe(1);
+      await a.commit({ ack: [{ id: "l1", token: "tok" }] });
+      expect(await a.leasedCount("default")).toBe(1);
+    });
+
+    test("a lease of one lane can use the per-lane partial index", async () => {
+      const s = open();
+      await s.pendingCount();
+      const admin = new SQL({ url: URL, max: 1 });
+      const plan = await admin.begin(async (tx) => {
+        await tx`SET LOCAL enable_seqscan = off`;
+        return tx.unsafe(
+          `EXPLAIN SELECT seq FROM "${schema}".queue WHERE queue = 'q' AND lane = 'x' AND leased_until IS NULL ORDER BY priority DESC, seq LIMIT 10`,
+        );
+      });
+      await admin.close();
+      expect(plan.map((r: Record<string, string>) => r["QUERY PLAN"]).join("\n")).toContain("queue_lane_ready");
+    });
+
     test("a schema from a newer bun-huey is refused", async () => {
       const own = freshSchema();
       await open({ schema: own }).pendingCount();

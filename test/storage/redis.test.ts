@@ -210,8 +210,9 @@ if (available) {
 
     test("flush leaves no key of the queue behind but the lock fence counters", async () => {
       const s = open();
-      await s.enqueue([item("a"), item("b")]);
-      await s.schedule([{ ...item("c"), eta: T0 }]);
+      await s.enqueue([item("a"), item("b"), { ...item("e"), lane: "emails" }]);
+      await s.schedule([{ ...item("c"), eta: T0 }, { ...item("f"), eta: T0, lane: "reports" }]);
+      await s.pauseLane("emails", null);
       await s.lease(1, T0 + 1000);
       await s.putResult({ id: "r", payload: "1", expiresAt: T0 + 5 });
       await s.putData("k", "v");
@@ -223,6 +224,31 @@ if (available) {
       // The fences must outlive the flush: a fence is never handed out twice.
       expect(await keysUnder(client, `${PREFIX}:${s.queue}:*`)).toEqual([`${PREFIX}:${s.queue}:lock_fence`]);
       client.close();
+    });
+
+    test("items stored before lanes are adopted into \"default\"; a lane-set member an older version leased is skipped", async () => {
+      const s = open();
+      const key = (part: string) => `${PREFIX}:${s.queue}:${part}`;
+      await s.enqueue([item("old1"), item("old2", 5)]);
+      await s.schedule([{ ...item("old3"), eta: T0 }]);
+      await s.enqueue([{ ...item("x"), lane: "emails" }]);
+      const client = new RedisClient(URL);
+      try {
+        // As an older bun-huey left them: no lane, no per-lane sets.
+        await client.send("HDEL", [key("lane"), "old1", "old2", "old3"]);
+        await client.send("DEL", [key("ready:default"), key("schedule:default")]);
+        // An older bun-huey leases from the global ready set only: the lane set keeps a stale member.
+        await client.send("ZREM", [key("ready"), String(await client.send("HGET", [key("member"), "x"]))]);
+      } finally {
+        client.close();
+      }
+      expect([await s.pendingCount("default"), await s.scheduledCount("default"), await s.pendingCount()]).toEqual([2, 1, 2]);
+      expect((await s.listPending(10, "emails")).map((x) => x.id)).toEqual([]);
+      expect(await s.lease(10, T0 + 1000, { now: T0, lanes: { emails: 5 } })).toEqual([]);
+      const got = await s.lease(10, T0 + 1000, { now: T0, lanes: { default: 5 } });
+      expect(got.map((x) => [x.id, x.lane])).toEqual([["old2", "default"], ["old1", "default"]]);
+      expect(await s.promoteDue(T0, 10)).toBe(1);
+      expect((await s.lease(10, T0 + 1000, { now: T0 })).map((x) => [x.id, x.lane])).toEqual([["old3", "default"]]);
     });
 
     test("priorities keep their exact value and order, including negative and fractional ones", async () => {

@@ -1,6 +1,6 @@
 -- commit: ARGV = acks, results, enqueues, schedules, putData, deleteData, then tasks; each list a
 -- count and then flat fields: ack (id, token), result (id, payload, expiresAt or ""), enqueue
--- (id, name, priority, payload), schedule (id, name, priority, payload, eta), put (key, value),
+-- (id, name, priority, payload, lane), schedule (id, name, priority, payload, eta, lane), put (key, value),
 -- delete (key). A task (a fenced write) is its lease's id and token followed by its own lists of
 -- results, enqueues, schedules, puts, deletes and lock releases (key, owner).
 -- Every fence is checked and every id is checked before anything is written: a duplicate id
@@ -19,16 +19,16 @@ end
 
 local acks = read_list(2)
 local results = read_list(3)
-local enqueues = read_list(4)
-local schedules = read_list(5)
+local enqueues = read_list(5)
+local schedules = read_list(6)
 local puts = read_list(2)
 local deletes = read_list(1)
 local tasks = {}
 for i = 1, argn() do
   local t = { id = arg(), token = arg() }
   t.results = read_list(3)
-  t.enqueues = read_list(4)
-  t.schedules = read_list(5)
+  t.enqueues = read_list(5)
+  t.schedules = read_list(6)
   t.puts = read_list(2)
   t.deletes = read_list(1)
   t.locks = read_list(2)
@@ -66,8 +66,8 @@ end
 local queued, stored = #enqueues + #schedules, #results
 local function apply(results, enqueues, schedules, puts, deletes)
   for _, r in ipairs(results) do put_result(r[1], r[2], r[3]) end
-  for _, r in ipairs(enqueues) do insert_ready(r[1], r[2], r[3], r[4]) end
-  for _, r in ipairs(schedules) do insert_scheduled(r[1], r[2], r[3], r[4], r[5]) end
+  for _, r in ipairs(enqueues) do insert_ready(r[1], r[2], r[3], r[4], r[5]) end
+  for _, r in ipairs(schedules) do insert_scheduled(r[1], r[2], r[3], r[4], r[5], r[6]) end
   for _, r in ipairs(puts) do put_data(r[1], r[2]) end
   for _, r in ipairs(deletes) do delete_data(r[1]) end
 end

@@ -1,9 +1,9 @@
--- Shared prelude: prepended to every script (see SCRIPTS in ../redis.ts).
+-- Shared prelude: prepended to every script (see SCRIPTS in ../_redis-scripts.ts).
 --
--- Every script gets the same KEYS, in the order of KEY_NAMES in ../redis.ts, so that all keys
--- a script touches are declared. Items live in per-queue hashes keyed by item id (payload, name,
--- priority, member, leases, token) rather than one key per item: flush is one DEL and nothing
--- is left behind.
+-- Every script gets the same KEYS, in the order of KEY_PARTS in ../_redis-scripts.ts, so that the
+-- keys a script touches are declared (the per-lane sets aside, see lane_key). Items live in
+-- per-queue hashes keyed by item id (payload, name, priority, member, leases, token, lane) rather
+-- than one key per item: flush is one script and nothing is left behind.
 --
 -- Order of the ready set: score = -priority (exact for any double), and members are
 -- "<16-digit seq><id>". Redis orders equal scores by member bytes, so equal priorities come out
@@ -29,10 +29,22 @@ local K = {
   counters_exp = KEYS[16],-- HASH key -> expiresAt
   lock_owner = KEYS[17],  -- HASH key -> owner
   lock_until = KEYS[18],  -- HASH key -> until
-  wake_queue = KEYS[19],  -- pub/sub channel names (not keys; passed here to keep them in one place)
-  wake_results = KEYS[20],
-  lock_fence = KEYS[21],  -- HASH key -> last fence handed out; never deleted (not by flush either)
+  lane = KEYS[19],        -- HASH id -> its lane (the task option `queue`); absent: "default"
+  lanes = KEYS[20],       -- SET: lanes that may have per-lane sets (see lane_key)
+  pauses = KEYS[21],      -- HASH lane -> paused until (epoch ms), or "" until resumed
+  wake_queue = KEYS[22],  -- pub/sub channel names (not keys; passed here to keep them in one place)
+  wake_results = KEYS[23],
+  lock_fence = KEYS[24],  -- HASH key -> last fence handed out; never deleted (not by flush either)
 }
+
+-- Per lane, `<ready>:<lane>` and `<schedule>:<lane>` hold the same members and scores as ready
+-- and schedule, for that lane's items: an index, so a lease of one lane never walks another's.
+-- These keys are derived, not declared in KEYS (standalone Redis only, as the client already is);
+-- flush finds them through K.lanes. The global sets are the truth: a member of a lane set that
+-- is not in its global set (left by a bun-huey that predates lanes) is stale and skipped.
+local function lane_key(base, lane)
+  return base .. ':' .. lane
+end
 
 -- ARGV is read in order through a cursor, so lists of any length can be passed flat.
 local argi = 0
@@ -53,12 +65,49 @@ local function member_id(member)
   return string.sub(member, 17)
 end
 
-local function make_ready(id, member)
-  redis.call('ZADD', K.ready, -tonumber(redis.call('HGET', K.priority, id)), member)
+local function lane_of(id)
+  return redis.call('HGET', K.lane, id) or 'default'
 end
 
-local function store(id, name, priority, payload)
+local function make_ready(id, member)
+  local score = -tonumber(redis.call('HGET', K.priority, id))
+  local lane = lane_of(id)
+  redis.call('ZADD', K.ready, score, member)
+  redis.call('ZADD', lane_key(K.ready, lane), score, member)
+  redis.call('SADD', K.lanes, lane)
+end
+
+-- Take a member out of ready / the schedule, and out of its lane's set.
+local function unready(id, member)
+  redis.call('ZREM', lane_key(K.ready, lane_of(id)), member)
+  return redis.call('ZREM', K.ready, member)
+end
+
+local function unschedule(id, member)
+  redis.call('ZREM', lane_key(K.schedule, lane_of(id)), member)
+  return redis.call('ZREM', K.schedule, member)
+end
+
+-- Items stored before lanes (or by an older bun-huey) have no lane: they are in "default" and
+-- join its sets here, once. Cheap when there are none: two HLEN.
+local function adopt_unlaned()
+  if redis.call('HLEN', K.lane) == redis.call('HLEN', K.payload) then return end
+  for _, id in ipairs(redis.call('HKEYS', K.payload)) do
+    if redis.call('HEXISTS', K.lane, id) == 0 then
+      redis.call('HSET', K.lane, id, 'default')
+      local member = redis.call('HGET', K.member, id)
+      local score = redis.call('ZSCORE', K.ready, member)
+      if score then redis.call('ZADD', lane_key(K.ready, 'default'), score, member) end
+      local eta = redis.call('ZSCORE', K.schedule, member)
+      if eta then redis.call('ZADD', lane_key(K.schedule, 'default'), eta, member) end
+      redis.call('SADD', K.lanes, 'default')
+    end
+  end
+end
+
+local function store(id, name, priority, payload, lane)
   local member = new_member(id)
+  redis.call('HSET', K.lane, id, lane)
   redis.call('HSET', K.payload, id, payload)
   redis.call('HSET', K.name, id, name)
   redis.call('HSET', K.priority, id, priority)
@@ -68,12 +117,15 @@ local function store(id, name, priority, payload)
   return member
 end
 
-local function insert_ready(id, name, priority, payload)
-  make_ready(id, store(id, name, priority, payload))
+local function insert_ready(id, name, priority, payload, lane)
+  make_ready(id, store(id, name, priority, payload, lane))
 end
 
-local function insert_scheduled(id, name, priority, payload, eta)
-  redis.call('ZADD', K.schedule, eta, store(id, name, priority, payload))
+local function insert_scheduled(id, name, priority, payload, eta, lane)
+  local member = store(id, name, priority, payload, lane)
+  redis.call('ZADD', K.schedule, eta, member)
+  redis.call('ZADD', lane_key(K.schedule, lane), eta, member)
+  redis.call('SADD', K.lanes, lane)
 end
 
 local function forget(id)
@@ -83,6 +135,7 @@ local function forget(id)
   redis.call('HDEL', K.member, id)
   redis.call('HDEL', K.leases, id)
   redis.call('HDEL', K.token, id)
+  redis.call('HDEL', K.lane, id)
 end
 
 -- True when `id` is leased under `token`.

@@ -1,8 +1,8 @@
 -- enqueueDeduped: ARGV = key, mode ("throttle" | "replace"), until, now, id, name, priority,
--- payload, eta ("" for ready now). Returns {"stored"}, {"merged", id} or {"conflict", holder}
+-- payload, eta ("" for ready now), lane. Returns {"stored"}, {"merged", id} or {"conflict", holder}
 -- (holder "" for none); see Storage.enqueueDeduped. The kv value is "<until>:<id>".
 local key, mode, window_end, now = arg(), arg(), arg(), argn()
-local id, name, priority, payload, eta = arg(), arg(), arg(), arg(), arg()
+local id, name, priority, payload, eta, lane = arg(), arg(), arg(), arg(), arg(), arg()
 local entry = redis.call('HGET', K.kv, key)
 local e_until, e_id = nil, nil
 if entry then
@@ -18,9 +18,9 @@ local function pending(x)
 end
 local function put()
   if eta == '' then
-    insert_ready(id, name, priority, payload)
+    insert_ready(id, name, priority, payload, lane)
   else
-    insert_scheduled(id, name, priority, payload, eta)
+    insert_scheduled(id, name, priority, payload, eta, lane)
   end
 end
 if mode == 'throttle' then
@@ -30,8 +30,8 @@ else
   if e_id and e_id == id then
     if not pending(id) then return { 'conflict', '' } end
     local member = redis.call('HGET', K.member, id)
-    redis.call('ZREM', K.ready, member)
-    redis.call('ZREM', K.schedule, member)
+    unready(id, member)
+    unschedule(id, member)
     forget(id)
     put()
     wake(K.wake_queue)

@@ -3,10 +3,12 @@ import m0001 from "./0001_init.sql" with { type: "text" };
 import m0002 from "./0002_expiry_indexes.sql" with { type: "text" };
 import m0003 from "./0003_lock_fences.sql" with { type: "text" };
 import m0004 from "./0004_ids_per_queue.sql" with { type: "text" };
+import m0005 from "./0005_lanes.sql" with { type: "text" };
 
 export const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 1, sql: m0001 },
   { version: 2, sql: m0002 },
   { version: 3, sql: m0003 },
   { version: 4, sql: m0004 },
+  { version: 5, sql: m0005 },
 ];
