@@ -2,7 +2,8 @@
 // `<window end>:<task id>`) and nothing else removes. Maintenance sweeps them in bounded batches,
 // through the Storage interface only, so every backend with a compare-and-delete gets it.
 //
-// An entry may go once its window has ended AND its task is no longer queued, scheduled or leased:
+// An entry may go once its window has ended (a grace of a minute more, for clock skew between the
+// producers' machines and the consumer's) AND its task is no longer queued, scheduled or leased:
 // - throttle only looks at the window end, so an ended one acts as no entry at all;
 // - replace (and debounce) merges into the named task while it is pending, whatever the window:
 //   that entry must stay; once its task is gone, the next call stores a fresh task and overwrites
@@ -20,15 +21,21 @@ import { parseDedupValue, type Storage } from "../storage/types";
 
 /** Entries read per batch (each ended one costs a hasTask and a delete). */
 export const DEDUP_SWEEP_BATCH = 200;
+/**
+ * How long past its end a window is kept: a producer whose clock is behind the consumer's still
+ * throttles into it, so clock skew between machines up to this much cannot let a second task in.
+ */
+export const DEDUP_SWEEP_GRACE_MS = 60_000;
 
 /**
- * What to do with one entry at `now`: "keep" while its window is open, "check" (its task, by id)
- * once it ended, "drop" for a value that is not a window (enqueueDeduped treats it as absent).
+ * What to do with one entry at `now`: "keep" while its window is open (and DEDUP_SWEEP_GRACE_MS after),
+ * "check" (its task, by id) after that, "drop" for a value that is not a window (enqueueDeduped
+ * treats it as absent).
  */
 export function dedupEntryState(value: string, now: number): { state: "keep" } | { state: "check"; id: string } | { state: "drop" } {
   const entry = parseDedupValue(value);
   if (entry === null) return { state: "drop" };
-  return entry.until > now ? { state: "keep" } : { state: "check", id: entry.id };
+  return entry.until + DEDUP_SWEEP_GRACE_MS > now ? { state: "keep" } : { state: "check", id: entry.id };
 }
 
 /**
