@@ -1,22 +1,35 @@
 // What a queue holds, read and changed by id or key: revocations, key-value data, introspection, dead
 // letters and locks. Huey (huey.ts) adds the tasks; this part needs only the storage.
 import { ConfigurationError } from "./errors";
-import { purgeFailed, retryFailed } from "./dead-letters";
+import { countFailed, listFailed, purgeFailed, retryFailed, type FailedTask } from "./dead-letters";
 import { flushLocks, withLock } from "./locks";
-import { itemInfo, KEYS, type DeadLetter } from "./message";
+import { itemInfo, KEYS, readMessage } from "./message";
 import { Result, type ResultOwner } from "./result";
 import { decode, encode } from "./serializer";
 import type { TaskInfo } from "./signals";
-import type { LockInfo, Storage } from "./storage/types";
+import { DEFAULT_LANE, type LockInfo, type QueueItem, type Storage } from "./storage/types";
 import { toEpochMs, type Duration } from "./_time";
 
 export interface PendingTask extends TaskInfo {
+  /** The named queue (the task option `queue`). */
+  queue: string;
   /** Taken by a consumer (running or about to). */
   leased: boolean;
 }
 
 export interface ScheduledTask extends TaskInfo {
+  /** The named queue (the task option `queue`). */
+  queue: string;
   eta: number;
+}
+
+/** The named queue of a stored item: its message says (not every backend lists the lane column). */
+function queueOf(it: QueueItem): string {
+  try {
+    return readMessage(it.payload).queue ?? DEFAULT_LANE;
+  } catch {
+    return it.lane ?? DEFAULT_LANE;
+  }
 }
 
 export abstract class HueyData implements ResultOwner {
@@ -130,13 +143,13 @@ export abstract class HueyData implements ResultOwner {
   /** Tasks waiting to run (and, flagged `leased`, those taken by a consumer), in run order. */
   async pending(options: { limit?: number; queue?: string } = {}): Promise<PendingTask[]> {
     const items = await this.storage.listPending(options.limit ?? 100, options.queue);
-    return items.map((it) => ({ ...itemInfo(it), leased: it.leased }));
+    return items.map((it) => ({ ...itemInfo(it), queue: queueOf(it), leased: it.leased }));
   }
 
   /** Tasks waiting for their eta (delayed tasks and retries), earliest first. */
   async scheduled(options: { limit?: number; queue?: string } = {}): Promise<ScheduledTask[]> {
     const items = await this.storage.listScheduled(options.limit ?? 100, options.queue);
-    return items.map((it) => ({ ...itemInfo(it), eta: it.eta }));
+    return items.map((it) => ({ ...itemInfo(it), queue: queueOf(it), eta: it.eta }));
   }
 
   /** Ready tasks waiting to run (not counting running ones). */
@@ -160,15 +173,17 @@ export abstract class HueyData implements ResultOwner {
 
   // ------------------------------------------------------------------ dead letters
 
-  /** How many tasks are in the dead-letter store. */
-  failedCount(): Promise<number> {
-    return this.storage.countData(KEYS.failed);
+  /** How many tasks are in the dead-letter store; of that named queue when `queue` is given. */
+  failedCount(queue?: string): Promise<number> {
+    return countFailed(this.storage, queue);
   }
 
-  /** Tasks that failed for good, oldest first, with their arguments, error and attempts. */
-  async failed(options: { limit?: number } = {}): Promise<DeadLetter[]> {
-    const rows = await this.storage.listData(KEYS.failed, options.limit ?? 100);
-    return rows.map((r) => JSON.parse(r.value) as DeadLetter);
+  /**
+   * Tasks that failed for good, oldest first, with their arguments, error, attempts and queue;
+   * `queue`: of that named queue only.
+   */
+  async failed(options: { limit?: number; queue?: string } = {}): Promise<FailedTask[]> {
+    return listFailed(this.storage, options.limit ?? 100, options.queue);
   }
 
   /** Enqueue a failed task again (same id, its retries restored) and drop its dead letter. */
@@ -178,11 +193,11 @@ export abstract class HueyData implements ResultOwner {
   }
 
   /**
-   * Drop one dead letter, or all of them (1000 per transaction, `onProgress` told the running
-   * total after each); returns how many were dropped.
+   * Drop one dead letter, or all of them (of that named queue when `queue` is given; 1000 per
+   * transaction, `onProgress` told the running total after each); returns how many were dropped.
    */
-  async purgeFailed(id?: string, options: { onProgress?: (purged: number) => void } = {}): Promise<number> {
-    return purgeFailed(this.storage, id, options.onProgress);
+  async purgeFailed(id?: string, options: { onProgress?: (purged: number) => void; queue?: string } = {}): Promise<number> {
+    return purgeFailed(this.storage, id, options.onProgress, options.queue);
   }
 
 

@@ -15,6 +15,7 @@ export type { TaskDef, TaskOptions, ResolvedTaskOptions, ScheduleOptions, TaskCo
 export { Result, ResultGroup } from "./result";
 export type { GetOptions } from "./result";
 export type { DeadLetter } from "./message";
+export type { FailedTask } from "./dead-letters";
 export { Signature } from "./pipeline";
 export { crontab } from "./cron";
 export type { Schedule, ScheduleSpec, CrontabFields } from "./cron";

@@ -2,7 +2,9 @@
 // `huey run` does), and asking before destroying anything.
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { ConfigurationError } from "../errors";
 import { internalsOf } from "../_internals";
+import { checkKnownQueue } from "../_queues";
 import type { Huey } from "../huey";
 import { positionals } from "./args";
 import { CliError, CliUsageError } from "./errors";
@@ -77,6 +79,22 @@ export function extraPositionals(rawArgs: string[], def: object, command: string
     throw new CliUsageError(`unexpected argument "${extra[max]}"`, command);
   }
   return extra;
+}
+
+/** A ConfigurationError of `fn` (an unknown queue name: it lists the known ones) becomes a usage error. */
+export async function asUsageError<T>(fn: () => Promise<T>, command: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ConfigurationError) throw new CliUsageError(err.message, command);
+    throw err;
+  }
+}
+
+/** `--queue NAME` checked: a queue no task of the file uses is a usage error listing the known ones. */
+export async function queueFlag(huey: Huey, queue: string | undefined, command: string): Promise<string | undefined> {
+  if (queue !== undefined) await asUsageError(async () => checkKnownQueue(huey.queues(), queue, command), command);
+  return queue;
 }
 
 /** A registered task's definition, or an error naming the tasks that are registered. */

@@ -1,11 +1,38 @@
-import { openSync, writeSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { escapeControl, inertJson } from "../_text";
 import type { LogLevel } from "./options";
 
-/** A writer appending to `path` (created when missing). */
-export function fileSink(path: string): (s: string) => void {
-  const fd = openSync(path, "a");
-  return (s) => void writeSync(fd, s);
+/**
+ * A log file, appended to. Created with mode 0600 (log lines carry task data); an existing file keeps
+ * its mode. `reopen()` (SIGUSR1) opens `path` anew and closes the old descriptor: after logrotate has
+ * moved the file away, lines go to a new file at `path`.
+ */
+export class LogFile {
+  #fd: number;
+
+  constructor(readonly path: string) {
+    this.#fd = LogFile.#open(path);
+  }
+
+  static #open(path: string): number {
+    return openSync(path, "a", 0o600);
+  }
+
+  write(s: string): void {
+    writeSync(this.#fd, s);
+  }
+
+  /** Open `path` again; on failure the old file stays in use and the error is thrown. */
+  reopen(): void {
+    const next = LogFile.#open(this.path);
+    const old = this.#fd;
+    this.#fd = next;
+    closeSync(old);
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
 }
 
 /** Lines of `detail`, each escaped and indented under its entry. */

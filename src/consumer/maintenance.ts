@@ -1,6 +1,6 @@
 // Maintenance: the consumer's periodic chores, each a small step with time as an argument. Renew the leases
 // and locks of running tasks (and stop those whose lease was lost), reclaim expired leases, re-check
-// pending chords, drop old dead letters and expired entries, promote due scheduled tasks, enqueue periodic
+// pending chords, drop old dead letters, expired entries and ended deduplication windows, promote due scheduled tasks, enqueue periodic
 // ticks, and check that the storage is still the one we opened.
 import { KEYS, type DeadLetter } from "../message";
 import { PeriodicScheduler, type PeriodicDef } from "../periodic";
@@ -9,6 +9,7 @@ import type { Storage } from "../storage/types";
 import { redactUrl } from "../storage/_redis-connection";
 import { escapeControl } from "../_text";
 import { heldLocks } from "./admission";
+import { sweepDedupWindows } from "./dedup-sweep";
 import type { Engine, Log } from "./engine";
 
 /** Longest idle sleep between schedule checks; changes in storage wake the poller sooner. */
@@ -27,6 +28,8 @@ export const PURGE_BATCH = 1_000;
  * (every lease/3) rather than waiting a whole minute, so the purge keeps up with a busy queue.
  */
 export const PURGE_ROUNDS = 20;
+/** Batches of the deduplication-window sweep per retention round (see dedup-sweep.ts). */
+export const DEDUP_SWEEP_ROUNDS = 5;
 
 export interface MaintenanceHost {
   storage: Storage;
@@ -46,6 +49,8 @@ export class Maintenance {
   nextPromote = 0;
   nextPeriodic = Infinity;
   #nextRetention = 0;
+  /** Where the sweep of ended deduplication windows goes on (a key), undefined: from the first. */
+  #dedupCursor: string | undefined = undefined;
   #periodic: PeriodicScheduler | null = null;
 
   constructor(readonly h: MaintenanceHost) {}
@@ -82,21 +87,32 @@ export class Maintenance {
     if (now >= this.#nextRetention) {
       const { purged, more } = await this.retain(now);
       this.#nextRetention = more ? 0 : now + RETENTION_EVERY_MS;
-      if (purged > 0) log.debug(`dropped ${purged} expired result(s), counter(s) and lock(s)${more ? "; more next round" : ""}`);
+      if (purged > 0) log.debug(`dropped ${purged} expired result(s), counter(s), lock(s) and ended deduplication window(s)${more ? "; more next round" : ""}`);
     }
   }
 
   /**
    * One retention round: old dead letters, then expired results, counters and locks in batches of
-   * PURGE_BATCH, at most PURGE_ROUNDS of them. `more`: it stopped with entries possibly left.
+   * PURGE_BATCH, at most PURGE_ROUNDS of them, then ended deduplication windows (DEDUP_SWEEP_ROUNDS
+   * batches, going on where the last round stopped). `more`: it stopped with entries possibly left.
    */
   async retain(now: number): Promise<{ purged: number; more: boolean }> {
     await this.dropOldDeadLetters(now);
     let purged = 0;
+    let more = true;
     for (let round = 0; round < PURGE_ROUNDS; round++) {
       const n = await this.h.storage.purgeExpired(now, PURGE_BATCH);
       purged += n;
-      if (n < PURGE_BATCH) return { purged, more: false };
+      if (n < PURGE_BATCH) {
+        more = false;
+        break;
+      }
+    }
+    for (let round = 0; round < DEDUP_SWEEP_ROUNDS; round++) {
+      const r = await sweepDedupWindows(this.h.storage, now, this.#dedupCursor);
+      purged += r.deleted;
+      this.#dedupCursor = r.cursor;
+      if (r.cursor === undefined) return { purged, more };
     }
     return { purged, more: true };
   }

@@ -1,5 +1,5 @@
 // runConsumer: what `huey run FILE` does around a Consumer. OS signals (graceful, then forced), SIGHUP
-// reload, the log sink, and the exit status a supervisor reads.
+// reload, the log sink (reopened on SIGUSR1), and the exit status a supervisor reads.
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Huey } from "../huey";
@@ -7,7 +7,7 @@ import { escapeControl } from "../_text";
 import { VERSION } from "../_version";
 import { Consumer } from "./consumer";
 import { loadTasksFile, registerModulePlugin } from "./loader";
-import { fileSink, Logger } from "./logger";
+import { LogFile, Logger } from "./logger";
 import { resolveConsumerOptions, type ConsumerOptions } from "./options";
 
 export interface RunConsumerOptions extends ConsumerOptions {
@@ -44,7 +44,8 @@ export async function runConsumer(file: string, options: RunConsumerOptions = {}
   if (options.api) registerModulePlugin(options.api);
   const { api: _api, ...consumerOptions } = options;
   const o = resolveConsumerOptions(consumerOptions);
-  const logger = new Logger(o.logLevel, o.logFormat, options.logFile ? fileSink(options.logFile) : undefined);
+  const logFile = options.logFile ? new LogFile(options.logFile) : null;
+  const logger = new Logger(o.logLevel, o.logFormat, logFile ? (s) => logFile.write(s) : undefined);
   const instance = options.instance ?? null;
   const other = installedVersion(dirname(resolve(file)));
   if (other !== null && other !== VERSION) {
@@ -148,6 +149,17 @@ export async function runConsumer(file: string, options: RunConsumerOptions = {}
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     process.on("SIGHUP", () => void running.reload().catch(() => {}));
+    // logrotate: it moves the file away, then sends SIGUSR1 (postrotate); lines from now on go to a new file.
+    process.on("SIGUSR1", () => {
+      if (!logFile) return logger.warn("SIGUSR1: there is no --logfile to reopen; logging to stderr goes on");
+      logger.flush(); // lines of this turn still belong to the old file
+      try {
+        logFile.reopen();
+        logger.info(`SIGUSR1: reopened the log file ${escapeControl(logFile.path)}`);
+      } catch (err) {
+        logger.error(`SIGUSR1: could not reopen the log file, still writing to the old one: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
   }
   return running;
 }

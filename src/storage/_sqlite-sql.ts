@@ -135,6 +135,7 @@ export function prepare(db: Database) {
     peekData: q("SELECT value FROM kv WHERE queue = ? AND key = ?"),
     popData: q("DELETE FROM kv WHERE queue = ? AND key = ? RETURNING value"),
     deleteData: q("DELETE FROM kv WHERE queue = ? AND key = ?"),
+    deleteDataIf: q("DELETE FROM kv WHERE queue = ? AND key = ? AND value = ?"),
     countReady: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NULL"),
     countLeased: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NOT NULL"),
     countScheduled: q("SELECT count(*) AS n FROM schedule WHERE queue = ?"),
@@ -149,6 +150,8 @@ export function prepare(db: Database) {
     dataVersion: q("PRAGMA data_version"),
     listData: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"),
     listDataFrom: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? ORDER BY key LIMIT ?"),
+    listDataAfter: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?"),
+    listDataFromAfter: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key > ? ORDER BY key LIMIT ?"),
     // Each purge deletes at most ?3 rows (found through the expiry indexes), so one statement never holds
     // the write lock for long however many rows expired.
     purgeResults: q(

@@ -199,6 +199,10 @@ export class MemoryStorage implements Storage {
     return this.#data.delete(key);
   }
 
+  async deleteDataIf(key: string, value: string): Promise<boolean> {
+    return this.#data.get(key) === value && this.#data.delete(key);
+  }
+
   async hasTask(id: string): Promise<boolean> {
     return this.#rows.has(id) || this.#schedule.has(id);
   }
@@ -209,9 +213,9 @@ export class MemoryStorage implements Storage {
     return n;
   }
 
-  async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
+  async listData(prefix: string, limit: number, after?: string): Promise<{ key: string; value: string }[]> {
     return [...this.#data]
-      .filter(([k]) => k.startsWith(prefix))
+      .filter(([k]) => k.startsWith(prefix) && (after === undefined || compareCodePoints(k, after) > 0))
       .sort(([a], [b]) => compareCodePoints(a, b))
       .slice(0, limit)
       .map(([key, value]) => ({ key, value }));

@@ -200,6 +200,10 @@ export class SqliteStorage implements Storage {
     return this.#guard(() => this.#s.deleteData.run(this.queue, key).changes > 0, "delete data");
   }
 
+  async deleteDataIf(key: string, value: string): Promise<boolean> {
+    return this.#guard(() => this.#s.deleteDataIf.run(this.queue, key, value).changes > 0, "delete data");
+  }
+
   async hasTask(id: string): Promise<boolean> {
     return this.#guard(() => this.#s.taskExists.get(this.queue, id) !== null, "find task");
   }
@@ -212,14 +216,19 @@ export class SqliteStorage implements Storage {
     );
   }
 
-  async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
-    // Range scan on the primary key (BINARY: UTF-8 byte order): prefix <= key < prefixEnd(prefix).
+  async listData(prefix: string, limit: number, after?: string): Promise<{ key: string; value: string }[]> {
+    // Range scan on the primary key (BINARY: UTF-8 byte order): prefix <= key < prefixEnd(prefix), key > after.
     const end = prefixEnd(prefix);
+    const s = this.#s;
     return this.#guard(
       () =>
-        (end === null
-          ? this.#s.listDataFrom.all(this.queue, prefix, limit)
-          : this.#s.listData.all(this.queue, prefix, end, limit)) as { key: string; value: string }[],
+        (after === undefined
+          ? end === null
+            ? s.listDataFrom.all(this.queue, prefix, limit)
+            : s.listData.all(this.queue, prefix, end, limit)
+          : end === null
+            ? s.listDataFromAfter.all(this.queue, prefix, after, limit)
+            : s.listDataAfter.all(this.queue, prefix, after, end, limit)) as { key: string; value: string }[],
       "list data",
     );
   }

@@ -211,13 +211,24 @@ export interface Storage {
   putIfEmpty(key: string, value: string): Promise<boolean>;
   getData(key: string, preserve: boolean): Promise<string | null>;
   deleteData(key: string): Promise<boolean>;
+  /**
+   * Delete `key` only while it still holds exactly `value` (compare-and-delete, one atomic step);
+   * true when deleted. For sweeping entries without racing a writer that has just set them again:
+   * maintenance drops ended deduplication windows with it. Optional while PostgreSQL and Redis
+   * lack it: without it such sweeps are skipped (an unconditional delete could lose a live window).
+   */
+  deleteDataIf?(key: string, value: string): Promise<boolean>;
 
   /** True while the task `id` is queued, leased or scheduled. */
   hasTask(id: string): Promise<boolean>;
   /** How many key-value entries start with `prefix`. */
   countData(prefix: string): Promise<number>;
-  /** Key-value entries whose key starts with `prefix`, in key order. */
-  listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]>;
+  /**
+   * Key-value entries whose key starts with `prefix`, in key order; with `after`, only keys that
+   * sort after it (a cursor: pass the last key of the previous page). Storages with `deleteDataIf`
+   * honour `after`; callers check that every key returned sorts after it.
+   */
+  listData(prefix: string, limit: number, after?: string): Promise<{ key: string; value: string }[]>;
   /**
    * Add `by` to the counter `key` and return the new value. A counter past its `expiresAt`
    * (epoch ms) starts again from 0 and takes the new `expiresAt`: a fixed window for rate limits.

@@ -139,7 +139,7 @@ describe("enqueue, pending, scheduled", () => {
     expect(id).toMatch(UUID);
     const pending = await json("pending", "tasks.ts");
     expect(pending).toEqual([
-      { id, name: "echo", args: [1, "hello", { a: [1, null] }, true, "5", -2, "--not-a-flag"], priority: 0, attempt: 1, retries: 0, leased: false },
+      { id, name: "echo", queue: "default", args: [1, "hello", { a: [1, null] }, true, "5", -2, "--not-a-flag"], priority: 0, attempt: 1, retries: 0, leased: false },
     ]);
   });
 
@@ -158,8 +158,8 @@ describe("enqueue, pending, scheduled", () => {
     expect((await json<{ id: string }[]>("pending", "tasks.ts", "--limit", "1")).map((p) => p.id)).toEqual([high.id]);
     const scheduled = await json("scheduled", "tasks.ts");
     expect(scheduled).toEqual([
-      { id: later.id, name: "add", args: [3, 3], priority: 5, attempt: 1, retries: 0, eta: later.eta },
-      { id: at.id, name: "echo", args: ["x"], priority: 0, attempt: 1, retries: 0, eta: at.eta },
+      { id: later.id, name: "add", queue: "default", args: [3, 3], priority: 5, attempt: 1, retries: 0, eta: later.eta },
+      { id: at.id, name: "echo", queue: "default", args: ["x"], priority: 0, attempt: 1, retries: 0, eta: at.eta },
     ]);
 
     const table = await huey("pending", "tasks.ts");
@@ -313,7 +313,8 @@ describe("with a consumer: results, failures, retry and purge", () => {
       ["boom", ["first"], 2, "Error", "boom: first", "E_BOOM"],
       ["boom", ["second"], 2, "Error", "boom: second", "E_BOOM"],
     ]);
-    expect(Object.keys(dead[0]).sort()).toEqual(["args", "attempts", "error", "failedAt", "id", "name"]);
+    expect(Object.keys(dead[0]).sort()).toEqual(["args", "attempts", "error", "failedAt", "id", "name", "queue"]);
+    expect(dead[0].queue).toBe("default");
     expect(dead[0].failedAt).toBeGreaterThan(Date.now() - 60_000);
     const table = await huey("failed", "tasks.ts");
     expect(lines(table.stdout)[0]).toMatch(/^ID\s+NAME\s+ARGS\s+ATTEMPTS\s+ERROR\s+FAILED AT$/);

@@ -20,8 +20,9 @@ function setup() {
   const huey = new SqliteHuey({ name: "queues", filename: env.HUEY_DB });
   const email = huey.task("email", { queue: "emails" }, (_i: number) => {});
   const report = huey.task("report", { queue: "reports" }, (_i: number) => {});
+  const bounce = huey.task("bounce", { queue: "emails" }, () => {});
   const count = (queue: string) => (runs.query("SELECT count(*) AS n FROM ran WHERE queue = ?").get(queue) as { n: number }).n;
-  return { dir, env, runs, huey, email, report, count };
+  return { dir, env, runs, huey, email, report, bounce, count };
 }
 
 async function consumer(dir: string, env: Record<string, string>, tag: string, ...flags: string[]): Promise<Child> {
@@ -71,5 +72,49 @@ test("pause and resume of a queue no task uses fail and list the known queues", 
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('no task uses the queue "nope"; known queues: emails, reports');
   }
+  await huey.close();
+});
+
+test("pending, scheduled and failed take --queue: only that queue's tasks, the queue in --json; an unknown queue lists the known ones", async () => {
+  const { dir, env, huey, email, report, bounce } = setup();
+  const tasks = join(dir, "tasks.ts");
+  const json = async (...args: string[]) => {
+    const r = await runHuey([...args, "--json"], { cwd: dir, env });
+    if (r.code !== 0) throw new Error(`huey ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  };
+  const e1 = await email(1);
+  const r1 = await report(1);
+  const later = await report.schedule([2], { delay: "1h" });
+  const laterEmail = await email.schedule([2], { delay: "1h" });
+  expect((await json("pending", tasks, "--queue", "emails")).map((t: any) => [t.id, t.queue])).toEqual([[e1.id, "emails"]]);
+  expect((await json("pending", tasks, "--queue", "reports")).map((t: any) => [t.id, t.queue])).toEqual([[r1.id, "reports"]]);
+  expect((await json("scheduled", tasks, "--queue", "reports")).map((t: any) => [t.id, t.queue])).toEqual([[later.id, "reports"]]);
+  expect((await json("scheduled", tasks)).map((t: any) => t.id).sort()).toEqual([later.id, laterEmail.id].sort());
+  const empty = await runHuey(["scheduled", tasks, "--queue", "emails", "--limit", "5"], { cwd: dir, env });
+  expect(empty.code).toBe(0);
+  for (const cmd of ["pending", "scheduled", "failed"]) {
+    const r = await runHuey([cmd, tasks, "--queue", "nope"], { cwd: dir, env });
+    expect({ cmd, code: r.code, stdout: r.stdout }).toEqual({ cmd, code: 2, stdout: "" });
+    expect(r.stderr).toContain(`${cmd}: no task uses the queue "nope"; known queues: emails, reports`);
+  }
+  await huey.flush();
+
+  // Dead letters written by a real consumer know their task's queue (a per-call queue too).
+  const b1 = await bounce();
+  const b2 = await bounce.schedule([], { queue: "reports" });
+  const c = await consumer(dir, env, "F");
+  await waitFor(async () => (await huey.failedCount()) === 2, "both bounces to fail for good");
+  c.proc.kill("SIGTERM");
+  expect(await c.exit()).toBe(0);
+  expect((await json("failed", tasks)).map((d: any) => [d.id, d.queue]).sort()).toEqual([[b1.id, "emails"], [b2.id, "reports"]].sort());
+  expect((await json("failed", tasks, "--queue", "reports")).map((d: any) => d.id)).toEqual([b2.id]);
+  expect((await json("failed", tasks, b1.id)).queue).toBe("emails");
+  const withId = await runHuey(["failed", tasks, b1.id, "--queue", "emails"], { cwd: dir, env });
+  expect(withId.code).toBe(2);
+  expect(await json("failed", tasks, "--queue", "reports", "--retry", "all")).toEqual({ retried: [b2.id] });
+  expect((await json("pending", tasks, "--queue", "reports")).map((t: any) => t.id)).toEqual([b2.id]);
+  expect(await json("failed", tasks, "--queue", "emails", "--purge", "--yes")).toEqual({ purged: 1 });
+  expect(await json("failed", tasks)).toEqual([]);
   await huey.close();
 });

@@ -344,6 +344,33 @@ export function describeStorageContract(
       expect((await s.listData("", 2)).map((x) => x.key)).toEqual(["a:1", "b"]);
     });
 
+    test("deleteDataIf deletes only while the value is unchanged; listData pages on from a cursor in code point order", async (): Promise<void> => {
+      const s = await make();
+      if (!s.deleteDataIf) {
+        console.log(`skip: ${backend} has no deleteDataIf yet (its deduplication windows are not swept)`);
+        return;
+      }
+      await s.putData("dedup:a", "1:x");
+      expect(await s.deleteDataIf("dedup:a", "1:y")).toBe(false);
+      expect(await s.getData("dedup:a", true)).toBe("1:x");
+      expect(await s.deleteDataIf("dedup:a", "1:x")).toBe(true);
+      expect(await s.deleteDataIf("dedup:a", "1:x")).toBe(false);
+      const keys = ["dedup:a", "dedup:b", "dedup:\uffff", "dedup:\u{1F600}", "dedup:\u{1F600}z"];
+      for (const k of [...keys].reverse()) await s.putData(k, k);
+      await s.putData("dedup;", "out");
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await s.listData("dedup:", 2, after);
+        seen.push(...page.map((r) => r.key));
+        if (page.length < 2) break;
+        after = page[page.length - 1]!.key;
+      }
+      expect(seen).toEqual(keys);
+      expect((await s.listData("dedup:", 10, "dedup:\uffff")).map((r) => r.key)).toEqual(["dedup:\u{1F600}", "dedup:\u{1F600}z"]);
+      expect((await s.listData("", 10, "dedup:\u{1F600}z")).map((r) => r.key)).toEqual(["dedup;"]);
+    });
+
     test("listData and countData find keys whose rest starts with any code point: emoji, U+FFFF, U+10FFFF", async () => {
       const s = await make();
       // In code point order (UTF-8 byte order): ASCII < U+E000 < U+FFFF < U+1F600 < U+10FFFF.

@@ -4,6 +4,12 @@ import { afterEach, describe, expect, setSystemTime, test } from "bun:test";
 import { ConfigurationError } from "../../src/errors";
 import { MemoryHuey } from "../../src/huey";
 import { readMessage } from "../../src/message";
+import { Maintenance, type MaintenanceHost } from "../../src/consumer/maintenance";
+import { DEDUP_SWEEP_GRACE_MS as G, dedupEntryState, sweepDedupWindows } from "../../src/consumer/dedup-sweep";
+import { MemoryStorage } from "../../src/storage/memory";
+import { SqliteStorage } from "../../src/storage/sqlite";
+import { dedupValue, type QueueItem, type Storage } from "../../src/storage/types";
+import { tempDb } from "../harness";
 
 let n = 0;
 const fresh = () => new MemoryHuey({ name: `dedup-${++n}` });
@@ -157,4 +163,108 @@ test("immediate mode: throttle runs the first call and merges the next into its 
   const d = await r(2);
   expect([c.merged, d.merged, d.id === c.id, await d.get()]).toEqual([false, false, false, 2]);
   expect(runs).toEqual([1, "r1", "r2"]);
+});
+
+describe("the maintenance sweep of ended deduplication windows", () => {
+  const backends: [string, () => Storage][] = [
+    ["memory", () => new MemoryStorage(`sweep-${++n}`)],
+    ["sqlite", () => new SqliteStorage({ filename: tempDb(), queue: `sweep-${++n}` })],
+  ];
+  const item = (id: string): QueueItem => ({ id, name: "t", priority: 0, payload: "{}" });
+  const keys = async (s: Storage) => (await s.listData("dedup:", 10_000)).map((r) => r.key);
+
+  test("dedupEntryState: open windows stay (a grace past their end too), ended ones need their task checked, other values go", () => {
+    expect(dedupEntryState("1000:abc", 999)).toEqual({ state: "keep" });
+    expect(dedupEntryState("1000:abc", 1000 + G - 1)).toEqual({ state: "keep" });
+    expect(dedupEntryState("1000:abc", 1000 + G)).toEqual({ state: "check", id: "abc" });
+    expect(dedupEntryState("garbage", 0)).toEqual({ state: "drop" });
+  });
+
+  describe.each(backends)("on %s", (_kind, make) => {
+    test("an entry goes once its window ended and its task is no longer queued, scheduled or leased", async () => {
+      const s = make();
+      await s.enqueueDeduped(item("gone"), "dedup:t:gone", "throttle", 1_000, 0);
+      await s.enqueueDeduped(item("leased"), "dedup:t:leased", "throttle", 1_000, 0);
+      await s.enqueueDeduped(item("queued"), "dedup:t:queued", "replace", 1_000, 0);
+      await s.enqueueDeduped({ ...item("later"), eta: 5_000 }, "dedup:t:later", "replace", 1_000, 0);
+      await s.enqueueDeduped(item("open"), "dedup:t:open", "throttle", 9_000 + G, 0);
+      await s.putData("dedup:t:bad", "not a window");
+      // "gone" ran and finished; "leased" is running; "queued" waits; "later" is scheduled.
+      const [a] = await s.lease(1, 60_000);
+      await s.commit({ ack: [{ id: a!.id, token: a!.token }] });
+      const [b] = await s.lease(1, 60_000);
+      expect([a!.id, b!.id]).toEqual(["gone", "leased"]);
+      expect(await sweepDedupWindows(s, 1_000 + G - 1, undefined)).toEqual({ deleted: 1, cursor: undefined }); // the bad value
+      expect(await sweepDedupWindows(s, 1_000 + G, undefined)).toEqual({ deleted: 1, cursor: undefined }); // gone
+      expect(await keys(s)).toEqual(["dedup:t:later", "dedup:t:leased", "dedup:t:open", "dedup:t:queued"]);
+      // The running one and the queued one finish: their entries go; the scheduled task's and the open window stay.
+      const [c] = await s.lease(1, 60_000);
+      await s.commit({ ack: [b!, c!].map((l) => ({ id: l.id, token: l.token })) });
+      expect(await sweepDedupWindows(s, 2_000 + G, undefined)).toEqual({ deleted: 2, cursor: undefined });
+      expect(await keys(s)).toEqual(["dedup:t:later", "dedup:t:open"]);
+      await s.close();
+    });
+
+    test("an entry a producer set again between the sweep's read and its delete stays (compare-and-delete)", async () => {
+      const s = make();
+      await s.enqueueDeduped(item("old"), "dedup:t:k", "throttle", 1_000, 0);
+      const [l] = await s.lease(1, 60_000);
+      await s.commit({ ack: [{ id: l!.id, token: l!.token }] });
+      // The producer's call lands just after the sweep checked the old task: a new window, a new task.
+      const racing = {
+        listData: s.listData.bind(s),
+        deleteDataIf: s.deleteDataIf!.bind(s),
+        hasTask: async (id: string) => {
+          const was = await s.hasTask(id);
+          expect(await s.enqueueDeduped(item("new"), "dedup:t:k", "throttle", 6_000 + G, 1_000 + G)).toEqual({ kind: "stored" });
+          return was;
+        },
+      } as unknown as Storage;
+      expect(await sweepDedupWindows(racing, 1_000 + G, undefined)).toEqual({ deleted: 0, cursor: undefined });
+      expect(await s.getData("dedup:t:k", true)).toBe(dedupValue(6_000 + G, "new"));
+      // Within the new window a call is still throttled into the new task.
+      expect(await s.enqueueDeduped(item("third"), "dedup:t:k", "throttle", 7_000 + G, 2_000 + G)).toEqual({ kind: "merged", id: "new" });
+      await s.close();
+    });
+
+    test("batches go on from a cursor past live windows, and the cursor ends at the last entry", async () => {
+      const s = make();
+      // 250 open windows sort first, then 150 ended ones whose tasks are gone.
+      for (let i = 0; i < 400; i++) await s.putData(`dedup:t:${String(i).padStart(4, "0")}`, dedupValue(i < 250 ? 9_000 + G : 1_000, `x${i}`));
+      let cursor: string | undefined;
+      let deleted = 0;
+      let batches = 0;
+      do {
+        const r = await sweepDedupWindows(s, 5_000 + G, cursor, 100);
+        deleted += r.deleted;
+        cursor = r.cursor;
+        batches++;
+      } while (cursor !== undefined);
+      expect({ deleted, batches, left: await s.countData("dedup:") }).toEqual({ deleted: 150, batches: 5, left: 250 });
+      await s.close();
+    });
+  });
+
+  test("a storage without deleteDataIf is not swept", async () => {
+    const s = new MemoryStorage(`sweep-${++n}`);
+    await s.putData("dedup:t:k", dedupValue(1_000, "gone"));
+    const plain = { listData: s.listData.bind(s), hasTask: s.hasTask.bind(s), deleteData: s.deleteData.bind(s) } as unknown as Storage;
+    expect(await sweepDedupWindows(plain, 2_000 + G, undefined)).toEqual({ deleted: 0, cursor: undefined });
+    expect(await s.countData("dedup:")).toBe(1);
+  });
+
+  test("the consumer's retention round drops a throttle window of Huey once it ended and its task ran", async () => {
+    const huey = fresh();
+    setSystemTime(new Date(T0));
+    const t = huey.task("sync", { unique: { ttl: "10s", mode: "throttle" } }, (_u: number) => 1);
+    await t(1);
+    const [l] = await huey.storage.lease(1, T0 + 60_000);
+    await huey.storage.commit({ ack: [{ id: l!.id, token: l!.token }] });
+    const host = { storage: huey.storage, failedRetention: null, log: { debug() {}, info() {}, warn() {}, error() {} } } as unknown as MaintenanceHost;
+    const m = new Maintenance(host);
+    expect(await m.retain(T0 + 10_000 + G - 1)).toEqual({ purged: 0, more: false });
+    expect(await huey.storage.countData("dedup:")).toBe(1);
+    expect(await m.retain(T0 + 10_000 + G)).toEqual({ purged: 1, more: false });
+    expect(await huey.storage.countData("dedup:")).toBe(0);
+  });
 });

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { parseSchedule } from "../../src/cron";
 import { claimKey, duePeriodicTicks, MAX_CATCH_UP, PeriodicScheduler, type PeriodicDef } from "../../src/periodic";
 import { MemoryStorage } from "../../src/storage/memory";
+import { Maintenance, type MaintenanceHost } from "../../src/consumer/maintenance";
 
 const T0 = Date.parse("2024-01-01T00:00:00Z");
 const S = 1000;
@@ -183,4 +184,21 @@ describe("PeriodicScheduler", () => {
     ]);
     expect(setup([]).scheduler.msUntilNextTick(T0)).toBeNull();
   });
+});
+
+test("the consumer logs an enqueued periodic tick at debug level, not info (one line per tick would flood the log)", async () => {
+  const lines: [string, string][] = [];
+  const rec = (level: string) => (msg: string) => void lines.push([level, msg]);
+  const log = { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") };
+  const host = { storage: new MemoryStorage("periodic-log"), log } as unknown as MaintenanceHost;
+  const m = new Maintenance(host);
+  const enqueued: number[] = [];
+  m.usePeriodic([every5s], async (_def, tickMs) => void enqueued.push(tickMs));
+  await m.tickPeriodic(T0);
+  await m.tickPeriodic(T0 + 5 * S);
+  expect(enqueued).toEqual([T0, T0 + 5 * S]);
+  expect(lines).toEqual([
+    ["debug", "periodic every5s: tick 2024-01-01T00:00:00.000Z enqueued"],
+    ["debug", "periodic every5s: tick 2024-01-01T00:00:05.000Z enqueued"],
+  ]);
 });

@@ -12,6 +12,8 @@ import { SqliteStorage } from "../../src/storage/sqlite";
 import { SQLITE_MIGRATIONS } from "../../src/storage/sql/migrations";
 import type { QueueItem, Storage } from "../../src/storage/types";
 import { internalsOf } from "../../src/_internals";
+import { checkKnownQueue } from "../../src/_queues";
+import { deadLetterQueue } from "../../src/dead-letters";
 import { tempDb } from "../harness";
 
 const item = (id: string, lane: string, priority = 0): QueueItem => ({ id, name: "t", priority, payload: "{}", lane });
@@ -202,4 +204,59 @@ test("--queues parsing", () => {
   expect(() => parseQueues("emails=0")).toThrow("from 1");
   expect(() => parseQueues("a,a")).toThrow("given twice");
   expect(() => parseQueues("")).toThrow("at least one queue");
+});
+
+describe("dead letters by queue", () => {
+  /** A dead letter as the consumer writes it: its payload is the message, which names its queue (or none: "default"). */
+  const deadLetter = (id: string, queue?: string) => {
+    const payload = JSON.stringify({ v: 1, id, name: "t", args: [id], priority: 0, retries: 0, retryDelay: 0, attempt: 1, ...(queue && { queue }) });
+    return { key: `failed:${id}`, value: JSON.stringify({ id, name: "t", args: [id], error: { name: "Error", message: "x" }, attempts: 1, failedAt: 1, payload }) };
+  };
+
+  async function setup() {
+    const huey = new MemoryHuey({ name: `dl-${++n}` });
+    huey.task("email", { queue: "emails" }, () => {});
+    // Old records (no queue in the message) count as "default"; ids sort in failure order.
+    for (const d of [deadLetter("a1", "emails"), deadLetter("a2"), deadLetter("a3", "emails"), deadLetter("a4", "reports"), deadLetter("a5", "emails")]) {
+      await huey.storage.putData(d.key, d.value);
+    }
+    return huey;
+  }
+
+  test("deadLetterQueue reads the queue from the stored message; unreadable or absent is \"default\"", () => {
+    expect(deadLetterQueue(JSON.parse(deadLetter("x", "emails").value))).toBe("emails");
+    expect(deadLetterQueue(JSON.parse(deadLetter("x").value))).toBe("default");
+    expect(deadLetterQueue({ ...JSON.parse(deadLetter("x").value), payload: "not json" })).toBe("default");
+  });
+
+  test("huey.failed(), failedCount() and purgeFailed() filter by queue; the list keeps its order and limit", async () => {
+    const huey = await setup();
+    expect((await huey.failed()).map((d) => [d.id, d.queue])).toEqual([["a1", "emails"], ["a2", "default"], ["a3", "emails"], ["a4", "reports"], ["a5", "emails"]]);
+    expect((await huey.failed({ queue: "emails" })).map((d) => d.id)).toEqual(["a1", "a3", "a5"]);
+    expect((await huey.failed({ queue: "emails", limit: 2 })).map((d) => d.id)).toEqual(["a1", "a3"]);
+    expect((await huey.failed({ queue: "default" })).map((d) => d.id)).toEqual(["a2"]);
+    expect(await huey.failedCount("emails")).toBe(3);
+    expect(await huey.failedCount()).toBe(5);
+    const progress: number[] = [];
+    expect(await huey.purgeFailed(undefined, { queue: "emails", onProgress: (p) => progress.push(p) })).toBe(3);
+    expect(progress).toEqual([3]);
+    expect((await huey.failed()).map((d) => d.id)).toEqual(["a2", "a4"]);
+    expect(await huey.purgeFailed(undefined, { queue: "emails" })).toBe(0);
+  });
+
+  test("a filtered list reads past a first page of other queues' dead letters", async () => {
+    const huey = new MemoryHuey({ name: `dl-${++n}` });
+    for (let i = 0; i < 1500; i++) {
+      const d = deadLetter(`b${String(i).padStart(5, "0")}`, i >= 1400 ? "emails" : "reports");
+      await huey.storage.putData(d.key, d.value);
+    }
+    expect((await huey.failed({ queue: "emails", limit: 3 })).map((d) => d.id)).toEqual(["b01400", "b01401", "b01402"]);
+    expect(await huey.failedCount("emails")).toBe(100);
+  });
+
+  test("checkKnownQueue refuses a queue no task uses and lists the known ones", () => {
+    expect(() => checkKnownQueue(["default", "emails"], "emails", "failed")).not.toThrow();
+    expect(() => checkKnownQueue(["default", "emails"], "nope", "failed")).toThrow('failed: no task uses the queue "nope"; known queues: default, emails');
+    expect(() => checkKnownQueue([], "nope", "pending")).toThrow("known queues: (none)");
+  });
 });

@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
 import { wholeFlag } from "../args";
-import { commonArgs, confirm, extraPositionals, fileArg, withHuey } from "../_context";
+import { commonArgs, confirm, extraPositionals, fileArg, queueFlag, withHuey } from "../_context";
 import { CliError, CliUsageError } from "../errors";
 import { formatArgs, formatTime, inert, jsonText, note, out, plural, printJson, style, table, truncate } from "../_output";
 import { KEYS, type DeadLetter } from "../../message";
+import { deadLetterQueue } from "../../dead-letters";
 import { createProgress } from "../_progress";
 
 const args = {
@@ -12,6 +13,7 @@ const args = {
   limit: { type: "string", description: "list at most N dead letters (default 100)", valueHint: "N" },
   retry: { type: "string", description: "enqueue the failed task ID again (same id, retries restored), or all of them", valueHint: "ID|all" },
   purge: { type: "boolean", description: "drop the dead letter ID (--purge ID), or all of them (--purge; asks first)" },
+  queue: { type: "string", description: "only the dead letters of this named queue (the list, --retry all, --purge of all)", valueHint: "QUEUE" },
   yes: { type: "boolean", alias: "y", description: "with --purge of all: do not ask (required when stdin is not a terminal)" },
   ...commonArgs,
 } as const;
@@ -25,6 +27,7 @@ export default defineCommand({
       "  huey failed tasks.ts\n" +
       "  huey failed tasks.ts 0190a1b2-...\n" +
       "  huey failed tasks.ts --retry all\n" +
+      "  huey failed tasks.ts --queue emails --retry all\n" +
       "  huey failed tasks.ts --purge 0190a1b2-...",
   },
   args,
@@ -37,10 +40,14 @@ export default defineCommand({
     if (showId !== undefined && a.limit !== undefined) throw new CliUsageError("--limit goes with the list, not with an ID", "failed");
     if (a.retry !== undefined && a.purge) throw new CliUsageError("give --retry or --purge, not both", "failed");
     if (a.yes && !a.purge) throw new CliUsageError("--yes goes with --purge", "failed");
+    const oneId = showId ?? purgeId ?? (a.retry !== undefined && a.retry !== "all" ? a.retry : undefined);
+    if (a.queue !== undefined && oneId !== undefined) throw new CliUsageError("--queue goes with the list, --retry all or --purge of all, not with an ID", "failed");
     const limit = wholeFlag(a.limit, "--limit", 1) ?? 100;
     await withHuey(a.file, a.instance, async (huey) => {
+      const queue = await queueFlag(huey, a.queue, "failed");
+      const of = queue !== undefined ? ` of queue "${queue}"` : "";
       if (a.retry !== undefined) {
-        const ids = a.retry === "all" ? (await huey.failed({ limit: Number.MAX_SAFE_INTEGER })).map((d) => d.id) : [a.retry];
+        const ids = a.retry === "all" ? (await huey.failed({ limit: Number.MAX_SAFE_INTEGER, queue })).map((d) => d.id) : [a.retry];
         const progress = createProgress("retry", ids.length);
         try {
           for (const [i, id] of ids.entries()) {
@@ -53,18 +60,19 @@ export default defineCommand({
           progress.finish();
         }
         if (a.json) return printJson({ retried: ids });
-        return out(ids.length === 0 ? "no failed tasks to retry" : `retried ${plural(ids.length, "task")}${ids.length === 1 ? ` ${inert(ids[0]!)}` : ""}`);
+        return out(ids.length === 0 ? `no failed tasks${of} to retry` : `retried ${plural(ids.length, "task")}${ids.length === 1 ? ` ${inert(ids[0]!)}` : ""}`);
       }
       if (a.purge) {
         if (purgeId !== undefined) {
           if ((await huey.purgeFailed(purgeId)) === 0) throw new CliError(`no failed task with id "${purgeId}" (see huey failed ${a.file})`, undefined, "not_found");
           return a.json ? printJson({ purged: 1 }) : out(`purged failed task ${purgeId}`);
         }
-        const count = await huey.failedCount();
-        if (count === 0) return a.json ? printJson({ purged: 0 }) : out("no failed tasks to purge");
-        await confirm(`Drop all ${plural(count, "failed task")} of queue "${huey.name}"? They cannot be retried afterwards.`, a.yes === true, "failed");
+        const count = await huey.failedCount(queue);
+        if (count === 0) return a.json ? printJson({ purged: 0 }) : out(`no failed tasks${of} to purge`);
+        const what = queue !== undefined ? `of queue "${queue}" in "${huey.name}"` : `of queue "${huey.name}"`;
+        await confirm(`Drop all ${plural(count, "failed task")} ${what}? They cannot be retried afterwards.`, a.yes === true, "failed");
         const progress = createProgress("purge", count);
-        const n = await huey.purgeFailed(undefined, { onProgress: (done) => progress.update(done, done) });
+        const n = await huey.purgeFailed(undefined, { onProgress: (done) => progress.update(done, done), queue });
         progress.finish();
         return a.json ? printJson({ purged: n }) : out(`purged ${plural(n, "failed task")}`);
       }
@@ -75,9 +83,9 @@ export default defineCommand({
         if (a.json) return printJson(d);
         return out(detail(d));
       }
-      const rows = (await huey.failed({ limit })).map(view);
+      const rows = (await huey.failed({ limit, queue })).map(view);
       if (a.json) return printJson(rows);
-      if (rows.length === 0) return out(style.dim("no failed tasks"));
+      if (rows.length === 0) return out(style.dim(`no failed tasks${of}`));
       out(
         table(
           ["ID", "NAME", "ARGS", "ATTEMPTS", "ERROR", "FAILED AT"],
@@ -102,6 +110,7 @@ function view(d: DeadLetter) {
   return {
     id: d.id,
     name: d.name,
+    queue: deadLetterQueue(d),
     args: d.args,
     attempts: d.attempts,
     error: { name: d.error.name, message: d.error.message, code: d.error.code ?? null, stack: d.error.stack ?? null },
@@ -115,6 +124,7 @@ function detail(d: ReturnType<typeof view>): string {
   const lines = [
     field("task", style.cyan(inert(d.name))),
     field("id", inert(d.id)),
+    field("queue", inert(d.queue)),
     field("args", jsonText(d.args)),
     field("error", style.red(inert(`${d.error.name}: ${d.error.message}`))),
     field("code", d.error.code === null ? style.dim("none") : inert(d.error.code)),

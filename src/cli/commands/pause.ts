@@ -1,8 +1,6 @@
 import { durationFlag } from "../args";
 import { defineCommand } from "citty";
-import { ConfigurationError } from "../../errors";
-import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
-import { CliUsageError } from "../errors";
+import { asUsageError, commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
 import { formatWhen, out, printJson } from "../_output";
 
 const queueArg = { type: "positional", description: "the named queue (a task's queue option)", required: true, valueHint: "QUEUE" } as const;
@@ -16,16 +14,6 @@ const pauseArgs = {
 
 const resumeArgs = { file: fileArg, queue: queueArg, ...commonArgs } as const;
 
-/** An unknown queue name is a usage error that lists the known queues. */
-async function usage<T>(fn: () => Promise<T>, command: string): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof ConfigurationError) throw new CliUsageError(err.message, command);
-    throw err;
-  }
-}
-
 export const pause = defineCommand({
   meta: {
     name: "pause",
@@ -37,7 +25,7 @@ export const pause = defineCommand({
   async run({ args: a, rawArgs }) {
     extraPositionals(rawArgs, pauseArgs, "pause", 1, 0);
     await withHuey(a.file, a.instance, async (huey) => {
-      const p = await usage(() => huey.pause(a.queue, a.for !== undefined ? { for: durationFlag(a.for, "--for")! } : {}), "pause");
+      const p = await asUsageError(() => huey.pause(a.queue, a.for !== undefined ? { for: durationFlag(a.for, "--for")! } : {}), "pause");
       if (a.json) return printJson(p);
       out(`paused queue ${p.queue}${p.until !== null ? ` until ${formatWhen(p.until)}` : " until resumed"}`);
     }, { create: true });
@@ -50,7 +38,7 @@ export const resume = defineCommand({
   async run({ args: a, rawArgs }) {
     extraPositionals(rawArgs, resumeArgs, "resume", 1, 0);
     await withHuey(a.file, a.instance, async (huey) => {
-      const was = await usage(() => huey.resume(a.queue), "resume");
+      const was = await asUsageError(() => huey.resume(a.queue), "resume");
       if (a.json) return printJson({ queue: a.queue, wasPaused: was });
       out(was ? `resumed queue ${a.queue}` : `queue ${a.queue} was not paused`);
     }, { create: true });

@@ -19,7 +19,7 @@ export const runArgs = {
   "flush-locks": { type: "boolean", description: "free every lock before starting (locks a killed consumer left) [HUEY_FLUSH_LOCKS=1]" },
   queues: { type: "string", description: "serve only these named queues, each with an optional limit of tasks at once: emails=4,default (default: every queue) [HUEY_QUEUES]", valueHint: "Q[=N],..." },
   instance: { type: "string", description: "the Huey instance to run, when the file exports several (export or huey name) [HUEY_INSTANCE]", valueHint: "NAME" },
-  logfile: { type: "string", description: "append log lines to this file instead of stderr [HUEY_LOGFILE]", valueHint: "PATH" },
+  logfile: { type: "string", description: "append log lines to this file instead of stderr (created mode 0600; SIGUSR1 reopens it, for logrotate) [HUEY_LOGFILE]", valueHint: "PATH" },
   "log-format": { type: "string", description: "log lines as text or json (default text) [HUEY_LOG_FORMAT]", valueHint: "text|json" },
   verbose: { type: "boolean", alias: "v", description: "log debug lines, with stacks of failed tasks [HUEY_VERBOSE=1]" },
   quiet: { type: "boolean", alias: "q", description: "log warnings and errors only, not one line per task [HUEY_QUIET=1]" },
@@ -50,7 +50,7 @@ export const runCommand = defineCommand({
   meta: {
     name: "run",
     description:
-      "Run the consumer for a tasks file until SIGINT/SIGTERM (SIGHUP reloads the file).\nEach flag has the environment variable in [brackets]; a flag wins over it. Durations need a unit (5s, 500ms, 2m).\n\nExamples:\n  huey run tasks.ts -w 4\n  huey run tasks.ts -w 2 --concurrency 20 --logfile /var/log/huey.log",
+      "Run the consumer for a tasks file until SIGINT/SIGTERM (SIGHUP reloads the file, SIGUSR1 reopens --logfile).\nEach flag has the environment variable in [brackets]; a flag wins over it. Durations need a unit (5s, 500ms, 2m).\n\nExamples:\n  huey run tasks.ts -w 4\n  huey run tasks.ts -w 2 --concurrency 20 --logfile /var/log/huey.log",
   },
   args: runArgs,
   async run({ args }) {
