@@ -13,8 +13,7 @@
 //
 // The race: a producer may set the entry again between our read and our delete. The delete is a
 // compare-and-delete on the value we read (`deleteDataIf`): a producer's write always changes the
-// value (a new window end, and for a stored task a new id), so its live window is never deleted. A
-// storage without `deleteDataIf` is not swept at all.
+// value (a new window end, and for a stored task a new id), so its live window is never deleted.
 import { KEYS } from "../message";
 import { compareCodePoints } from "../storage/_prefix";
 import { parseDedupValue, type Storage } from "../storage/types";
@@ -48,7 +47,6 @@ export async function sweepDedupWindows(
   cursor: string | undefined,
   limit = DEDUP_SWEEP_BATCH,
 ): Promise<{ deleted: number; cursor: string | undefined }> {
-  if (!storage.deleteDataIf) return { deleted: 0, cursor: undefined };
   const rows = await storage.listData(KEYS.dedup, limit, cursor);
   let deleted = 0;
   for (const r of rows) {

@@ -235,6 +235,12 @@ export class PostgresStorage implements Storage {
     return r.count > 0;
   }
 
+  async deleteDataIf(key: string, value: string): Promise<boolean> {
+    const r = await this.#conn.run("delete data", ({ sql, t }) => sql`
+      DELETE FROM ${t.kv} WHERE queue = ${this.queue} AND key = ${key} AND value = ${value}`);
+    return r.count > 0;
+  }
+
   async hasTask(id: string): Promise<boolean> {
     const [row] = await this.#conn.run("find task", ({ sql, t }) => sql`
       SELECT EXISTS (SELECT 1 FROM ${t.queue} WHERE queue = ${this.queue} AND id = ${id})
@@ -251,14 +257,15 @@ export class PostgresStorage implements Storage {
     );
   }
 
-  async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
-    // Range scan on the primary key (COLLATE "C": code point order): prefix <= key < prefixEnd(prefix).
+  async listData(prefix: string, limit: number, after?: string): Promise<{ key: string; value: string }[]> {
+    // Range scan on the primary key (COLLATE "C": code point order): prefix <= key < prefixEnd(prefix), key > after.
     const end = prefixEnd(prefix);
-    const rows: Row[] = await this.#conn.run("list data", ({ sql, t }) =>
-      end === null
-        ? sql`SELECT key, value FROM ${t.kv} WHERE queue = ${this.queue} AND key >= ${prefix} ORDER BY key LIMIT ${limit}`
-        : sql`SELECT key, value FROM ${t.kv} WHERE queue = ${this.queue} AND key >= ${prefix} AND key < ${end} ORDER BY key LIMIT ${limit}`,
-    );
+    const rows: Row[] = await this.#conn.run("list data", ({ sql, t }) => {
+      const from = after === undefined ? sql`` : sql`AND key > ${after}`;
+      return end === null
+        ? sql`SELECT key, value FROM ${t.kv} WHERE queue = ${this.queue} AND key >= ${prefix} ${from} ORDER BY key LIMIT ${limit}`
+        : sql`SELECT key, value FROM ${t.kv} WHERE queue = ${this.queue} AND key >= ${prefix} AND key < ${end} ${from} ORDER BY key LIMIT ${limit}`;
+    });
     return rows.map((r) => ({ key: String(r.key), value: String(r.value) }));
   }
 

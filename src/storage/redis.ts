@@ -201,6 +201,10 @@ export class RedisStorage implements Storage {
     return (await this.#run(SCRIPTS.data, ["delete", key], "delete data")) === 1;
   }
 
+  async deleteDataIf(key: string, value: string): Promise<boolean> {
+    return (await this.#run(SCRIPTS.data, ["delete_if", key, value], "delete data")) === 1;
+  }
+
   async hasTask(id: string): Promise<boolean> {
     return (await this.#run(SCRIPTS.data, ["has_task", id], "find task")) === 1;
   }
@@ -209,9 +213,11 @@ export class RedisStorage implements Storage {
     return Number(await this.#run(SCRIPTS.data, ["count", prefix], "count data"));
   }
 
-  async listData(prefix: string, limit: number): Promise<{ key: string; value: string }[]> {
+  async listData(prefix: string, limit: number, after?: string): Promise<{ key: string; value: string }[]> {
     if (limit <= 0) return [];
-    const flat = (await this.#run(SCRIPTS.data, ["list", prefix, limit], "list data")) as string[];
+    // A cursor below the prefix excludes nothing the prefix selects; the script gets one only when it narrows.
+    const from = after !== undefined && compareCodePoints(after, prefix) >= 0 ? [after] : [];
+    const flat = (await this.#run(SCRIPTS.data, ["list", prefix, limit, ...from], "list data")) as string[];
     return chunks(flat, 2).map(([key, value]) => ({ key: key!, value: value! }));
   }
 

@@ -214,10 +214,10 @@ export interface Storage {
   /**
    * Delete `key` only while it still holds exactly `value` (compare-and-delete, one atomic step);
    * true when deleted. For sweeping entries without racing a writer that has just set them again:
-   * maintenance drops ended deduplication windows with it. Optional while PostgreSQL and Redis
-   * lack it: without it such sweeps are skipped (an unconditional delete could lose a live window).
+   * maintenance drops ended deduplication windows with it (an unconditional delete could lose a
+   * window a producer has just opened again).
    */
-  deleteDataIf?(key: string, value: string): Promise<boolean>;
+  deleteDataIf(key: string, value: string): Promise<boolean>;
 
   /** True while the task `id` is queued, leased or scheduled. */
   hasTask(id: string): Promise<boolean>;
@@ -225,8 +225,7 @@ export interface Storage {
   countData(prefix: string): Promise<number>;
   /**
    * Key-value entries whose key starts with `prefix`, in key order; with `after`, only keys that
-   * sort after it (a cursor: pass the last key of the previous page). Storages with `deleteDataIf`
-   * honour `after`; callers check that every key returned sorts after it.
+   * sort after it (a cursor: pass the last key of the previous page).
    */
   listData(prefix: string, limit: number, after?: string): Promise<{ key: string; value: string }[]>;
   /**
@@ -309,8 +308,6 @@ export interface Storage {
    */
   checkHealth?(): Promise<string | null>;
   close(): Promise<void>;
-  /** A one-line description of a fatal problem with the store (file replaced, WAL deleted), or null. */
-  checkHealth?(): Promise<string | null>;
 }
 
 /** purgeExpired() without a limit. */

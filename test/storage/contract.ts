@@ -346,10 +346,6 @@ export function describeStorageContract(
 
     test("deleteDataIf deletes only while the value is unchanged; listData pages on from a cursor in code point order", async (): Promise<void> => {
       const s = await make();
-      if (!s.deleteDataIf) {
-        console.log(`skip: ${backend} has no deleteDataIf yet (its deduplication windows are not swept)`);
-        return;
-      }
       await s.putData("dedup:a", "1:x");
       expect(await s.deleteDataIf("dedup:a", "1:y")).toBe(false);
       expect(await s.getData("dedup:a", true)).toBe("1:x");

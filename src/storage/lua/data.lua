@@ -1,6 +1,7 @@
 -- Key-value entries. ARGV = op, then:
 --   put key value | put_if_empty key value -> 1 or 0 | get key preserve("1"/"0") -> value
---   delete key -> 1 or 0 | delete_result id -> 1 or 0 | list prefix limit -> flat (key, value)
+--   delete key -> 1 or 0 | delete_if key value -> 1 or 0 (only while the entry holds value)
+--   delete_result id -> 1 or 0 | list prefix limit [after] -> flat (key, value), keys > after when given
 --   count prefix -> n | has_task id -> 1 or 0
 local op = arg()
 if op == 'put' then
@@ -18,13 +19,19 @@ elseif op == 'get' then
   return value
 elseif op == 'delete' then
   return delete_data(arg())
+elseif op == 'delete_if' then
+  local key, value = arg(), arg()
+  if redis.call('HGET', K.kv, key) ~= value then return 0 end
+  return delete_data(key)
 elseif op == 'delete_result' then
   return delete_result(arg())
 elseif op == 'list' then
-  local prefix, limit = arg(), argn()
+  local prefix, limit, after = arg(), argn(), arg()
   -- Keys sort by their bytes; every key starting with `prefix` lies in [prefix, prefix .. 0xFF).
   local lo, hi = '-', '+'
   if prefix ~= '' then lo, hi = '[' .. prefix, '(' .. prefix .. '\255' end
+  -- The caller passes `after` only when it is not below `prefix`: then it is the lower bound.
+  if after then lo = '(' .. after end
   local out = {}
   for _, key in ipairs(redis.call('ZRANGE', K.kv_index, lo, hi, 'BYLEX', 'LIMIT', 0, limit)) do
     out[#out + 1] = key
