@@ -11,7 +11,7 @@ export interface LaneWant {
  * The lanes a filtered lease serves, rotated by `turn` so that no lane is always first when `max` is
  * smaller than the lanes served (a lease of 1 item takes from each lane in turn).
  */
-export function lanesToServe(filter: LeaseFilter, ready: () => string[], paused: Set<string>, turn: number): LaneWant[] {
+export function lanesToServe(filter: LeaseFilter, ready: () => string[], paused: ReadonlySet<string>, turn: number): LaneWant[] {
   const spec = filter.lanes;
   const all = spec ? Object.keys(spec).sort() : ready();
   const out: LaneWant[] = [];

@@ -16,16 +16,6 @@ export function chunked<T>(
   }
 }
 
-/** chunked() for a statement that returns one column: its values are pushed onto `out`. */
-export function chunkedValues<T>(
-  db: Database, rows: T[], sqlFor: (n: number) => string, params: (row: T) => (string | number | null)[], out: unknown[],
-): void {
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const part = rows.slice(i, i + CHUNK);
-    for (const r of db.query(sqlFor(part.length)).values(...part.flatMap(params))) out.push(r[0]);
-  }
-}
-
 const fencedAckSqls = new Map<number, string>();
 export function fencedAckSql(n: number): string {
   let sql = fencedAckSqls.get(n);
@@ -74,15 +64,19 @@ export function prepare(db: Database) {
   return {
     insert: q("INSERT INTO queue (queue, id, name, priority, payload, lane) VALUES (?, ?, ?, ?, ?, ?)"),
     insertScheduled: q("INSERT INTO schedule (id, queue, name, priority, eta, payload, lane) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-    lease: q(
+    // A lane's lease without the pause check (a lease without a filter serves paused lanes too).
+    leaseLaneAny: q(
       `UPDATE queue SET leased_until = ?1, token = ?2, leases = leases + 1
-       WHERE seq IN (SELECT seq FROM queue WHERE queue = ?3 AND leased_until IS NULL
+       WHERE seq IN (SELECT seq FROM queue WHERE queue = ?3 AND lane = ?5 AND leased_until IS NULL
                      ORDER BY priority DESC, seq LIMIT ?4)
        RETURNING seq, id, name, lane, priority, payload, token, leases`,
     ),
+    // The first `?3` ready items of a lane in lease order (queue_lane_ready), to merge lanes by priority.
+    laneHeads: q("SELECT lane, priority, seq FROM queue WHERE queue = ?1 AND lane = ?2 AND leased_until IS NULL ORDER BY priority DESC, seq LIMIT ?3"),
     leaseLane: q(
       `UPDATE queue SET leased_until = ?1, token = ?2, leases = leases + 1
        WHERE seq IN (SELECT seq FROM queue WHERE queue = ?3 AND lane = ?5 AND leased_until IS NULL
+                       AND NOT EXISTS (SELECT 1 FROM pauses WHERE queue = ?3 AND lane = ?5 AND (until IS NULL OR until > ?6))
                      ORDER BY priority DESC, seq LIMIT ?4)
        RETURNING seq, id, name, lane, priority, payload, token, leases`,
     ),
@@ -148,6 +142,9 @@ export function prepare(db: Database) {
       "SELECT id, name, lane, priority, eta, payload FROM schedule WHERE queue = ? ORDER BY eta, rowid LIMIT ?",
     ),
     dataVersion: q("PRAGMA data_version"),
+    savepoint: q("SAVEPOINT fence"),
+    releaseSavepoint: q("RELEASE fence"),
+    rollbackToSavepoint: q("ROLLBACK TO fence"),
     listData: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"),
     listDataFrom: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? ORDER BY key LIMIT ?"),
     listDataAfter: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?"),

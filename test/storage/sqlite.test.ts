@@ -183,12 +183,15 @@ describe("sqlite storage", () => {
     s.close();
   });
 
-  test("the ready-set lease uses the partial index", () => {
+  test("a lane's lease and the walk over the lanes use the per-lane ready index, in lease order (no sort)", () => {
     const s = new SqliteStorage({ filename: tempDb(), queue: "q" });
-    const plan = s.database
-      .query("EXPLAIN QUERY PLAN SELECT seq FROM queue WHERE queue = ? AND leased_until IS NULL ORDER BY priority DESC, seq LIMIT 10")
-      .all("q") as { detail: string }[];
-    expect(plan.map((p) => p.detail).join(" ")).toContain("queue_ready");
+    const planOf = (sql: string) => (s.database.query(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((p) => p.detail).join(" | ");
+    const lease = planOf("SELECT seq FROM queue WHERE queue = 'q' AND lane = 'a' AND leased_until IS NULL ORDER BY priority DESC, seq LIMIT 10");
+    expect(lease).toContain("queue_lane_ready");
+    expect(lease).not.toContain("TEMP B-TREE");
+    expect(planOf("SELECT min(lane) FROM queue WHERE queue = 'q' AND leased_until IS NULL AND lane > 'a'")).toContain("queue_lane_ready");
+    // Schema 7 keeps one ready index: the per-lane one.
+    expect(s.database.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'queue_ready'").all()).toEqual([]);
     s.close();
   });
 

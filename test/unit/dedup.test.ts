@@ -245,14 +245,6 @@ describe("the maintenance sweep of ended deduplication windows", () => {
     });
   });
 
-  test("a storage without deleteDataIf is not swept", async () => {
-    const s = new MemoryStorage(`sweep-${++n}`);
-    await s.putData("dedup:t:k", dedupValue(1_000, "gone"));
-    const plain = { listData: s.listData.bind(s), hasTask: s.hasTask.bind(s), deleteData: s.deleteData.bind(s) } as unknown as Storage;
-    expect(await sweepDedupWindows(plain, 2_000 + G, undefined)).toEqual({ deleted: 0, cursor: undefined });
-    expect(await s.countData("dedup:")).toBe(1);
-  });
-
   test("the consumer's retention round drops a throttle window of Huey once it ended and its task ran", async () => {
     const huey = fresh();
     setSystemTime(new Date(T0));
