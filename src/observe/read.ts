@@ -39,6 +39,8 @@ export interface ConsumerInfo {
   lastSeen: number;
   /** Seen within 3 heartbeat intervals and not stopped. */
   live: boolean;
+  /** It said it stopped (a clean stop); silent without it: killed, paused or cut off. */
+  stopped: boolean;
 }
 
 /** Heartbeats read at most. */
@@ -71,6 +73,7 @@ export async function readConsumers(storage: Storage, now: number): Promise<Cons
       running: Array.isArray(h.running) ? h.running : [],
       lastSeen: h.lastSeen,
       live: h.stopped !== true && now - h.lastSeen <= LIVE_INTERVALS * interval,
+      stopped: h.stopped === true,
     });
   }
   return out.sort((a, b) => Number(b.live) - Number(a.live) || b.lastSeen - a.lastSeen);

@@ -36,7 +36,7 @@ export function renderLive(s: LiveSnapshot, at: number): string[] {
     `${c.busy}/${c.workers * c.concurrency}`,
     String(c.done),
     c.failed > 0 ? style.red(String(c.failed)) : "0",
-    `${formatDuration(Math.max(0, at - c.lastSeen))} ago`,
+    `${formatDuration(Math.max(0, at - c.lastSeen))} ago${c.stopped ? " (stopped)" : ""}`,
   ];
   const headers = ["HOST", "PID", "VERSION", "WORKERS", "BUSY", "DONE", "FAILED", "LAST SEEN"];
   if (live.length > 0) parts.push("", style.bold(`consumers ${style.green(`${live.length} live`)}`), indent(table(headers, live.map(row), { right: [1, 5, 6] })));

@@ -4,7 +4,7 @@ import { durationFlag } from "../args";
 import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
 import { storageWhere } from "../../consumer/maintenance";
 import { CliError, CliUsageError } from "../errors";
-import { checkHealth } from "../../observe/check";
+import { checkHealth, type HealthLimits } from "../../observe/check";
 import { checkLimits, liveSnapshot, renderLive, type LiveSnapshot } from "./_status-live";
 import { formatDuration, formatWhen, inert, jsonText, out, raw, style, table } from "../_output";
 
@@ -65,12 +65,8 @@ export default defineCommand({
     const limits = checkLimits(a);
     const lane = a.queue;
     if (lane !== undefined && !/^[A-Za-z0-9_.:-]{1,100}$/.test(lane)) throw new CliUsageError(`--queue must be a queue name (letters, digits, _ . : -), got "${inert(lane)}"`, "status");
+    if (limits) return check(a.file, a.instance, limits, a.json === true);
     await withHuey(a.file, a.instance, async (huey) => {
-      if (limits) {
-        const v = await checkHealth(huey.storage, Date.now(), limits);
-        if (!v.ok) throw new CliError(v.reason, undefined, "unhealthy");
-        return a.json ? out(jsonText({ healthy: true })) : out("healthy");
-      }
       if (interval === undefined) {
         const s = await snapshot(huey, lane);
         return a.json ? out(jsonText(s, 2)) : out(render(s));
@@ -79,6 +75,21 @@ export default defineCommand({
     });
   },
 });
+
+/** --check: "healthy" (exit 0), or the reason as the error line (exit 1, --json code "unhealthy"). */
+async function check(file: string, instance: string | undefined, limits: HealthLimits, json: boolean): Promise<void> {
+  try {
+    await withHuey(file, instance, async (huey) => {
+      const v = await checkHealth(huey.storage, Date.now(), limits);
+      if (!v.ok) throw new CliError(v.reason, undefined, "unhealthy");
+      out(json ? jsonText({ healthy: true }) : "healthy");
+    });
+  } catch (err) {
+    // No database yet: nothing ever ran, so no consumer is live either.
+    if (err instanceof CliError && err.kind === "no_database") throw new CliError(`no live consumer: ${err.message}`, undefined, "unhealthy");
+    throw err;
+  }
+}
 
 export async function snapshot(huey: Huey, lane?: string): Promise<StatusSnapshot> {
   const st = huey.storage;
