@@ -51,10 +51,10 @@ describe("huey run --metrics, huey status and --check", () => {
     expect(enq.code).toBe(0);
 
     const series = 'huey_tasks_total{task="add",outcome="complete"}';
-    const text = await waitFor(async () => {
+    const text = (await waitFor(async () => {
       const t = await (await fetch(url)).text();
       return sample(t, series) === 100 ? t : null;
-    }, "the counter to reach 100");
+    }, "the counter to reach 100"))!;
     expect(sample(text, 'huey_tasks_total{task="add",outcome="error"}')).toBe(0);
     expect(sample(text, 'huey_task_run_seconds_count{task="add"}')).toBe(100);
     expect(sample(text, 'huey_task_queue_wait_seconds_count{task="add"}')).toBe(100);

@@ -56,10 +56,10 @@ for (const backend of ["postgres", "redis"] as BackendName[]) {
 
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => fx.add(i, 1)));
       for (const r of results) await r.get({ blocking: true, timeout: 30_000 });
-      const [me] = await waitFor(async () => {
+      const [me] = (await waitFor(async () => {
         const list = (await readConsumers(storage, Date.now())).filter((c) => c.pid === pid && c.done === 20);
         return list.length ? list : null;
-      }, "the heartbeat to count 20 done");
+      }, "the heartbeat to count 20 done"))!;
       expect(me).toMatchObject({ backend, live: true, failed: 0, workers: 1, concurrency: 1 });
       expect(lastMinutes(await readThroughput(storage, Date.now(), 5), 5).done).toBe(20);
       const stats = await readTaskStats(storage, Date.now(), 5);
