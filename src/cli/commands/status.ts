@@ -107,9 +107,6 @@ export async function snapshot(huey: Huey, lane?: string): Promise<StatusSnapsho
   const at = Date.now();
   const live = await liveSnapshot(st, at, lane);
   return {
-    ...live,
-    only: lane ?? null,
-    queues: lanes.map((q, i) => ({ queue: q, queued: perLane[i]! })),
     queue: huey.name,
     storage: huey.storage.kind,
     database: storageWhere(huey.storage).replace(/^ at /, "") || null,
@@ -122,6 +119,9 @@ export async function snapshot(huey: Huey, lane?: string): Promise<StatusSnapsho
     paused,
     periodic: huey.periodicTasks(at),
     at,
+    only: lane ?? null,
+    queues: lanes.map((q, i) => ({ queue: q, queued: perLane[i]! })),
+    ...live,
   };
 }
 
