@@ -4,7 +4,7 @@ import { ConfigurationError } from "../../errors";
 import type { LogLevel } from "../../consumer/options";
 import type { Duration } from "../../_time";
 import { CliUsageError } from "../errors";
-import { durationFlag, wholeFlag } from "../args";
+import { durationFlag, positionals, wholeFlag } from "../args";
 import { DEFAULT_METRICS_ADDR } from "../../observe/metrics-server";
 
 export const runArgs = {
@@ -53,13 +53,17 @@ function pickBool(flag: boolean | undefined, envName: string): boolean {
   throw new CliUsageError(`${envName} must be 1 or 0 (true/false), got "${v}"`, "run");
 }
 
+/** The argument after --metrics when it reads as HOST:PORT (the value is optional). */
+function metricsValue(rawArgs: string[]): string | undefined {
+  const i = rawArgs.indexOf("--metrics");
+  const next = i >= 0 ? rawArgs[i + 1] : undefined;
+  return next !== undefined && /^(\[[0-9a-fA-F:.]*\]|[A-Za-z0-9.-]+):\d+$/.test(next) ? next : undefined;
+}
+
 /** --metrics [ADDR] (or --metrics=ADDR, or HUEY_METRICS=ADDR) and its token; {} when off. */
 function metricsOptions(rawArgs: string[], flag: boolean, tokenArg: unknown): { metrics?: string; metricsToken?: string } {
   const inline = rawArgs.find((r) => r.startsWith("--metrics="))?.slice("--metrics=".length);
-  const i = rawArgs.indexOf("--metrics");
-  const next = i >= 0 ? rawArgs[i + 1] : undefined;
-  // The value is optional: the next argument is it when it reads as HOST:PORT.
-  const given = inline ?? (next !== undefined && /^(\[[0-9a-fA-F:.]*\]|[A-Za-z0-9.-]+):\d+$/.test(next) ? next : undefined);
+  const given = inline ?? metricsValue(rawArgs);
   const addr = given ?? (flag ? DEFAULT_METRICS_ADDR : pick(undefined, "HUEY_METRICS").value);
   const token = pick(tokenArg, "HUEY_METRICS_TOKEN").value;
   if (addr === undefined) {
@@ -81,11 +85,13 @@ export const runCommand = defineCommand({
     const api = (await import("../../index")) as unknown as Record<string, unknown>;
     const a = args as Record<string, unknown>;
     // citty reads --no-X as X=false and -n as no-X=true.
+    // `--metrics ADDR tasks.ts`: citty took the address for FILE.
+    const file = args.file === metricsValue(rawArgs) ? (positionals(rawArgs, runArgs).slice(1)[0] ?? args.file) : args.file;
     const off = (name: string) => (a[`no-${name}`] === true || a[name] === false ? true : undefined);
     // .env first (as bun loads it before the program), so it may set HUEY_* too; variables already set win.
     if (!pickBool(off("env-file"), "HUEY_NO_ENV_FILE")) {
       const { loadEnvFiles } = await import("../../consumer/env-files");
-      loadEnvFiles(dirname(resolve(args.file)));
+      loadEnvFiles(dirname(resolve(file)));
     }
     const verbose = pickBool(args.verbose, "HUEY_VERBOSE");
     const quiet = pickBool(args.quiet, "HUEY_QUIET");
@@ -106,7 +112,7 @@ export const runCommand = defineCommand({
     };
     let consumer;
     try {
-      consumer = await runConsumer(args.file, {
+      consumer = await runConsumer(file, {
         workers: whole("workers", "HUEY_WORKERS", 1),
         concurrency: whole("concurrency", "HUEY_CONCURRENCY", 1),
         prefetch: whole("prefetch", "HUEY_PREFETCH", 0),
