@@ -48,6 +48,7 @@ export async function retryFailed(storage: Storage, id: string, retriesOf: (name
   const dl = JSON.parse(raw) as DeadLetter;
   const m = readMessage(dl.payload);
   const again: Message = { ...m, retries: retriesOf(m.name), attempt: 1, expires: undefined };
+  if (m.at !== undefined) again.at = Date.now();
   const item = toQueueItem(again, Number.MAX_SAFE_INTEGER);
   await storage.deleteResult(id);
   await storage.commit({ enqueue: [item], deleteData: [KEYS.failed + id] });

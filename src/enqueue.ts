@@ -21,6 +21,7 @@ export function buildMessage(name: string, o: ResolvedTaskOptions, args: unknown
     v: 1,
     id: s.id !== undefined ? checkId(s.id, where) : newTaskId(),
     name,
+    at: now,
     args,
     priority: s.priority !== undefined ? whole(name, "priority", s.priority, -Infinity) : o.priority,
     retries: s.retries !== undefined ? whole(name, "retries", s.retries, 0) : o.retries,
@@ -108,6 +109,7 @@ export function buildBulk(calls: BulkCall[], now: number, maxPayloadSize: number
         lastName = c.name;
       }
       const m = buildMessage(c.name, c.options, c.args, c.schedule, now);
+      if (eta !== undefined) m.at = eta;
       const item = toQueueItem(m, maxPayloadSize);
       out.messages.push(m);
       out.items.push(item);

@@ -137,8 +137,10 @@ export async function execute(payload: string, o: ExecuteOptions): Promise<Outco
 function nextStage(m: Message, value: unknown, o: ExecuteOptions): QueueItem | ScheduledItem {
   const spec = m.then!;
   const now = o.now ?? Date.now();
-  const item = toQueueItem(stageMessage(spec, value, m, o.lookup(spec.name)?.options, now), o.maxPayloadSize);
-  return spec.delay ? { ...item, eta: Math.min(now + spec.delay, MAX_DATE_MS) } : item;
+  const next = stageMessage(spec, value, m, o.lookup(spec.name)?.options, now);
+  if (!spec.delay) return toQueueItem(next, o.maxPayloadSize);
+  next.at = Math.min(now + spec.delay, MAX_DATE_MS);
+  return { ...toQueueItem(next, o.maxPayloadSize), eta: next.at };
 }
 
 function classify(err: unknown): Outcome {

@@ -12,6 +12,12 @@ export interface Message {
   v: 1;
   id: string;
   name: string;
+  /**
+   * Epoch ms at which this call became ready to run: when it was enqueued, or its eta (a retry: when
+   * it is due). Kept before `args` in the JSON, so readyAt() finds it without decoding. Absent in
+   * messages of older builds (their queue wait is not measured).
+   */
+  at?: number;
   args: unknown[];
   priority: number;
   /** The named queue (lane) it runs in; absent means "default". */
@@ -72,6 +78,25 @@ export const KEYS = {
   chord: "chord:",
   chordPending: "chord-pending:",
 } as const;
+
+/**
+ * The `at` of a stored message (see Message.at) without decoding it, or NaN when it has none. JSON
+ * escapes every quote inside a string, so `,"at":` before the first `,"args":` is the key itself.
+ */
+export function readyAt(payload: string): number {
+  const args = payload.indexOf(',"args":');
+  if (args < 0) return NaN;
+  const i = payload.lastIndexOf(',"at":', args);
+  if (i < 0) return NaN;
+  let n = 0;
+  let j = i + 6;
+  for (; j < args; j++) {
+    const c = payload.charCodeAt(j) - 48;
+    if (c < 0 || c > 9) break;
+    n = n * 10 + c;
+  }
+  return j === i + 6 ? NaN : n;
+}
 
 export function newTaskId(): string {
   return Bun.randomUUIDv7();

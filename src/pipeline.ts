@@ -210,6 +210,7 @@ export function stageMessage(spec: StageSpec, first: unknown, prev: Message, tas
     v: 1,
     id: spec.id,
     name: spec.name,
+    at: now,
     args: [first, ...spec.args],
     priority: spec.priority ?? o.priority,
     retries: o.retries,

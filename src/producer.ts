@@ -42,6 +42,7 @@ export class Producer {
     const now = Date.now();
     const eta = etaOf(name, s, now);
     const m = buildMessage(name, o, args, s, now);
+    if (eta !== undefined) m.at = eta;
     const unique = uniqueKey(name, o, args);
     if (unique) m.unique = unique;
     const item = toQueueItem(m, this.huey.options.maxPayloadSize);
@@ -81,6 +82,7 @@ export class Producer {
       let eta = etaOf(name, s, now);
       if (d.mode === "debounce") eta = now + d.ttl;
       const m = buildMessage(name, o, args, id !== undefined ? { ...s, id } : s, now);
+      if (eta !== undefined) m.at = eta;
       const item = toQueueItem(m, this.huey.options.maxPayloadSize);
       const stored: QueueItem | ScheduledItem = eta !== undefined ? { ...item, eta } : item;
       const out = await this.storage.enqueueDeduped(stored, key, mode, now + d.ttl, now);
@@ -150,6 +152,7 @@ export class Producer {
       if (spec.then) m.then = spec.then;
       if (spec.onError) m.onError = spec.onError;
       if (chord) m.chord = chord;
+      if (spec.first.eta !== undefined) m.at = spec.first.eta;
       const item = toQueueItem(m, this.huey.options.maxPayloadSize);
       if (spec.first.eta !== undefined) later.push({ ...item, eta: spec.first.eta });
       else ready.push(item);
@@ -171,7 +174,7 @@ export class Producer {
   /** Enqueue a copy of a stored message under a new id, at `eta` (result.reschedule()). */
   async requeueCopy(payload: string, eta: number): Promise<Result<any>> {
     const m = readMessage(payload);
-    const copy: Message = { ...m, id: newTaskId(), unique: undefined };
+    const copy: Message = { ...m, id: newTaskId(), unique: undefined, at: Math.max(eta, Date.now()) };
     const item = toQueueItem(copy, this.huey.options.maxPayloadSize);
     if (eta > Date.now()) await this.storage.schedule([{ ...item, eta }]);
     else await this.storage.enqueue([item]);

@@ -11,6 +11,7 @@ import { Maintenance, MAX_IDLE_MS, storageWhere } from "./maintenance";
 import { VERSION } from "../_version";
 import { resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from "./options";
 import { WorkerPool } from "./worker-pool";
+import { Heartbeat } from "../observe/heartbeat";
 
 /** How long to wait after the poller failed (database locked, server gone) before trying again. */
 const POLL_RETRY_MS = 1_000;
@@ -45,6 +46,10 @@ export class Consumer {
   readonly engine: Engine;
   readonly pool: WorkerPool;
   readonly maintenance: Maintenance;
+  /** Heartbeat and statistics (src/observe): `huey status`, --check, /metrics, the dashboard. */
+  readonly heartbeat: Heartbeat;
+  #beatTimer: ReturnType<typeof setInterval> | null = null;
+  #beatErrorAt = -Infinity;
   #huey: Huey;
   #stopping = false;
   #started = false;
@@ -84,6 +89,7 @@ export class Consumer {
         return huey.storage;
       },
       onCommitted: async (done, lost) => {
+        this.heartbeat.stats.record(done, lost, Date.now());
         const eta = Engine.earliestEta(done);
         if (eta < this.maintenance.nextPromote) this.maintenance.nextPromote = eta;
         await this.engine.committed(done, lost);
@@ -92,6 +98,25 @@ export class Consumer {
       inFlight: () => this.engine.inflight.size,
     });
     this.engine.onWake = () => this.#wake();
+    const engine = this.engine;
+    const pool = this.pool;
+    this.heartbeat = new Heartbeat(
+      {
+        get storage() {
+          return huey.storage;
+        },
+        workers: o.workers,
+        concurrency: o.concurrency,
+        queues: o.queues ? Object.keys(o.queues) : null,
+        busy: () => pool.runningCount(),
+        *running() {
+          for (const t of engine.inflight.values()) if (!t.lost && pool.isStarted(t.id)) yield t;
+        },
+      },
+      o.heartbeat,
+    );
+    // Only for bench/observe-overhead.ts, which compares drains with and without recording.
+    if (process.env.HUEY_INTERNAL_NO_STATS === "1") this.heartbeat.stats.enabled = false;
     this.maintenance = new Maintenance({
       get storage() {
         return huey.storage;
@@ -104,6 +129,11 @@ export class Consumer {
       completeChord: (c) => hi.completeChord(c),
       fatal: (reason) => this.#fatal(reason),
     });
+  }
+
+  /** The Huey this consumer serves. */
+  get huey(): Huey {
+    return this.#huey;
   }
 
   /** Counts for status and tests. */
@@ -134,7 +164,21 @@ export class Consumer {
       `consumer started: bun-huey ${VERSION}, huey "${this.#huey.name}" on ${storage.kind}${storageWhere(storage)}, ${o.workers} worker(s) x concurrency ${o.concurrency}, ` +
         `tasks: ${this.#huey.taskNames().join(", ") || "(none)"}`,
     );
+    await this.#beat();
+    this.#beatTimer = setInterval(() => void this.#beat(), this.options.heartbeat);
     this.#loopDone = this.#loop();
+  }
+
+  /** Write the heartbeat; a failure is logged (once a minute at most) and the next beat tries again. */
+  async #beat(stopped = false): Promise<void> {
+    try {
+      await this.heartbeat.beat(Date.now(), stopped);
+    } catch (err) {
+      const now = Date.now();
+      if (now - this.#beatErrorAt < 60_000) return;
+      this.#beatErrorAt = now;
+      this.log.warn(`could not write the heartbeat (tried again every ${this.options.heartbeat}ms): ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /** Resolves once a stop has finished (storage closed). */
@@ -167,6 +211,8 @@ export class Consumer {
     // Write every outcome that came in before closing the storage.
     await engine.committer.flush().catch(() => {});
     await engine.interruptAll();
+    if (this.#beatTimer) clearInterval(this.#beatTimer);
+    if (this.#started) await this.#beat(true);
     await this.#huey.close();
     this.log.info("consumer stopped");
     this.log.flush();

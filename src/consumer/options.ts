@@ -48,6 +48,11 @@ export interface ConsumerOptions {
    * CLI-style string "emails=4,default". @default every queue, no limits
    */
   queues?: Record<string, number | null> | string;
+  /**
+   * How often this consumer writes its heartbeat and statistics (`huey status`, --check, the
+   * dashboard); it counts as live for 3 intervals after each. @default "5s"
+   */
+  heartbeat?: Duration;
 }
 
 export interface ResolvedConsumerOptions {
@@ -66,6 +71,7 @@ export interface ResolvedConsumerOptions {
   readonly logFormat: "text" | "json";
   readonly handleSignals: boolean;
   readonly queues: Readonly<Record<string, number | null>> | null;
+  readonly heartbeat: number;
 }
 
 const LEVELS: LogLevel[] = ["debug", "info", "warn", "error", "silent"];
@@ -102,6 +108,12 @@ export function parseQueues(q: Record<string, number | null> | string): Readonly
   return Object.freeze(out);
 }
 
+function heartbeatMs(v: Duration | undefined): number {
+  const ms = toMs(v ?? "5s", "heartbeat");
+  if (ms < 100 || ms > 600_000) throw new ConfigurationError(`heartbeat must be from 100ms to 10m, got ${JSON.stringify(v)}`);
+  return ms;
+}
+
 export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsumerOptions {
   const lease = toMs(o.lease ?? "30s", "lease");
   if (lease < 1000) throw new ConfigurationError(`lease must be at least 1s, got ${lease}ms`);
@@ -129,5 +141,6 @@ export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsume
     logFormat,
     handleSignals: o.handleSignals ?? true,
     queues: o.queues === undefined ? null : parseQueues(o.queues),
+    heartbeat: heartbeatMs(o.heartbeat),
   });
 }

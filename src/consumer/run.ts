@@ -9,6 +9,7 @@ import { Consumer } from "./consumer";
 import { loadTasksFile, registerModulePlugin } from "./loader";
 import { LogFile, Logger } from "./logger";
 import { resolveConsumerOptions, type ConsumerOptions } from "./options";
+import { serveMetrics } from "../observe/serve";
 
 export interface RunConsumerOptions extends ConsumerOptions {
   /** Which Huey instance of the file, when it exports several. */
@@ -19,6 +20,10 @@ export interface RunConsumerOptions extends ConsumerOptions {
   logFile?: string;
   /** The library as the tasks file imports it ("bun-huey"); the CLI passes its own copy. */
   api?: Record<string, unknown>;
+  /** Serve Prometheus metrics at http://ADDR/metrics (HOST:PORT; port 0 picks one, logged at startup). */
+  metrics?: string;
+  /** The bearer token /metrics requires; needed when `metrics` is not a loopback address. */
+  metricsToken?: string;
 }
 
 /** A consumer run by runConsumer: it may be replaced by a reload (SIGHUP). */
@@ -42,7 +47,7 @@ export interface RunningConsumer {
  */
 export async function runConsumer(file: string, options: RunConsumerOptions = {}): Promise<RunningConsumer> {
   if (options.api) registerModulePlugin(options.api);
-  const { api: _api, ...consumerOptions } = options;
+  const { api: _api, metrics: _metrics, metricsToken: _token, ...consumerOptions } = options;
   const o = resolveConsumerOptions(consumerOptions);
   const logFile = options.logFile ? new LogFile(options.logFile) : null;
   const logger = new Logger(o.logLevel, o.logFormat, logFile ? (s) => logFile.write(s) : undefined);
@@ -56,13 +61,21 @@ export async function runConsumer(file: string, options: RunConsumerOptions = {}
   }
   let generation = 0;
 
+  /** Counters of /metrics, cumulative for the process: a reload's consumer takes them over. */
+  let totals: Consumer["heartbeat"]["stats"]["totals"] | null = null;
+  /** The consumer /metrics reports on (the one started last). */
+  let latest: Consumer | undefined;
+
   async function startWith(huey: Huey, path: string): Promise<Consumer> {
     const c = new Consumer(huey, { file: path, instance }, consumerOptions, logger);
+    if (totals) c.heartbeat.stats.totals = totals;
+    else totals = c.heartbeat.stats.totals;
     if (options.flushLocks && generation === 0) {
       const n = await huey.flushLocks();
       logger.info(`--flush-locks: freed ${n} lock(s)`);
     }
     await c.start();
+    latest = c;
     c.stopped.then(() => {
       if (c.fatal && c === current) {
         stopping = true;
@@ -74,9 +87,17 @@ export async function runConsumer(file: string, options: RunConsumerOptions = {}
 
   const first = await loadTasksFile(file, instance, generation);
   let loaded = first;
-  let current = await startWith(first.huey, first.path);
+  // Bound before the consumer starts, so a bad address or a port in use fails before any task runs.
+  const metrics = options.metrics === undefined ? null : serveMetrics(options.metrics, options.metricsToken, () => latest, logger);
+  let current: Consumer;
+  try {
+    current = await startWith(first.huey, first.path);
+  } catch (err) {
+    metrics?.stop();
+    throw err;
+  }
   let finish!: () => void;
-  const stopped = new Promise<void>((r) => (finish = r));
+  const stopped = new Promise<void>((r) => (finish = r)).finally(() => metrics?.stop());
   let stopping = false;
   let reloading: Promise<void> | null = null;
   /** Set when a reload left no consumer running (see reload). */

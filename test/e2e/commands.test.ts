@@ -248,6 +248,11 @@ describe("tasks and status", () => {
       paused: [],
       periodic: [{ name: "nightly", schedule: expect.stringContaining("0 3 * * *"), nextRun: expect.any(Number) }],
       at: expect.any(Number),
+      only: null,
+      queues: [{ queue: "default", queued: 1 }],
+      consumers: [],
+      throughput: Object.fromEntries(["last1m", "last5m", "last60m"].map((k) => [k, { done: 0, failed: 0, retried: 0 }])),
+      oldestReady: { id: expect.any(String), name: "add", waitMs: expect.any(Number), exact: true },
     });
     expect(s.periodic[0].nextRun).toBeGreaterThan(s.at);
     const r = await huey("status", "tasks.ts");

@@ -220,7 +220,7 @@ describe("planOutcome", () => {
     });
     const stage = readMessage(plan.batch.enqueue![0]!.payload);
     expect(stage).toEqual({
-      v: 1, id: "on-error-1", name: "report", args: [boom], priority: 9, retries: 2, retryDelay: 100, attempt: 1,
+      v: 1, id: "on-error-1", name: "report", at: NOW, args: [boom], priority: 9, retries: 2, retryDelay: 100, attempt: 1,
       backoff: 3, jitter: 0.25, maxDelay: 5_000,
     });
     expect(plan.signals).toEqual(["error"]);
@@ -439,7 +439,7 @@ describe("execute", () => {
     expect(next.eta).toBe(NOW + 30);
     const stage = readMessage(next.payload);
     expect(stage).toEqual({
-      v: 1, id: "stage-2", name: "store", args: [7, "x"], priority: 4, retries: 2, retryDelay: 200, attempt: 1,
+      v: 1, id: "stage-2", name: "store", at: NOW + 30, args: [7, "x"], priority: 4, retries: 2, retryDelay: 200, attempt: 1,
       backoff: 4, jitter: 0.1, maxDelay: 10_000, expires: NOW + 60_000,
     });
     // Its retries come 200 and then 800 ms after its failures (they came 200 and 200 apart when backoff was lost).

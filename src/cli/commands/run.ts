@@ -4,7 +4,8 @@ import { ConfigurationError } from "../../errors";
 import type { LogLevel } from "../../consumer/options";
 import type { Duration } from "../../_time";
 import { CliUsageError } from "../errors";
-import { durationFlag, wholeFlag } from "../args";
+import { durationFlag, positionals, wholeFlag } from "../args";
+import { DEFAULT_METRICS_ADDR } from "../../observe/metrics-server";
 
 export const runArgs = {
   file: { type: "positional", description: "the tasks file (exports a Huey instance)", required: true, valueHint: "tasks.ts" },
@@ -23,6 +24,12 @@ export const runArgs = {
   "log-format": { type: "string", description: "log lines as text or json (default text) [HUEY_LOG_FORMAT]", valueHint: "text|json" },
   verbose: { type: "boolean", alias: "v", description: "log debug lines, with stacks of failed tasks [HUEY_VERBOSE=1]" },
   quiet: { type: "boolean", alias: "q", description: "log warnings and errors only, not one line per task [HUEY_QUIET=1]" },
+  metrics: {
+    type: "boolean",
+    description: "serve Prometheus metrics at http://ADDR/metrics (--metrics, --metrics 0.0.0.0:9464 or --metrics=ADDR; default 127.0.0.1:9464; port 0 picks a free one) [HUEY_METRICS=ADDR]",
+  },
+  "metrics-token": { type: "string", description: "bearer token /metrics requires; needed for an address other than loopback [HUEY_METRICS_TOKEN]", valueHint: "TOKEN" },
+  heartbeat: { type: "string", description: "how often this consumer writes its heartbeat and statistics for huey status (default 5s) [HUEY_HEARTBEAT]", valueHint: "5s" },
   "no-env-file": {
     type: "boolean",
     description: "do not load .env, .env.<NODE_ENV> and .env.local from the tasks file's folder (loaded by default, as bun does; set variables win) [HUEY_NO_ENV_FILE=1]",
@@ -46,6 +53,26 @@ function pickBool(flag: boolean | undefined, envName: string): boolean {
   throw new CliUsageError(`${envName} must be 1 or 0 (true/false), got "${v}"`, "run");
 }
 
+/** The argument after --metrics when it reads as HOST:PORT (the value is optional). */
+function metricsValue(rawArgs: string[]): string | undefined {
+  const i = rawArgs.indexOf("--metrics");
+  const next = i >= 0 ? rawArgs[i + 1] : undefined;
+  return next !== undefined && /^(\[[0-9a-fA-F:.]*\]|[A-Za-z0-9.-]+):\d+$/.test(next) ? next : undefined;
+}
+
+/** --metrics [ADDR] (or --metrics=ADDR, or HUEY_METRICS=ADDR) and its token; {} when off. */
+function metricsOptions(rawArgs: string[], flag: boolean, tokenArg: unknown): { metrics?: string; metricsToken?: string } {
+  const inline = rawArgs.find((r) => r.startsWith("--metrics="))?.slice("--metrics=".length);
+  const given = inline ?? metricsValue(rawArgs);
+  const addr = given ?? (flag ? DEFAULT_METRICS_ADDR : pick(undefined, "HUEY_METRICS").value);
+  const token = pick(tokenArg, "HUEY_METRICS_TOKEN").value;
+  if (addr === undefined) {
+    if (tokenArg !== undefined) throw new CliUsageError("--metrics-token needs --metrics", "run");
+    return {};
+  }
+  return token === undefined ? { metrics: addr } : { metrics: addr, metricsToken: token };
+}
+
 export const runCommand = defineCommand({
   meta: {
     name: "run",
@@ -53,16 +80,18 @@ export const runCommand = defineCommand({
       "Run the consumer for a tasks file until SIGINT/SIGTERM (SIGHUP reloads the file, SIGUSR1 reopens --logfile).\nEach flag has the environment variable in [brackets]; a flag wins over it. Durations need a unit (5s, 500ms, 2m).\n\nExamples:\n  huey run tasks.ts -w 4\n  huey run tasks.ts -w 2 --concurrency 20 --logfile /var/log/huey.log",
   },
   args: runArgs,
-  async run({ args }) {
+  async run({ args, rawArgs }) {
     const { runConsumer } = await import("../../consumer/run");
     const api = (await import("../../index")) as unknown as Record<string, unknown>;
     const a = args as Record<string, unknown>;
     // citty reads --no-X as X=false and -n as no-X=true.
+    // `--metrics ADDR tasks.ts`: citty took the address for FILE.
+    const file = args.file === metricsValue(rawArgs) ? (positionals(rawArgs, runArgs).slice(1)[0] ?? args.file) : args.file;
     const off = (name: string) => (a[`no-${name}`] === true || a[name] === false ? true : undefined);
     // .env first (as bun loads it before the program), so it may set HUEY_* too; variables already set win.
     if (!pickBool(off("env-file"), "HUEY_NO_ENV_FILE")) {
       const { loadEnvFiles } = await import("../../consumer/env-files");
-      loadEnvFiles(dirname(resolve(args.file)));
+      loadEnvFiles(dirname(resolve(file)));
     }
     const verbose = pickBool(args.verbose, "HUEY_VERBOSE");
     const quiet = pickBool(args.quiet, "HUEY_QUIET");
@@ -83,7 +112,7 @@ export const runCommand = defineCommand({
     };
     let consumer;
     try {
-      consumer = await runConsumer(args.file, {
+      consumer = await runConsumer(file, {
         workers: whole("workers", "HUEY_WORKERS", 1),
         concurrency: whole("concurrency", "HUEY_CONCURRENCY", 1),
         prefetch: whole("prefetch", "HUEY_PREFETCH", 0),
@@ -99,6 +128,8 @@ export const runCommand = defineCommand({
         logLevel,
         logFormat,
         api,
+        heartbeat: duration("heartbeat", "HUEY_HEARTBEAT"),
+        ...metricsOptions(rawArgs, a.metrics === true || rawArgs.some((r) => r.startsWith("--metrics=")), a["metrics-token"]),
       });
     } catch (err) {
       // Option values given on the command line are usage errors.

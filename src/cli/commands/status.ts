@@ -3,7 +3,9 @@ import type { Huey } from "../../huey";
 import { durationFlag } from "../args";
 import { commonArgs, extraPositionals, fileArg, withHuey } from "../_context";
 import { storageWhere } from "../../consumer/maintenance";
-import { CliUsageError } from "../errors";
+import { CliError, CliUsageError } from "../errors";
+import { checkHealth, type HealthLimits } from "../../observe/check";
+import { checkLimits, liveSnapshot, renderLive, type LiveSnapshot } from "./_status-live";
 import { formatDuration, formatWhen, inert, jsonText, out, raw, style, table } from "../_output";
 
 const args = {
@@ -12,11 +14,22 @@ const args = {
     type: "boolean",
     description: "refresh every INTERVAL (default 2s; --watch 5s or --watch=5s) until Ctrl-C; redraws in place on a terminal",
   },
+  queue: { type: "string", description: "counts (queued, running, scheduled, oldest wait) of this named queue only", valueHint: "NAME" },
+  check: {
+    type: "boolean",
+    description: "health check for scripts and probes: exit 0 when healthy, else 1 with one line saying why (no live consumer, or a limit below passed)",
+  },
+  "max-wait": { type: "string", description: "with --check: unhealthy when the oldest ready task has waited longer than this", valueHint: "5m" },
+  "max-failed-rate": { type: "string", description: "with --check: unhealthy when failed/(done+failed) over the last 5 minutes is above R (0..1)", valueHint: "R" },
   ...commonArgs,
 } as const;
 
-export interface StatusSnapshot {
+export interface StatusSnapshot extends LiveSnapshot {
   queue: string;
+  /** The named queue the counts are of (--queue), or null for every queue. */
+  only: string | null;
+  /** Ready tasks per named queue the tasks file uses (with --queue: that one). */
+  queues: { queue: string; queued: number }[];
   storage: string;
   /** Where the data is: the absolute SQLite path, or the server URL (password hidden); null when unknown. */
   database: string | null;
@@ -39,7 +52,9 @@ export default defineCommand({
       "Show the queue at a glance: queued, running (leased), scheduled, failed (dead letters) and stored results, locks held, periodic tasks with their next run.\n\n" +
       "Examples:\n" +
       "  huey status tasks.ts\n" +
-      "  huey status tasks.ts --watch 1s",
+      "  huey status tasks.ts --watch 1s\n" +
+      "  huey status tasks.ts --queue emails\n" +
+      "  huey status tasks.ts --check --max-wait 5m --max-failed-rate 0.05",
   },
   args,
   async run({ args: a, rawArgs }) {
@@ -47,27 +62,50 @@ export default defineCommand({
     const inline = rawArgs.find((r) => r.startsWith("--watch="))?.slice("--watch=".length);
     const interval = a.watch ? durationFlag(inline ?? extra[0] ?? "2s", "--watch") : undefined;
     if (interval !== undefined && interval < 100) throw new CliUsageError("--watch interval must be 100ms or more", "status");
+    const limits = checkLimits(a);
+    const lane = a.queue;
+    if (lane !== undefined && !/^[A-Za-z0-9_.:-]{1,100}$/.test(lane)) throw new CliUsageError(`--queue must be a queue name (letters, digits, _ . : -), got "${inert(lane)}"`, "status");
+    if (limits) return check(a.file, a.instance, limits, a.json === true);
     await withHuey(a.file, a.instance, async (huey) => {
       if (interval === undefined) {
-        const s = await snapshot(huey);
+        const s = await snapshot(huey, lane);
         return a.json ? out(jsonText(s, 2)) : out(render(s));
       }
-      await watch(huey, interval, a.json === true);
+      await watch(huey, interval, a.json === true, lane);
     });
   },
 });
 
-export async function snapshot(huey: Huey): Promise<StatusSnapshot> {
-  const [queued, running, scheduled, results, failed, locks] = await Promise.all([
-    huey.pendingCount(),
-    huey.storage.leasedCount(),
-    huey.scheduledCount(),
+/** --check: "healthy" (exit 0), or the reason as the error line (exit 1, --json code "unhealthy"). */
+async function check(file: string, instance: string | undefined, limits: HealthLimits, json: boolean): Promise<void> {
+  try {
+    await withHuey(file, instance, async (huey) => {
+      const v = await checkHealth(huey.storage, Date.now(), limits);
+      if (!v.ok) throw new CliError(v.reason, undefined, "unhealthy");
+      out(json ? jsonText({ healthy: true }) : "healthy");
+    });
+  } catch (err) {
+    // No database yet: nothing ever ran, so no consumer is live either.
+    if (err instanceof CliError && err.kind === "no_database") throw new CliError(`no live consumer: ${err.message}`, undefined, "unhealthy");
+    throw err;
+  }
+}
+
+export async function snapshot(huey: Huey, lane?: string): Promise<StatusSnapshot> {
+  const st = huey.storage;
+  const lanes = lane !== undefined ? [lane] : huey.queues();
+  const [queued, running, scheduled, results, failed, locks, perLane] = await Promise.all([
+    lane !== undefined ? st.pendingCount(lane) : huey.pendingCount(),
+    st.leasedCount(lane),
+    lane !== undefined ? st.scheduledCount(lane) : huey.scheduledCount(),
     huey.resultCount(),
     huey.failedCount(),
     huey.locks(),
+    Promise.all(lanes.map((q) => st.pendingCount(q))),
   ]);
   const paused = await huey.paused();
   const at = Date.now();
+  const live = await liveSnapshot(st, at, lane);
   return {
     queue: huey.name,
     storage: huey.storage.kind,
@@ -81,6 +119,9 @@ export async function snapshot(huey: Huey): Promise<StatusSnapshot> {
     paused,
     periodic: huey.periodicTasks(at),
     at,
+    only: lane ?? null,
+    queues: lanes.map((q, i) => ({ queue: q, queued: perLane[i]! })),
+    ...live,
   };
 }
 
@@ -88,7 +129,7 @@ function render(s: StatusSnapshot): string {
   const n = (v: number, colour?: (x: string) => string) => (v > 0 && colour ? colour(String(v)) : String(v));
   const failed = n(s.failed, style.red);
   const parts = [
-    `${style.bold(`queue "${inert(s.queue)}"`)} ${style.dim(`(${s.storage})`)}`,
+    `${style.bold(`queue "${inert(s.queue)}"`)} ${style.dim(`(${s.storage})`)}${s.only !== null ? ` ${style.dim(`counts of queue "${inert(s.only)}"`)}` : ""}`,
     ...(s.database ? [`  ${style.dim("database")} ${inert(s.database)}`] : []),
     table(
       ["", ""],
@@ -106,6 +147,10 @@ function render(s: StatusSnapshot): string {
       .map((l) => `  ${l}`)
       .join("\n"),
   ];
+  if (s.only === null && s.queues.length > 1) {
+    parts.push("", style.bold("queues"), indent(table(["QUEUE", "QUEUED"], s.queues.map((q) => [inert(q.queue), String(q.queued)]), { right: [1] })));
+  }
+  parts.push(...renderLive(s, s.at));
   if (s.locks.length > 0) {
     parts.push("", style.bold("locks"), indent(table(["KEY", "OWNER", "EXPIRES IN"], s.locks.map((l) => [inert(l.key), inert(l.owner), formatDuration(Math.max(0, l.until - s.at))]))));
   } else {
@@ -140,7 +185,7 @@ function indent(s: string): string {
  * Refresh until SIGINT/SIGTERM (exit 0). On a terminal: clear and redraw in place. Piped: one
  * snapshot after the other (with --json, one JSON object per line).
  */
-async function watch(huey: Huey, interval: number, json: boolean): Promise<void> {
+async function watch(huey: Huey, interval: number, json: boolean, lane?: string): Promise<void> {
   const tty = !!process.stdout.isTTY && !json;
   let stop = false;
   let wake: (() => void) | null = null;
@@ -152,7 +197,7 @@ async function watch(huey: Huey, interval: number, json: boolean): Promise<void>
   process.on("SIGTERM", onSignal);
   try {
     while (!stop) {
-      const s = await snapshot(huey);
+      const s = await snapshot(huey, lane);
       if (json) raw("stdout", `${jsonText(s)}\n`);
       else if (tty) {
         const footer = style.dim(`every ${formatDuration(interval)}, ${new Date(s.at).toISOString()}; Ctrl-C to exit`);
