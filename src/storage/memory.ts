@@ -4,7 +4,7 @@ import { compareCodePoints } from "./_prefix";
 import { Waiters } from "./_waiters";
 import { dedupValue, parseDedupValue } from "./types";
 import type {
-  CommitBatch, CommitReport, DedupOutcome, FencedWrite, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem,
+  CommitBatch, CommitReport, DedupOutcome, FencedWrite, LeaseFilter, LeaseRef, LeasedItem, LocatedItem, LockInfo, PausedLane, QueueItem, ResultItem,
   ScheduledItem, Storage,
 } from "./types";
 import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
@@ -201,6 +201,17 @@ export class MemoryStorage implements Storage {
 
   async hasTask(id: string): Promise<boolean> {
     return this.#rows.has(id) || this.#schedule.has(id);
+  }
+
+  async locate(id: string): Promise<LocatedItem | null> {
+    const r = this.#rows.get(id);
+    if (r) {
+      const base = { id, name: r.name, priority: r.priority, payload: r.payload, lane: r.lane, leases: r.leases };
+      return r.leasedUntil === null ? { ...base, where: "ready" } : { ...base, where: "leased", leasedUntil: r.leasedUntil };
+    }
+    const s = this.#schedule.get(id);
+    if (!s) return null;
+    return { id, name: s.name, priority: s.priority, payload: s.payload, lane: s.lane ?? DEFAULT_LANE, leases: 0, where: "scheduled", eta: s.eta };
   }
 
   async countData(prefix: string): Promise<number> {

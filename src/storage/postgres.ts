@@ -5,6 +5,7 @@ import { groupCommit } from "./_postgres-commit";
 import { describePgError, PgConnection } from "./_postgres-connection";
 import { columns, leaseColumns, putData, putResults, type Row, tables, toItem, toLeased, toNumberOrNull } from "./_postgres-sql";
 import { PgWake } from "./_postgres-wake";
+import { pgLocate } from "./_postgres-locate";
 import type { Topic } from "./_wake";
 import type {
   CommitBatch, CommitReport, DedupOutcome, LeaseRef, LeasedItem, LockInfo, QueueItem, ResultItem, ScheduledItem, Storage,
@@ -256,6 +257,8 @@ export class PostgresStorage implements Storage {
       DELETE FROM ${t.kv} WHERE queue = ${this.queue} AND key = ${key}`);
     return r.count > 0;
   }
+
+  locate(id: string) { return pgLocate(this.#conn, this.queue, id); }
 
   async hasTask(id: string): Promise<boolean> {
     const [row] = await this.#conn.run("find task", ({ sql, t }) => sql`

@@ -4,6 +4,7 @@ import { ConfigurationError as LanesUnsupported } from "../errors";
 import { touches } from "./_fence";
 import { Connection, describeRedisError, openClient, redactUrl } from "./_redis-connection";
 import { type Arg, DATA_KEYS, evalScript, KEY_PARTS, type Script, SCRIPTS } from "./_redis-scripts";
+import { redisLocate } from "./_redis-locate";
 import { Waiters } from "./_waiters";
 import type { Topic } from "./_wake";
 import type {
@@ -200,6 +201,8 @@ export class RedisStorage implements Storage {
   async deleteData(key: string): Promise<boolean> {
     return (await this.#run(SCRIPTS.data, ["delete", key], "delete data")) === 1;
   }
+
+  locate(id: string) { return redisLocate((s, args, what) => this.#run(s, args, what), id); }
 
   async hasTask(id: string): Promise<boolean> {
     return (await this.#run(SCRIPTS.data, ["has_task", id], "find task")) === 1;
