@@ -26,6 +26,7 @@ export function buildMessage(name: string, o: ResolvedTaskOptions, args: unknown
     retries: s.retries !== undefined ? whole(name, "retries", s.retries, 0) : o.retries,
     retryDelay: s.retryDelay !== undefined ? toMs(s.retryDelay, `${where} retryDelay`) : o.retryDelay,
     attempt: 1,
+    at: now,
   };
   const queue = s.queue !== undefined ? checkQueueName(s.queue, `${where} queue`) : o.queue;
   if (queue !== "default") m.queue = queue;

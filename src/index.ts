@@ -15,6 +15,8 @@ export type { TaskDef, TaskOptions, ResolvedTaskOptions, ScheduleOptions, TaskCo
 export { Result, ResultGroup } from "./result";
 export type { GetOptions } from "./result";
 export type { DeadLetter } from "./message";
+export type { TaskState, TaskError } from "./task-state";
+export type { TaskLog, TaskLogLine, TaskEvent, TaskLogFn, TaskLogLevel } from "./task-log";
 export { Signature } from "./pipeline";
 export { crontab } from "./cron";
 export type { Schedule, ScheduleSpec, CrontabFields } from "./cron";
@@ -53,7 +55,7 @@ export { RedisStorage } from "./storage/redis";
 export { PostgresStorage } from "./storage/postgres";
 export type { PostgresStorageOptions } from "./storage/postgres";
 export type { RedisStorageOptions } from "./storage/redis";
-export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, CommitReport, FencedWrite, LockInfo } from "./storage/types";
+export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, CommitReport, FencedWrite, LockInfo, LocatedItem } from "./storage/types";
 
 // The consumer, for running it from your own code
 export { Consumer } from "./consumer/consumer";

@@ -22,6 +22,11 @@ export interface Message {
   retryDelay: number;
   /** 1 on the first run. */
   attempt: number;
+  /**
+   * Epoch ms when this attempt was stored: the enqueue (or schedule) of the call, a retry's commit.
+   * Absent in messages stored by versions before it (read their time from a UUIDv7 id, if it is one).
+   */
+  at?: number;
   /** Retry delay multiplier per attempt (exponential backoff); absent means 1. */
   backoff?: number;
   /** Fraction (0..1) by which a retry delay is randomised. */
@@ -71,6 +76,10 @@ export const KEYS = {
   rate: "rate:",
   chord: "chord:",
   chordPending: "chord-pending:",
+  /** A task's log and timeline, one record per attempt: `tasklog:<id>#<attempt, 4 digits>` (src/task-log.ts). */
+  taskLog: "tasklog:",
+  /** The expiry index of those records: `tasklog-exp:<expiry, 15 digits>:<record key>`. */
+  taskLogExpiry: "tasklog-exp:",
 } as const;
 
 export function newTaskId(): string {

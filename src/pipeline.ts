@@ -215,6 +215,7 @@ export function stageMessage(spec: StageSpec, first: unknown, prev: Message, tas
     retries: o.retries,
     retryDelay: o.retryDelay,
     attempt: 1,
+    at: now,
   };
   if (o.queue !== undefined && o.queue !== "default") m.queue = o.queue;
   if (o.retryBackoff !== undefined && o.retryBackoff !== 1) m.backoff = o.retryBackoff;

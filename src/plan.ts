@@ -175,7 +175,7 @@ function finishedKeys(m: Message): string[] {
 
 /** Store the task's next attempt: `signals` (what happened to this one) then "retrying". */
 function retry(m: Message, ack: LeaseRef[], now: number, delay: number, signals: SignalName[]): Plan {
-  const next: Message = { ...m, retries: Math.max(0, m.retries - 1), attempt: m.attempt + 1 };
+  const next: Message = { ...m, retries: Math.max(0, m.retries - 1), attempt: m.attempt + 1, at: now };
   const item = toQueueItem(next, Number.MAX_SAFE_INTEGER);
   // A long backoff (retryDelay x retryBackoff^attempt) can pass what a Date holds: stop there.
   const eta = Math.min(now + delay, MAX_DATE_MS);

@@ -5,6 +5,7 @@ import type { Huey } from "../huey";
 import { internalsOf } from "../_internals";
 import type { PeriodicDef } from "../periodic";
 import { GroupCommitter } from "./committer";
+import { consumerId } from "./identity";
 import { Engine } from "./engine";
 import { Logger } from "./logger";
 import { Maintenance, MAX_IDLE_MS, storageWhere } from "./maintenance";
@@ -73,9 +74,9 @@ export class Consumer {
       keepFailed: huey.options.failedRetention !== null,
       completeChord: (c: Parameters<typeof hi.completeChord>[0]) => hi.completeChord(c),
     };
-    this.engine = new Engine(host, { lease: o.lease, maxLeases: o.maxLeases, unknownTaskDelay: o.unknownTaskDelay, timeout: o.timeout, queues: o.queues }, this.log);
+    this.engine = new Engine(host, { lease: o.lease, maxLeases: o.maxLeases, unknownTaskDelay: o.unknownTaskDelay, timeout: o.timeout, queues: o.queues, consumerId: consumerId() }, this.log);
     this.pool = new WorkerPool(
-      { ...setup, workers: o.workers, concurrency: o.concurrency, prefetch: o.prefetch, maxPayloadSize: huey.options.maxPayloadSize, timeout: o.timeout, timeoutGrace: o.timeoutGrace, maxTasks: o.maxTasks },
+      { ...setup, workers: o.workers, concurrency: o.concurrency, prefetch: o.prefetch, maxPayloadSize: huey.options.maxPayloadSize, timeout: o.timeout, timeoutGrace: o.timeoutGrace, maxTasks: o.maxTasks, runInfo: this.log.enabled("info") },
       this.engine,
     );
     this.engine.pool = this.pool;

@@ -3,6 +3,7 @@
 // pending chords, drop old dead letters and expired entries, promote due scheduled tasks, enqueue periodic
 // ticks, and check that the storage is still the one we opened.
 import { KEYS, type DeadLetter } from "../message";
+import { purgeTaskLogs } from "../task-log";
 import { PeriodicScheduler, type PeriodicDef } from "../periodic";
 import type { ChordSpec } from "../pipeline";
 import type { Storage } from "../storage/types";
@@ -87,16 +88,27 @@ export class Maintenance {
   }
 
   /**
-   * One retention round: old dead letters, then expired results, counters and locks in batches of
+   * One retention round: old dead letters, then expired results, counters and locks, then expired
+   * task-log records (src/task-log.ts), in batches of
    * PURGE_BATCH, at most PURGE_ROUNDS of them. `more`: it stopped with entries possibly left.
    */
   async retain(now: number): Promise<{ purged: number; more: boolean }> {
     await this.dropOldDeadLetters(now);
     let purged = 0;
+    let more = true;
     for (let round = 0; round < PURGE_ROUNDS; round++) {
       const n = await this.h.storage.purgeExpired(now, PURGE_BATCH);
       purged += n;
-      if (n < PURGE_BATCH) return { purged, more: false };
+      if (n < PURGE_BATCH) {
+        more = false;
+        break;
+      }
+    }
+    // Task-log records (key-value data, which has no expiry of its own): by their expiry index, 2 keys each.
+    for (let round = 0; round < PURGE_ROUNDS; round++) {
+      const n = await purgeTaskLogs(this.h.storage, now, PURGE_BATCH / 2);
+      purged += n;
+      if (n < PURGE_BATCH / 2) return { purged, more };
     }
     return { purged, more: true };
   }

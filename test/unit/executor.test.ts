@@ -54,7 +54,7 @@ describe("planOutcome", () => {
   test("error with retries left: scheduled at now + retryDelay, retries - 1, attempt + 1; signals error, retrying, then scheduled", () => {
     const m = message({ retries: 2, retryDelay: 1_000 });
     const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true });
-    const next = { ...m, retries: 1, attempt: 2 };
+    const next = { ...m, retries: 1, attempt: 2, at: NOW };
     const item = toQueueItem(next, 1 << 20);
     expect(writes(plan)).toEqual({
       batch: { ack: ack(m), schedule: [{ ...item, eta: NOW + 1_000 }] },
@@ -68,7 +68,7 @@ describe("planOutcome", () => {
   test("error with retries left and no delay: enqueued again at once (signal enqueued, as Huey's requeue)", () => {
     const m = message({ retries: 1 });
     const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true });
-    const item = toQueueItem({ ...m, retries: 0, attempt: 2 }, 1 << 20);
+    const item = toQueueItem({ ...m, retries: 0, attempt: 2, at: NOW }, 1 << 20);
     expect(writes(plan)).toEqual({
       batch: { ack: ack(m), enqueue: [item] },
       signals: ["error", "retrying"],
@@ -112,7 +112,7 @@ describe("planOutcome", () => {
     const m = message({ retries, retryDelay: 500 });
     const outcome: Outcome = { kind: "retry", error: serializeError(new RetryTask()) };
     const plan = planOutcome(lease(m), outcome, NOW, { keepFailed: true });
-    const item = toQueueItem({ ...m, retries, attempt: 2 }, 1 << 20);
+    const item = toQueueItem({ ...m, retries, attempt: 2, at: NOW }, 1 << 20);
     // Not an error: no "error" signal (Huey emits none for RetryTask either).
     expect(writes(plan)).toEqual({
       batch: { ack: ack(m), schedule: [{ ...item, eta: NOW + 500 }] },
@@ -220,7 +220,7 @@ describe("planOutcome", () => {
     });
     const stage = readMessage(plan.batch.enqueue![0]!.payload);
     expect(stage).toEqual({
-      v: 1, id: "on-error-1", name: "report", args: [boom], priority: 9, retries: 2, retryDelay: 100, attempt: 1,
+      v: 1, id: "on-error-1", name: "report", args: [boom], priority: 9, retries: 2, retryDelay: 100, attempt: 1, at: NOW,
       backoff: 3, jitter: 0.25, maxDelay: 5_000,
     });
     expect(plan.signals).toEqual(["error"]);
@@ -255,7 +255,7 @@ describe("planLocked: a run that found its task's lock held", () => {
   test("with retries left: retried like a failed run, with the task's retry delay and backoff (as in Huey); signals locked, retrying, scheduled", () => {
     const m = message({ retries: 2, retryDelay: 100, backoff: 4, attempt: 2 });
     const plan = planLocked(locked(m), "k", null, NOW);
-    const item = toQueueItem({ ...m, retries: 1, attempt: 3 }, 1 << 20);
+    const item = toQueueItem({ ...m, retries: 1, attempt: 3, at: NOW }, 1 << 20);
     expect(writes(plan)).toEqual({
       batch: { ack: ack(m), schedule: [{ ...item, eta: NOW + 400 }] },
       signals: ["locked", "retrying"],
@@ -439,7 +439,7 @@ describe("execute", () => {
     expect(next.eta).toBe(NOW + 30);
     const stage = readMessage(next.payload);
     expect(stage).toEqual({
-      v: 1, id: "stage-2", name: "store", args: [7, "x"], priority: 4, retries: 2, retryDelay: 200, attempt: 1,
+      v: 1, id: "stage-2", name: "store", args: [7, "x"], priority: 4, retries: 2, retryDelay: 200, attempt: 1, at: NOW,
       backoff: 4, jitter: 0.1, maxDelay: 10_000, expires: NOW + 60_000,
     });
     // Its retries come 200 and then 800 ms after its failures (they came 200 and 200 apart when backoff was lost).

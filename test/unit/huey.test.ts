@@ -97,7 +97,7 @@ describe("enqueueing", () => {
     const [item] = await huey.storage.listPending(10);
     expect(item).toMatchObject({ id: r.id, name: "send", priority: 7, leased: false });
     expect(readMessage(item!.payload)).toEqual({
-      v: 1, id: r.id, name: "send", args: ["a@b.c"], priority: 7, retries: 2, retryDelay: 1_000, attempt: 1,
+      v: 1, id: r.id, name: "send", args: ["a@b.c"], priority: 7, retries: 2, retryDelay: 1_000, attempt: 1, at: expect.any(Number),
     });
     expect(await r.get()).toBeUndefined();
   });
