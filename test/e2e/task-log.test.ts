@@ -28,11 +28,11 @@ test("huey result: running (attempt, progress) while the task runs, then done wi
   const consumer = await spawnHuey(["run", "tasks.ts", "-w", "1"], { cwd: dir, env });
   try {
     // Running, and its progress written: both come from the consumer, so wait for them.
-    const running = await waitFor(async () => {
+    const running = (await waitFor(async () => {
       const r = await runHuey(["result", "tasks.ts", id, "--json"], { cwd: dir, env });
       const err = r.stdout ? JSON.parse(r.stdout).error : null;
       return err?.state?.state === "running" && err.state.progress === 0.5 ? { r, err } : null;
-    }, "huey result to say the task is running with its progress");
+    }, "huey result to say the task is running with its progress"))!;
     expect(running.r.code).toBe(1);
     expect(running.err).toMatchObject({ code: "not_finished", state: { attempt: 1, retries: 0, leases: 1 } });
     const text = await runHuey(["result", "tasks.ts", id], { cwd: dir, env });
@@ -40,10 +40,10 @@ test("huey result: running (attempt, progress) while the task runs, then done wi
     expect(text.stderr).toStartWith(`huey: task ${id} has not finished: it is running (attempt 1/1`);
 
     writeFileSync(gate, "");
-    const done = await waitFor(async () => {
+    const done = (await waitFor(async () => {
       const r = await runHuey(["result", "tasks.ts", id, "--log"], { cwd: dir, env });
       return r.code === 0 ? r : null;
-    }, "the task to finish");
+    }, "the task to finish"))!;
     const out = done.stdout.split("\n");
     expect(out[0]).toBe('"done"');
     expect(done.stdout).toMatch(/\] step 1 \{ of: 2 \}\n/);
