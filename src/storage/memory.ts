@@ -1,6 +1,7 @@
 import { DuplicateIdError } from "../errors";
 import { activePauses, lanesToServe, shareLease } from "./_lanes";
 import { compareCodePoints } from "./_prefix";
+import { locateRow } from "./_locate";
 import { Waiters } from "./_waiters";
 import { dedupValue, parseDedupValue } from "./types";
 import type {
@@ -205,13 +206,7 @@ export class MemoryStorage implements Storage {
 
   async locate(id: string): Promise<LocatedItem | null> {
     const r = this.#rows.get(id);
-    if (r) {
-      const base = { id, name: r.name, priority: r.priority, payload: r.payload, lane: r.lane, leases: r.leases };
-      return r.leasedUntil === null ? { ...base, where: "ready" } : { ...base, where: "leased", leasedUntil: r.leasedUntil };
-    }
-    const s = this.#schedule.get(id);
-    if (!s) return null;
-    return { id, name: s.name, priority: s.priority, payload: s.payload, lane: s.lane ?? DEFAULT_LANE, leases: 0, where: "scheduled", eta: s.eta };
+    return locateRow(id, r && { ...r, leased_until: r.leasedUntil }, this.#schedule.get(id));
   }
 
   async countData(prefix: string): Promise<number> {
