@@ -6,6 +6,7 @@ import { stageMessage, type ChordSpec, type StageTaskOptions } from "./pipeline"
 import type { QueueItem, ScheduledItem } from "./storage/types";
 import type { TaskInfo } from "./signals";
 import type { TaskContext } from "./task";
+import { logFn, type LogCollector } from "./task-log";
 
 /** What running a task once came to, before any effect on storage. */
 export type Outcome =
@@ -51,11 +52,14 @@ export interface ExecuteOptions {
   /** The fencing token of the lock the task runs under (its `lock` option), for context tasks. */
   lockFence?: number | null;
   onProgress?: (value: unknown) => void;
+  /** Where a context task's ctx.log() lines go (bounded); without it they go nowhere. */
+  log?: LogCollector;
   /** Called once the message is decoded (workers use it to learn a task's id and info). */
   onStart?: (m: Message) => void;
 }
 
 const NEVER = new AbortController().signal;
+const NO_LOG = logFn(() => {});
 
 /**
  * Run one message's task once and classify what happened. Never throws: a task error, a result
@@ -95,6 +99,7 @@ export async function execute(payload: string, o: ExecuteOptions): Promise<Outco
         signal: o.signal ?? NEVER,
         lockFence: o.lockFence ?? null,
         progress: (v) => o.onProgress?.(v),
+        log: o.log ? logFn((level, args) => o.log!.add(level, args)) : NO_LOG,
       };
       value = await task.fn(ctx, ...m.args);
     } else {

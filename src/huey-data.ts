@@ -9,6 +9,8 @@ import { decode, encode } from "./serializer";
 import type { TaskInfo } from "./signals";
 import { DEFAULT_LANE, type LockInfo, type QueueItem, type Storage } from "./storage/types";
 import { toEpochMs, type Duration } from "./_time";
+import { taskLog, taskState, type TaskState } from "./task-state";
+import type { TaskLog } from "./task-log";
 
 export interface PendingTask extends TaskInfo {
   /** The named queue (the task option `queue`). */
@@ -169,6 +171,18 @@ export abstract class HueyData implements ResultOwner {
   /** Remove every task, schedule entry, result, dead letter, lock and key of this queue. */
   flush(): Promise<void> {
     return this.storage.flush();
+  }
+
+  // ------------------------------------------------------------------ state and log by id
+
+  /** Where task `id` is in its life: queued, scheduled, running, done, failed, canceled, revoked, expired or unknown (see TaskState). */
+  state(id: string, options: { now?: number } = {}): Promise<TaskState> {
+    return taskState(this, id, options.now ?? Date.now());
+  }
+
+  /** The lines task `id` wrote with ctx.log() and the timeline of its signals, every attempt, oldest first. */
+  taskLog(id: string): Promise<TaskLog> {
+    return taskLog(this.storage, id);
   }
 
   // ------------------------------------------------------------------ dead letters

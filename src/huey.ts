@@ -12,6 +12,7 @@ import { Signals, type SignalHandler, type SignalName, type TaskInfo } from "./s
 import { MemoryStorage } from "./storage/memory";
 import type { AnyTaskDef, BulkOptions, KnownOptions, ParamsAfterFirst, ResolvedTaskOptions, ScheduleOptions, TaskContext, TaskDef, TaskOptions, TaskTaking } from "./task";
 import { checkLockKey, resolveTaskOptions } from "./task-options";
+import { consoleLog } from "./task-log";
 import { setInternals, type Registered, type Registry } from "./_internals";
 import { toMs, type Duration } from "./_time";
 import { resolveHueyOptions, type HueyOptions, type ResolvedHueyOptions } from "./options";
@@ -357,7 +358,7 @@ export class Huey extends HueyData {
 
 /** The context of a task run in place by callLocal(): not queued, never aborted. */
 function localContext(name: string): TaskContext {
-  return { id: newTaskId(), name, retries: 0, attempt: 1, signal: new AbortController().signal, progress: () => {}, lockFence: null };
+  return { id: newTaskId(), name, retries: 0, attempt: 1, signal: new AbortController().signal, progress: () => {}, log: consoleLog, lockFence: null };
 }
 
 function addHook<F>(list: F[], fn: F): () => void {

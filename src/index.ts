@@ -16,6 +16,8 @@ export { Result, ResultGroup } from "./result";
 export type { GetOptions } from "./result";
 export type { DeadLetter } from "./message";
 export type { FailedTask } from "./dead-letters";
+export type { TaskState, TaskError } from "./task-state";
+export type { TaskLog, TaskLogLine, TaskEvent, TaskLogFn, TaskLogLevel } from "./task-log";
 export { Signature } from "./pipeline";
 export { crontab } from "./cron";
 export type { Schedule, ScheduleSpec, CrontabFields } from "./cron";
@@ -54,7 +56,7 @@ export { RedisStorage } from "./storage/redis";
 export { PostgresStorage } from "./storage/postgres";
 export type { PostgresStorageOptions } from "./storage/postgres";
 export type { RedisStorageOptions } from "./storage/redis";
-export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, CommitReport, FencedWrite, LockInfo } from "./storage/types";
+export type { Storage, QueueItem, ScheduledItem, LeasedItem, LeaseRef, ResultItem, CommitBatch, CommitReport, FencedWrite, LockInfo, LocatedItem } from "./storage/types";
 
 // The consumer, for running it from your own code
 export { Consumer } from "./consumer/consumer";

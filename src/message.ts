@@ -77,6 +77,10 @@ export const KEYS = {
   rate: "rate:",
   chord: "chord:",
   chordPending: "chord-pending:",
+  /** A task's log and timeline, one record per attempt: `tasklog:<id>#<attempt, 4 digits>` (src/task-log.ts). */
+  taskLog: "tasklog:",
+  /** The expiry index of those records: `tasklog-exp:<expiry, 15 digits>:<record key>`. */
+  taskLogExpiry: "tasklog-exp:",
 } as const;
 
 /**

@@ -2,6 +2,7 @@ import type { Huey } from "./huey";
 import type { Signature } from "./pipeline";
 import type { Result, ResultGroup } from "./result";
 import type { Duration } from "./_time";
+import type { TaskLogFn } from "./task-log";
 
 /** What a task learns of its own run when registered with `{ context: true }`. */
 export interface TaskContext {
@@ -15,6 +16,13 @@ export interface TaskContext {
   signal: AbortSignal;
   /** Record progress (any JSON value, typically 0..1 or a count); read it with `result.progress()`. */
   progress(value: unknown): void;
+  /**
+   * Keep a line with the task, formatted as console.log formats its arguments: `ctx.log("sent", n)`,
+   * `ctx.log.warn(...)`, `.error`, `.info`, `.debug`. At most 100 lines of 2,000 characters per run
+   * (the rest are counted as dropped), written with the run's outcome and kept as long as its result;
+   * read them with `huey.taskLog(id)` or `huey result FILE ID --log`. Under callLocal() they go to the console.
+   */
+  log: TaskLogFn;
   /**
    * For a task with a `lock`: the lock's fencing token, a number that grows with every acquisition of
    * the key. Send it with writes elsewhere so they can refuse a token older than one already seen (a

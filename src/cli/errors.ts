@@ -15,7 +15,8 @@ export class CliUsageError extends Error {
 export class CliError extends Error {
   override readonly name = "CliError";
   readonly code = "HUEY_CLI_ERROR";
-  constructor(message: string, readonly detail?: string, readonly kind: string = "error") {
+  /** `extra`: more fields of the `--json` error object (`huey result`: the task's `state`). */
+  constructor(message: string, readonly detail?: string, readonly kind: string = "error", readonly extra?: Record<string, unknown>) {
     super(message);
   }
 }

@@ -94,7 +94,7 @@ async function dispatch(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     const failure = describe(err, verbose);
-    if (json) raw("stdout", `${jsonText({ error: { code: failure.code, message: failure.message } })}\n`);
+    if (json) raw("stdout", `${jsonText({ error: { code: failure.code, message: failure.message, ...(err instanceof CliError && err.extra) } })}\n`);
     write("stderr", failure.text);
     return failure.exit;
   }

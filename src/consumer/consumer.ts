@@ -11,7 +11,7 @@ import { Maintenance, MAX_IDLE_MS, storageWhere } from "./maintenance";
 import { VERSION } from "../_version";
 import { resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from "./options";
 import { WorkerPool } from "./worker-pool";
-import { Heartbeat } from "../observe/heartbeat";
+import { Heartbeat, newConsumerId } from "../observe/heartbeat";
 
 /** How long to wait after the poller failed (database locked, server gone) before trying again. */
 const POLL_RETRY_MS = 1_000;
@@ -78,9 +78,11 @@ export class Consumer {
       keepFailed: huey.options.failedRetention !== null,
       completeChord: (c: Parameters<typeof hi.completeChord>[0]) => hi.completeChord(c),
     };
-    this.engine = new Engine(host, { lease: o.lease, maxLeases: o.maxLeases, unknownTaskDelay: o.unknownTaskDelay, timeout: o.timeout, queues: o.queues }, this.log);
+    // One id for this consumer in its log lines, its heartbeat and what `huey.state()` says runs where.
+    const id = newConsumerId();
+    this.engine = new Engine(host, { lease: o.lease, maxLeases: o.maxLeases, unknownTaskDelay: o.unknownTaskDelay, timeout: o.timeout, queues: o.queues, consumerId: id }, this.log);
     this.pool = new WorkerPool(
-      { ...setup, workers: o.workers, concurrency: o.concurrency, prefetch: o.prefetch, maxPayloadSize: huey.options.maxPayloadSize, timeout: o.timeout, timeoutGrace: o.timeoutGrace, maxTasks: o.maxTasks },
+      { ...setup, workers: o.workers, concurrency: o.concurrency, prefetch: o.prefetch, maxPayloadSize: huey.options.maxPayloadSize, timeout: o.timeout, timeoutGrace: o.timeoutGrace, maxTasks: o.maxTasks, runInfo: this.log.enabled("info") },
       this.engine,
     );
     this.engine.pool = this.pool;
@@ -114,6 +116,8 @@ export class Consumer {
         },
       },
       o.heartbeat,
+      Date.now(),
+      id,
     );
     // Only for bench/observe-overhead.ts, which compares drains with and without recording.
     if (process.env.HUEY_INTERNAL_NO_STATS === "1") this.heartbeat.stats.enabled = false;

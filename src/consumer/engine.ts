@@ -10,7 +10,8 @@ import type { SignalName, Signals, TaskInfo } from "../signals";
 import type { LeasedItem, Storage } from "../storage/types";
 import { admit, heldLocks, isRevokedNow, needsAdmission, readRevocations, unreadablePlan, type AdmissionRules } from "./admission";
 import type { Committer, PendingOutcome } from "./committer";
-import type { Pool, PoolListener } from "./pool";
+import type { Pool, PoolListener, RunInfo } from "./pool";
+import { addRecord } from "./task-record";
 import { timedOut } from "./pool";
 import { reportOutcome, type ReportSink } from "./report";
 
@@ -55,6 +56,8 @@ export interface EngineOptions {
   queues?: Readonly<Record<string, number | null>> | null;
   /** The clock outcomes are planned by (tests pass their own). @default Date.now */
   clock?: () => number;
+  /** This consumer's id, for its log lines (see newConsumerId in observe/heartbeat.ts). */
+  consumerId?: string;
 }
 
 export interface Log {
@@ -77,6 +80,11 @@ export interface InFlight extends LeasedItem {
   /** The concurrency slot it holds while it runs (a lock too, freed with the outcome). */
   slot?: { key: string; owner: string };
   hadProgress?: boolean;
+  /** When the pool said it started (the engine's clock), and on which Worker. */
+  startedAt?: number;
+  worker?: number;
+  /** What the thread that ran it said of the run (attempt, its ctx.log lines), when it said. */
+  run?: RunInfo;
 }
 
 export class Engine implements PoolListener {
@@ -96,7 +104,10 @@ export class Engine implements PoolListener {
   readonly #sink: ReportSink;
 
   constructor(readonly host: EngineHost, readonly o: EngineOptions, readonly log: Log) {
-    this.#sink = { log, stats: this.stats, signals: host.signals, immediate: o.immediate === true, emit: (sig, info, err) => this.#emit(sig, info, err) };
+    this.#sink = {
+      log, stats: this.stats, signals: host.signals, immediate: o.immediate === true, consumerId: o.consumerId,
+      emit: (sig, info, err) => this.#emit(sig, info, err),
+    };
   }
 
   /** Room in the pool for more tasks, and whether leasing a few is worth it now. */
@@ -205,14 +216,18 @@ export class Engine implements PoolListener {
 
   // ------------------------------------------------------------------ what the pool reports
 
-  started(id: string): void {
+  started(id: string, worker?: number): void {
     const t = this.inflight.get(id);
-    if (t && this.host.signals.has("executing")) this.#emit("executing", itemInfo(t));
+    if (!t) return;
+    t.startedAt = (this.o.clock ?? Date.now)();
+    if (worker !== undefined) t.worker = worker;
+    if (this.host.signals.has("executing")) this.#emit("executing", itemInfo(t));
   }
 
-  done(id: string, outcome: Outcome, ms: number | undefined, wasTimedOut: boolean): void {
+  done(id: string, outcome: Outcome, ms: number | undefined, wasTimedOut: boolean, run?: RunInfo): void {
     const task = this.inflight.get(id);
     if (!task) return;
+    if (run) task.run = run;
     if (task.lost) {
       this.#forget(task);
       this.stats.lost++;
@@ -324,6 +339,11 @@ export class Engine implements PoolListener {
     if (p.task.lock) p.lock = { key: p.task.lock.key, owner: p.task.lock.owner };
     if (p.task.slot) p.slot = p.task.slot;
     if (p.task.hadProgress) this.committer.forgetProgress(KEYS.progress + p.task.id);
+    try {
+      addRecord(p.task, p.plan, p.error, (this.o.clock ?? Date.now)(), this.#stageOptions(p.task.name)?.resultTtl);
+    } catch (err) {
+      this.log.warn(`${p.task.name} ${p.task.id}: could not keep its log record: ${err instanceof Error ? err.message : String(err)}`);
+    }
     this.committer.add(p);
   }
 

@@ -3,6 +3,7 @@
 // pending chords, drop old dead letters, expired entries and ended deduplication windows, promote due scheduled tasks, enqueue periodic
 // ticks, and check that the storage is still the one we opened.
 import { KEYS, type DeadLetter } from "../message";
+import { purgeTaskLogs } from "../task-log";
 import { PeriodicScheduler, type PeriodicDef } from "../periodic";
 import type { ChordSpec } from "../pipeline";
 import type { Storage } from "../storage/types";
@@ -92,9 +93,10 @@ export class Maintenance {
   }
 
   /**
-   * One retention round: old dead letters, then expired results, counters and locks in batches of
-   * PURGE_BATCH, at most PURGE_ROUNDS of them, then ended deduplication windows (DEDUP_SWEEP_ROUNDS
-   * batches, going on where the last round stopped). `more`: it stopped with entries possibly left.
+   * One retention round: old dead letters, then expired results, counters and locks, then expired
+   * task-log records (src/task-log.ts), in batches of PURGE_BATCH, at most PURGE_ROUNDS of each, then
+   * ended deduplication windows (DEDUP_SWEEP_ROUNDS batches, going on where the last round stopped).
+   * `more`: it stopped with entries possibly left.
    */
   async retain(now: number): Promise<{ purged: number; more: boolean }> {
     await this.dropOldDeadLetters(now);
@@ -108,11 +110,21 @@ export class Maintenance {
         break;
       }
     }
+    // Task-log records (key-value data, which has no expiry of its own): by their expiry index, 2 keys each.
+    let logsLeft = true;
+    for (let round = 0; round < PURGE_ROUNDS; round++) {
+      const n = await purgeTaskLogs(this.h.storage, now, PURGE_BATCH / 2);
+      purged += n;
+      if (n < PURGE_BATCH / 2) {
+        logsLeft = false;
+        break;
+      }
+    }
     for (let round = 0; round < DEDUP_SWEEP_ROUNDS; round++) {
       const r = await sweepDedupWindows(this.h.storage, now, this.#dedupCursor);
       purged += r.deleted;
       this.#dedupCursor = r.cursor;
-      if (r.cursor === undefined) return { purged, more };
+      if (r.cursor === undefined) return { purged, more: more || logsLeft };
     }
     return { purged, more: true };
   }

@@ -5,7 +5,9 @@
 import { serializeError, TaskTimeoutError, WorkerDiedError } from "../errors";
 import { execute, type ExecuteOptions, type Outcome } from "../executor";
 import { encode } from "../serializer";
+import type { Message } from "../message";
 import type { SignalName, TaskInfo } from "../signals";
+import { LogCollector, type TaskLogLine } from "../task-log";
 
 export interface PoolTask {
   id: string;
@@ -17,10 +19,41 @@ export interface PoolTask {
   fence?: number;
 }
 
+/**
+ * What the thread that ran a task says of the run besides its outcome, read from the message it decoded
+ * (the main thread does not decode payloads on the success path). Sent when the consumer logs at info,
+ * for context tasks, retries and failures, and whenever the task logged.
+ */
+export interface RunInfo {
+  attempt: number;
+  /** Retries left after this attempt. */
+  retries: number;
+  /** When this attempt was stored (Message.at), if the message says. */
+  at?: number;
+  context: boolean;
+  /** Its ctx.log() lines (bounded) and how many were dropped. */
+  lines?: Omit<TaskLogLine, "attempt">[];
+  dropped?: number;
+  /** The Worker that ran it (WorkerPool), by index. */
+  worker?: number;
+}
+
+/** The RunInfo a thread reports, or undefined when nothing asks for it (the hot path sends none). */
+export function runInfo(m: Message | null, context: boolean, outcome: Outcome, log: LogCollector, always: boolean): RunInfo | undefined {
+  if (!m) return undefined;
+  if (!always && !context && m.attempt <= 1 && outcome.kind === "ok" && log.lines.length === 0 && log.dropped === 0) return undefined;
+  const r: RunInfo = { attempt: m.attempt, retries: m.retries, context };
+  if (m.at !== undefined) r.at = m.at;
+  if (log.lines.length) r.lines = log.lines;
+  if (log.dropped) r.dropped = log.dropped;
+  return r;
+}
+
 export interface PoolListener {
-  started(id: string): void;
+  /** `worker`: the index of the Worker it started on (WorkerPool). */
+  started(id: string, worker?: number): void;
   /** `timedOut`: its timeout fired before the outcome came (a non-ok outcome then counts as a timeout). */
-  done(id: string, outcome: Outcome, ms: number | undefined, timedOut: boolean): void;
+  done(id: string, outcome: Outcome, ms: number | undefined, timedOut: boolean, run?: RunInfo): void;
   /** Tasks handed back unstarted (a stopping or stolen-from Worker): the engine places them again. */
   returned(ids: string[]): void;
   progress(id: string, value: string): void;
@@ -62,6 +95,8 @@ export class InlinePool implements Pool {
   #queue: PoolTask[] = [];
   #running = new Map<string, { abort: AbortController; timer?: ReturnType<typeof setTimeout>; timedOut: boolean }>();
   #idle: (() => void)[] = [];
+  /** The time of ctx.log() lines (tests pass their own). */
+  clock: () => number = Date.now;
   constructor(
     readonly listener: PoolListener,
     readonly exec: Omit<ExecuteOptions, "signal" | "onStart" | "onProgress">,
@@ -87,11 +122,15 @@ export class InlinePool implements Pool {
     const state = { abort: new AbortController(), timedOut: false } as { abort: AbortController; timer?: ReturnType<typeof setTimeout>; timedOut: boolean };
     this.#running.set(task.id, state);
     const t0 = performance.now();
+    const log = new LogCollector(this.clock);
+    let started: Message | null = null;
     const outcome = await execute(task.payload, {
       ...this.exec,
       signal: state.abort.signal,
       lockFence: task.fence ?? null,
-      onStart: () => {
+      log,
+      onStart: (m) => {
+        started = m;
         this.listener.started(task.id);
         if (task.timeout !== null) {
           state.timer = setTimeout(() => {
@@ -110,7 +149,8 @@ export class InlinePool implements Pool {
     });
     if (state.timer) clearTimeout(state.timer);
     this.#running.delete(task.id);
-    this.listener.done(task.id, outcome, performance.now() - t0, state.timedOut);
+    const context = started !== null && this.exec.lookup((started as Message).name)?.context === true;
+    this.listener.done(task.id, outcome, performance.now() - t0, state.timedOut, runInfo(started, context, outcome, log, true));
     this.flushSubmits();
     this.listener.capacity();
     if (this.#running.size === 0 && this.#queue.length === 0) for (const f of this.#idle.splice(0)) f();

@@ -13,40 +13,86 @@ export interface ReportSink {
   /** Immediate mode stores a retry in the ready queue: its "scheduled" is reported as "enqueued". */
   immediate: boolean;
   emit(signal: SignalName, info: TaskInfo, err?: Error): void;
+  /** This consumer's id, in each task line. */
+  consumerId?: string;
+}
+
+/**
+ * What a task line says of the run besides its outcome, as text ("attempt 2/4, waited 35ms, worker 1,
+ * consumer web-1:4242") and as JSON fields (attempt, attempts, waitMs, worker, consumer). Built only once
+ * the line's level is known to be enabled, so a consumer logging above info builds none of it.
+ */
+export function runDetails(p: PendingOutcome<InFlight>, consumerId: string | undefined): { text: string; fields: Record<string, unknown> } {
+  const { task } = p;
+  const parts: string[] = [];
+  const fields: Record<string, unknown> = {};
+  const run = task.run;
+  if (run) {
+    const attempts = run.attempt + run.retries;
+    parts.push(`attempt ${run.attempt}/${attempts}`);
+    fields.attempt = run.attempt;
+    fields.attempts = attempts;
+    if (run.at !== undefined && task.startedAt !== undefined) {
+      const wait = Math.max(0, task.startedAt - run.at);
+      parts.push(`waited ${fmtMs(wait)}`);
+      fields.waitMs = roundMs(wait);
+    }
+  }
+  if (task.worker !== undefined) {
+    parts.push(`worker ${task.worker}`);
+    fields.worker = task.worker;
+  }
+  if (consumerId !== undefined) {
+    parts.push(`consumer ${consumerId}`);
+    fields.consumer = consumerId;
+  }
+  return { text: parts.length ? ` (${parts.join(", ")})` : "", fields };
 }
 
 export function reportOutcome(p: PendingOutcome<InFlight>, sink: ReportSink): void {
   const { log, stats, signals, immediate } = sink;
   const { task, plan } = p;
   const last = plan.signals[plan.signals.length - 1];
-  const what = `${task.name} ${task.id}`;
-  const fields = { task: task.name, id: task.id };
+  // Strings and fields are built only inside a branch whose level is enabled.
+  const what = () => `${task.name} ${task.id}`;
+  const fields = (d: { fields: Record<string, unknown> }, ms?: number) =>
+    ({ task: task.name, id: task.id, ...(ms !== undefined && { ms: roundMs(ms) }), ...d.fields });
   switch (last) {
     case "complete":
       stats.completed++;
-      if (log.enabled("info")) log.info(`${what} complete in ${fmtMs(p.ms)}`, { ...fields, ms: p.ms });
+      if (log.enabled("info")) {
+        const d = runDetails(p, sink.consumerId);
+        log.info(`${what()} complete in ${fmtMs(p.ms)}${d.text}`, fields(d, p.ms));
+      }
       break;
     case "retrying":
       stats.retried++;
       if (p.error && log.enabled("warn")) {
+        const d = runDetails(p, sink.consumerId);
         const when = plan.retryAt !== undefined ? ` in ${Math.max(0, plan.retryAt - Date.now())}ms` : "";
-        log.warn(`${what} failed (${p.error.name}: ${p.error.message}), retrying${when}`, fields);
+        log.warn(`${what()} failed${after(p.ms)} (${p.error.name}: ${p.error.message}), retrying${when}${d.text}`, fields(d, p.ms));
       }
       break;
     case "error":
       stats.failed++;
       if (log.enabled("error")) {
+        const d = runDetails(p, sink.consumerId);
         const stack = log.enabled("debug") && p.error?.stack ? p.error.stack : undefined;
-        log.error(`${what} failed: ${p.error?.name}: ${p.error?.message}`, fields, stack);
+        log.error(`${what()} failed${after(p.ms)}: ${p.error?.name}: ${p.error?.message}${d.text}`, fields(d, p.ms), stack);
       }
       break;
     case "rate-limited":
-      log.debug(`${what} is over its rate limit: delayed until ${new Date(plan.retryAt ?? 0).toISOString()}`, fields);
+      if (log.enabled("debug")) {
+        log.debug(`${what()} is over its rate limit: delayed until ${new Date(plan.retryAt ?? 0).toISOString()}`, fields({ fields: {} }));
+      }
       break;
     case undefined:
       break;
     default:
-      log.info(`${what} ${last}`, fields);
+      if (log.enabled("info")) {
+        const d = runDetails(p, sink.consumerId);
+        log.info(`${what()} ${last}${d.text}`, fields(d, p.ms));
+      }
   }
   let info: TaskInfo | undefined;
   let err: Error | undefined;
@@ -65,6 +111,15 @@ export function reportOutcome(p: PendingOutcome<InFlight>, sink: ReportSink): vo
 
 function errorOf(e: SerializedError): Error {
   return Object.assign(new Error(e.message), e);
+}
+
+function after(ms: number | undefined): string {
+  return ms === undefined ? "" : ` after ${fmtMs(ms)}`;
+}
+
+/** A duration for the JSON fields: ms to 0.01 ms. */
+function roundMs(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }
 
 export function fmtMs(ms: number | undefined): string {

@@ -10,6 +10,9 @@ import { onBlockingGet } from "../result";
 import { loadTasksFile, registerModulePlugin } from "./loader";
 import { internalsOf } from "../_internals";
 import type { HostMessage, WorkerMessage } from "./protocol";
+import { runInfo, type RunInfo } from "./pool";
+import { LogCollector } from "../task-log";
+import type { Message } from "../message";
 
 declare const self: Worker;
 
@@ -34,7 +37,9 @@ const queue: { id: string; payload: string; fence?: number }[] = [];
 const running = new Map<string, { abort: AbortController; fail: (err: unknown) => void }>();
 let stopping = false;
 let started: string[] = [];
-let done: { id: string; outcome: Outcome; ms: number }[] = [];
+let done: { id: string; outcome: Outcome; ms: number; run?: RunInfo }[] = [];
+/** Report every task's RunInfo (the consumer logs at info). */
+let allRunInfo = false;
 let reportScheduled = false;
 
 function post(msg: WorkerMessage): void {
@@ -112,6 +117,8 @@ async function runOne(task: { id: string; payload: string; fence?: number }): Pr
   const t0 = performance.now();
   const h = huey!;
   const abort = new AbortController();
+  const log = new LogCollector();
+  let started: Message | null = null;
   // The first of: what execute() returns, or an error from outside the task (onStray). Whichever
   // comes second is dropped, so each task reports one outcome.
   const outcome = await new Promise<Outcome>((resolve) => {
@@ -129,7 +136,11 @@ async function runOne(task: { id: string; payload: string; fence?: number }): Pr
       hooks: internalsOf(h).registry.hooks,
       signal: abort.signal,
       lockFence: task.fence ?? null,
-      onStart: (m) => markStarted(task.id, m.name),
+      log,
+      onStart: (m) => {
+        started = m;
+        markStarted(task.id, m.name);
+      },
       onProgress: (value) => {
         try {
           post({ type: "progress", id: task.id, value: encode(value, "ctx.progress() value") });
@@ -140,7 +151,9 @@ async function runOne(task: { id: string; payload: string; fence?: number }): Pr
     }).then(resolve, (err: unknown) => resolve({ kind: "error", error: serializeError(err) }));
   });
   running.delete(task.id);
-  done.push({ id: task.id, outcome, ms: performance.now() - t0 });
+  const m = started as Message | null;
+  const run = runInfo(m, m !== null && internalsOf(h).registry.lookup(m.name)?.context === true, outcome, log, allRunInfo);
+  done.push(run ? { id: task.id, outcome, ms: performance.now() - t0, run } : { id: task.id, outcome, ms: performance.now() - t0 });
   scheduleReport();
   pump();
   if (stopping && running.size === 0) void finish();
@@ -168,6 +181,7 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
       maxPayloadSize = msg.maxPayloadSize;
       concurrency = msg.concurrency;
       defaultTimeout = msg.timeout;
+      allRunInfo = msg.runInfo === true;
       try {
         const loaded = await loadTasksFile(msg.file, msg.instance);
         huey = loaded.huey;

@@ -26,6 +26,8 @@ export interface WorkerPoolOptions {
   timeout: number | null;
   timeoutGrace: number;
   maxTasks: number | null;
+  /** Have Workers report every task's RunInfo (the consumer logs at info). */
+  runInfo?: boolean;
 }
 
 /** One Bun Worker and the tasks it holds. */
@@ -197,7 +199,7 @@ export class WorkerPool implements Pool {
     this.#slots.push(slot);
     const ready = new Promise<void>((resolve, reject) => this.#ready.set(slot, { resolve, reject }));
     const o = this.o;
-    slot.send({ type: "init", file: o.file, instance: o.instance, maxPayloadSize: o.maxPayloadSize, concurrency: o.concurrency, timeout: o.timeout });
+    slot.send({ type: "init", file: o.file, instance: o.instance, maxPayloadSize: o.maxPayloadSize, concurrency: o.concurrency, timeout: o.timeout, runInfo: o.runInfo === true });
     return ready;
   }
 
@@ -256,13 +258,13 @@ export class WorkerPool implements Pool {
     }
   }
 
-  #onReport(slot: WorkerSlot, started: string[], done: { id: string; outcome: import("../executor").Outcome; ms: number }[]): void {
+  #onReport(slot: WorkerSlot, started: string[], done: { id: string; outcome: import("../executor").Outcome; ms: number; run?: import("./pool").RunInfo }[]): void {
     for (const id of started) {
       const task = slot.held.get(id);
       if (!task) continue;
       slot.started.add(id);
       if (task.timeout !== null) this.#armTimeout(slot, task, task.timeout);
-      this.listener.started(id);
+      this.listener.started(id, slot.index);
     }
     if (done.length > 0) slot.lastDone = performance.now();
     for (const d of done) {
@@ -270,7 +272,7 @@ export class WorkerPool implements Pool {
       slot.started.delete(d.id);
       slot.tasksRun++;
       slot.avgMs = slot.avgMs * 0.8 + d.ms * 0.2;
-      this.listener.done(d.id, d.outcome, d.ms, this.#clearTimer(d.id));
+      this.listener.done(d.id, d.outcome, d.ms, this.#clearTimer(d.id), d.run);
     }
     const max = this.o.maxTasks;
     if (max !== null && slot.tasksRun >= max && !slot.retiring && !this.#stopping) {

@@ -172,6 +172,9 @@ export function prepare(db: Database) {
     unscheduleId: q("DELETE FROM schedule WHERE queue = ? AND id = ?"),
     dequeuePending: q("DELETE FROM queue WHERE queue = ? AND id = ? AND token IS NULL"),
     isPending: q("SELECT 1 FROM queue WHERE queue = ?1 AND id = ?2 AND token IS NULL UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2"),
+    // locate: two lookups on the (queue, id) unique indexes.
+    locateQueued: q("SELECT name, priority, payload, lane, leased_until, leases FROM queue WHERE queue = ?1 AND id = ?2"),
+    locateScheduled: q("SELECT name, priority, payload, lane, eta FROM schedule WHERE queue = ?1 AND id = ?2"),
     taskExists: q("SELECT 1 FROM queue WHERE queue = ?1 AND id = ?2 UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2"),
     acquireLock: q(
       `INSERT INTO locks (queue, key, owner, until) VALUES (?1, ?2, ?3, ?4)

@@ -1,10 +1,11 @@
 import { DuplicateIdError } from "../errors";
 import { activePauses, lanesToServe, shareLease } from "./_lanes";
 import { compareCodePoints } from "./_prefix";
+import { locateRow } from "./_locate";
 import { Waiters } from "./_waiters";
 import { dedupValue, parseDedupValue } from "./types";
 import type {
-  CommitBatch, CommitReport, DedupOutcome, FencedWrite, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem,
+  CommitBatch, CommitReport, DedupOutcome, FencedWrite, LeaseFilter, LeaseRef, LeasedItem, LocatedItem, LockInfo, PausedLane, QueueItem, ResultItem,
   ScheduledItem, Storage,
 } from "./types";
 import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
@@ -205,6 +206,11 @@ export class MemoryStorage implements Storage {
 
   async hasTask(id: string): Promise<boolean> {
     return this.#rows.has(id) || this.#schedule.has(id);
+  }
+
+  async locate(id: string): Promise<LocatedItem | null> {
+    const r = this.#rows.get(id);
+    return locateRow(id, r && { ...r, leased_until: r.leasedUntil }, this.#schedule.get(id));
   }
 
   async countData(prefix: string): Promise<number> {

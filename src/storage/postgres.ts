@@ -7,6 +7,7 @@ import { countItems, leaseRows, listPaused, listPending, listScheduled, pauseLan
 import { columns, leaseColumns, putData, putResults, type Row, toNumberOrNull } from "./_postgres-sql";
 import { enqueueDeduped, enqueueUnique } from "./_postgres-unique";
 import { PgWake } from "./_postgres-wake";
+import { pgLocate } from "./_postgres-locate";
 import type { Topic } from "./_wake";
 import type {
   CommitBatch, CommitReport, DedupOutcome, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem,
@@ -240,6 +241,8 @@ export class PostgresStorage implements Storage {
       DELETE FROM ${t.kv} WHERE queue = ${this.queue} AND key = ${key} AND value = ${value}`);
     return r.count > 0;
   }
+
+  locate(id: string) { return pgLocate(this.#conn, this.queue, id); }
 
   async hasTask(id: string): Promise<boolean> {
     const [row] = await this.#conn.run("find task", ({ sql, t }) => sql`

@@ -5,6 +5,7 @@ import { compareCodePoints } from "./_prefix";
 import { Connection, describeRedisError, redactUrl } from "./_redis-connection";
 import { type Arg, DATA_KEYS, evalScript, KEY_PARTS, type Script, SCRIPTS } from "./_redis-scripts";
 import { RedisWake } from "./_redis-wake";
+import { redisLocate } from "./_redis-locate";
 import type { Topic } from "./_wake";
 import type {
   CommitBatch, CommitReport, DedupOutcome, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem,
@@ -204,6 +205,8 @@ export class RedisStorage implements Storage {
   async deleteDataIf(key: string, value: string): Promise<boolean> {
     return (await this.#run(SCRIPTS.data, ["delete_if", key, value], "delete data")) === 1;
   }
+
+  locate(id: string) { return redisLocate((s, args, what) => this.#run(s, args, what), id); }
 
   async hasTask(id: string): Promise<boolean> {
     return (await this.#run(SCRIPTS.data, ["has_task", id], "find task")) === 1;

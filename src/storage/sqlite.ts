@@ -1,6 +1,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { ConfigurationError } from "../errors";
 import { touches } from "./_fence";
+import { locateRow } from "./_locate";
 import { lanesToServe, shareLease } from "./_lanes";
 
 const NO_PAUSES: ReadonlySet<string> = new Set();
@@ -16,7 +17,7 @@ import { prepare, type Statements } from "./_sqlite-sql";
 import { transactions } from "./_sqlite-transactions";
 import { FileWake, type Topic } from "./_wake";
 import type {
-  CommitBatch, CommitReport, DedupOutcome, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem, Storage,
+  CommitBatch, CommitReport, DedupOutcome, LeaseFilter, LeaseRef, LeasedItem, LocatedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
 import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
 import { resolveDbFilename } from "../_caller";
@@ -229,6 +230,10 @@ export class SqliteStorage implements Storage {
 
   async hasTask(id: string): Promise<boolean> {
     return this.#guard(() => this.#s.taskExists.get(this.queue, id) !== null, "find task");
+  }
+
+  async locate(id: string): Promise<LocatedItem | null> {
+    return this.#guard(() => locateRow(id, this.#s.locateQueued.get(this.queue, id) as never, this.#s.locateScheduled.get(this.queue, id) as never), "locate task");
   }
 
   async countData(prefix: string): Promise<number> {

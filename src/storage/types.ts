@@ -53,6 +53,22 @@ export interface LeasedItem extends QueueItem {
   leases: number;
 }
 
+/**
+ * Where `locate` found a task: ready (queued, not leased), leased (running or about to run, until
+ * `leasedUntil`, possibly past: a lease that ran out is "leased" until reclaimed), or scheduled
+ * (waiting for `eta`).
+ */
+export interface LocatedItem extends QueueItem {
+  where: "ready" | "leased" | "scheduled";
+  lane: string;
+  /** How many times it has been leased (0 until the first lease; scheduled items keep their count or 0). */
+  leases: number;
+  /** Scheduled only: when it becomes ready (epoch ms). */
+  eta?: number;
+  /** Leased only: when the current lease runs out (epoch ms). */
+  leasedUntil?: number;
+}
+
 export interface LeaseRef {
   id: string;
   token: string;
@@ -221,6 +237,13 @@ export interface Storage {
 
   /** True while the task `id` is queued, leased or scheduled. */
   hasTask(id: string): Promise<boolean>;
+  /**
+   * Where the task `id` is (ready, leased or scheduled) with its columns and payload, or null when
+   * it is none of these (finished, never stored, or flushed). One lookup by id (an index or a hash
+   * read on every backend): it never scans the queue, so `huey.state(id)` costs the same however
+   * long the queue is.
+   */
+  locate(id: string): Promise<LocatedItem | null>;
   /** How many key-value entries start with `prefix`. */
   countData(prefix: string): Promise<number>;
   /**

@@ -57,7 +57,9 @@ describe("--json errors and suggestions", () => {
     const r = await runHuey(args as string[], { cwd: dir, env });
     expect(r.code).toBe(exit as number);
     const body = JSON.parse(r.stdout);
-    expect(body).toEqual({ error: { code, message: expect.stringMatching(message as RegExp) } });
+    // huey result also says the task's state (here: unknown).
+    const state = (args as string[])[0] === "result" ? { state: { state: "unknown", id: "no-such-id" } } : {};
+    expect(body).toEqual({ error: { code, message: expect.stringMatching(message as RegExp), ...state } });
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
@@ -198,13 +200,16 @@ test("huey result of a revoked task a consumer skipped still says it was revoked
   expect(r!.stderr).toBe(`huey: task ${id} was revoked: a consumer skipped it, so it has no result\n`);
   const j = await runHuey(["result", "tasks.ts", id, "--json"], { cwd: dir, env });
   expect(j.code).toBe(1);
-  expect(JSON.parse(j.stdout)).toEqual({ error: { code: "revoked", message: `task ${id} was revoked: a consumer skipped it, so it has no result` } });
+  expect(JSON.parse(j.stdout)).toEqual({
+    error: { code: "revoked", message: `task ${id} was revoked: a consumer skipped it, so it has no result`, state: { state: "revoked", id, at: expect.any(Number) } },
+  });
   // The skip consumed the revocation and ran nothing.
   expect(JSON.parse((await runHuey(["pending", "tasks.ts", "--json"], { cwd: dir, env })).stdout)).toEqual([]);
   const db = new Database(env.HUEY_DB, { readonly: true });
   try {
     const keys = (db.query("SELECT key FROM kv").all() as { key: string }[]).map((k) => k.key);
-    expect(keys.filter((k) => k.includes(id))).toEqual([`revoked-done:${id}`]);
+    // The marker, and the skipped attempt's log record (with its expiry index entry): no revocation left.
+    expect(keys.filter((k) => k.includes(id)).sort()).toEqual([`revoked-done:${id}`, expect.stringMatching(/^tasklog-exp:\d{15}:tasklog:/), `tasklog:${id}#0001`]);
   } finally {
     db.close();
   }

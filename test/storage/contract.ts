@@ -400,6 +400,37 @@ export function describeStorageContract(
       expect([await s.countData("f:"), await s.countData(""), await s.countData("h:")]).toEqual([2, 3, 0]);
     });
 
+    test("locate: where a task is (ready, leased, scheduled) with its columns, by id, and null when it is none", async () => {
+      const s = await make();
+      await s.enqueue([item("a", 3, "ta"), item("a:b", 1)]);
+      await s.schedule([{ ...item("b", 2, "tb"), eta: T0 + 5000 }]);
+      expect(await s.locate("a")).toEqual({ id: "a", name: "ta", priority: 3, payload: '{"id":"a"}', lane: "default", leases: 0, where: "ready" });
+      expect(await s.locate("b")).toEqual({ id: "b", name: "tb", priority: 2, payload: '{"id":"b"}', lane: "default", leases: 0, where: "scheduled", eta: T0 + 5000 });
+      expect(await s.locate("zz")).toBeNull();
+      // An id that is a prefix of another is found alone.
+      expect((await s.locate("a:b"))?.id).toBe("a:b");
+      const [l] = await s.lease(1, T0 + 1000);
+      expect(l!.id).toBe("a");
+      expect(await s.locate("a")).toEqual({ id: "a", name: "ta", priority: 3, payload: '{"id":"a"}', lane: "default", leases: 1, where: "leased", leasedUntil: T0 + 1000 });
+      // A lease that ran out is still "leased" until reclaimed; then ready, its lease count kept.
+      await s.reclaimExpired(T0 + 2000);
+      expect(await s.locate("a")).toMatchObject({ where: "ready", leases: 1 });
+      const [l2] = await s.lease(1, T0 + 3000);
+      expect(await s.locate("a")).toMatchObject({ where: "leased", leases: 2, leasedUntil: T0 + 3000 });
+      await s.commit({ ack: [{ id: "a", token: l2!.token }] });
+      expect(await s.locate("a")).toBeNull();
+      await s.promoteDue(T0 + 5000, 10);
+      expect(await s.locate("b")).toMatchObject({ where: "ready", id: "b", name: "tb", priority: 2 });
+    });
+
+    test("locate: the lane of an item in a named queue", async () => {
+      const s = await make();
+      await s.enqueue([{ ...item("m"), lane: "mail" }]);
+      await s.schedule([{ ...item("n"), eta: T0, lane: "mail" }]);
+      expect(await s.locate("m")).toMatchObject({ where: "ready", lane: "mail" });
+      expect(await s.locate("n")).toMatchObject({ where: "scheduled", lane: "mail" });
+    });
+
     test("purgeExpired drops expired results, counters and locks, and nothing else", async () => {
       const s = await make();
       await s.putResult({ id: "old", payload: "1", expiresAt: T0 + 10 });

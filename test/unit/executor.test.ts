@@ -10,7 +10,8 @@ const NOW = 1_700_000_000_000;
 const TOKEN = "lease-token";
 
 function message(over: Partial<Message> = {}): Message {
-  return { v: 1, id: "task-1", name: "send", args: ["a@b.c", 2], priority: 5, retries: 0, retryDelay: 0, attempt: 1, ...over };
+  // `at` (when it became ready) before args, as buildMessage() stores it.
+  return { v: 1, id: "task-1", name: "send", at: NOW - 5_000, args: ["a@b.c", 2], priority: 5, retries: 0, retryDelay: 0, attempt: 1, ...over };
 }
 
 function lease(m: Message) {
@@ -54,7 +55,7 @@ describe("planOutcome", () => {
   test("error with retries left: scheduled at now + retryDelay, retries - 1, attempt + 1; signals error, retrying, then scheduled", () => {
     const m = message({ retries: 2, retryDelay: 1_000 });
     const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true });
-    const next = { ...m, retries: 1, attempt: 2 };
+    const next = { ...m, retries: 1, attempt: 2, at: NOW + 1_000 }; // ready again at its eta
     const item = toQueueItem(next, 1 << 20);
     expect(writes(plan)).toEqual({
       batch: { ack: ack(m), schedule: [{ ...item, eta: NOW + 1_000 }] },
@@ -68,7 +69,7 @@ describe("planOutcome", () => {
   test("error with retries left and no delay: enqueued again at once (signal enqueued, as Huey's requeue)", () => {
     const m = message({ retries: 1 });
     const plan = planOutcome(lease(m), { kind: "error", error: boom }, NOW, { keepFailed: true });
-    const item = toQueueItem({ ...m, retries: 0, attempt: 2 }, 1 << 20);
+    const item = toQueueItem({ ...m, retries: 0, attempt: 2, at: NOW }, 1 << 20); // ready again now
     expect(writes(plan)).toEqual({
       batch: { ack: ack(m), enqueue: [item] },
       signals: ["error", "retrying"],
@@ -112,7 +113,7 @@ describe("planOutcome", () => {
     const m = message({ retries, retryDelay: 500 });
     const outcome: Outcome = { kind: "retry", error: serializeError(new RetryTask()) };
     const plan = planOutcome(lease(m), outcome, NOW, { keepFailed: true });
-    const item = toQueueItem({ ...m, retries, attempt: 2 }, 1 << 20);
+    const item = toQueueItem({ ...m, retries, attempt: 2, at: NOW + 500 }, 1 << 20);
     // Not an error: no "error" signal (Huey emits none for RetryTask either).
     expect(writes(plan)).toEqual({
       batch: { ack: ack(m), schedule: [{ ...item, eta: NOW + 500 }] },
@@ -255,7 +256,7 @@ describe("planLocked: a run that found its task's lock held", () => {
   test("with retries left: retried like a failed run, with the task's retry delay and backoff (as in Huey); signals locked, retrying, scheduled", () => {
     const m = message({ retries: 2, retryDelay: 100, backoff: 4, attempt: 2 });
     const plan = planLocked(locked(m), "k", null, NOW);
-    const item = toQueueItem({ ...m, retries: 1, attempt: 3 }, 1 << 20);
+    const item = toQueueItem({ ...m, retries: 1, attempt: 3, at: NOW + 400 }, 1 << 20);
     expect(writes(plan)).toEqual({
       batch: { ack: ack(m), schedule: [{ ...item, eta: NOW + 400 }] },
       signals: ["locked", "retrying"],
