@@ -23,6 +23,11 @@ export const runArgs = {
   "log-format": { type: "string", description: "log lines as text or json (default text) [HUEY_LOG_FORMAT]", valueHint: "text|json" },
   verbose: { type: "boolean", alias: "v", description: "log debug lines, with stacks of failed tasks [HUEY_VERBOSE=1]" },
   quiet: { type: "boolean", alias: "q", description: "log warnings and errors only, not one line per task [HUEY_QUIET=1]" },
+  dashboard: {
+    type: "boolean",
+    description: "also serve the web dashboard and JSON API from this process, on ADDR (--dashboard [ADDR] or --dashboard=ADDR; default 127.0.0.1:8080)",
+  },
+  "dashboard-token": { type: "string", description: "with --dashboard: require this token; needed unless ADDR is loopback [HUEY_DASHBOARD_TOKEN]", valueHint: "T" },
   "no-env-file": {
     type: "boolean",
     description: "do not load .env, .env.<NODE_ENV> and .env.local from the tasks file's folder (loaded by default, as bun does; set variables win) [HUEY_NO_ENV_FILE=1]",
@@ -53,7 +58,9 @@ export const runCommand = defineCommand({
       "Run the consumer for a tasks file until SIGINT/SIGTERM (SIGHUP reloads the file).\nEach flag has the environment variable in [brackets]; a flag wins over it. Durations need a unit (5s, 500ms, 2m).\n\nExamples:\n  huey run tasks.ts -w 4\n  huey run tasks.ts -w 2 --concurrency 20 --logfile /var/log/huey.log",
   },
   args: runArgs,
-  async run({ args }) {
+  async run({ args, rawArgs }) {
+    const dash = dashboardFlag(rawArgs);
+    if (dash.file !== undefined) (args as { file: string }).file = dash.file;
     const { runConsumer } = await import("../../consumer/run");
     const api = (await import("../../index")) as unknown as Record<string, unknown>;
     const a = args as Record<string, unknown>;
@@ -81,6 +88,19 @@ export const runCommand = defineCommand({
       const p = pick(a[flag], env);
       return durationFlag(p.value, p.label ?? `--${flag}`, "run");
     };
+    const tokenFlag = pick(args["dashboard-token"], "HUEY_DASHBOARD_TOKEN");
+    if (tokenFlag.value !== undefined && dash.addr === null) throw new CliUsageError("--dashboard-token goes with --dashboard", "run");
+    // Check the address and token before anything starts: a bad one is a usage error.
+    const dashboardOptions = dash.addr === null ? null : { listen: dash.addr, token: tokenFlag.value, tokenFlag: tokenFlag.label ?? "--dashboard-token", listenFlag: "--dashboard" };
+    if (dashboardOptions) {
+      const { parseListen, resolveToken, ServerConfigError } = await import("../../server/auth");
+      try {
+        resolveToken(parseListen(dashboardOptions.listen, "--dashboard"), dashboardOptions.token, dashboardOptions.tokenFlag);
+      } catch (err) {
+        if (err instanceof ServerConfigError) throw new CliUsageError(err.message, "run");
+        throw err;
+      }
+    }
     let consumer;
     try {
       consumer = await runConsumer(args.file, {
@@ -105,8 +125,59 @@ export const runCommand = defineCommand({
       if (err instanceof ConfigurationError) throw new CliUsageError(err.message, "run");
       throw err;
     }
+    if (dashboardOptions) {
+      const { startDashboard } = await import("../../server/http");
+      const { loadTasksFile } = await import("../../consumer/loader");
+      // The module is loaded already: this is the consumer's own Huey (as first loaded; a SIGHUP reload
+      // keeps the dashboard on it, reading the same storage).
+      const { huey } = await loadTasksFile(args.file, pick(args.instance, "HUEY_INSTANCE").value ?? null);
+      const log = consumer.consumer.log;
+      let dashboard;
+      try {
+        dashboard = startDashboard(() => huey, { ...dashboardOptions, log: (line) => log.error(line) });
+      } catch (err) {
+        await consumer.stop();
+        throw err;
+      }
+      log.info(`dashboard on ${dashboard.url}`);
+      void consumer.stopped.then(() => dashboard.stop());
+    }
     await consumer.stopped;
     // The storage broke under the consumer (file replaced, WAL deleted): a supervisor should restart it.
     if (consumer.fatal) process.exit(1);
   },
 });
+
+/**
+ * `--dashboard`, `--dashboard ADDR` or `--dashboard=ADDR`: the address (default 127.0.0.1:8080, null
+ * without the flag), and the tasks file when citty took ADDR for it (`huey run --dashboard 9000 tasks.ts`).
+ */
+export function dashboardFlag(rawArgs: string[]): { addr: string | null; file: string | undefined } {
+  const looksLikeAddress = (s: string | undefined) => s !== undefined && /^(\[[0-9a-fA-F:.]+\]:\d+|[A-Za-z0-9.-]*:\d+|\d+)$/.test(s);
+  const end = rawArgs.indexOf("--");
+  const args = end < 0 ? rawArgs : rawArgs.slice(0, end);
+  let addr: string | null = null;
+  let skip = -1;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith("--dashboard=")) addr = a.slice("--dashboard=".length) || "127.0.0.1:8080";
+    else if (a === "--dashboard") {
+      if (looksLikeAddress(args[i + 1])) {
+        addr = args[i + 1]!;
+        skip = i + 1;
+      } else addr = "127.0.0.1:8080";
+    }
+  }
+  if (skip < 0) return { addr, file: undefined };
+  const file = args.find((a, i) => i !== skip && !a.startsWith("-") && !isFlagValue(args, i));
+  return { addr, file };
+}
+
+/** True when args[i] is the value of the flag before it (a flag of runArgs that takes a value). */
+function isFlagValue(args: string[], i: number): boolean {
+  const prev = args[i - 1];
+  if (prev === undefined || !prev.startsWith("-") || prev.includes("=")) return false;
+  const name = prev.replace(/^--?/, "");
+  const def = (runArgs as Record<string, { type: string; alias?: string }>)[name] ?? Object.values(runArgs).find((d) => (d as { alias?: string }).alias === name);
+  return def !== undefined && def.type === "string";
+}
