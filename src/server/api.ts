@@ -7,7 +7,7 @@ import { storageWhere } from "../consumer/maintenance";
 import { VERSION } from "../_version";
 import { actions } from "./actions";
 import { ApiError, userError } from "./errors";
-import { ContractLists, doneRow, deadLetterRow, type Lists } from "./lists";
+import { ContractLists, doneRow, deadLetterRow, type Counts, type Lists } from "./lists";
 import { listQuery } from "./params";
 import { SqliteLists } from "./sqlite-lists";
 import { consumers, throughput } from "./sources";
@@ -34,6 +34,34 @@ const MAX_LANES = 50;
 export function createApi(source: HueySource, log: (line: string) => void = () => {}, overviewTtl = OVERVIEW_TTL): Api {
   let lists: { huey: Huey; lists: Lists } | null = null;
   let cached: { huey: Huey; at: number; value: Promise<unknown> } | null = null;
+  let counted: { huey: Huey; at: number; value: Promise<Counts> } | null = null;
+
+  /** Counts walk the ready set (O(queued) in SQLite): one set answers every page for overviewTtl. */
+  const countsOf = (huey: Huey): Promise<Counts> => {
+    const now = Date.now();
+    if (counted && counted.huey === huey && now - counted.at < overviewTtl) return counted.value;
+    const value = (async () => {
+      const paused = await huey.paused(now);
+      const lanes = [...new Set([...huey.queues(), ...paused.map((p) => p.queue)])].sort().slice(0, MAX_LANES);
+      return listsOf(huey).counts(lanes);
+    })();
+    counted = { huey, at: now, value };
+    value.catch(() => {
+      if (counted?.value === value) counted = null;
+    });
+    return value;
+  };
+
+  /** A task list's page, its total from the counts when it is not searched. */
+  const taskList = async (huey: Huey, url: URL, kind: "queued" | "running" | "scheduled") => {
+    const q = listQuery(url);
+    const page = await listsOf(huey)[kind](q);
+    if (q.q === null) {
+      const c = await countsOf(huey);
+      page.total = q.queue === null ? c[kind] : (c.lanes.find((l) => l.queue === q.queue)?.[kind] ?? 0);
+    }
+    return page;
+  };
 
   const listsOf = (huey: Huey): Lists => {
     if (lists?.huey === huey) return lists.lists;
@@ -48,7 +76,7 @@ export function createApi(source: HueySource, log: (line: string) => void = () =
   const overviewOf = (huey: Huey): Promise<unknown> => {
     const now = Date.now();
     if (cached && cached.huey === huey && now - cached.at < overviewTtl) return cached.value;
-    const value = overview(huey, now);
+    const value = overview(huey, now, countsOf(huey));
     cached = { huey, at: now, value };
     value.catch(() => {
       if (cached?.value === value) cached = null;
@@ -59,16 +87,16 @@ export function createApi(source: HueySource, log: (line: string) => void = () =
   const routes: Record<string, (huey: Huey, req: Request, url: URL) => Promise<unknown>> = {
     "GET /api/overview": (huey) => overviewOf(huey),
     "GET /api/registry": async (huey) => registry(huey),
-    "GET /api/queued": (huey, _r, url) => listsOf(huey).queued(listQuery(url)),
-    "GET /api/running": (huey, _r, url) => listsOf(huey).running(listQuery(url)),
-    "GET /api/scheduled": (huey, _r, url) => listsOf(huey).scheduled(listQuery(url)),
+    "GET /api/queued": (huey, _r, url) => taskList(huey, url, "queued"),
+    "GET /api/running": (huey, _r, url) => taskList(huey, url, "running"),
+    "GET /api/scheduled": (huey, _r, url) => taskList(huey, url, "scheduled"),
     "GET /api/done": (huey, _r, url) => listsOf(huey).done(listQuery(url), Date.now()),
     "GET /api/failed": (huey, _r, url) => listsOf(huey).failed(listQuery(url)),
   };
   for (const [name, fn] of Object.entries(actions)) {
     routes[`POST /api/${name}`] = async (huey, req) => {
       const r = await fn(huey, req);
-      cached = null; // the next overview shows the change
+      cached = counted = null; // the next overview shows the change
       return r;
     };
   }
@@ -108,12 +136,10 @@ function registry(huey: Huey) {
   };
 }
 
-async function overview(huey: Huey, now: number) {
+async function overview(huey: Huey, now: number, counts: Promise<Counts>) {
   const s = huey.storage;
-  const [queued, running, scheduled, results, failed, locks, paused, revokedTasks, revokedIds, liveConsumers, perMinute] = await Promise.all([
-    s.pendingCount(),
-    s.leasedCount(),
-    s.scheduledCount(),
+  const [c, results, failed, locks, paused, revokedTasks, revokedIds, liveConsumers, perMinute] = await Promise.all([
+    counts,
     s.resultCount(),
     s.countData(KEYS.failed),
     s.listLocks(now),
@@ -124,16 +150,7 @@ async function overview(huey: Huey, now: number) {
     throughput(huey, now),
   ]);
   const pausedBy = new Map(paused.map((p) => [p.queue, p.until]));
-  const lanes = [...new Set([...huey.queues(), ...pausedBy.keys()])].sort().slice(0, MAX_LANES);
-  const queues =
-    lanes.length === 1 && lanes[0] === "default"
-      ? [{ queue: "default", queued, running, scheduled, paused: pausedBy.has("default"), until: pausedBy.get("default") ?? null }]
-      : await Promise.all(
-          lanes.map(async (q) => {
-            const [a, b, c] = await Promise.all([s.pendingCount(q), s.leasedCount(q), s.scheduledCount(q)]);
-            return { queue: q, queued: a, running: b, scheduled: c, paused: pausedBy.has(q), until: pausedBy.get(q) ?? null };
-          }),
-        );
+  const queues = c.lanes.map((l) => ({ ...l, paused: pausedBy.has(l.queue), until: pausedBy.get(l.queue) ?? null }));
   const periodic = await Promise.all(
     huey.periodicTasks(now).map(async (p) => {
       const claims = await s.listData(`periodic:${p.name}:`, 500);
@@ -156,7 +173,7 @@ async function overview(huey: Huey, now: number) {
     database: storageWhere(s).replace(/^ at /, "") || null,
     version: VERSION,
     at: now,
-    counts: { queued, running, scheduled, results, failed },
+    counts: { queued: c.queued, running: c.running, scheduled: c.scheduled, results, failed },
     queues,
     paused,
     periodic,

@@ -68,7 +68,26 @@ export interface FoundTask {
   message: Record<string, unknown> | null;
 }
 
+/** Tasks per named queue (lane), and the totals. */
+export interface LaneCounts {
+  queue: string;
+  queued: number;
+  running: number;
+  scheduled: number;
+}
+
+export interface Counts {
+  queued: number;
+  running: number;
+  scheduled: number;
+  /** The lanes given, and (SQLite) every lane that holds tasks, by name. */
+  lanes: LaneCounts[];
+}
+
 export interface Lists {
+  /** The counts of the overview and of the lists' totals; `lanes`: the queues the registered tasks use. */
+  counts(lanes: string[]): Promise<Counts>;
+  /** The `total` of these three is left null: the API fills it from counts(). */
   queued(q: ListQuery): Promise<Page<TaskRow>>;
   running(q: ListQuery): Promise<Page<TaskRow>>;
   scheduled(q: ListQuery): Promise<Page<TaskRow>>;
@@ -131,13 +150,26 @@ export class ContractLists implements Lists {
     return page;
   }
 
+  async counts(lanes: string[]): Promise<Counts> {
+    const s = this.#huey.storage;
+    const [queued, running, scheduled] = await Promise.all([s.pendingCount(), s.leasedCount(), s.scheduledCount()]);
+    const per =
+      lanes.length === 1 && lanes[0] === "default"
+        ? [{ queue: "default", queued, running, scheduled }]
+        : await Promise.all(
+            lanes.map(async (lane) => {
+              const [a, b, c] = await Promise.all([s.pendingCount(lane), s.leasedCount(lane), s.scheduledCount(lane)]);
+              return { queue: lane, queued: a, running: b, scheduled: c };
+            }),
+          );
+    return { queued, running, scheduled, lanes: per };
+  }
+
   async #pending(q: ListQuery, leased: boolean): Promise<Page<TaskRow>> {
     const n = this.#window(q);
-    const s = this.#huey.storage;
-    const items = await s.listPending(n, q.queue ?? undefined);
+    const items = await this.#huey.storage.listPending(n, q.queue ?? undefined);
     const rows = items.filter((it) => it.leased === leased && matches(q.q, it.id, it.name)).map((it) => taskRow(it).row);
-    const total = q.q === null ? await (leased ? s.leasedCount(q.queue ?? undefined) : s.pendingCount(q.queue ?? undefined)) : null;
-    return this.#page(rows, q, total, q.q !== null && items.length === n);
+    return this.#page(rows, q, null, q.q !== null && items.length === n);
   }
 
   queued(q: ListQuery): Promise<Page<TaskRow>> {
@@ -153,8 +185,7 @@ export class ContractLists implements Lists {
     const s = this.#huey.storage;
     const items = await s.listScheduled(n, q.queue ?? undefined);
     const rows = items.filter((it) => matches(q.q, it.id, it.name)).map((it) => taskRow(it, { eta: it.eta }).row);
-    const total = q.q === null ? await s.scheduledCount(q.queue ?? undefined) : null;
-    return this.#page(rows, q, total, q.q !== null && items.length === n);
+    return this.#page(rows, q, null, q.q !== null && items.length === n);
   }
 
   async done(q: ListQuery, now: number): Promise<Page<DoneRow>> {

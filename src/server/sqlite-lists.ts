@@ -6,7 +6,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { KEYS } from "../message";
 import type { Storage } from "../storage/types";
-import { deadLetterRow, doneRow, taskRow, type DoneRow, type FailedRow, type FoundTask, type ListQuery, type Lists, type Page, type TaskRow } from "./lists";
+import { deadLetterRow, doneRow, taskRow, type Counts, type DoneRow, type FailedRow, type FoundTask, type ListQuery, type Lists, type Page, type TaskRow } from "./lists";
 
 type Row = { id: string; name: string; lane: string; priority: number; payload: string; eta?: number; leased_until?: number | null };
 
@@ -34,11 +34,53 @@ export class SqliteLists implements Lists {
     return s;
   }
 
+  /**
+   * Ready tasks per lane: the lanes found by one index seek each (as the consumer finds them), then one
+   * count per lane on queue_lane_ready, so the total costs one walk of the ready set, not two. Leased
+   * tasks through queue_leased (the storage's own leasedCount walks the whole queue: no index leads
+   * with the queue name for leased rows). Scheduled: one count on schedule_due, per lane only when
+   * there are several.
+   */
+  async counts(known: string[]): Promise<Counts> {
+    const found = (this.#q(
+      `WITH RECURSIVE l(lane) AS (
+         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL)
+         UNION ALL
+         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL AND lane > l.lane) FROM l WHERE l.lane IS NOT NULL
+       ) SELECT lane FROM l WHERE lane IS NOT NULL`,
+    ).all(this.#queue) as { lane: string }[]).map((r) => r.lane);
+    const ready = new Map<string, number>();
+    for (const lane of found) {
+      ready.set(lane, (this.#q("SELECT count(*) AS n FROM queue WHERE queue = ? AND lane = ? AND leased_until IS NULL").get(this.#queue, lane) as { n: number }).n);
+    }
+    const leased = new Map(
+      (this.#q("SELECT lane, count(*) AS n FROM queue INDEXED BY queue_leased WHERE leased_until IS NOT NULL AND queue = ? GROUP BY lane").all(this.#queue) as { lane: string; n: number }[]).map((r) => [r.lane, r.n]),
+    );
+    const scheduledTotal = (this.#q("SELECT count(*) AS n FROM schedule WHERE queue = ?").get(this.#queue) as { n: number }).n;
+    const lanes = [...new Set([...known, ...found, ...leased.keys()])].sort();
+    const scheduled =
+      scheduledTotal === 0
+        ? new Map<string, number>()
+        : lanes.length <= 1
+          ? new Map([[lanes[0] ?? "default", scheduledTotal]])
+          : new Map((this.#q("SELECT lane, count(*) AS n FROM schedule WHERE queue = ? GROUP BY lane").all(this.#queue) as { lane: string; n: number }[]).map((r) => [r.lane, r.n]));
+    const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    for (const lane of scheduled.keys()) if (!lanes.includes(lane)) lanes.push(lane);
+    return {
+      queued: sum(ready),
+      running: sum(leased),
+      scheduled: scheduledTotal,
+      lanes: lanes.sort().map((lane) => ({ queue: lane, queued: ready.get(lane) ?? 0, running: leased.get(lane) ?? 0, scheduled: scheduled.get(lane) ?? 0 })),
+    };
+  }
+
   #tasks(table: "ready" | "leased" | "schedule", q: ListQuery): { rows: Row[]; more: boolean } {
     const where = ["queue = $queue"];
     const params: Record<string, string | number> = { $queue: this.#queue, $limit: q.limit + 1, $offset: q.offset };
     if (table === "ready") where.push("leased_until IS NULL");
     if (table === "leased") where.push("leased_until IS NOT NULL");
+    // Leased rows through their own index (else SQLite walks every row of the queue to find the few).
+    const hint = table === "leased" ? " INDEXED BY queue_leased" : "";
     if (q.queue !== null) {
       where.push("lane = $lane");
       params.$lane = q.queue;
@@ -50,28 +92,28 @@ export class SqliteLists implements Lists {
     const cols = table === "schedule" ? "id, name, lane, priority, payload, eta" : "id, name, lane, priority, payload, leased_until";
     const order = table === "schedule" ? "eta, seq" : "priority DESC, seq";
     const from = table === "schedule" ? "schedule" : "queue";
-    const rows = this.#q(`SELECT ${cols} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT $limit OFFSET $offset`).all(params as never) as Row[];
+    const rows = this.#q(`SELECT ${cols} FROM ${from}${hint} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT $limit OFFSET $offset`).all(params as never) as Row[];
     return { rows: rows.slice(0, q.limit), more: rows.length > q.limit };
   }
 
-  async #taskPage(table: "ready" | "leased" | "schedule", q: ListQuery, total: (lane?: string) => Promise<number>): Promise<Page<TaskRow>> {
+  async #taskPage(table: "ready" | "leased" | "schedule", q: ListQuery): Promise<Page<TaskRow>> {
     const { rows, more } = this.#tasks(table, q);
     const items = rows.map(
       (r) => taskRow(r, table === "schedule" ? { eta: r.eta! } : table === "leased" ? { leasedUntil: r.leased_until ?? null } : {}).row,
     );
-    return { items, offset: q.offset, limit: q.limit, more, total: q.q === null ? await total(q.queue ?? undefined) : null };
+    return { items, offset: q.offset, limit: q.limit, more, total: null };
   }
 
   async queued(q: ListQuery): Promise<Page<TaskRow>> {
-    return this.#taskPage("ready", q, (l) => this.#storage.pendingCount(l));
+    return this.#taskPage("ready", q);
   }
 
   async running(q: ListQuery): Promise<Page<TaskRow>> {
-    return this.#taskPage("leased", q, (l) => this.#storage.leasedCount(l));
+    return this.#taskPage("leased", q);
   }
 
   async scheduled(q: ListQuery): Promise<Page<TaskRow>> {
-    return this.#taskPage("schedule", q, (l) => this.#storage.scheduledCount(l));
+    return this.#taskPage("schedule", q);
   }
 
   /** Newest first by id (generated ids are UUIDv7, so by enqueue time); a search is an exact id. */
