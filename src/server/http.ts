@@ -19,6 +19,7 @@ import page from "./dashboard/page.html" with { type: "text" };
 import login from "./dashboard/login.html" with { type: "text" };
 import css from "./dashboard/app.css" with { type: "text" };
 import script from "./dashboard/app.js" with { type: "text" };
+import helpers from "./dashboard/dom.js" with { type: "text" };
 
 export interface DashboardOptions {
   /** HOST:PORT, PORT or [v6]:PORT. @default "127.0.0.1:8080" */
@@ -118,6 +119,8 @@ export function startDashboard(source: HueySource, options: DashboardOptions = {
         return asset(PAGE, "text/html");
       case "/app.js":
         return asset(String(script), "text/javascript");
+      case "/dom.js":
+        return asset(String(helpers), "text/javascript");
       case "/app.css":
         return asset(String(css), "text/css");
       case "/favicon.ico":

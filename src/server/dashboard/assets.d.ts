@@ -7,3 +7,7 @@ declare module "*/dashboard/app.js" {
   const text: string;
   export default text;
 }
+declare module "*/dashboard/dom.js" {
+  const text: string;
+  export default text;
+}
