@@ -4,6 +4,7 @@
 import type { Huey } from "../huey";
 import { KEYS } from "../message";
 import { storageWhere } from "../consumer/maintenance";
+import { decode } from "../serializer";
 import { VERSION } from "../_version";
 import { actions } from "./actions";
 import { ApiError, userError } from "./errors";
@@ -109,7 +110,7 @@ export function createApi(source: HueySource, log: (line: string) => void = () =
         const route = routes[`${req.method} ${path}`];
         if (route) return json(200, await route(huey, req, url));
         const task = /^\/api\/tasks\/([^/]+)$/.exec(path);
-        if (task && req.method === "GET") return json(200, await detail(huey, listsOf(huey), decodeURIComponent(task[1]!)));
+        if (task && req.method === "GET") return json(200, await detail(huey, listsOf(huey), decodePath(task[1]!)));
         const other = Object.keys(routes).find((k) => k.endsWith(` ${path}`)) ?? (task ? "GET" : undefined);
         if (other) throw new ApiError(405, `${req.method} is not allowed here; use ${other.split(" ")[0]}`);
         throw new ApiError(404, `no API route ${req.method} ${path}; see the README's "Dashboard and HTTP API"`);
@@ -125,6 +126,24 @@ export function createApi(source: HueySource, log: (line: string) => void = () =
       lists = null;
     },
   };
+}
+
+function decodePath(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ApiError(400, "the task id in the path is not valid percent-encoding");
+  }
+}
+
+/** JSON that may have been written by hand or by another version: null when it does not parse. */
+function parsed(raw: string | null): unknown {
+  if (raw === null) return null;
+  try {
+    return decode(raw);
+  } catch {
+    return null;
+  }
 }
 
 /** Registered tasks, for the enqueue form. */
@@ -202,20 +221,11 @@ async function detail(huey: Huey, lists: Lists, id: string) {
   const deadLetter = dead === null ? null : deadLetterRow(dead);
   let message: Record<string, unknown> | null = found?.message ?? null;
   if (message === null && dead !== null) {
-    try {
-      message = (JSON.parse(JSON.parse(dead).payload) as Record<string, unknown>) ?? null;
-    } catch {
-      message = null;
-    }
+    const payload = (parsed(dead) as { payload?: unknown } | null)?.payload;
+    message = typeof payload === "string" ? (parsed(payload) as Record<string, unknown> | null) : null;
   }
-  const state = found?.state ?? (deadLetter ? "failed" : result !== null ? "done" : null);
+  const state = found?.state ?? (dead !== null ? "failed" : result !== null ? "done" : null);
   if (state === null) throw new ApiError(404, `no task with id ${JSON.stringify(id)} is queued, running, scheduled, done (with a stored result) or failed`);
-  let progressValue: unknown = null;
-  try {
-    progressValue = progress === null ? null : JSON.parse(progress);
-  } catch {
-    progressValue = null;
-  }
   return {
     id,
     state,
@@ -223,7 +233,7 @@ async function detail(huey: Huey, lists: Lists, id: string) {
     message,
     result: result === null ? null : doneRow(id, result),
     deadLetter,
-    revoked: revoked === null ? null : JSON.parse(revoked),
-    progress: progressValue,
+    revoked: parsed(revoked),
+    progress: parsed(progress),
   };
 }

@@ -133,7 +133,7 @@ export class SqliteLists implements Lists {
     const params = { $queue: this.#queue, $from: KEYS.failed, $to: FAILED_END, $limit: q.limit + 1, $offset: q.offset, $q: q.q ?? "", $key: KEYS.failed + (q.q ?? "") };
     const rows = this.#q(
       `SELECT value FROM kv WHERE queue = $queue AND key >= $from AND key < $to
-       AND ($q = '' OR key = $key OR instr(json_extract(value, '$.name'), $q) > 0)
+       AND ($q = '' OR key = $key OR (json_valid(value) AND instr(json_extract(value, '$.name'), $q) > 0))
        ORDER BY key LIMIT $limit OFFSET $offset`,
     ).all(params) as { value: string }[];
     const items = rows

@@ -187,6 +187,7 @@ describe("bad input is a 4xx with {error}", () => {
     expect((await get("/api/queued?offset=-1")).status).toBe(400);
     expect((await get("/api/nope")).status).toBe(404);
     expect((await get("/api/tasks/no-such-id")).status).toBe(404);
+    expect((await get("/api/tasks/%E0%A4%A")).status).toBe(400);
     expect((await get("/api/enqueue")).status).toBe(405);
     expect(await huey.pendingCount()).toBe(0);
   });
@@ -277,6 +278,14 @@ describe("reads and actions", () => {
     expect(retried.body).toEqual({ retried: res.id });
     expect(await huey.failedCount()).toBe(0);
     expect(readMessage((await s.listPending(1))[0]!.payload).name).toBe("boom");
+    // Unreadable stored JSON is shown as null, never a 500.
+    await s.putData(KEYS.revokedId + "x1", "{not json");
+    await s.putData(KEYS.failed + "x1", "{not json either");
+    const odd = await get("/api/tasks/x1");
+    expect(odd.status).toBe(200);
+    expect(odd.body).toMatchObject({ state: "failed", revoked: null, message: null });
+    expect((await get("/api/failed?q=boo")).status).toBe(200);
+    await s.deleteData(KEYS.revokedId + "x1");
     await s.putData(KEYS.failed + "x1", JSON.stringify({ ...dl, id: "x1" }));
     await s.putData(KEYS.failed + "x2", JSON.stringify({ ...dl, id: "x2" }));
     expect((await post("/api/purge", { id: "x1" })).body).toEqual({ purged: 1 });
@@ -291,5 +300,37 @@ describe("reads and actions", () => {
     expect((await get("/api/overview")).body.locks.map((l: any) => l.key)).toEqual(["report"]);
     expect((await post("/api/flush-lock", { key: "report" })).body).toEqual({ freed: 1 });
     expect(await huey.locks()).toEqual([]);
+  });
+});
+
+describe("on a storage without SQL (memory): the contract's lists", () => {
+  test("lists page within the first 10,000, search filters, done is a lookup by id", async () => {
+    const { createApi } = await import("../../src/server/api");
+    const mem = new lib.MemoryHuey({ name: "mem" });
+    const add = mem.task("add", (a: number, b: number) => a + b);
+    mem.task("mail", { queue: "emails" }, (_to: string) => {});
+    const api = createApi(() => mem, () => {}, 0);
+    const call = async (path: string) => {
+      const url = new URL(`http://127.0.0.1${path}`);
+      const res = await api.handle(new Request(url), url);
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    await add.map(Array.from({ length: 60 }, (_, i) => [i, 1] as [number, number]));
+    const r = await add.schedule([1, 1], { delay: "1h" });
+    const p2 = await call("/api/queued?limit=50&offset=50");
+    expect(p2.body).toMatchObject({ offset: 50, more: false, total: 60 });
+    expect(p2.body.items.length).toBe(10);
+    expect((await call("/api/scheduled")).body.items.map((t: any) => t.id)).toEqual([r.id]);
+    expect((await call(`/api/queued?q=${p2.body.items[0].id}`)).body.items.length).toBe(1);
+    expect((await call("/api/queued?offset=9990&limit=50")).status).toBe(400);
+    const done = await call("/api/done");
+    expect(done.body.note).toContain("cannot list results");
+    await mem.storage.putResult({ id: "res", payload: encode({ ok: true, value: 7 }, "t") });
+    expect((await call("/api/done?q=res")).body.items).toEqual([{ id: "res", ok: true, value: 7, error: null }]);
+    expect((await call(`/api/tasks/${r.id}`)).body).toMatchObject({ state: "scheduled", task: { name: "add" } });
+    const o = await call("/api/overview");
+    expect(o.body.counts).toMatchObject({ queued: 60, scheduled: 1 });
+    expect(o.body.queues.map((q: any) => [q.queue, q.queued])).toEqual([["default", 60], ["emails", 0]]);
+    api.close();
   });
 });
