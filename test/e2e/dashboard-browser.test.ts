@@ -124,7 +124,7 @@ describe.skipIf(missing !== null)("dashboard in Chromium", () => {
     await openTab("queued");
     await row(id).waitFor();
     const text = await row(id).textContent();
-    expect(text).toContain(JSON.stringify(script).slice(1, -1).replace(/\\"/g, '"'));
+    expect(text).toContain(script);
     expect(text).toContain("<img src=x onerror=alert(1)>");
     await row(id).click();
     await page.locator("#detail-actions .badge", { hasText: "queued" }).waitFor();
@@ -165,5 +165,30 @@ describe.skipIf(missing !== null)("dashboard in Chromium", () => {
     expect(existsSync(shot)).toBe(true);
     expect(await page.locator("#queues tr").count()).toBeGreaterThanOrEqual(3);
     expect(dialogs).toEqual([]);
+  });
+
+  test("consumers and throughput, once their sources report, are drawn (as text)", async () => {
+    // The sources return [] today (src/server/sources.ts): give the page what they will send.
+    const now = Date.now();
+    await page.route("**/api/overview", async (route) => {
+      const res = await route.fetch();
+      const o = await res.json();
+      o.consumers = [
+        { id: "c1", host: "<img src=x onerror=alert(1)>", pid: 4242, version: "0.1.0", started: now - 60_000, backend: "sqlite", workers: 4, busy: 2, done: 1234, failed: 5, lastSeen: now, live: true },
+        { id: "c2", host: "old-box", pid: 7, version: "0.1.0", started: now - 3_600_000, backend: "sqlite", workers: 1, busy: 0, done: 9, failed: 0, lastSeen: now - 600_000, live: false },
+      ];
+      o.throughput = Array.from({ length: 30 }, (_, i) => ({ minute: now - (30 - i) * 60_000, done: 100 + i * 10, failed: i % 5 }));
+      await route.fulfill({ response: res, json: o });
+    });
+    try {
+      await page.locator("#consumers tbody tr").nth(1).waitFor();
+      expect(await page.locator("#consumers").textContent()).toContain("<img src=x onerror=alert(1)>");
+      expect(await page.locator("#consumers .badge.ok").count()).toBe(1);
+      await page.locator("#throughput-chart path").nth(1).waitFor();
+      expect(await page.locator("img").count()).toBe(0);
+      expect(dialogs).toEqual([]);
+    } finally {
+      await page.unroute("**/api/overview");
+    }
   });
 });
