@@ -5,7 +5,7 @@ import { note } from "../_output";
 
 const args = {
   file: fileArg,
-  listen: { type: "string", description: "address to serve on: HOST:PORT or PORT (default 127.0.0.1:8080); a host other than loopback needs a token", valueHint: "HOST:PORT" },
+  listen: { type: "string", description: "address to serve on: HOST:PORT or PORT (default 127.0.0.1:8080); a host other than loopback needs a token [HUEY_DASHBOARD_LISTEN]", valueHint: "HOST:PORT" },
   token: { type: "string", description: "require this token (16+ characters) on every request: Authorization: Bearer T, or log in on the page [HUEY_DASHBOARD_TOKEN]", valueHint: "T" },
   instance: instanceArg,
 } as const;
