@@ -7,7 +7,7 @@ import { storageWhere } from "../consumer/maintenance";
 import { decode } from "../serializer";
 import { VERSION } from "../_version";
 import { actions } from "./actions";
-import { ApiError, userError } from "./errors";
+import { ApiError, logDetail, userError } from "./errors";
 import { ContractLists, doneRow, deadLetterRow, type Counts, type Lists } from "./lists";
 import { listQuery } from "./params";
 import { SqliteLists } from "./sqlite-lists";
@@ -117,7 +117,7 @@ export function createApi(source: HueySource, log: (line: string) => void = () =
       } catch (err) {
         const e = userError(err);
         if (e) return json(e.status, { error: e.message });
-        log(`dashboard: ${req.method} ${path} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        log(logDetail(`${req.method} ${path}`, err));
         return json(500, { error: "internal error; the server's log has the details" });
       }
     },

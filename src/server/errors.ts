@@ -1,3 +1,5 @@
+import { escapeControl } from "../_text";
+
 // An API error: the status and the one-line message sent as {"error": "..."}. Anything else thrown
 // while handling a request is a 500 with a generic message (its stack goes to the server's log only).
 
@@ -28,4 +30,10 @@ export function userError(err: unknown): ApiError | null {
     return new ApiError(status, (err as Error).message);
   }
   return null;
+}
+
+/** An unexpected error for the server's log: its stack, each line with control characters escaped. */
+export function logDetail(what: string, err: unknown): string {
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  return `dashboard: ${escapeControl(what)} failed: ${text.split("\n").map(escapeControl).join("\n")}`;
 }

@@ -14,6 +14,7 @@ import {
   sessionCookie,
   type ListenAddress,
 } from "./auth";
+import { logDetail } from "./errors";
 import { MAX_BODY } from "./params";
 import page from "./dashboard/page.html" with { type: "text" };
 import login from "./dashboard/login.html" with { type: "text" };
@@ -147,12 +148,12 @@ export function startDashboard(source: HueySource, options: DashboardOptions = {
       try {
         return withHeaders(await handle(req));
       } catch (err) {
-        log(`dashboard: ${req.method} ${new URL(req.url).pathname} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        log(logDetail(`${req.method} ${new URL(req.url).pathname}`, err));
         return withHeaders(json(500, { error: "internal error; the server's log has the details" }));
       }
     },
     error(err) {
-      log(`dashboard: ${err.stack ?? err.message}`);
+      log(logDetail("a request", err));
       return withHeaders(json(500, { error: "internal error; the server's log has the details" }));
     },
   });

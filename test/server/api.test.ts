@@ -334,3 +334,22 @@ describe("on a storage without SQL (memory): the contract's lists", () => {
     api.close();
   });
 });
+
+describe("unexpected errors", () => {
+  test("are a 500 with a generic message; the stack goes to the log only, control characters escaped", async () => {
+    const { createApi } = await import("../../src/server/api");
+    const logs: string[] = [];
+    const api = createApi(() => {
+      throw new Error("storage on fire\x1b[31m");
+    }, (l) => void logs.push(l), 0);
+    const url = new URL("http://127.0.0.1/api/overview");
+    const res = await api.handle(new Request(url), url);
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as any;
+    expect(body.error).toBe("internal error; the server's log has the details");
+    expect(JSON.stringify(body)).not.toContain("fire");
+    expect(logs.length).toBe(1);
+    expect(logs[0]).toContain("storage on fire\\x1b[31m");
+    expect(logs[0]).not.toContain("\x1b");
+  });
+});
