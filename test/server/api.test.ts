@@ -295,6 +295,24 @@ describe("reads and actions", () => {
     await huey.flush();
   });
 
+  test("running: leased tasks with their lease end, counted per queue", async () => {
+    const defs = await import(join(FIXTURES, "dashboard-fixture.ts"));
+    await defs.add(1, 2);
+    const m = await defs.mail("x@y.z");
+    const until = Date.now() + 30_000;
+    const leased = await huey.storage.lease(1, until, { now: Date.now(), lanes: { emails: 1 } });
+    expect(leased.map((l) => l.id)).toEqual([m.id]);
+    const running = await get("/api/running");
+    expect(running.body).toMatchObject({ total: 1, more: false });
+    expect(running.body.items).toEqual([expect.objectContaining({ id: m.id, name: "mail", queue: "emails", leasedUntil: until })]);
+    expect((await get("/api/queued")).body.items.map((t: any) => t.name)).toEqual(["add"]);
+    expect((await get(`/api/tasks/${m.id}`)).body.state).toBe("running");
+    const o = await get("/api/overview");
+    expect(o.body.counts).toMatchObject({ queued: 1, running: 1 });
+    expect(o.body.queues.find((q: any) => q.queue === "emails")).toMatchObject({ queued: 0, running: 1 });
+    await huey.flush();
+  });
+
   test("locks are listed and flushed", async () => {
     await huey.storage.acquireLock("report", "someone", Date.now() + 60_000, Date.now());
     expect((await get("/api/overview")).body.locks.map((l: any) => l.key)).toEqual(["report"]);
