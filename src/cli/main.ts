@@ -27,6 +27,7 @@ const commands: Record<string, { summary: string; load: Loader }> = {
   resume: { summary: "undo pause", load: async () => (await import("./commands/pause")).resume },
   flush: { summary: "remove everything of the queue", load: async () => (await import("./commands/flush")).default },
   locks: { summary: "list locks, or free them (--flush)", load: async () => (await import("./commands/locks")).default },
+  dashboard: { summary: "serve the web dashboard and JSON API (127.0.0.1:8080)", load: async () => (await import("./commands/dashboard")).default },
   backup: { summary: "copy a SQLite queue consistently while consumers run", load: async () => (await import("./commands/backup")).default },
 };
 

@@ -4,7 +4,7 @@ import { ConfigurationError } from "../../errors";
 import type { LogLevel } from "../../consumer/options";
 import type { Duration } from "../../_time";
 import { CliUsageError } from "../errors";
-import { durationFlag, positionals, wholeFlag } from "../args";
+import { durationFlag, wholeFlag } from "../args";
 import { DEFAULT_METRICS_ADDR } from "../../observe/metrics-server";
 
 export const runArgs = {
@@ -30,6 +30,11 @@ export const runArgs = {
   },
   "metrics-token": { type: "string", description: "bearer token /metrics requires; needed for an address other than loopback [HUEY_METRICS_TOKEN]", valueHint: "TOKEN" },
   heartbeat: { type: "string", description: "how often this consumer writes its heartbeat and statistics for huey status (default 5s) [HUEY_HEARTBEAT]", valueHint: "5s" },
+  dashboard: {
+    type: "boolean",
+    description: "also serve the web dashboard and JSON API from this process, on ADDR (--dashboard [ADDR] or --dashboard=ADDR; default 127.0.0.1:8080)",
+  },
+  "dashboard-token": { type: "string", description: "with --dashboard: require this token; needed unless ADDR is loopback [HUEY_DASHBOARD_TOKEN]", valueHint: "T" },
   "no-env-file": {
     type: "boolean",
     description: "do not load .env, .env.<NODE_ENV> and .env.local from the tasks file's folder (loaded by default, as bun does; set variables win) [HUEY_NO_ENV_FILE=1]",
@@ -53,18 +58,9 @@ function pickBool(flag: boolean | undefined, envName: string): boolean {
   throw new CliUsageError(`${envName} must be 1 or 0 (true/false), got "${v}"`, "run");
 }
 
-/** The argument after --metrics when it reads as HOST:PORT (the value is optional). */
-function metricsValue(rawArgs: string[]): string | undefined {
-  const i = rawArgs.indexOf("--metrics");
-  const next = i >= 0 ? rawArgs[i + 1] : undefined;
-  return next !== undefined && /^(\[[0-9a-fA-F:.]*\]|[A-Za-z0-9.-]+):\d+$/.test(next) ? next : undefined;
-}
-
 /** --metrics [ADDR] (or --metrics=ADDR, or HUEY_METRICS=ADDR) and its token; {} when off. */
-function metricsOptions(rawArgs: string[], flag: boolean, tokenArg: unknown): { metrics?: string; metricsToken?: string } {
-  const inline = rawArgs.find((r) => r.startsWith("--metrics="))?.slice("--metrics=".length);
-  const given = inline ?? metricsValue(rawArgs);
-  const addr = given ?? (flag ? DEFAULT_METRICS_ADDR : pick(undefined, "HUEY_METRICS").value);
+function metricsOptions(flag: { given: boolean; addr: string | undefined }, tokenArg: unknown): { metrics?: string; metricsToken?: string } {
+  const addr = flag.addr ?? (flag.given ? DEFAULT_METRICS_ADDR : pick(undefined, "HUEY_METRICS").value);
   const token = pick(tokenArg, "HUEY_METRICS_TOKEN").value;
   if (addr === undefined) {
     if (tokenArg !== undefined) throw new CliUsageError("--metrics-token needs --metrics", "run");
@@ -81,12 +77,15 @@ export const runCommand = defineCommand({
   },
   args: runArgs,
   async run({ args, rawArgs }) {
+    const dashFlag = optionalAddrFlag(rawArgs, "dashboard");
+    const metricsFlag = optionalAddrFlag(rawArgs, "metrics");
+    const dash = { addr: dashFlag.given ? (dashFlag.addr ?? DEFAULT_DASHBOARD_ADDR) : null };
     const { runConsumer } = await import("../../consumer/run");
     const api = (await import("../../index")) as unknown as Record<string, unknown>;
     const a = args as Record<string, unknown>;
     // citty reads --no-X as X=false and -n as no-X=true.
     // `--metrics ADDR tasks.ts`: citty took the address for FILE.
-    const file = args.file === metricsValue(rawArgs) ? (positionals(rawArgs, runArgs).slice(1)[0] ?? args.file) : args.file;
+    const file = tasksFileArg(rawArgs, [dashFlag.index, metricsFlag.index]) ?? args.file;
     const off = (name: string) => (a[`no-${name}`] === true || a[name] === false ? true : undefined);
     // .env first (as bun loads it before the program), so it may set HUEY_* too; variables already set win.
     if (!pickBool(off("env-file"), "HUEY_NO_ENV_FILE")) {
@@ -110,6 +109,19 @@ export const runCommand = defineCommand({
       const p = pick(a[flag], env);
       return durationFlag(p.value, p.label ?? `--${flag}`, "run");
     };
+    const tokenFlag = pick(args["dashboard-token"], "HUEY_DASHBOARD_TOKEN");
+    if (tokenFlag.value !== undefined && dash.addr === null) throw new CliUsageError("--dashboard-token goes with --dashboard", "run");
+    // Check the address and token before anything starts: a bad one is a usage error.
+    const dashboardOptions = dash.addr === null ? null : { listen: dash.addr, token: tokenFlag.value, tokenFlag: tokenFlag.label ?? "--dashboard-token", listenFlag: "--dashboard" };
+    if (dashboardOptions) {
+      const { parseListen, resolveToken, ServerConfigError } = await import("../../server/auth");
+      try {
+        resolveToken(parseListen(dashboardOptions.listen, "--dashboard"), dashboardOptions.token, dashboardOptions.tokenFlag);
+      } catch (err) {
+        if (err instanceof ServerConfigError) throw new CliUsageError(err.message, "run");
+        throw err;
+      }
+    }
     let consumer;
     try {
       consumer = await runConsumer(file, {
@@ -129,15 +141,80 @@ export const runCommand = defineCommand({
         logFormat,
         api,
         heartbeat: duration("heartbeat", "HUEY_HEARTBEAT"),
-        ...metricsOptions(rawArgs, a.metrics === true || rawArgs.some((r) => r.startsWith("--metrics=")), a["metrics-token"]),
+        ...metricsOptions(metricsFlag, a["metrics-token"]),
       });
     } catch (err) {
       // Option values given on the command line are usage errors.
       if (err instanceof ConfigurationError) throw new CliUsageError(err.message, "run");
       throw err;
     }
+    if (dashboardOptions) {
+      const { startDashboard } = await import("../../server/http");
+      const { loadTasksFile } = await import("../../consumer/loader");
+      // The module is loaded already: this is the consumer's own Huey (as first loaded; a SIGHUP reload
+      // keeps the dashboard on it, reading the same storage).
+      const { huey } = await loadTasksFile(file, pick(args.instance, "HUEY_INSTANCE").value ?? null);
+      const log = consumer.consumer.log;
+      let dashboard;
+      try {
+        dashboard = startDashboard(() => huey, { ...dashboardOptions, log: (line) => log.error(line) });
+      } catch (err) {
+        await consumer.stop();
+        throw err;
+      }
+      log.info(`dashboard on ${dashboard.url}`);
+      void consumer.stopped.then(() => dashboard.stop());
+    }
     await consumer.stopped;
     // The storage broke under the consumer (file replaced, WAL deleted): a supervisor should restart it.
     if (consumer.fatal) process.exit(1);
   },
 });
+
+const DEFAULT_DASHBOARD_ADDR = "127.0.0.1:8080";
+const LOOKS_LIKE_ADDR = /^(\[[0-9a-fA-F:.]+\]:\d+|[A-Za-z0-9.-]*:\d+|\d+)$/;
+
+/**
+ * A flag whose value is optional, which citty cannot say (`--dashboard`, `--dashboard ADDR`,
+ * `--dashboard=ADDR`; the same for `--metrics`): whether it was given, its address if any, and the
+ * index in rawArgs of an address given as the next argument (-1 when none), which citty took for the
+ * tasks file when it came first (`huey run --dashboard 9000 tasks.ts`).
+ */
+export function optionalAddrFlag(rawArgs: string[], name: string): { given: boolean; addr: string | undefined; index: number } {
+  const end = rawArgs.indexOf("--");
+  const args = end < 0 ? rawArgs : rawArgs.slice(0, end);
+  let given = false;
+  let addr: string | undefined;
+  let index = -1;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith(`--${name}=`)) {
+      given = true;
+      addr = a.slice(name.length + 3) || undefined;
+    } else if (a === `--${name}`) {
+      given = true;
+      if (LOOKS_LIKE_ADDR.test(args[i + 1] ?? "")) {
+        addr = args[i + 1]!;
+        index = i + 1;
+      }
+    }
+  }
+  return { given, addr, index };
+}
+
+/** The tasks file: the first argument that is no flag and no flag's value (nor an optional flag's address). */
+function tasksFileArg(rawArgs: string[], taken: number[]): string | undefined {
+  if (taken.every((i) => i < 0)) return undefined;
+  const end = rawArgs.indexOf("--");
+  const args = end < 0 ? rawArgs : rawArgs.slice(0, end);
+  return args.find((a, i) => !taken.includes(i) && !a.startsWith("-") && !isFlagValue(args, i));
+}
+
+/** True when args[i] is the value of the flag before it (a flag of runArgs that takes a value). */
+function isFlagValue(args: string[], i: number): boolean {
+  const prev = args[i - 1];
+  if (prev === undefined || !prev.startsWith("-") || prev.includes("=")) return false;
+  const name = prev.replace(/^--?/, "");
+  const def = (runArgs as Record<string, { type: string; alias?: string }>)[name] ?? Object.values(runArgs).find((d) => (d as { alias?: string }).alias === name);
+  return def !== undefined && def.type === "string";
+}

@@ -1,0 +1,13 @@
+// The page's files, imported as text (embedded in the binary by `bun build --compile`).
+declare module "*.css" {
+  const text: string;
+  export default text;
+}
+declare module "*/dashboard/app.js" {
+  const text: string;
+  export default text;
+}
+declare module "*/dashboard/dom.js" {
+  const text: string;
+  export default text;
+}

@@ -1,0 +1,164 @@
+// The dashboard's lists on a SQLite queue, read from the file directly over a read-only connection of
+// its own: the Storage contract has no offset, search, results list or lookup by id (see lists.ts). Every
+// query is bounded (LIMIT/OFFSET), takes its values as bound parameters, and walks an index the consumer
+// already keeps: queue_ready / queue_lane_ready, queue_leased, schedule_due, the results and kv keys.
+// Searching by part of a task name scans rows in list order until a page is full.
+import { Database, type Statement } from "bun:sqlite";
+import { KEYS } from "../message";
+import type { Storage } from "../storage/types";
+import { deadLetterRow, doneRow, taskRow, type Counts, type DoneRow, type FailedRow, type FoundTask, type ListQuery, type Lists, type Page, type TaskRow } from "./lists";
+
+type Row = { id: string; name: string; lane: string; priority: number; payload: string; eta?: number; leased_until?: number | null };
+
+/** "failed:" .. "failed;": every key with the prefix (";" follows ":"). */
+const FAILED_END = `${KEYS.failed.slice(0, -1)};`;
+
+export class SqliteLists implements Lists {
+  readonly #db: Database;
+  readonly #queue: string;
+  readonly #storage: Storage;
+  readonly #cache = new Map<string, Statement>();
+
+  /** `filename` must exist (the Huey's storage has opened and migrated it). */
+  /** Totals of unsearched lists come from `storage`'s own counts. */
+  constructor(filename: string, storage: Storage) {
+    this.#db = new Database(filename, { readonly: true });
+    this.#db.run("PRAGMA busy_timeout = 5000");
+    this.#queue = storage.queue;
+    this.#storage = storage;
+  }
+
+  #q(sql: string): Statement {
+    let s = this.#cache.get(sql);
+    if (!s) this.#cache.set(sql, (s = this.#db.query(sql)));
+    return s;
+  }
+
+  /**
+   * Ready tasks per lane: the lanes found by one index seek each (as the consumer finds them), then one
+   * count per lane on queue_lane_ready, so the total costs one walk of the ready set, not two. Leased
+   * tasks through queue_leased (the storage's own leasedCount walks the whole queue: no index leads
+   * with the queue name for leased rows). Scheduled: one count on schedule_due, per lane only when
+   * there are several.
+   */
+  async counts(known: string[]): Promise<Counts> {
+    const found = (this.#q(
+      `WITH RECURSIVE l(lane) AS (
+         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL)
+         UNION ALL
+         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL AND lane > l.lane) FROM l WHERE l.lane IS NOT NULL
+       ) SELECT lane FROM l WHERE lane IS NOT NULL`,
+    ).all(this.#queue) as { lane: string }[]).map((r) => r.lane);
+    const ready = new Map<string, number>();
+    for (const lane of found) {
+      ready.set(lane, (this.#q("SELECT count(*) AS n FROM queue WHERE queue = ? AND lane = ? AND leased_until IS NULL").get(this.#queue, lane) as { n: number }).n);
+    }
+    const leased = new Map(
+      (this.#q("SELECT lane, count(*) AS n FROM queue INDEXED BY queue_leased WHERE leased_until IS NOT NULL AND queue = ? GROUP BY lane").all(this.#queue) as { lane: string; n: number }[]).map((r) => [r.lane, r.n]),
+    );
+    const scheduledTotal = (this.#q("SELECT count(*) AS n FROM schedule WHERE queue = ?").get(this.#queue) as { n: number }).n;
+    const lanes = [...new Set([...known, ...found, ...leased.keys()])].sort();
+    const scheduled =
+      scheduledTotal === 0
+        ? new Map<string, number>()
+        : lanes.length <= 1
+          ? new Map([[lanes[0] ?? "default", scheduledTotal]])
+          : new Map((this.#q("SELECT lane, count(*) AS n FROM schedule WHERE queue = ? GROUP BY lane").all(this.#queue) as { lane: string; n: number }[]).map((r) => [r.lane, r.n]));
+    const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    for (const lane of scheduled.keys()) if (!lanes.includes(lane)) lanes.push(lane);
+    return {
+      queued: sum(ready),
+      running: sum(leased),
+      scheduled: scheduledTotal,
+      lanes: lanes.sort().map((lane) => ({ queue: lane, queued: ready.get(lane) ?? 0, running: leased.get(lane) ?? 0, scheduled: scheduled.get(lane) ?? 0 })),
+    };
+  }
+
+  #tasks(table: "ready" | "leased" | "schedule", q: ListQuery): { rows: Row[]; more: boolean } {
+    const where = ["queue = $queue"];
+    const params: Record<string, string | number> = { $queue: this.#queue, $limit: q.limit + 1, $offset: q.offset };
+    if (table === "ready") where.push("leased_until IS NULL");
+    if (table === "leased") where.push("leased_until IS NOT NULL");
+    // Leased rows through their own index (else SQLite walks every row of the queue to find the few).
+    const hint = table === "leased" ? " INDEXED BY queue_leased" : "";
+    if (q.queue !== null) {
+      where.push("lane = $lane");
+      params.$lane = q.queue;
+    }
+    if (q.q !== null) {
+      where.push("(id = $q OR instr(name, $q) > 0)");
+      params.$q = q.q;
+    }
+    const cols = table === "schedule" ? "id, name, lane, priority, payload, eta" : "id, name, lane, priority, payload, leased_until";
+    const order = table === "schedule" ? "eta, seq" : "priority DESC, seq";
+    const from = table === "schedule" ? "schedule" : "queue";
+    const rows = this.#q(`SELECT ${cols} FROM ${from}${hint} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT $limit OFFSET $offset`).all(params as never) as Row[];
+    return { rows: rows.slice(0, q.limit), more: rows.length > q.limit };
+  }
+
+  async #taskPage(table: "ready" | "leased" | "schedule", q: ListQuery): Promise<Page<TaskRow>> {
+    const { rows, more } = this.#tasks(table, q);
+    const items = rows.map(
+      (r) => taskRow(r, table === "schedule" ? { eta: r.eta! } : table === "leased" ? { leasedUntil: r.leased_until ?? null } : {}).row,
+    );
+    return { items, offset: q.offset, limit: q.limit, more, total: null };
+  }
+
+  async queued(q: ListQuery): Promise<Page<TaskRow>> {
+    return this.#taskPage("ready", q);
+  }
+
+  async running(q: ListQuery): Promise<Page<TaskRow>> {
+    return this.#taskPage("leased", q);
+  }
+
+  async scheduled(q: ListQuery): Promise<Page<TaskRow>> {
+    return this.#taskPage("schedule", q);
+  }
+
+  /** Newest first by id (generated ids are UUIDv7, so by enqueue time); a search is an exact id. */
+  async done(q: ListQuery, now: number): Promise<Page<DoneRow>> {
+    const params = { $queue: this.#queue, $now: now, $limit: q.limit + 1, $offset: q.offset, $q: q.q ?? "" };
+    const rows = this.#q(
+      `SELECT id, payload, expires_at FROM results WHERE queue = $queue AND (expires_at IS NULL OR expires_at > $now)
+       AND ($q = '' OR id = $q) ORDER BY id DESC LIMIT $limit OFFSET $offset`,
+    ).all(params) as { id: string; payload: string; expires_at: number | null }[];
+    const items = rows.slice(0, q.limit).map((r) => doneRow(r.id, r.payload, r.expires_at));
+    const total = q.q === null ? await this.#storage.resultCount() : null;
+    return { items, offset: q.offset, limit: q.limit, more: rows.length > q.limit, total };
+  }
+
+  /** Oldest first (as huey.failed() and `huey failed`); a search is an exact id or part of the task name. */
+  async failed(q: ListQuery): Promise<Page<FailedRow>> {
+    const params = { $queue: this.#queue, $from: KEYS.failed, $to: FAILED_END, $limit: q.limit + 1, $offset: q.offset, $q: q.q ?? "", $key: KEYS.failed + (q.q ?? "") };
+    const rows = this.#q(
+      `SELECT value FROM kv WHERE queue = $queue AND key >= $from AND key < $to
+       AND ($q = '' OR key = $key OR (json_valid(value) AND instr(json_extract(value, '$.name'), $q) > 0))
+       ORDER BY key LIMIT $limit OFFSET $offset`,
+    ).all(params) as { value: string }[];
+    const items = rows
+      .slice(0, q.limit)
+      .map((r) => deadLetterRow(r.value))
+      .filter((r): r is FailedRow => r !== null);
+    const total = q.q === null ? await this.#storage.countData(KEYS.failed) : null;
+    return { items, offset: q.offset, limit: q.limit, more: rows.length > q.limit, total };
+  }
+
+  async find(id: string): Promise<FoundTask | null> {
+    const r = this.#q("SELECT id, name, lane, priority, payload, leased_until FROM queue WHERE queue = ? AND id = ?").get(this.#queue, id) as Row | null;
+    if (r) {
+      const { row, message } = taskRow(r, r.leased_until != null ? { leasedUntil: r.leased_until } : {});
+      return { state: r.leased_until != null ? "running" : "queued", row, message };
+    }
+    const s = this.#q("SELECT id, name, lane, priority, payload, eta FROM schedule WHERE queue = ? AND id = ?").get(this.#queue, id) as Row | null;
+    if (s) {
+      const { row, message } = taskRow(s, { eta: s.eta! });
+      return { state: "scheduled", row, message };
+    }
+    return null;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
