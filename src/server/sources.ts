@@ -1,30 +1,11 @@
-// Data the dashboard shows that other parts of bun-huey will produce: the live consumers (from consumer
-// heartbeats) and the tasks done and failed per minute (from per-task statistics). Each function returns
-// [] until its source exists; the overview JSON always has the fields and the page shows "no data yet"
-// for an empty one. Plug a source in here, nowhere else: api.ts and the page need no change.
+// What the dashboard shows of the consumers and of the tasks per minute, read from the consumers'
+// heartbeats and per-minute statistics (src/observe/). The overview JSON always has both fields; the
+// page shows "no data yet" for an empty one (no consumer has run with this storage in the last hour).
 import type { Huey } from "../huey";
+import { readConsumers, readThroughput, type ConsumerInfo } from "../observe/read";
 
-/** One consumer process, as its heartbeat reports it. */
-export interface ConsumerRow {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  /** Epoch ms. */
-  started: number;
-  /** Storage kind: "sqlite", "postgres", ... */
-  backend: string;
-  workers: number;
-  /** Tasks running now. */
-  busy: number;
-  /** Tasks finished (ok) and failed since it started. */
-  done: number;
-  failed: number;
-  /** Epoch ms of its last heartbeat. */
-  lastSeen: number;
-  /** Heartbeat recent enough that it is taken to be running. */
-  live: boolean;
-}
+/** One consumer process, as its heartbeat reports it (live ones first, then those gone silent). */
+export type ConsumerRow = ConsumerInfo;
 
 /** Tasks finished in one minute. */
 export interface ThroughputRow {
@@ -32,21 +13,15 @@ export interface ThroughputRow {
   minute: number;
   done: number;
   failed: number;
+  retried: number;
 }
 
-/**
- * The consumers of this queue. To be fed by the consumer heartbeats (issue 11, consumer heartbeats:
- * each consumer writes {id, host, pid, version, started, backend, workers, busy, done, failed} with its
- * lastSeen; `live` is lastSeen within a few heartbeat intervals of `now`).
- */
-export async function consumers(_huey: Huey, _now: number): Promise<ConsumerRow[]> {
-  return [];
+/** The consumers of this queue seen in the last hour. */
+export function consumers(huey: Huey, now: number): Promise<ConsumerRow[]> {
+  return readConsumers(huey.storage, now);
 }
 
-/**
- * Done and failed tasks per minute, oldest first, for the last hour. To be fed by the per-task
- * statistics (issue 11, per-task statistics: per-minute counters of completions and failures).
- */
-export async function throughput(_huey: Huey, _now: number): Promise<ThroughputRow[]> {
-  return [];
+/** Done, failed and retried tasks per minute, oldest first, for the last hour. */
+export function throughput(huey: Huey, now: number): Promise<ThroughputRow[]> {
+  return readThroughput(huey.storage, now, 60);
 }
