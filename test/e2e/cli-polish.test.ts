@@ -133,6 +133,7 @@ describe("huey failed FILE ID", () => {
     expect(d).toEqual({
       id,
       name: "boom",
+      queue: "default",
       args: [why],
       attempts: 2,
       error: { name: "Error", message: `boom: ${why}`, code: "E_BOOM", stack: expect.stringContaining("\n    at ") },
@@ -145,18 +146,19 @@ describe("huey failed FILE ID", () => {
     expect(r.stdout).not.toContain("\x07");
     const out = lines(r.stdout);
     const shown = "x\\x1b]0;pwned\\x07y";
-    expect(out.slice(0, 7)).toEqual([
+    expect(out.slice(0, 8)).toEqual([
       "task      boom",
       `id        ${id}`,
+      "queue     default",
       `args      ["x\\u001b]0;pwned\\u0007y"]`,
       `error     Error: boom: ${shown}`,
       "code      E_BOOM",
       "attempts  2",
       expect.stringMatching(/^failed at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),
     ]);
-    expect(out[7]).toBe("stack");
-    expect(out[8]).toBe(`  Error: boom: ${shown}`);
-    expect(out.slice(9).length).toBeGreaterThan(0);
+    expect(out[8]).toBe("stack");
+    expect(out[9]).toBe(`  Error: boom: ${shown}`);
+    expect(out.slice(10).length).toBeGreaterThan(0);
     for (const l of out.slice(9)) expect(l).toMatch(/^ {6}at /);
 
     const missing = await runHuey(["failed", "tasks.ts", "no-such-id", "--json"], { cwd: dir, env });

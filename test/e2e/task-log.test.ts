@@ -62,7 +62,7 @@ test("huey result: running (attempt, progress) while the task runs, then done wi
     expect(new Set(body.log.events.map((e: { event: string }) => e.event))).toEqual(new Set(["enqueued", "started", "complete"]));
 
     // The consumer's line for it: attempt/max, queue wait, Worker and consumer.
-    await consumer.waitForStderr(new RegExp(`chatty ${id} complete in \\S+ \\(attempt 1/1, waited \\S+, worker \\d+, consumer \\S+:\\d+\\)`), "the task's log line");
+    await consumer.waitForStderr(new RegExp(`chatty ${id} complete in \\S+ \\(attempt 1/1, waited \\S+, worker \\d+, consumer [^.\\s]+\\.\\d+\\.[0-9a-f]+\\)`), "the task's log line");
   } finally {
     consumer.proc.kill("SIGTERM");
     expect(await consumer.exit()).toBe(0);
