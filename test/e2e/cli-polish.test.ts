@@ -159,7 +159,7 @@ describe("huey failed FILE ID", () => {
     expect(out[8]).toBe("stack");
     expect(out[9]).toBe(`  Error: boom: ${shown}`);
     expect(out.slice(10).length).toBeGreaterThan(0);
-    for (const l of out.slice(9)) expect(l).toMatch(/^ {6}at /);
+    for (const l of out.slice(10)) expect(l).toMatch(/^ {6}at /);
 
     const missing = await runHuey(["failed", "tasks.ts", "no-such-id", "--json"], { cwd: dir, env });
     expect(missing.code).toBe(1);
