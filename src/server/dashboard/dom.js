@@ -19,7 +19,7 @@ function h(tag, props, ...children) {
     else if (k === "dataset") Object.assign(el.dataset, v);
     else throw new Error(`h(): unsupported property ${k}`);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }

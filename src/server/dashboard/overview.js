@@ -138,8 +138,11 @@ function renderCharts(o) {
       { label: "failed", color: "#d64545", values: d.map((p) => p.failed) },
     ]),
   );
-  const t = o.throughput || [];
-  if (!t.some((p) => p.done || p.failed || p.retried)) {
+  const all = o.throughput || [];
+  const first = all.findIndex((p) => p.done || p.failed || p.retried);
+  // The hour's minutes from the first with data (at least the last 10): a new queue's chart is not an empty hour.
+  const t = first < 0 ? [] : all.slice(Math.max(0, Math.min(first, all.length - 10)));
+  if (t.length === 0) {
     return replace($("throughput-chart"), empty("no data yet (filled by the consumers' per-minute statistics, the last hour)"));
   }
   replace(
