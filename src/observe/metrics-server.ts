@@ -1,35 +1,22 @@
 // The /metrics endpoint of `huey run --metrics [ADDR]`: GET /metrics and nothing else (404). Loopback by
 // default; any other address needs a token (--metrics-token / HUEY_METRICS_TOKEN), sent as
-// `Authorization: Bearer TOKEN` and compared in constant time.
-import { createHash, timingSafeEqual } from "node:crypto";
+// `Authorization: Bearer TOKEN`. The address and token rules are the dashboard's (src/server/auth.ts:
+// parseListen, resolveToken, bearerMatches, constant-time compare), with this command's flag names.
 import { ConfigurationError } from "../errors";
+import { bearerMatches, parseListen, resolveToken, ServerConfigError, type ListenAddress } from "../server/auth";
 import { METRICS_CONTENT_TYPE } from "./metrics";
 
 export const DEFAULT_METRICS_ADDR = "127.0.0.1:9464";
 
-/** "HOST:PORT" or "[IPv6]:PORT" -> parts; a clear error otherwise. Port 0 picks a free one. */
-export function parseAddr(addr: string, what = "--metrics"): { host: string; port: number } {
-  const m = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/.exec(addr) ?? /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(addr);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) {
-    throw new ConfigurationError(`${what} must be HOST:PORT such as ${DEFAULT_METRICS_ADDR} (or [::1]:9464), got ${JSON.stringify(addr)}`);
+/** The address and token of --metrics / --metrics-token, checked by the dashboard's rules; a ConfigurationError saying what to do otherwise. */
+export function metricsConfig(addr: string, token: string | undefined): { listen: ListenAddress; token: string | null } {
+  try {
+    const listen = parseListen(addr, "--metrics", DEFAULT_METRICS_ADDR);
+    return { listen, token: resolveToken(listen, token, { flag: "--metrics-token", env: "HUEY_METRICS_TOKEN", server: "/metrics" }) };
+  } catch (err) {
+    if (err instanceof ServerConfigError) throw new ConfigurationError(err.message);
+    throw err;
   }
-  return { host: m[1]!, port };
-}
-
-/** True for 127.0.0.0/8, ::1 and localhost. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-function digest(s: string): Buffer {
-  return createHash("sha256").update(s).digest();
-}
-
-/** Whether `header` (an Authorization value) carries `token`, compared in constant time. */
-export function tokenMatches(header: string | null, token: string): boolean {
-  const given = header?.startsWith("Bearer ") ? header.slice(7) : "";
-  return timingSafeEqual(digest(given), digest(token)) && given.length > 0;
 }
 
 export interface MetricsServer {
@@ -42,23 +29,15 @@ export interface MetricsServer {
  * Serve `collect()` at GET /metrics on `addr`. A host other than loopback without a token is refused
  * at startup (a ConfigurationError saying what to do).
  */
-export function startMetricsServer(addr: string, token: string | undefined, collect: () => Promise<string>): MetricsServer {
-  const { host, port } = parseAddr(addr);
-  if (token !== undefined && token.length < 16) {
-    throw new ConfigurationError("--metrics-token / HUEY_METRICS_TOKEN must be at least 16 characters (e.g. openssl rand -hex 16)");
-  }
-  if (!isLoopback(host) && token === undefined) {
-    throw new ConfigurationError(
-      `--metrics ${addr} is not a loopback address: set a token with --metrics-token or HUEY_METRICS_TOKEN (scrapers send "Authorization: Bearer TOKEN"), or serve on 127.0.0.1`,
-    );
-  }
+export function startMetricsServer(addr: string, tokenGiven: string | undefined, collect: () => Promise<string>): MetricsServer {
+  const { listen, token } = metricsConfig(addr, tokenGiven);
   const server = Bun.serve({
-    hostname: host,
-    port,
+    hostname: listen.hostname,
+    port: listen.port,
     async fetch(req) {
       const path = new URL(req.url).pathname;
       if (req.method !== "GET" || path !== "/metrics") return new Response("not found\n", { status: 404 });
-      if (token !== undefined && !tokenMatches(req.headers.get("authorization"), token)) {
+      if (token !== null && !bearerMatches(req.headers.get("authorization"), token)) {
         return new Response("unauthorized\n", { status: 401, headers: { "www-authenticate": "Bearer" } });
       }
       try {
@@ -68,7 +47,7 @@ export function startMetricsServer(addr: string, token: string | undefined, coll
       }
     },
   });
-  const shown = host.includes(":") ? `[${host}]` : host;
+  const shown = listen.hostname.includes(":") ? `[${listen.hostname}]` : listen.hostname;
   return {
     url: `http://${shown}:${server.port}/metrics`,
     stop: () => void server.stop(true),

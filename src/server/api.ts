@@ -11,7 +11,7 @@ import { ApiError, logDetail, userError } from "./errors";
 import { ContractLists, doneRow, deadLetterRow, type Counts, type Lists } from "./lists";
 import { listQuery } from "./params";
 import { SqliteLists } from "./sqlite-lists";
-import { consumers, throughput } from "./sources";
+import { consumers, runningOn, throughput } from "./sources";
 
 /** The Huey the server shows; a function, so `huey run --dashboard` can follow a reload. */
 export type HueySource = () => Huey;
@@ -57,6 +57,11 @@ export function createApi(source: HueySource, log: (line: string) => void = () =
   const taskList = async (huey: Huey, url: URL, kind: "queued" | "running" | "scheduled") => {
     const q = listQuery(url);
     const page = await listsOf(huey)[kind](q);
+    if (kind === "running" && page.items.length > 0) {
+      // Which consumer runs each task, and since when, where its heartbeat lists it.
+      const on = await runningOn(huey, Date.now());
+      page.items = page.items.map((t) => ({ ...t, consumer: on.get(t.id)?.consumer ?? null, since: on.get(t.id)?.since ?? null }));
+    }
     if (q.q === null) {
       const c = await countsOf(huey);
       page.total = q.queue === null ? c[kind] : (c.lanes.find((l) => l.queue === q.queue)?.[kind] ?? 0);
@@ -206,17 +211,22 @@ async function overview(huey: Huey, now: number, counts: Promise<Counts>) {
   };
 }
 
-/** Everything stored about one task id: where it is, its message, result, dead letter, revocation, progress. */
+/**
+ * Everything known about one task id: its state (huey.state: where it is in its life), its log lines and
+ * timeline (huey.taskLog), its list row, message, result, dead letter, revocation and progress.
+ */
 async function detail(huey: Huey, lists: Lists, id: string) {
   if (id.length > 1000) throw new ApiError(400, "the task id is too long");
   const s = huey.storage;
   const now = Date.now();
-  const [found, result, dead, revoked, progress] = await Promise.all([
+  const [found, result, dead, revoked, progress, status, log] = await Promise.all([
     lists.find(id),
     s.getResult(id, true, now),
     s.getData(KEYS.failed + id, true),
     s.getData(KEYS.revokedId + id, true),
     s.getData(KEYS.progress + id, true),
+    huey.state(id, { now }),
+    huey.taskLog(id),
   ]);
   const deadLetter = dead === null ? null : deadLetterRow(dead);
   let message: Record<string, unknown> | null = found?.message ?? null;
@@ -224,11 +234,17 @@ async function detail(huey: Huey, lists: Lists, id: string) {
     const payload = (parsed(dead) as { payload?: unknown } | null)?.payload;
     message = typeof payload === "string" ? (parsed(payload) as Record<string, unknown> | null) : null;
   }
-  const state = found?.state ?? (dead !== null ? "failed" : result !== null ? "done" : null);
-  if (state === null) throw new ApiError(404, `no task with id ${JSON.stringify(id)} is queued, running, scheduled, done (with a stored result) or failed`);
+  // huey.state reads by id; what it cannot judge (an unreadable dead letter) the lists and stores still tell.
+  const state: string = status.state !== "unknown" ? status.state : (found?.state ?? (dead !== null ? "failed" : result !== null ? "done" : "unknown"));
+  const logged = log.events.length > 0 || log.lines.length > 0;
+  if (state === "unknown" && !logged) {
+    throw new ApiError(404, `no task with id ${JSON.stringify(id)} is known: not queued, running or scheduled, and no result, dead letter or log record is stored`);
+  }
   return {
     id,
     state,
+    status,
+    log,
     task: found?.row ?? null,
     message,
     result: result === null ? null : doneRow(id, result),

@@ -2,6 +2,8 @@
 // set), the token (a Bearer header, or a session cookie the login sets), the Host header (no DNS rebinding
 // onto a token-less loopback server) and cross-site requests (actions need a custom header and a
 // same-origin Origin/Sec-Fetch-Site). Tokens and cookies are compared in constant time.
+// The address and token rules (parseListen, resolveToken, bearerMatches) are also those of
+// `huey run --metrics` (src/observe/metrics-server.ts): one implementation for both servers.
 import { createHash, timingSafeEqual } from "node:crypto";
 
 /** The session cookie set by the login (HttpOnly, SameSite=Strict, Path=/). */
@@ -18,7 +20,7 @@ export interface ListenAddress {
   loopback: boolean;
 }
 
-/** A bad --listen / --dashboard / --token value: the CLI turns it into a usage error. */
+/** A bad --listen / --dashboard / --metrics / --token value: the CLI turns it into a usage error. */
 export class ServerConfigError extends Error {
   override name = "ServerConfigError";
 }
@@ -26,7 +28,7 @@ export class ServerConfigError extends Error {
 /**
  * Parse `HOST:PORT`, `PORT` or `:PORT` (host 127.0.0.1), `[v6]:PORT`. Port 0 picks a free port.
  */
-export function parseListen(spec: string, what = "--listen"): ListenAddress {
+export function parseListen(spec: string, what = "--listen", example = "127.0.0.1:8080"): ListenAddress {
   const s = spec.trim();
   let host = "127.0.0.1";
   let port: string;
@@ -35,7 +37,7 @@ export function parseListen(spec: string, what = "--listen"): ListenAddress {
   else if (/^:?\d+$/.test(s)) port = s.replace(/^:/, "");
   else {
     const i = s.lastIndexOf(":");
-    if (i <= 0 || s.indexOf(":") !== i) throw new ServerConfigError(`${what} must be HOST:PORT, PORT or [IPv6]:PORT (e.g. 127.0.0.1:8080), got ${JSON.stringify(spec)}`);
+    if (i <= 0 || s.indexOf(":") !== i) throw new ServerConfigError(`${what} must be HOST:PORT, PORT or [IPv6]:PORT (e.g. ${example}), got ${JSON.stringify(spec)}`);
     host = s.slice(0, i);
     port = s.slice(i + 1);
     if (!/^[A-Za-z0-9.-]+$/.test(host)) throw new ServerConfigError(`${what}: ${JSON.stringify(host)} is not a host name or IP address`);
@@ -50,19 +52,34 @@ export function isLoopback(host: string): boolean {
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
+/** The names a token error speaks of: the flag, the environment variable, and the server. */
+export interface TokenNames {
+  /** @default "--token" */
+  flag?: string;
+  /** @default "HUEY_DASHBOARD_TOKEN" */
+  env?: string;
+  /** @default "the dashboard" */
+  server?: string;
+}
+
 /**
  * The token to require, checked against the address: none is fine on loopback, anything else
- * needs one (or the server would hand the queue to the network).
+ * needs one of at least MIN_TOKEN_LENGTH characters (or the server would hand the queue to the network).
+ * `names` (or just the flag) says which flag and variable the errors name.
  */
-export function resolveToken(listen: ListenAddress, token: string | undefined, flag = "--token"): string | null {
+export function resolveToken(listen: ListenAddress, token: string | undefined, names: TokenNames | string = {}): string | null {
+  const n = typeof names === "string" ? { flag: names } : names;
+  const flag = n.flag ?? "--token";
+  const env = n.env ?? "HUEY_DASHBOARD_TOKEN";
+  const server = n.server ?? "the dashboard";
   const t = token === undefined || token === "" ? null : token;
   if (t !== null && t.length < MIN_TOKEN_LENGTH) {
-    throw new ServerConfigError(`${flag} must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 24)`);
+    throw new ServerConfigError(`${flag === env ? flag : `${flag} (or ${env})`} must be at least ${MIN_TOKEN_LENGTH} characters (try: openssl rand -hex 24)`);
   }
   if (t !== null && /[\s\x00-\x1f\x7f]/.test(t)) throw new ServerConfigError(`${flag} must not contain spaces or control characters`);
   if (t === null && !listen.loopback) {
     throw new ServerConfigError(
-      `the dashboard would listen on ${listen.hostname}, which other machines can reach: set a token with ${flag} or HUEY_DASHBOARD_TOKEN, or listen on 127.0.0.1`,
+      `${server} would listen on ${listen.hostname}, which is not a loopback address: set a token with ${flag} or ${env}, or listen on 127.0.0.1`,
     );
   }
   return t;
@@ -96,13 +113,18 @@ export function cookieValue(req: Request, name: string): string | null {
   return null;
 }
 
+/** Whether an Authorization header value is `Bearer <token>`, compared in constant time. */
+export function bearerMatches(header: string | null, token: string): boolean {
+  const given = /^Bearer (.+)$/i.exec(header ?? "")?.[1];
+  const same = safeEqual(given ?? "", token);
+  return same && given !== undefined;
+}
+
 /** True when the request carries the token (Bearer header) or the session cookie. Both are checked, each in constant time. */
 export function authorized(req: Request, token: string | null): boolean {
   if (token === null) return true;
-  const auth = req.headers.get("authorization") ?? "";
-  const bearer = /^Bearer (.+)$/i.exec(auth)?.[1] ?? "";
   const cookie = cookieValue(req, SESSION_COOKIE) ?? "";
-  const byHeader = safeEqual(bearer, token);
+  const byHeader = bearerMatches(req.headers.get("authorization"), token);
   const byCookie = safeEqual(cookie, sessionValue(token));
   return byHeader || byCookie;
 }

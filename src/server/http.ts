@@ -19,8 +19,11 @@ import { MAX_BODY } from "./params";
 import page from "./dashboard/page.html" with { type: "text" };
 import login from "./dashboard/login.html" with { type: "text" };
 import css from "./dashboard/app.css" with { type: "text" };
-import script from "./dashboard/app.js" with { type: "text" };
 import helpers from "./dashboard/dom.js" with { type: "text" };
+import overviewScript from "./dashboard/overview.js" with { type: "text" };
+import listsScript from "./dashboard/lists.js" with { type: "text" };
+import detailScript from "./dashboard/detail.js" with { type: "text" };
+import script from "./dashboard/app.js" with { type: "text" };
 
 export interface DashboardOptions {
   /** HOST:PORT, PORT or [v6]:PORT. @default "127.0.0.1:8080" */
@@ -63,6 +66,14 @@ function asset(body: string, type: string, status = 200, extra: Record<string, s
 }
 
 const PAGE = String(page);
+/** The page's scripts, in the order page.html loads them (one global scope; app.js last starts the page). */
+const SCRIPTS: Record<string, string> = {
+  "/dom.js": String(helpers),
+  "/overview.js": String(overviewScript),
+  "/lists.js": String(listsScript),
+  "/detail.js": String(detailScript),
+  "/app.js": String(script),
+};
 const LOGIN = String(login);
 
 function loginPage(status: number, message: string): Response {
@@ -115,13 +126,10 @@ export function startDashboard(source: HueySource, options: DashboardOptions = {
     }
     if (url.pathname.startsWith("/api/")) return api.handle(req, url);
     if (req.method !== "GET" && req.method !== "HEAD") return json(405, { error: "the page is GET only; actions are POST /api/..." });
+    if (Object.hasOwn(SCRIPTS, url.pathname)) return asset(SCRIPTS[url.pathname]!, "text/javascript");
     switch (url.pathname) {
       case "/":
         return asset(PAGE, "text/html");
-      case "/app.js":
-        return asset(String(script), "text/javascript");
-      case "/dom.js":
-        return asset(String(helpers), "text/javascript");
       case "/app.css":
         return asset(String(css), "text/css");
       case "/favicon.ico":

@@ -25,3 +25,13 @@ export function consumers(huey: Huey, now: number): Promise<ConsumerRow[]> {
 export function throughput(huey: Huey, now: number): Promise<ThroughputRow[]> {
   return readThroughput(huey.storage, now, 60);
 }
+
+/** Task id -> the consumer whose last heartbeat lists it as running, and since when (live consumers only). */
+export async function runningOn(huey: Huey, now: number): Promise<Map<string, { consumer: string; since: number }>> {
+  const out = new Map<string, { consumer: string; since: number }>();
+  for (const c of await readConsumers(huey.storage, now)) {
+    if (!c.live) continue;
+    for (const t of c.running) if (t && typeof t.id === "string" && !out.has(t.id)) out.set(t.id, { consumer: c.id, since: Number(t.since) });
+  }
+  return out;
+}

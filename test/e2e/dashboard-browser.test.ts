@@ -136,7 +136,30 @@ describe.skipIf(missing !== null)("dashboard in Chromium", () => {
     expect(await page.locator("#detail-body").textContent()).toContain(img);
     expect(await page.locator("img").count()).toBe(0);
     expect(await page.locator("body script").count()).toBe(0);
-    expect(await page.locator("script").count()).toBe(2); // dom.js and app.js only
+    expect(await page.locator("script").count()).toBe(5); // dom.js, overview.js, lists.js, detail.js and app.js only
+    expect(dialogs).toEqual([]);
+  });
+
+  test("a task's ctx.log lines and timeline show in its detail, as text (screenshot)", async () => {
+    const id = await enqueue("chatty", "<i>ann</i>");
+    await waitFor(async () => (await api(`/api/tasks/${id}`)).state === "done", "the chatty task to finish", 60_000);
+    await openTab("done");
+    await row(id).click();
+    await page.locator("#detail-actions .badge", { hasText: "done" }).waitFor();
+    await page.locator("#detail-body .log td.logline").nth(2).waitFor();
+    const log = await page.locator("#detail-body .log").textContent();
+    expect(log).toContain("hello <i>ann</i>");
+    expect(log).toContain("\\x1b[31mred\\x1b[0m and <b>bold</b>?"); // the escape shown, not sent to the page
+    expect(log).toContain("an error line");
+    expect(await page.locator("#detail-body .log tr.level-warn").count()).toBe(1);
+    const facts = await page.locator("#detail-body dl.facts").textContent();
+    expect(facts).toContain("finished");
+    expect(facts).toContain("stored");
+    const timeline = (await page.locator("#detail-body .detail-grid table tbody tr").allTextContents()).join("\n");
+    for (const e of ["enqueued", "started", "complete"]) expect(timeline).toContain(e);
+    expect(await page.locator("#detail-body i, #detail-body b").count()).toBe(0);
+    await page.locator("#detail").screenshot({ path: join(dir, "dashboard-detail.png") });
+    copyFileSync(join(dir, "dashboard-detail.png"), "/tmp/dashboard-detail.png");
     expect(dialogs).toEqual([]);
   });
 
@@ -167,25 +190,57 @@ describe.skipIf(missing !== null)("dashboard in Chromium", () => {
     expect(dialogs).toEqual([]);
   });
 
-  test("consumers and throughput, once their sources report, are drawn (as text)", async () => {
-    // The sources return [] today (src/server/sources.ts): give the page what they will send.
+  test("the consumers table shows the running consumer from its heartbeat; a long task names it (screenshot)", async () => {
+    const o = await api("/api/overview");
+    const live = o.consumers.filter((c: any) => c.live);
+    expect(live.length).toBe(1);
+    const me = live[0];
+    expect(me).toMatchObject({ workers: 2, concurrency: 1, stopped: false });
+    const shown = page.locator(`#consumers tr[data-consumer="${me.id}"]`);
+    await shown.waitFor();
+    expect(await shown.locator(".badge").textContent()).toBe("live");
+    const text = (await shown.textContent())!;
+    expect(text).toContain(me.host);
+    expect(text).toContain(String(me.pid));
+    expect(text).toMatch(/\d+ \/ 2/); // busy / workers x concurrency
+    // Throughput: the tasks run so far are in the per-minute statistics, drawn as lines.
+    await page.locator("#throughput-chart path").nth(2).waitFor({ state: "attached", timeout: 30_000 });
+    expect(await page.locator("#throughput-chart .legend span").allTextContents()).toEqual([expect.stringMatching(/^done \d/), expect.stringMatching(/^failed \d/), expect.stringMatching(/^retried \d/)]);
+    // A long task, ahead of the queue: its heartbeat lists it, so the running list and its detail name the consumer.
+    const id = await enqueue("slow", "60000", "--priority", "100");
+    await openTab("running");
+    await waitFor(async () => ((await row(id).locator("td").nth(6).textContent().catch(() => null)) ?? "–") === me.id, "the running list to name the consumer", 60_000);
+    await row(id).click();
+    await page.locator("#detail-actions .badge", { hasText: "running" }).waitFor();
+    const facts = (await page.locator("#detail-body dl.facts").textContent())!;
+    expect(facts).toContain(me.id);
+    expect(facts).toContain("attempt1 of 1");
+    await page.screenshot({ path: join(dir, "dashboard-overview2.png"), fullPage: true });
+    copyFileSync(join(dir, "dashboard-overview2.png"), "/tmp/dashboard-overview2.png");
+    expect(dialogs).toEqual([]);
+  });
+
+  test("consumer fields from the server are drawn as text", async () => {
     const now = Date.now();
     await page.route("**/api/overview", async (route) => {
       const res = await route.fetch();
       const o = await res.json();
+      const beat = { pid: 4242, version: "0.1.0", started: now - 60_000, backend: "sqlite", workers: 4, concurrency: 2, queues: null, busy: 2, done: 1234, failed: 5, running: [], lastSeen: now, live: true, stopped: false };
       o.consumers = [
-        { id: "c1", host: "<img src=x onerror=alert(1)>", pid: 4242, version: "0.1.0", started: now - 60_000, backend: "sqlite", workers: 4, busy: 2, done: 1234, failed: 5, lastSeen: now, live: true },
-        { id: "c2", host: "old-box", pid: 7, version: "0.1.0", started: now - 3_600_000, backend: "sqlite", workers: 1, busy: 0, done: 9, failed: 0, lastSeen: now - 600_000, live: false },
+        { ...beat, id: "c1", host: "<img src=x onerror=alert(1)>", queues: ["<b>q</b>"] },
+        { ...beat, id: "c2", host: "old-box", lastSeen: now - 600_000, live: false, stopped: true },
+        { ...beat, id: "c3", host: "gone-box", lastSeen: now - 600_000, live: false },
       ];
-      o.throughput = Array.from({ length: 30 }, (_, i) => ({ minute: now - (30 - i) * 60_000, done: 100 + i * 10, failed: i % 5 }));
       await route.fulfill({ response: res, json: o });
     });
     try {
-      await page.locator("#consumers tbody tr").nth(1).waitFor();
-      expect(await page.locator("#consumers").textContent()).toContain("<img src=x onerror=alert(1)>");
-      expect(await page.locator("#consumers .badge.ok").count()).toBe(1);
-      await page.locator("#throughput-chart path").nth(1).waitFor();
-      expect(await page.locator("img").count()).toBe(0);
+      await page.locator("#consumers tbody tr").nth(2).waitFor();
+      const text = (await page.locator("#consumers").textContent())!;
+      expect(text).toContain("<img src=x onerror=alert(1)>");
+      expect(text).toContain("<b>q</b>");
+      expect(text).toContain("2 / 8");
+      expect(await page.locator("#consumers .badge").allTextContents()).toEqual(["live", "stopped", "silent"]);
+      expect(await page.locator("img, #consumers b").count()).toBe(0);
       expect(dialogs).toEqual([]);
     } finally {
       await page.unroute("**/api/overview");

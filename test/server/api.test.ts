@@ -209,9 +209,9 @@ describe("reads and actions", () => {
     expect(o.body.counts.queued).toBeGreaterThanOrEqual(1);
     expect(o.body.queues.map((q: any) => q.queue)).toEqual(["default", "emails"]);
     expect(o.body.consumers).toEqual([]);
-    // No consumer ran here: one empty minute each for the last hour.
-    expect(o.body.throughput).toHaveLength(60);
-    expect(o.body.throughput.every((m: any) => m.done === 0 && m.failed === 0)).toBe(true);
+    // One point a minute for the last hour, all zero: no consumer has run on this file.
+    expect(o.body.throughput.length).toBe(60);
+    expect(o.body.throughput.every((p: any) => p.done === 0 && p.failed === 0 && p.retried === 0)).toBe(true);
     expect(o.body.periodic[0]).toMatchObject({ name: "nightly", lastRun: null });
     await huey.flush();
   });
@@ -308,7 +308,19 @@ describe("reads and actions", () => {
     expect(running.body).toMatchObject({ total: 1, more: false });
     expect(running.body.items).toEqual([expect.objectContaining({ id: m.id, name: "mail", queue: "emails", leasedUntil: until })]);
     expect((await get("/api/queued")).body.items.map((t: any) => t.name)).toEqual(["add"]);
-    expect((await get(`/api/tasks/${m.id}`)).body.state).toBe("running");
+    expect((await get(`/api/tasks/${m.id}`)).body).toMatchObject({ state: "running", status: { state: "running", consumer: null, since: null, leasedUntil: until } });
+    // A consumer's heartbeat that lists the task: the running list and the detail say which consumer, since when.
+    const since = Date.now() - 5_000;
+    const beat = {
+      v: 1, id: "box.42.abcd1234", host: "box", pid: 42, version: "0.0.0", started: since - 60_000, backend: "sqlite", workers: 2, concurrency: 1,
+      queues: null, busy: 1, done: 3, failed: 0, running: [{ id: m.id, name: "mail", since, attempt: 1 }], lastSeen: Date.now(), interval: 5_000, stopped: false,
+    };
+    await huey.storage.putData("consumer:box.42.abcd1234", JSON.stringify(beat));
+    expect((await get("/api/running")).body.items[0]).toMatchObject({ id: m.id, consumer: "box.42.abcd1234", since });
+    expect((await get(`/api/tasks/${m.id}`)).body.status).toMatchObject({ state: "running", consumer: "box.42.abcd1234", since, attempt: 1 });
+    expect((await get("/api/overview")).body.consumers).toEqual([
+      expect.objectContaining({ id: "box.42.abcd1234", workers: 2, concurrency: 1, busy: 1, done: 3, live: true, stopped: false }),
+    ]);
     const o = await get("/api/overview");
     expect(o.body.counts).toMatchObject({ queued: 1, running: 1 });
     expect(o.body.queues.find((q: any) => q.queue === "emails")).toMatchObject({ queued: 0, running: 1 });
@@ -352,6 +364,61 @@ describe("on a storage without SQL (memory): the contract's lists", () => {
     expect(o.body.counts).toMatchObject({ queued: 60, scheduled: 1 });
     expect(o.body.queues.map((q: any) => [q.queue, q.queued])).toEqual([["default", 60], ["emails", 0]]);
     api.close();
+  });
+});
+
+describe("a task's detail: its state (huey.state) and its log (huey.taskLog)", () => {
+  test("run by the engine in immediate mode: done, with its ctx.log lines and timeline; a failure shows its error", async () => {
+    const { createApi } = await import("../../src/server/api");
+    const mem = new lib.MemoryHuey({ name: "imm", immediate: true });
+    const chatty = mem.task("chatty", { context: true }, (ctx: lib.TaskContext, who: string) => {
+      ctx.log("hello %s", who);
+      ctx.log.warn("<b>careful</b>\x1b[31m");
+      return who.length;
+    });
+    const bad = mem.task("bad", { context: true, retries: 0 }, (ctx: lib.TaskContext) => {
+      ctx.log.error("about to fail");
+      throw new Error("nope");
+    });
+    const api = createApi(() => mem, () => {}, 0);
+    const call = async (path: string) => {
+      const url = new URL(`http://127.0.0.1${path}`);
+      const res = await api.handle(new Request(url), url);
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    try {
+      const r = await chatty("ann");
+      expect(await r.get()).toBe(3);
+      const d = await call(`/api/tasks/${r.id}`);
+      expect(d.status).toBe(200);
+      expect(d.body).toMatchObject({ id: r.id, state: "done", status: { state: "done", id: r.id, result: true }, result: { ok: true, value: 3 } });
+      expect(typeof d.body.status.at).toBe("number");
+      expect(d.body.log.lines.map((l: any) => [l.level ?? null, l.message, l.attempt])).toEqual([
+        [null, "hello ann", 1],
+        ["warn", "<b>careful</b>\x1b[31m", 1],
+      ]);
+      expect(d.body.log.events.map((e: any) => e.event)).toEqual(["enqueued", "started", "complete"]);
+      expect(d.body.log.dropped).toBe(0);
+
+      const f = await bad();
+      await expect(f.get()).rejects.toThrow("nope");
+      const fd = await call(`/api/tasks/${f.id}`);
+      expect(fd.body).toMatchObject({ state: "failed", status: { state: "failed", error: { name: "Error", message: "nope" } } });
+      expect(fd.body.log.lines.map((l: any) => l.message)).toEqual(["about to fail"]);
+      expect(fd.body.log.events.map((e: any) => e.event)).toEqual(["enqueued", "started", "error"]);
+
+      // Queued and scheduled: the state says so, the timeline starts with the stored message's time.
+      const q = await chatty.schedule(["later"], { delay: "1h" });
+      const qd = await call(`/api/tasks/${q.id}`);
+      expect(qd.body).toMatchObject({ state: "scheduled", status: { state: "scheduled", name: "chatty", attempt: 1, revoked: false } });
+      expect(qd.body.status.eta).toBeGreaterThan(Date.now() + 3_000_000);
+      expect(qd.body.log.events.map((e: any) => e.event)).toEqual(["enqueued", "scheduled"]);
+      expect(qd.body.log.lines).toEqual([]);
+      expect((await call("/api/tasks/never-stored")).status).toBe(404);
+    } finally {
+      api.close();
+      await mem.close();
+    }
   });
 });
 

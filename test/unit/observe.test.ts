@@ -5,7 +5,9 @@ import { readyAt, toQueueItem, type Message } from "../../src/message";
 import { decideHealth, parseRate } from "../../src/observe/check";
 import { CONSUMER_PREFIX, Heartbeat, prune, pruneIfElected, PRUNE_BATCH, RUNNING_LISTED, type HeartbeatSource } from "../../src/observe/heartbeat";
 import { escapeLabel, renderMetrics } from "../../src/observe/metrics";
-import { isLoopback, parseAddr, tokenMatches } from "../../src/observe/metrics-server";
+import { metricsConfig } from "../../src/observe/metrics-server";
+import { bearerMatches, isLoopback } from "../../src/server/auth";
+import { ConfigurationError } from "../../src/errors";
 import { readConsumers, readOldestReady, readTaskStats, readThroughput } from "../../src/observe/read";
 import { bucketOf, HISTOGRAM_BOUNDS_MS, minuteOfKey, STATS_PREFIX, statsKey, StatsRecorder, type RecordedOutcome } from "../../src/observe/stats";
 import { MemoryStorage } from "../../src/storage/memory";
@@ -320,11 +322,20 @@ describe("Prometheus text", () => {
   });
 });
 
-describe("the metrics server's address and token", () => {
-  test("HOST:PORT and [IPv6]:PORT; anything else is refused with what to give", () => {
-    expect(parseAddr("127.0.0.1:9464")).toEqual({ host: "127.0.0.1", port: 9464 });
-    expect(parseAddr("[::1]:0")).toEqual({ host: "::1", port: 0 });
-    for (const bad of ["9464", ":9464", "host:99999", "a b:1", "http://x:1"]) expect(() => parseAddr(bad)).toThrow(/HOST:PORT/);
+describe("the metrics server's address and token (the dashboard's rules, its own flag names)", () => {
+  test("HOST:PORT, PORT and [IPv6]:PORT; anything else is a ConfigurationError naming --metrics", () => {
+    expect(metricsConfig("127.0.0.1:9464", undefined)).toEqual({ listen: { hostname: "127.0.0.1", port: 9464, loopback: true }, token: null });
+    expect(metricsConfig("[::1]:0", undefined).listen).toEqual({ hostname: "::1", port: 0, loopback: true });
+    expect(metricsConfig("9464", undefined).listen).toEqual({ hostname: "127.0.0.1", port: 9464, loopback: true });
+    for (const bad of ["host:99999", "a b:1", "http://x:1", "nowhere"]) {
+      expect(() => metricsConfig(bad, undefined)).toThrow(ConfigurationError);
+      expect(() => metricsConfig(bad, undefined)).toThrow(/^--metrics/);
+    }
+  });
+  test("an address other than loopback needs a token of 16 characters or more, named by the metrics flags", () => {
+    expect(() => metricsConfig("0.0.0.0:9464", undefined)).toThrow(/not a loopback address: set a token with --metrics-token or HUEY_METRICS_TOKEN/);
+    expect(() => metricsConfig("0.0.0.0:9464", "short")).toThrow(/--metrics-token \(or HUEY_METRICS_TOKEN\) must be at least 16 characters/);
+    expect(metricsConfig("0.0.0.0:9464", "0123456789abcdef").token).toBe("0123456789abcdef");
   });
   test("loopback addresses", () => {
     for (const h of ["127.0.0.1", "127.1.2.3", "::1", "localhost"]) expect(isLoopback(h)).toBe(true);
@@ -332,9 +343,10 @@ describe("the metrics server's address and token", () => {
   });
   test("the bearer token must match exactly", () => {
     const t = "0123456789abcdef0123";
-    expect(tokenMatches(`Bearer ${t}`, t)).toBe(true);
-    expect(tokenMatches(`Bearer ${t}x`, t)).toBe(false);
-    expect(tokenMatches(t, t)).toBe(false);
-    expect(tokenMatches(null, t)).toBe(false);
+    expect(bearerMatches(`Bearer ${t}`, t)).toBe(true);
+    expect(bearerMatches(`Bearer ${t}x`, t)).toBe(false);
+    expect(bearerMatches(t, t)).toBe(false);
+    expect(bearerMatches(null, t)).toBe(false);
+    expect(bearerMatches("Bearer ", t)).toBe(false);
   });
 });

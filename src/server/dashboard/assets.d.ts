@@ -11,3 +11,15 @@ declare module "*/dashboard/dom.js" {
   const text: string;
   export default text;
 }
+declare module "*/dashboard/overview.js" {
+  const text: string;
+  export default text;
+}
+declare module "*/dashboard/lists.js" {
+  const text: string;
+  export default text;
+}
+declare module "*/dashboard/detail.js" {
+  const text: string;
+  export default text;
+}

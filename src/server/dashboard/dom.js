@@ -19,7 +19,7 @@ function h(tag, props, ...children) {
     else if (k === "dataset") Object.assign(el.dataset, v);
     else throw new Error(`h(): unsupported property ${k}`);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -75,6 +75,19 @@ function fmtAgo(ms, now) {
 function fmtTime(ms) {
   if (ms === null || ms === undefined) return "–";
   return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+/** Local time of day with milliseconds, for log lines and events. */
+function fmtClock(ms) {
+  if (ms === null || ms === undefined) return "–";
+  const d = new Date(ms);
+  const p = (n, w = 2) => String(n).padStart(w, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+/** Text with its control characters (but newline and tab) shown as \xNN: a terminal escape in a log line stays visible. */
+function visible(s) {
+  return String(s).replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** A JSON value as one line, cut at `max` characters. */
