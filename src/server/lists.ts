@@ -2,6 +2,7 @@
 // a bounded query. The Storage contract lists only "the first N" (no offset, no search, no results list,
 // no task by id), so this file pages within a window of the first WINDOW items; SQLite reads its tables
 // directly instead (sqlite-lists.ts), with LIMIT/OFFSET and the indexes the consumer uses.
+import { deadLetterQueue } from "../dead-letters";
 import type { Huey } from "../huey";
 import { KEYS, type DeadLetter } from "../message";
 import { readMessage } from "../message";
@@ -57,7 +58,10 @@ export interface DoneRow {
   expiresAt?: number | null;
 }
 
-export interface FailedRow extends Omit<DeadLetter, "payload"> {}
+/** A dead letter, with the named queue its task ran in (from its stored message). */
+export interface FailedRow extends Omit<DeadLetter, "payload"> {
+  queue: string;
+}
 
 export type TaskState = "queued" | "running" | "scheduled";
 
@@ -122,8 +126,9 @@ export function matches(q: string | null, id: string, name: string): boolean {
 
 export function deadLetterRow(raw: string): FailedRow | null {
   try {
-    const { payload: _payload, ...rest } = decode<DeadLetter>(raw);
-    return rest;
+    const dl = decode<DeadLetter>(raw);
+    const { payload: _payload, ...rest } = dl;
+    return { ...rest, queue: deadLetterQueue(dl) };
   } catch {
     return null;
   }
@@ -212,27 +217,16 @@ export class ContractLists implements Lists {
     const raw = await s.listData(KEYS.failed, n);
     const rows = raw
       .map((r) => deadLetterRow(r.value))
-      .filter((r): r is FailedRow => r !== null && matches(q.q, r.id, r.name));
-    const total = q.q === null ? await s.countData(KEYS.failed) : null;
-    return this.#page(rows, q, total, q.q !== null && raw.length === n);
+      .filter((r): r is FailedRow => r !== null && matches(q.q, r.id, r.name) && (q.queue === null || r.queue === q.queue));
+    const total = q.q === null && q.queue === null ? await s.countData(KEYS.failed) : null;
+    return this.#page(rows, q, total, (q.q !== null || q.queue !== null) && raw.length === n);
   }
 
   async find(id: string): Promise<FoundTask | null> {
-    const s = this.#huey.storage;
-    if (!(await s.hasTask(id))) return null;
-    for (const it of await s.listPending(WINDOW)) {
-      if (it.id === id) {
-        const { row, message } = taskRow(it);
-        return { state: it.leased ? "running" : "queued", row, message };
-      }
-    }
-    for (const it of await s.listScheduled(WINDOW)) {
-      if (it.id === id) {
-        const { row, message } = taskRow(it, { eta: it.eta });
-        return { state: "scheduled", row, message };
-      }
-    }
-    return null;
+    const it = await this.#huey.storage.locate(id);
+    if (it === null) return null;
+    const { row, message } = taskRow(it, it.where === "scheduled" ? { eta: it.eta! } : it.where === "leased" ? { leasedUntil: it.leasedUntil! } : {});
+    return { state: it.where === "scheduled" ? "scheduled" : it.where === "leased" ? "running" : "queued", row, message };
   }
 
   close(): void {}

@@ -130,17 +130,20 @@ export class SqliteLists implements Lists {
 
   /** Oldest first (as huey.failed() and `huey failed`); a search is an exact id or part of the task name. */
   async failed(q: ListQuery): Promise<Page<FailedRow>> {
-    const params = { $queue: this.#queue, $from: KEYS.failed, $to: FAILED_END, $limit: q.limit + 1, $offset: q.offset, $q: q.q ?? "", $key: KEYS.failed + (q.q ?? "") };
+    const params = { $queue: this.#queue, $from: KEYS.failed, $to: FAILED_END, $limit: q.limit + 1, $offset: q.offset, $q: q.q ?? "", $key: KEYS.failed + (q.q ?? ""), $lane: q.queue ?? "" };
+    // A dead letter's queue is in its stored message (absent there: "default").
     const rows = this.#q(
       `SELECT value FROM kv WHERE queue = $queue AND key >= $from AND key < $to
        AND ($q = '' OR key = $key OR (json_valid(value) AND instr(json_extract(value, '$.name'), $q) > 0))
+       AND ($lane = '' OR (json_valid(value) AND json_valid(json_extract(value, '$.payload'))
+                           AND coalesce(json_extract(json_extract(value, '$.payload'), '$.queue'), 'default') = $lane))
        ORDER BY key LIMIT $limit OFFSET $offset`,
     ).all(params) as { value: string }[];
     const items = rows
       .slice(0, q.limit)
       .map((r) => deadLetterRow(r.value))
       .filter((r): r is FailedRow => r !== null);
-    const total = q.q === null ? await this.#storage.countData(KEYS.failed) : null;
+    const total = q.q === null && q.queue === null ? await this.#storage.countData(KEYS.failed) : null;
     return { items, offset: q.offset, limit: q.limit, more: rows.length > q.limit, total };
   }
 

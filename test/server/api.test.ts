@@ -272,7 +272,14 @@ describe("reads and actions", () => {
     const done = await get("/api/done");
     expect(done.body.items).toEqual([{ id: "r1", ok: true, value: { sum: 3 }, error: null, expiresAt: null }]);
     const failed = await get("/api/failed?q=boo");
-    expect(failed.body.items).toEqual([{ id: res.id, name: "boom", args: ["why"], attempts: 1, failedAt: dl.failedAt, error: dl.error }]);
+    expect(failed.body.items).toEqual([{ id: res.id, name: "boom", queue: "default", args: ["why"], attempts: 1, failedAt: dl.failedAt, error: dl.error }]);
+    // The queue filter reads each dead letter's queue from its stored message.
+    const m = { id: "mail-dl", payload: JSON.stringify({ ...readMessage(item!.payload), id: "mail-dl", name: "mail", queue: "emails" }) };
+    await s.putData(KEYS.failed + m.id, JSON.stringify({ ...dl, id: m.id, name: "mail", payload: m.payload }));
+    expect((await get("/api/failed?queue=emails")).body.items.map((r: any) => [r.id, r.queue])).toEqual([[m.id, "emails"]]);
+    expect((await get("/api/failed?queue=default")).body.items.map((r: any) => r.id)).toEqual([res.id]);
+    expect((await get("/api/failed?queue=emails")).body.total).toBeNull();
+    await s.deleteData(KEYS.failed + m.id);
     const detail = await get(`/api/tasks/${res.id}`);
     expect(detail.body).toMatchObject({ state: "failed", deadLetter: { error: { stack: dl.error.stack } } });
     expect(detail.body.message.name).toBe("boom");
