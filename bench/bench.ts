@@ -22,7 +22,7 @@ import { Child, cleanupAll, cpuPercent, installCleanupHandlers, memory, removeTe
 import { defineTasks } from "./tasks";
 
 const ROOT = resolve(import.meta.dir, "..");
-const ALL = ["single", "bulk", "drain-cold", "drain-steady", "latency", "idle", "startup"] as const;
+const ALL = ["single", "bulk", "drain-cold", "drain-steady", "latency", "idle", "startup", "observe", "dashboard"] as const;
 type Name = (typeof ALL)[number];
 
 const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 1,4] [--only ${ALL.join(",")}] [--json]
@@ -35,6 +35,10 @@ const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 1,4] [--on
       drain-steady     the same consumer then drains 100,000 (and 1,000,000 with --steady or
                        --count 1000000; that takes minutes); a drain-steady run alone still runs
                        the cold drain first as warm-up and does not report it
+      observe          bench/observe-overhead.ts: a 100,000 drain with statistics on and off,
+                       interleaved, 3 rounds (target: under 5% slower with them)
+      dashboard        bench/dashboard.ts: the dashboard API's response times with 1,000,000
+                       queued (target: overview under 100 ms on SQLite); ~1 min
   --workers LIST       consumer -w values to drain with (default 1,4)
   --latency-samples N  latency samples, random idle gaps 20ms..1s (seeded; default 100, ~1 min)
   --binary PATH        the consumer binary to run (default dist/huey, rebuilt if stale); any build
@@ -470,11 +474,24 @@ async function main(): Promise<void> {
     await stopConsumer(c);
   }
   if (only.has("startup")) await measureStartup();
+  // Two measurements of their own scripts, run as they are and their figures printed as they print them
+  // (each prints its raw baseline beside its figure): the cost of statistics on a drain, and the
+  // dashboard's response times with 1,000,000 queued.
+  if (only.has("observe")) await runScript("bench/observe-overhead.ts", []);
+  if (only.has("dashboard")) await runScript("bench/dashboard.ts", []);
   info.seconds = Math.round((performance.now() - t0) / 100) / 10;
   info.loadavg_end = loadavg()[0]!.toFixed(2);
 
   if (opt.json) console.log(JSON.stringify({ ...info, results: rows.map(withVerdict) }, null, 2));
   else printTable();
+}
+
+async function runScript(path: string, args: string[]): Promise<void> {
+  const p = Bun.spawn(["bun", path, ...args], { cwd: resolve(import.meta.dir, ".."), stdout: opt.json ? "pipe" : "inherit", stderr: "inherit" });
+  const out = opt.json ? await new Response(p.stdout).text() : "";
+  const code = await p.exited;
+  if (code !== 0) throw new Error(`${path} exited with ${code}`);
+  if (opt.json) info[path] = out.trim();
 }
 
 function verdict(r: Row): "ok" | "MISS" | "n/a" | "" {

@@ -93,7 +93,9 @@ export function prepare(db: Database) {
     resume: q("DELETE FROM pauses WHERE queue = ? AND lane = ?"),
     listPaused: q("SELECT lane, until FROM pauses WHERE queue = ?1 AND (until IS NULL OR until > ?2) ORDER BY lane"),
     countReadyLane: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NULL AND lane = ?"),
-    countLeasedLane: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NOT NULL AND lane = ?"),
+    // The leased rows are few: count them through their partial index (the planner otherwise walks the
+    // whole queue by (queue, id): 183 ms at 1,000,000 queued).
+    countLeasedLane: q("SELECT count(*) AS n FROM queue INDEXED BY queue_leased WHERE queue = ? AND leased_until IS NOT NULL AND lane = ?"),
     countScheduledLane: q("SELECT count(*) AS n FROM schedule WHERE queue = ? AND lane = ?"),
     listPendingLane: q(
       `SELECT id, name, lane, priority, payload, leased_until IS NOT NULL AS leased FROM queue WHERE queue = ?1 AND lane = ?3
@@ -131,7 +133,7 @@ export function prepare(db: Database) {
     deleteData: q("DELETE FROM kv WHERE queue = ? AND key = ?"),
     deleteDataIf: q("DELETE FROM kv WHERE queue = ? AND key = ? AND value = ?"),
     countReady: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NULL"),
-    countLeased: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NOT NULL"),
+    countLeased: q("SELECT count(*) AS n FROM queue INDEXED BY queue_leased WHERE queue = ? AND leased_until IS NOT NULL"),
     countScheduled: q("SELECT count(*) AS n FROM schedule WHERE queue = ?"),
     countResults: q("SELECT count(*) AS n FROM results WHERE queue = ?"),
     listPending: q(
