@@ -45,10 +45,15 @@ export interface MaintenanceHost {
   fatal(reason: string): void;
 }
 
+/** How often running tasks are checked for a revocation while any run. */
+export const REVOKE_CHECK_MS = 1_000;
+
 export class Maintenance {
   nextMaintenance = 0;
   nextPromote = 0;
   nextPeriodic = Infinity;
+  /** When running tasks are next checked for a revocation (more often than the lease renewal). */
+  nextRevokeCheck = Infinity;
   #nextRetention = 0;
   /** Where the sweep of ended deduplication windows goes on (a key), undefined: from the first. */
   #dedupCursor: string | undefined = undefined;
@@ -65,7 +70,7 @@ export class Maintenance {
 
   /** When the loop must next run a chore. */
   nextDue(): number {
-    return Math.min(this.nextPromote, this.nextMaintenance, this.nextPeriodic);
+    return Math.min(this.nextPromote, this.nextMaintenance, this.nextPeriodic, this.h.engine.inflight.size ? this.nextRevokeCheck : Infinity);
   }
 
   /** Run whatever chores are due at `now`. */
@@ -73,6 +78,13 @@ export class Maintenance {
     if (now >= this.nextMaintenance) await this.maintain(now);
     if (now >= this.nextPromote) await this.promote(now);
     if (now >= this.nextPeriodic) await this.tickPeriodic(now);
+    if (this.h.engine.inflight.size === 0) this.nextRevokeCheck = now + REVOKE_CHECK_MS;
+    else if (now >= this.nextRevokeCheck) {
+      // A running task that is revoked gets its AbortSignal within REVOKE_CHECK_MS, not only at the
+      // next renewal (a third of the lease: 10 s by default): one range read of the revocations.
+      this.nextRevokeCheck = now + REVOKE_CHECK_MS;
+      await this.h.engine.abortRevoked(now);
+    }
   }
 
   async maintain(now: number): Promise<void> {
