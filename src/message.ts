@@ -129,6 +129,15 @@ export function readMessage(payload: string): Message {
   return m;
 }
 
+/** readMessage(), or null for a payload that cannot be read (introspection shows what it can). */
+export function tryReadMessage(payload: string): Message | null {
+  try {
+    return readMessage(payload);
+  } catch {
+    return null;
+  }
+}
+
 /** What signal handlers and listings show of a stored item; the bare columns if its payload is unreadable. */
 export function itemInfo(it: QueueItem): TaskInfo {
   try {

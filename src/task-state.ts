@@ -1,6 +1,6 @@
 // huey.state(id): where a task is in its life, from a handful of reads by id (Storage.locate, the result,
 // the dead letter, the revoked marker, its log records), never a scan of the queue.
-import { KEYS, readMessage, type DeadLetter, type Message, type StoredResult } from "./message";
+import { KEYS, readMessage, tryReadMessage, type DeadLetter, type Message, type StoredResult } from "./message";
 import type { RevokedMarker } from "./plan";
 import { decode } from "./serializer";
 import type { Storage } from "./storage/types";
@@ -50,12 +50,7 @@ export async function taskState(h: StateHost, id: string, now: number): Promise<
   const storage = h.storage;
   const loc = await storage.locate(id);
   if (loc) {
-    let m: Message | null = null;
-    try {
-      m = readMessage(loc.payload);
-    } catch {
-      /* an unreadable payload: its columns only */
-    }
+    const m = tryReadMessage(loc.payload); // unreadable: its columns only
     const base = { id, name: loc.name, queue: loc.lane, priority: loc.priority, attempt: m?.attempt ?? 1, retries: m?.retries ?? 0 };
     if (loc.where === "ready") return { state: "queued", ...base, enqueuedAt: m?.at ?? uuidv7Time(id), revoked: await h.isRevokedId(id) };
     if (loc.where === "scheduled") return { state: "scheduled", ...base, eta: loc.eta!, revoked: await h.isRevokedId(id) };
@@ -171,12 +166,7 @@ export async function taskLog(storage: Storage, id: string): Promise<TaskLog> {
   if (log.events.length === 0) {
     const loc = await storage.locate(id);
     if (loc) {
-      let m: Message | null = null;
-      try {
-        m = readMessage(loc.payload);
-      } catch {
-        /* no time to tell */
-      }
+      const m = tryReadMessage(loc.payload);
       const at = m?.at ?? uuidv7Time(id);
       if (at !== null && (m?.attempt ?? 1) === 1) log.events.push({ at, event: "enqueued", attempt: 1 });
       if (loc.where === "scheduled") log.events.push({ at: at ?? loc.eta!, event: "scheduled", attempt: m?.attempt ?? 1, eta: loc.eta! });

@@ -4,7 +4,7 @@
 // and nothing of its tasks (their writes go through the fenced group commit, untouched here).
 // One consumer a minute also prunes old heartbeats and buckets, in bounded batches.
 import { hostname } from "node:os";
-import { readMessage } from "../message";
+import { tryReadMessage } from "../message";
 import type { CommitBatch, Storage } from "../storage/types";
 import { VERSION } from "../_version";
 import { MINUTE_MS, minuteOf, minuteOfKey, STATS_KEEP_MINUTES, STATS_PREFIX, StatsRecorder } from "./stats";
@@ -100,11 +100,7 @@ export class Heartbeat {
       if (running.length >= RUNNING_LISTED) break;
       let info = this.#since.get(t.id);
       if (info === undefined) {
-        let attempt = 1;
-        try {
-          attempt = readMessage(t.payload).attempt;
-        } catch {}
-        info = { since: now, attempt };
+        info = { since: now, attempt: tryReadMessage(t.payload)?.attempt ?? 1 };
       }
       seen.set(t.id, info);
       running.push({ id: t.id, name: t.name, since: info.since, attempt: info.attempt });

@@ -3,7 +3,7 @@
 // Everything goes through the Storage interface, so it reads every backend alike; time is an argument.
 import { readyAt } from "../message";
 import type { Storage } from "../storage/types";
-import { CONSUMER_PREFIX, LIVE_INTERVALS, parseHeartbeat, SILENT_KEEP_MS, type RunningTask } from "./heartbeat";
+import { CONSUMER_PREFIX, LIVE_INTERVALS, parseHeartbeat, SILENT_KEEP_MS, type StoredHeartbeat } from "./heartbeat";
 import {
   aggOf,
   histogramOf,
@@ -22,25 +22,10 @@ import {
   type StoredBucket,
 } from "./stats";
 
-export interface ConsumerInfo {
-  id: string;
-  host: string;
-  pid: number;
-  version: string;
-  started: number;
-  backend: string;
-  workers: number;
-  concurrency: number;
-  queues: string[] | null;
-  busy: number;
-  done: number;
-  failed: number;
-  running: RunningTask[];
-  lastSeen: number;
+/** A consumer as its heartbeat says (StoredHeartbeat without its format version and interval), judged live or not. */
+export interface ConsumerInfo extends Omit<StoredHeartbeat, "v" | "interval"> {
   /** Seen within 3 heartbeat intervals and not stopped. */
   live: boolean;
-  /** It said it stopped (a clean stop); silent without it: killed, paused or cut off. */
-  stopped: boolean;
 }
 
 /** Heartbeats read at most. */
