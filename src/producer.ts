@@ -12,6 +12,7 @@ import type { SignalName, Signals, TaskInfo } from "./signals";
 import { parseDedupValue, type QueueItem, type ScheduledItem } from "./storage/types";
 import type { AnyTaskDef, ResolvedTaskOptions, ScheduleOptions } from "./task";
 import { internalsOf, type Registered } from "./_internals";
+import { CallBatch } from "./producer-batch";
 
 export const NO_SETTINGS: ScheduleOptions = Object.freeze({});
 
@@ -22,6 +23,9 @@ export interface ProducerHost extends ResultOwner {
 }
 
 export class Producer {
+  /** Plain calls of one turn of the event loop, stored in one commit. */
+  readonly #calls = new CallBatch(() => this.huey.storage);
+
   constructor(
     private readonly huey: ProducerHost,
     private readonly registered: (def: AnyTaskDef) => Registered,
@@ -54,13 +58,11 @@ export class Producer {
         await this.drain();
         return new Result(m.id, this.huey, item.payload);
       }
-    } else if (eta !== undefined) {
-      await this.storage.schedule([stored as ScheduledItem]);
-    } else if (this.immediate) {
+    } else if (this.immediate && eta === undefined) {
       await this.#runImmediately(item);
       return new Result(m.id, this.huey, item.payload);
     } else {
-      await this.storage.enqueue([item]);
+      await this.#calls.add(stored);
     }
     this.#announce(eta !== undefined ? "scheduled" : "enqueued", m);
     return new Result(m.id, this.huey, item.payload);
