@@ -96,7 +96,7 @@ for (const n of (opt.only ?? ALL.join(",")).replace(/\bdrain\b(?!-)/g, "drain-co
   only.add(n as Name);
 }
 const workersList = opt.workers!.split(",").map(Number);
-if (workersList.some((w) => !Number.isInteger(w) || w < 1)) usage(`--workers must be whole numbers of 1 or more, comma-separated`);
+if (workersList.some((w) => !Number.isInteger(w) || w < 0)) usage(`--workers must be whole numbers of 0 or more, comma-separated (0: tasks on the consumer's thread)`);
 const steadySizes = [100_000, ...(opt.steady || count >= 1_000_000 ? [1_000_000] : [])].filter((n) => n !== count);
 if (opt.consumer !== "binary" && opt.consumer !== "source") usage(`--consumer must be "binary" or "source"`);
 const consumerMode = opt.profile ? "source" : opt.consumer;

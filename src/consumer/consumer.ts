@@ -10,6 +10,7 @@ import { Logger } from "./logger";
 import { Maintenance, MAX_IDLE_MS, storageWhere } from "./maintenance";
 import { VERSION } from "../_version";
 import { resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from "./options";
+import { MainThreadPool } from "./main-thread-pool";
 import { WorkerPool } from "./worker-pool";
 import { Heartbeat, newConsumerId } from "../observe/heartbeat";
 
@@ -44,7 +45,8 @@ export class Consumer {
   readonly options: ResolvedConsumerOptions;
   readonly log: Logger;
   readonly engine: Engine;
-  readonly pool: WorkerPool;
+  /** The Workers, or with `workers: 0` the consumer's own thread. */
+  readonly pool: WorkerPool | MainThreadPool;
   readonly maintenance: Maintenance;
   /** Heartbeat and statistics (src/observe): `huey status`, --check, /metrics, the dashboard. */
   readonly heartbeat: Heartbeat;
@@ -81,10 +83,13 @@ export class Consumer {
     // One id for this consumer in its log lines, its heartbeat and what `huey.state()` says runs where.
     const id = newConsumerId();
     this.engine = new Engine(host, { lease: o.lease, maxLeases: o.maxLeases, unknownTaskDelay: o.unknownTaskDelay, timeout: o.timeout, queues: o.queues, consumerId: id }, this.log);
-    this.pool = new WorkerPool(
-      { ...setup, workers: o.workers, concurrency: o.concurrency, prefetch: o.prefetch, maxPayloadSize: huey.options.maxPayloadSize, timeout: o.timeout, timeoutGrace: o.timeoutGrace, maxTasks: o.maxTasks, runInfo: this.log.enabled("info") },
-      this.engine,
-    );
+    this.pool =
+      o.workers === 0
+        ? new MainThreadPool(this.engine, hi.registry, huey.options.maxPayloadSize, o.concurrency, o.prefetch)
+        : new WorkerPool(
+            { ...setup, workers: o.workers, concurrency: o.concurrency, prefetch: o.prefetch, maxPayloadSize: huey.options.maxPayloadSize, timeout: o.timeout, timeoutGrace: o.timeoutGrace, maxTasks: o.maxTasks, runInfo: this.log.enabled("info") },
+            this.engine,
+          );
     this.engine.pool = this.pool;
     this.engine.committer = new GroupCommitter({
       get storage() {
@@ -165,7 +170,7 @@ export class Consumer {
       }
     }
     this.log.info(
-      `consumer started: bun-huey ${VERSION}, huey "${this.#huey.name}" on ${storage.kind}${storageWhere(storage)}, ${o.workers} worker(s) x concurrency ${o.concurrency}, ` +
+      `consumer started: bun-huey ${VERSION}, huey "${this.#huey.name}" on ${storage.kind}${storageWhere(storage)}, ${o.workers === 0 ? "tasks on this thread (-w 0)" : `${o.workers} worker(s)`} x concurrency ${o.concurrency}, ` +
         `tasks: ${this.#huey.taskNames().join(", ") || "(none)"}`,
     );
     await this.#beat();

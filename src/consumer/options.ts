@@ -5,7 +5,11 @@ import { toMs, type Duration } from "../_time";
 export type LogLevel = "debug" | "info" | "warn" | "error" | "silent";
 
 export interface ConsumerOptions {
-  /** Bun Workers that run tasks. @default 1 */
+  /**
+   * Bun Workers that run tasks. 0 runs them on the consumer's own thread (fastest for short tasks; a
+   * timeout then only fires the AbortSignal, and a task that crashes or blocks the thread stops the
+   * consumer). @default 1
+   */
   workers?: number;
   /** Tasks each Worker runs at once (for async, I/O-bound tasks). @default 1 */
   concurrency?: number;
@@ -126,7 +130,7 @@ export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsume
     throw new ConfigurationError(`logFormat must be "text" or "json", got ${JSON.stringify(logFormat)}`);
   }
   return Object.freeze({
-    workers: whole("workers", o.workers ?? 1, 1, 256),
+    workers: whole("workers", o.workers ?? 1, 0, 256),
     concurrency: whole("concurrency", o.concurrency ?? 1, 1, 10_000),
     prefetch: whole("prefetch", o.prefetch ?? 128, 0, 10_000),
     grace: toMs(o.grace ?? "30s", "grace"),

@@ -69,3 +69,18 @@ test("--logfile appends to a file of mode 0600; after logrotate moves it, SIGUSR
   expect(await c.exit()).toBe(0);
   expect(read(logfile)).toContain("consumer stopped");
 });
+
+test("-w 0 runs the tasks on the consumer's own thread: the binary says so and stores their results", async () => {
+  const { dir, env } = taskDir();
+  const c = await spawnHuey(["run", "tasks.ts", "-w", "0"], { cwd: dir, env });
+  await c.waitForStderr("consumer started", "the consumer");
+  expect(c.stderr).toContain("tasks on this thread (-w 0)");
+  const producer = new SqliteHuey({ name: "e2e", filename: env.HUEY_DB });
+  const add = producer.task("add", (_a: number, _b: number) => 0);
+  try {
+    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => add(i, i)));
+    expect(await Promise.all(rs.map((r) => r.get({ blocking: true, timeout: 10_000 })))).toEqual(Array.from({ length: 50 }, (_, i) => 2 * i));
+  } finally {
+    await producer.close();
+  }
+});

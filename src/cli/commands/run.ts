@@ -9,7 +9,7 @@ import { DEFAULT_METRICS_ADDR } from "../../observe/metrics-server";
 
 export const runArgs = {
   file: { type: "positional", description: "the tasks file (exports a Huey instance)", required: true, valueHint: "tasks.ts" },
-  workers: { type: "string", alias: "w", description: "Bun Workers that run tasks (default 1) [HUEY_WORKERS]", valueHint: "N" },
+  workers: { type: "string", alias: "w", description: "Bun Workers that run tasks (default 1); 0 runs them on the consumer's own thread (fastest for short tasks; a timeout only fires the AbortSignal, a crashing task stops the consumer) [HUEY_WORKERS]", valueHint: "N" },
   concurrency: { type: "string", description: "tasks each Worker runs at once, for async I/O tasks (default 1) [HUEY_CONCURRENCY]", valueHint: "C" },
   prefetch: { type: "string", description: "tasks queued in each Worker ahead of the running ones (default 128, fewer for slow tasks) [HUEY_PREFETCH]", valueHint: "N" },
   grace: { type: "string", description: "on SIGINT/SIGTERM, time running tasks get to finish (default 30s) [HUEY_GRACE]", valueHint: "30s" },
@@ -125,7 +125,7 @@ export const runCommand = defineCommand({
     let consumer;
     try {
       consumer = await runConsumer(file, {
-        workers: whole("workers", "HUEY_WORKERS", 1),
+        workers: whole("workers", "HUEY_WORKERS", 0),
         concurrency: whole("concurrency", "HUEY_CONCURRENCY", 1),
         prefetch: whole("prefetch", "HUEY_PREFETCH", 0),
         grace: duration("grace", "HUEY_GRACE"),

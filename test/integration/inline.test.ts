@@ -1,0 +1,67 @@
+// `workers: 0` (huey run -w 0): tasks on the consumer's own thread, through the same engine and group
+// commit as with Workers, on a temporary SQLite file.
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { join } from "node:path";
+import * as api from "../../src/index";
+import { Consumer } from "../../src/consumer/consumer";
+import { registerModulePlugin } from "../../src/consumer/loader";
+import { Logger } from "../../src/consumer/logger";
+import { tempDir, waitFor } from "../harness";
+
+registerModulePlugin(api as unknown as Record<string, unknown>);
+const { defineTasks, writeTasksWrapper } = await import("../fixtures/int-fixture");
+
+setDefaultTimeout(30_000);
+const TIMEOUT = { blocking: true, timeout: 15_000 } as const;
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function setup() {
+  const dir = tempDir("huey-inline-");
+  const db = join(dir, "queue.db");
+  const tasks = defineTasks(db);
+  const lines: string[] = [];
+  const consumer = new Consumer(tasks.huey, { file: writeTasksWrapper(db, dir), instance: null }, { workers: 0, handleSignals: false, grace: "5s" }, new Logger("info", "text", (s) => lines.push(s)));
+  cleanups.push(async () => {
+    await consumer.stop(0);
+    await tasks.huey.close();
+  });
+  return { ...tasks, consumer, log: () => lines.join("") };
+}
+
+describe("a consumer with workers: 0", () => {
+  test("runs 1,000 tasks on its own thread: every result stored, signals as with Workers, no Worker started", async () => {
+    const { huey, add, consumer, log } = setup();
+    const seen = new Map<string, string[]>();
+    huey.signal([], (signal, task) => void (seen.get(task.id) ?? seen.set(task.id, []).get(task.id)!).push(signal));
+    await consumer.start();
+    consumer.log.flush();
+    expect(log()).toContain("tasks on this thread (-w 0)");
+    const group = await huey.enqueueMany<number>(Array.from({ length: 1000 }, (_, i) => [add, [i, 1]] as const));
+    const values = await Promise.all([...group].map((r) => r.get(TIMEOUT)));
+    expect(values).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    await waitFor(() => [...group].every((r) => seen.get(r.id)?.includes("complete")), "every complete signal");
+    expect(new Set([...group].map((r) => seen.get(r.id)!.join(",")))).toEqual(new Set(["enqueued,executing,complete"]));
+    expect(consumer.stats).toMatchObject({ completed: 1000, failed: 0, workerRestarts: 0 });
+  });
+
+  test("retries, a task that enqueues another, and the onStartup / onShutdown hooks run on the consumer's thread", async () => {
+    const { huey, fails, parent, consumer } = setup();
+    const hooks: string[] = [];
+    huey.onStartup(() => void hooks.push("startup"));
+    huey.onShutdown(() => void hooks.push("shutdown"));
+    await consumer.start();
+    expect(hooks).toEqual(["startup"]);
+    const f = await fails("no");
+    const err = await f.get(TIMEOUT).catch((e: unknown) => e as { error: { code: string } });
+    expect(err).toMatchObject({ error: { code: "E_CUSTOM" } });
+    expect(consumer.stats).toMatchObject({ retried: 1, failed: 1 });
+    const childId = await (await parent(21)).get(TIMEOUT);
+    expect(await huey.result<number>(childId as string).get(TIMEOUT)).toBe(42);
+    await consumer.stop();
+    expect(hooks).toEqual(["startup", "shutdown"]);
+  });
+});
