@@ -50,7 +50,7 @@ describe("usage errors exit 2 with the problem on the first stderr line", () => 
   test.each([
     [["run", "tasks.ts", "--wokers", "2"], /^huey: unknown flag --wokers/],
     [["run", "tasks.ts", "-w", "abc"], /^huey: --workers must be a whole number .*"abc"/],
-    [["run", "tasks.ts", "-w", "0"], /^huey: --workers must be a whole number/],
+    [["run", "tasks.ts", "-w", "-1"], /^huey: --workers must be a whole number of 0 or more/],
     [["run", "tasks.ts", "--lease", "soon"], /^huey: .*lease/],
   ])("huey %p", async (args, first) => {
     const { dir, env } = taskDir();

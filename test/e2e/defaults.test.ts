@@ -84,7 +84,7 @@ describe("durations and environment variables", () => {
     [["--grace", "5"], {}, /^huey: --grace must be a duration with a unit such as 5s \(bare numbers are not accepted\)/],
     [["--lease", "30"], {}, /^huey: --lease must be a duration with a unit such as 30s/],
     [[], { HUEY_TIMEOUT: "10" }, /^huey: HUEY_TIMEOUT must be a duration with a unit such as 10s/],
-    [[], { HUEY_WORKERS: "lots" }, /^huey: HUEY_WORKERS must be a whole number of 1 or more, got "lots"/],
+    [[], { HUEY_WORKERS: "lots" }, /^huey: HUEY_WORKERS must be a whole number of 0 or more, got "lots"/],
     [[], { HUEY_NO_PERIODIC: "maybe" }, /^huey: HUEY_NO_PERIODIC must be 1 or 0/],
   ])("huey run %p with env %p is a usage error (exit 2)", async (flags, env, message) => {
     const f = folders();
