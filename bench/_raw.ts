@@ -53,9 +53,12 @@ export function rawSingleInsert(dir: string, n: number): number {
   return n / s;
 }
 
+/** A fresh file per call: one run measures several chunk sizes. */
+let rawBulkRuns = 0;
+
 /** 1000 rows per BEGIN IMMEDIATE transaction. Returns rows/s. */
 export function rawBulkInsert(dir: string, n: number, chunk = 1000): number {
-  const db = open(join(dir, "raw-bulk.db"));
+  const db = open(join(dir, `raw-bulk-${chunk}-${rawBulkRuns++}.db`));
   const data = rows(n);
   const ins = db.prepare(SQL.insert);
   const tx = db.transaction((part: typeof data) => {
