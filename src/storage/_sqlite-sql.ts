@@ -1,4 +1,5 @@
-import type { Database } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
+import { DEFAULT_LANE, type QueueItem, type ScheduledItem } from "./types";
 
 /**
  * Rows per multi-row statement. One statement per row cost about as much in bun:sqlite's call
@@ -42,6 +43,57 @@ export function insertSql(n: number): string {
 
 /** Rows per INSERT of a bulk enqueue or schedule: measured fastest here between 32 and 512. */
 export const INSERT_CHUNK = 128;
+
+/**
+ * The multi-row INSERTs of a bulk enqueue or schedule into queue `q` of `db`: each chunk size's
+ * statement prepared once, each chunk's parameters written straight into one array (slice, flatMap
+ * and a statement lookup by its SQL text per chunk cost ~0.4 us a row, a tenth of the insert).
+ */
+export function rowInserts(db: Database, q: string) {
+  const queueStmts = new Map<number, Statement>();
+  const scheduleStmts = new Map<number, Statement>();
+  const stmt = (cache: Map<number, Statement>, n: number, sql: (n: number) => string) => {
+    let st = cache.get(n);
+    if (!st) cache.set(n, (st = db.prepare(sql(n))));
+    return st;
+  };
+  return {
+    enqueue(items: QueueItem[]): void {
+      for (let i = 0; i < items.length; i += INSERT_CHUNK) {
+        const n = Math.min(INSERT_CHUNK, items.length - i);
+        const p: (string | number)[] = new Array(n * 6);
+        for (let j = 0, o = 0; j < n; j++) {
+          const it = items[i + j]!;
+          p[o++] = q;
+          p[o++] = it.id;
+          p[o++] = it.name;
+          p[o++] = it.priority;
+          p[o++] = it.payload;
+          p[o++] = it.lane ?? DEFAULT_LANE;
+        }
+        // One array argument binds as the parameter list (no spread of up to 768 arguments).
+        stmt(queueStmts, n, insertSql).run(p);
+      }
+    },
+    schedule(items: ScheduledItem[]): void {
+      for (let i = 0; i < items.length; i += INSERT_CHUNK) {
+        const n = Math.min(INSERT_CHUNK, items.length - i);
+        const p: (string | number)[] = new Array(n * 7);
+        for (let j = 0, o = 0; j < n; j++) {
+          const it = items[i + j]!;
+          p[o++] = it.id;
+          p[o++] = q;
+          p[o++] = it.name;
+          p[o++] = it.priority;
+          p[o++] = it.eta;
+          p[o++] = it.payload;
+          p[o++] = it.lane ?? DEFAULT_LANE;
+        }
+        stmt(scheduleStmts, n, scheduleSql).run(p);
+      }
+    },
+  };
+}
 
 const scheduleSqls = new Map<number, string>();
 export function scheduleSql(n: number): string {

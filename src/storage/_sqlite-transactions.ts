@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import { withHeld } from "./_fence";
-import { ackSql, chunked, fencedAckSql, INSERT_CHUNK, insertSql, putResultsSql, scheduleSql, type Statements } from "./_sqlite-sql";
+import { ackSql, chunked, fencedAckSql, putResultsSql, rowInserts, type Statements } from "./_sqlite-sql";
 import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type QueueItem, type ScheduledItem } from "./types";
 
 /**
@@ -11,6 +11,7 @@ import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type Dedup
 const FENCE_CHUNK = 128;
 
 export function transactions(db: Database, s: Statements, q: string) {
+  const rows = rowInserts(db, q);
   const insertItem = (item: QueueItem | ScheduledItem) => {
     if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload, item.lane ?? DEFAULT_LANE);
     else s.insert.run(q, item.id, item.name, item.priority, item.payload, item.lane ?? DEFAULT_LANE);
@@ -58,8 +59,8 @@ export function transactions(db: Database, s: Statements, q: string) {
       }
       if (w.ack?.length) chunked(db, w.ack, ackSql, (l) => [q, l.id, l.token]);
       if (w.results?.length) chunked(db, w.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
-      if (w.enqueue?.length) chunked(db, w.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload, it.lane ?? DEFAULT_LANE], INSERT_CHUNK);
-      if (w.schedule?.length) chunked(db, w.schedule, scheduleSql, (it) => [it.id, q, it.name, it.priority, it.eta, it.payload, it.lane ?? DEFAULT_LANE], INSERT_CHUNK);
+      if (w.enqueue?.length) rows.enqueue(w.enqueue);
+      if (w.schedule?.length) rows.schedule(w.schedule);
       if (w.putData) for (const d of w.putData) s.putData.run(q, d.key, d.value);
       if (w.deleteData) for (const k of w.deleteData) s.deleteData.run(q, k);
       return lost;
