@@ -1,7 +1,7 @@
 // Turning a call into a stored message: its id, options, eta and unique key. Pure but for the clock,
 // which is an argument.
 import { ConfigurationError } from "./errors";
-import { KEYS, newTaskId, toQueueItem, type Message } from "./message";
+import { builtQueueItem, KEYS, newTaskId, type Message } from "./message";
 import type { QueueItem, ScheduledItem } from "./storage/types";
 import { checkQueueName, whole } from "./task-options";
 import type { ResolvedTaskOptions, ScheduleOptions } from "./task";
@@ -16,25 +16,26 @@ export function checkId(id: unknown, where: string): string {
 
 /** The message for one call of task `name` with per-call settings `s`. */
 export function buildMessage(name: string, o: ResolvedTaskOptions, args: unknown[], s: ScheduleOptions, now: number): Message {
-  const where = `${name}.schedule()`;
+  // Each setting is checked only when given; `${name}.schedule()` is built only then.
   const m: Message = {
     v: 1,
-    id: s.id !== undefined ? checkId(s.id, where) : newTaskId(),
+    id: s.id !== undefined ? checkId(s.id, `${name}.schedule()`) : newTaskId(),
     name,
     at: now,
     args,
     priority: s.priority !== undefined ? whole(name, "priority", s.priority, -Infinity) : o.priority,
     retries: s.retries !== undefined ? whole(name, "retries", s.retries, 0) : o.retries,
-    retryDelay: s.retryDelay !== undefined ? toMs(s.retryDelay, `${where} retryDelay`) : o.retryDelay,
+    retryDelay: s.retryDelay !== undefined ? toMs(s.retryDelay, `${name}.schedule() retryDelay`) : o.retryDelay,
     attempt: 1,
   };
-  const queue = s.queue !== undefined ? checkQueueName(s.queue, `${where} queue`) : o.queue;
+  const queue = s.queue !== undefined ? checkQueueName(s.queue, `${name}.schedule() queue`) : o.queue;
   if (queue !== "default") m.queue = queue;
   if (o.retryBackoff !== 1) m.backoff = o.retryBackoff;
   if (o.retryJitter) m.jitter = o.retryJitter;
   if (o.retryMaxDelay !== null) m.maxDelay = o.retryMaxDelay;
   if (s.expires !== undefined) {
-    m.expires = s.expires instanceof Date ? toEpochMs(s.expires, `${where} expires`) : fromNow(s.expires, `${where} expires`, now);
+    const where = `${name}.schedule() expires`;
+    m.expires = s.expires instanceof Date ? toEpochMs(s.expires, where) : fromNow(s.expires, where, now);
   } else if (o.expires !== null) {
     m.expires = checkEpochMs(now + o.expires, `task "${name}": expires`);
   }
@@ -110,7 +111,7 @@ export function buildBulk(calls: BulkCall[], now: number, maxPayloadSize: number
       }
       const m = buildMessage(c.name, c.options, c.args, c.schedule, now);
       if (eta !== undefined) m.at = eta;
-      const item = toQueueItem(m, maxPayloadSize);
+      const item = builtQueueItem(m, maxPayloadSize);
       out.messages.push(m);
       out.items.push(item);
       if (eta === undefined) out.ready.push(item);

@@ -1,5 +1,5 @@
 import { PayloadTooLargeError } from "./errors";
-import { decode, encode } from "./serializer";
+import { decode, encode, isPlainChild } from "./serializer";
 import type { ChordSpec, StageSpec } from "./pipeline";
 import type { TaskInfo } from "./signals";
 import type { QueueItem } from "./storage/types";
@@ -110,6 +110,17 @@ export function newTaskId(): string {
 export function toQueueItem(m: Message, maxPayloadSize: number): QueueItem {
   const payload = encode(m, `${m.name}() message`, { args: `${m.name}() arguments` });
   checkSize(payload, `the payload of task ${m.name}`, maxPayloadSize);
+  return { id: m.id, name: m.name, priority: m.priority, payload, lane: m.queue ?? "default" };
+}
+
+/**
+ * toQueueItem() of a message fresh from buildMessage() (its `at` and `unique` may be set after):
+ * every field but args is a string or a finite number buildMessage() checked, so only args is
+ * walked. The payload is the same text.
+ */
+export function builtQueueItem(m: Message, maxPayloadSize: number): QueueItem {
+  const payload = isPlainChild(m.args) ? JSON.stringify(m) : encode(m, `${m.name}() message`, { args: `${m.name}() arguments` });
+  if (payload.length * 3 > maxPayloadSize) checkSize(payload, `the payload of task ${m.name}`, maxPayloadSize);
   return { id: m.id, name: m.name, priority: m.priority, payload, lane: m.queue ?? "default" };
 }
 

@@ -4,7 +4,7 @@
 import { drainImmediately } from "./consumer/immediate";
 import { buildBulk, buildMessage, dedupKey, etaOf, uniqueKey, type BulkCall } from "./enqueue";
 import { ConfigurationError, StorageError } from "./errors";
-import { itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type Message } from "./message";
+import { builtQueueItem, itemInfo, KEYS, newTaskId, readMessage, taskInfo, toQueueItem, type Message } from "./message";
 import type { ResolvedHueyOptions } from "./options";
 import { Signature, specsOf, type AnySignature, type ChordSpec } from "./pipeline";
 import { Result, ResultGroup, type ResultOwner } from "./result";
@@ -49,7 +49,7 @@ export class Producer {
     if (eta !== undefined) m.at = eta;
     const unique = uniqueKey(name, o, args);
     if (unique) m.unique = unique;
-    const item = toQueueItem(m, this.huey.options.maxPayloadSize);
+    const item = builtQueueItem(m, this.huey.options.maxPayloadSize);
     const stored: QueueItem | ScheduledItem = eta !== undefined ? { ...item, eta } : item;
     if (unique) {
       const holder = await this.storage.enqueueUnique(stored, unique);
@@ -85,7 +85,7 @@ export class Producer {
       if (d.mode === "debounce") eta = now + d.ttl;
       const m = buildMessage(name, o, args, id !== undefined ? { ...s, id } : s, now);
       if (eta !== undefined) m.at = eta;
-      const item = toQueueItem(m, this.huey.options.maxPayloadSize);
+      const item = builtQueueItem(m, this.huey.options.maxPayloadSize);
       const stored: QueueItem | ScheduledItem = eta !== undefined ? { ...item, eta } : item;
       const out = await this.storage.enqueueDeduped(stored, key, mode, now + d.ttl, now);
       if (out.kind === "conflict") {

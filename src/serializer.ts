@@ -31,6 +31,15 @@ export function encode(value: unknown, what: string, labels?: Record<string, str
   return needsTags ? JSON.stringify(tagged(value)) : JSON.stringify(value);
 }
 
+/**
+ * True when `v`, one level down in the value being encoded, is plain JSON (no Dates, no
+ * `undefined`, nothing encode() refuses): encode() of an object whose other values are all strings
+ * and finite numbers is then JSON.stringify() of it, without walking those.
+ */
+export function isPlainChild(v: unknown): boolean {
+  return scan(v, 1) === PLAIN;
+}
+
 const PLAIN = 0;
 const TAGS = 1;
 const SLOW = 2;
