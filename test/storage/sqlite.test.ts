@@ -27,6 +27,22 @@ describe("sqlite storage", () => {
     full.close();
   });
 
+  test("a bulk enqueue and schedule over several INSERT chunks store every row's columns, in one commit", async () => {
+    const s = new SqliteStorage({ filename: tempDb(), queue: "q" });
+    const n = 301; // two full chunks of 128 and a short one
+    const ready = Array.from({ length: n }, (_, i) => ({ id: `r${i}`, name: `n${i % 3}`, priority: i % 5, payload: `{"i":${i}}`, ...(i % 2 ? { lane: `l${i % 4}` } : {}) }));
+    const later = Array.from({ length: n }, (_, i) => ({ id: `s${i}`, name: `m${i % 3}`, priority: 2 - (i % 4), payload: `{"s":${i}}`, eta: 5_000 + i, ...(i % 3 ? { lane: "late" } : {}) }));
+    await s.commit({ enqueue: ready, schedule: later });
+    const rows = s.database.query("SELECT id, name, priority, payload, lane FROM queue WHERE queue = 'q' ORDER BY seq").all();
+    expect(rows).toEqual(ready.map((r) => ({ id: r.id, name: r.name, priority: r.priority, payload: r.payload, lane: r.lane ?? "default" })));
+    const sched = s.database.query("SELECT id, name, priority, payload, eta, lane FROM schedule WHERE queue = 'q' ORDER BY seq").all();
+    expect(sched).toEqual(later.map((r) => ({ id: r.id, name: r.name, priority: r.priority, payload: r.payload, eta: r.eta, lane: r.lane ?? "default" })));
+    // A duplicate id in a later chunk rolls the whole commit back.
+    await expect(s.enqueue([...Array.from({ length: 200 }, (_, i) => item(`x${i}`)), item("r7")])).rejects.toThrow();
+    expect(await s.pendingCount()).toBe(n);
+    s.close();
+  });
+
   test("reopening a migrated file applies no migration twice", () => {
     const file = tempDb();
     new SqliteStorage({ filename: file, queue: "q" }).close();
