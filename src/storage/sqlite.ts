@@ -2,13 +2,7 @@ import type { Database, Statement } from "bun:sqlite";
 import { ConfigurationError } from "../errors";
 import { touches } from "./_fence";
 import { locateRow } from "./_locate";
-import { lanesToServe, shareLease } from "./_lanes";
-
-const NO_PAUSES: ReadonlySet<string> = new Set();
-/** How long a read of the lanes with ready items serves the lease's fair-share plan. */
-const LANES_TTL_MS = 50;
-/** How many leases one read of the lanes serves at most. */
-const LANES_REUSE = 8;
+import { SqliteLeaser } from "./_sqlite-lease";
 import { prefixEnd } from "./_prefix";
 import { describeSqliteError } from "./_sqlite-errors";
 import { DatabaseFiles } from "./_sqlite-health";
@@ -38,15 +32,12 @@ export class SqliteStorage implements Storage {
   #commitTx: (batch: CommitBatch) => string[];
   #promoteTx: (now: number, limit: number) => number;
   #uniqueTx: (item: QueueItem | ScheduledItem, key: string) => string | null;
-  #leaseAnyTx: (max: number, leaseUntil: number, token: string) => (LeasedItem & { seq: number })[];
-  /** The lanes that had ready items when last read (epoch ms, filter time), for the fair-share plan. */
-  #lanes: { at: number; lanes: string[]; uses: number; full: boolean } | null = null;
+  #leaser: SqliteLeaser;
   #dedupTx: (item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number) => DedupOutcome;
   #acquireTx: (key: string, owner: string, until: number, now: number) => number | null;
   #renewLocksTx: (keys: string[], owner: string, until: number) => string[];
   #wake: FileWake;
   #seenVersion = -1;
-  #turn = 0;
   #closed = false;
   /** The database file and its -wal and -shm as they were at open, for checkHealth. */
   #files: DatabaseFiles;
@@ -77,18 +68,7 @@ export class SqliteStorage implements Storage {
     this.#acquireTx = tx.acquire;
     this.#renewLocksTx = tx.renewLocks;
     this.#promoteTx = tx.promote;
-    // Without a filter: every lane, paused or not, highest priority first across lanes. The index is
-    // per lane: merge the lanes' heads, then lease from each lane as many as it gave the merge.
-    this.#leaseAnyTx = this.#db.transaction((max: number, leaseUntil: number, token: string) => {
-      const heads: { lane: string; priority: number; seq: number }[] = [];
-      for (const lane of this.#readLanes()) heads.push(...(this.#s.laneHeads.all(this.queue, lane, max) as typeof heads));
-      heads.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
-      const per = new Map<string, number>();
-      for (const h of heads.slice(0, max)) per.set(h.lane, (per.get(h.lane) ?? 0) + 1);
-      const out: (LeasedItem & { seq: number })[] = [];
-      for (const [lane, n] of per) out.push(...(this.#s.leaseLaneAny.all(leaseUntil, token, this.queue, n, lane) as (LeasedItem & { seq: number })[]));
-      return out;
-    }).immediate;
+    this.#leaser = new SqliteLeaser(this.#db, this.#s, this.queue);
 
   }
 
@@ -110,18 +90,7 @@ export class SqliteStorage implements Storage {
 
   async lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
     const token = crypto.randomUUID();
-    const rows = this.#guard(() => {
-      if (!filter) return this.#leaseAnyTx(max, leaseUntil, token);
-      // Each lane's lease is one statement that checks the lane's pause itself, so a pause holds at
-      // once for every process without a transaction around the lease (BEGIN/COMMIT cost ~0.6 us a
-      // task). The lanes are read first: a lane that ran dry or is paused gives nothing, and the
-      // fair-share plan hands its share to the others.
-      const lanes = lanesToServe(filter, () => this.#readyLanes(filter.now), NO_PAUSES, this.#turn++);
-      const take = (lane: string, n: number) => this.#s.leaseLane.all(leaseUntil, token, this.queue, n, lane, filter.now) as (LeasedItem & { seq: number })[];
-      const got = lanes.length === 1 ? take(lanes[0]!.lane, Math.min(max, lanes[0]!.cap)) : (shareLease(max, lanes, take) as (LeasedItem & { seq: number })[]);
-      if (got.length < max && this.#lanes) this.#lanes.full = false;
-      return got;
-    }, "lease");
+    const rows = this.#guard(() => this.#leaser.lease(max, leaseUntil, token, filter), "lease");
     // RETURNING gives no order guarantee: restore lease order. The rows keep their `seq` (not part
     // of LeasedItem): copying each row without it cost more than the sort.
     if (rows.length > 1) rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
@@ -388,28 +357,6 @@ export class SqliteStorage implements Storage {
   /** Direct access for tests and tools that inspect the file. */
   get database(): Database {
     return this.#db;
-  }
-
-  #readLanes(): string[] {
-    return (this.#s.readyLanes.all(this.queue) as { lane: string }[]).map((r) => r.lane);
-  }
-
-  /**
-   * The lanes with ready items, for the fair-share plan of a lease that serves every lane. The walk
-   * costs about as much as leasing 8 tasks, so a read serves the next leases while each of them is
-   * full (a backlog), for at most LANES_REUSE leases and LANES_TTL_MS (filter time): a lane that got
-   * its first task meanwhile waits at most that long for its share. A short lease (the lanes ran dry)
-   * and an empty read are never reused, so a task enqueued into an idle queue is leased at once.
-   */
-  #readyLanes(now: number): string[] {
-    const c = this.#lanes;
-    if (c && c.full && c.uses < LANES_REUSE && now >= c.at && now - c.at < LANES_TTL_MS) {
-      c.uses++;
-      return c.lanes;
-    }
-    const lanes = this.#readLanes();
-    this.#lanes = lanes.length ? { at: now, lanes, uses: 0, full: true } : null;
-    return lanes;
   }
 
   #eachLease(leases: LeaseRef[], fn: (l: LeaseRef) => number): number {
