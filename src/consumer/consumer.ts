@@ -157,6 +157,8 @@ export class Consumer {
     this.#started = true;
     const storage = this.#huey.storage; // open (and migrate) before the Workers start
     await storage.reclaimExpired(Date.now());
+    // This process writes a lot: its store may move housekeeping (the SQLite WAL checkpoint) off this thread.
+    storage.offloadCheckpoints?.();
     await this.pool.start();
     const o = this.options;
     const hi = internalsOf(this.#huey);

@@ -3,6 +3,8 @@ import { ConfigurationError } from "../errors";
 import { touches } from "./_fence";
 import { locateRow } from "./_locate";
 import { SqliteLeaser } from "./_sqlite-lease";
+import { Checkpointer } from "./_sqlite-checkpointer";
+import { resolve } from "node:path";
 import { prefixEnd } from "./_prefix";
 import { describeSqliteError } from "./_sqlite-errors";
 import { DatabaseFiles } from "./_sqlite-health";
@@ -39,6 +41,8 @@ export class SqliteStorage implements Storage {
   #wake: FileWake;
   #seenVersion = -1;
   #closed = false;
+  #readonly: boolean;
+  #checkpointer: Checkpointer | null = null;
   /** The database file and its -wal and -shm as they were at open, for checkHealth. */
   #files: DatabaseFiles;
 
@@ -55,6 +59,7 @@ export class SqliteStorage implements Storage {
     options = { ...options, filename };
     this.filename = filename;
     this.#db = openDatabase(options);
+    this.#readonly = options.readonly === true;
     this.#s = prepare(this.#db);
     const file = this.filename === ":memory:" || this.filename === "" ? null : this.filename;
     this.#files = new DatabaseFiles(file);
@@ -347,9 +352,16 @@ export class SqliteStorage implements Storage {
     return this.#closed ? null : this.#files.check();
   }
 
+  /** The consumer's store: the WAL checkpoint runs in a Worker (see _sqlite-checkpointer.ts). */
+  offloadCheckpoints(): void {
+    if (this.#closed || this.#checkpointer || this.filename === ":memory:" || this.filename === "" || this.#readonly) return;
+    this.#checkpointer = new Checkpointer(this.#db, resolve(this.filename));
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#checkpointer?.stop();
     this.#wake.close();
     this.#db.close(false);
   }

@@ -330,6 +330,11 @@ export interface Storage {
    * writes from then on is lost to every other one. The consumer exits non-zero with the line.
    */
   checkHealth?(): Promise<string | null>;
+  /**
+   * Optional: move this store's housekeeping writes off the calling thread, for a process that writes a
+   * lot (the consumer calls it at start). SQLite runs its WAL checkpoint in a Worker of its own.
+   */
+  offloadCheckpoints?(): void;
   close(): Promise<void>;
 }
 

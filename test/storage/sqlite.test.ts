@@ -7,7 +7,7 @@ import { wakeStats } from "../../src/storage/_waiters";
 import { FileWake } from "../../src/storage/_wake";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { SQLITE_MIGRATIONS } from "../../src/storage/sql/migrations";
-import { FIXTURES, tempDb, tempDir } from "../harness";
+import { FIXTURES, tempDb, tempDir, waitFor } from "../harness";
 import { describeStorageContract, item } from "./contract";
 
 const shared = tempDb("contract.db");
@@ -464,5 +464,28 @@ describe("sqlite wake-ups between threads of one process (FileWake's BroadcastCh
     const proc = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
     expect(await proc.exited).toBe(0);
     expect(await new Response(proc.stdout).text()).toBe("waited\n");
+  });
+});
+
+describe("sqlite WAL checkpoints off the consumer's thread (offloadCheckpoints)", () => {
+  test("a Worker copies the WAL into the database file while the connection's own checkpoint waits for 10,000 pages", async () => {
+    const file = tempDb();
+    const s = new SqliteStorage({ filename: file, queue: "q" });
+    s.offloadCheckpoints();
+    expect((s.database.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint).toBe(10_000);
+    const before = statSync(file).size;
+    // About 3,000 pages of WAL: past SQLite's default checkpoint (1,000), short of the fallback (10,000).
+    const payload = "x".repeat(4000);
+    for (let i = 0; i < 30; i++) await s.enqueue(Array.from({ length: 100 }, (_, k) => ({ id: `t${i}-${k}`, name: "n", priority: 0, payload })));
+    // Only a checkpoint grows the database file itself; this connection did not run one.
+    await waitFor(() => statSync(file).size > before + 5_000_000, "the database file to take the WAL's pages");
+    await s.close();
+  });
+
+  test("a read-only or in-memory store does not start one", async () => {
+    const mem = new SqliteStorage({ filename: ":memory:", queue: "q" });
+    mem.offloadCheckpoints();
+    expect((mem.database.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint).toBe(1000);
+    await mem.close();
   });
 });
