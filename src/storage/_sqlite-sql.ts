@@ -6,13 +6,19 @@ import type { Database } from "bun:sqlite";
  */
 const CHUNK = 32;
 
-/** Run `sqlFor(n)` over `rows` in chunks of CHUNK rows (bun:sqlite caches each shape's statement). */
-export function chunked<T>(
-  db: Database, rows: T[], sqlFor: (n: number) => string, params: (row: T) => (string | number | null)[], size = CHUNK,
-): void {
+/** A statement's bound values, in order. */
+export type SqlValues = (string | number | null)[];
+
+/**
+ * Run `sqlFor(n)` over `rows` in chunks of CHUNK rows (bun:sqlite caches each shape's statement);
+ * `params` pushes one row's values onto the chunk's (no array per row).
+ */
+export function chunked<T>(db: Database, rows: T[], sqlFor: (n: number) => string, params: (out: SqlValues, row: T) => void, size = CHUNK): void {
   for (let i = 0; i < rows.length; i += size) {
-    const part = rows.slice(i, i + size);
-    db.query(sqlFor(part.length)).run(...part.flatMap(params));
+    const end = Math.min(rows.length, i + size);
+    const values: SqlValues = [];
+    for (let j = i; j < end; j++) params(values, rows[j]!);
+    db.query(sqlFor(end - i)).run(...values);
   }
 }
 

@@ -52,10 +52,10 @@ export function transactions(db: Database, s: Statements, q: string) {
       for (const t of tasks) if (t.releaseLocks) for (const l of t.releaseLocks) s.unlock.run(q, l.key, l.owner);
       w = withHeld(b, held);
     }
-    if (w.ack?.length) chunked(db, w.ack, ackSql, (l) => [q, l.id, l.token]);
-    if (w.results?.length) chunked(db, w.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
-    if (w.enqueue?.length) chunked(db, w.enqueue, insertSql, (it) => [q, it.id, it.name, it.priority, it.payload, it.lane ?? DEFAULT_LANE], INSERT_CHUNK);
-    if (w.schedule?.length) chunked(db, w.schedule, scheduleSql, (it) => [it.id, q, it.name, it.priority, it.eta, it.payload, it.lane ?? DEFAULT_LANE], INSERT_CHUNK);
+    if (w.ack?.length) chunked(db, w.ack, ackSql, (o, l) => o.push(q, l.id, l.token));
+    if (w.results?.length) chunked(db, w.results, putResultsSql, (o, r) => o.push(q, r.id, r.payload, r.expiresAt ?? null));
+    if (w.enqueue?.length) chunked(db, w.enqueue, insertSql, (o, it) => o.push(q, it.id, it.name, it.priority, it.payload, it.lane ?? DEFAULT_LANE), INSERT_CHUNK);
+    if (w.schedule?.length) chunked(db, w.schedule, scheduleSql, (o, it) => o.push(it.id, q, it.name, it.priority, it.eta, it.payload, it.lane ?? DEFAULT_LANE), INSERT_CHUNK);
     if (w.putData) for (const d of w.putData) s.putData.run(q, d.key, d.value);
     if (w.deleteData) for (const k of w.deleteData) s.deleteData.run(q, k);
     return lost;
