@@ -64,8 +64,8 @@ export function retryDelay(m: Message, rand: () => number): number {
  */
 export function planOutcome(lease: LeaseRef & { payload: string }, outcome: Outcome, now: number, o: PlanOptions): Plan {
   const ack = [{ id: lease.id, token: lease.token }];
+  if (outcome.kind === "ok") return planSuccess(lease.id, ack, outcome, now, o.hadProgress === true, o.before);
   const before = o.before ?? [];
-  if (outcome.kind === "ok") return planSuccess(lease.id, ack, outcome, now, o.hadProgress === true, before);
   const m = readMessage(lease.payload);
   switch (outcome.kind) {
     case "expired":
@@ -134,7 +134,7 @@ export function planLocked(
 }
 
 /** The hot path: no payload decoding, and only the writes this task needs. */
-function planSuccess(id: string, ack: LeaseRef[], outcome: Outcome & { kind: "ok" }, now: number, hadProgress: boolean, before: SignalName[]): Plan {
+function planSuccess(id: string, ack: LeaseRef[], outcome: Outcome & { kind: "ok" }, now: number, hadProgress: boolean, before: SignalName[] | undefined): Plan {
   const batch: CommitBatch = { ack };
   if (outcome.result !== null) batch.results = [{ id, payload: outcome.result, expiresAt: outcome.ttl ? now + outcome.ttl : null }];
   let also: AlsoSignal[] | undefined;
@@ -149,7 +149,8 @@ function planSuccess(id: string, ack: LeaseRef[], outcome: Outcome & { kind: "ok
     if (outcome.unique) batch.deleteData.push(outcome.unique);
     if (hadProgress) batch.deleteData.push(KEYS.progress + id);
   }
-  const plan: Plan = { batch, signals: [...before, "complete"], chord: outcome.chord };
+  const plan: Plan = { batch, signals: before?.length ? [...before, "complete"] : ["complete"] };
+  if (outcome.chord) plan.chord = outcome.chord;
   if (also) plan.also = also;
   return plan;
 }
@@ -232,8 +233,8 @@ export function planDefer(lease: LeaseRef & { payload: string; name: string; pri
  * names still holds. `releaseLocks` are freed in the same commit (each only if its owner holds it).
  */
 export function fencedWrite(batch: CommitBatch, releaseLocks?: { key: string; owner: string }[]): FencedWrite {
-  const [lease, ...more] = batch.ack ?? [];
-  if (!lease || more.length || batch.tasks?.length) {
+  const lease = batch.ack?.length === 1 ? batch.ack[0] : undefined;
+  if (!lease || batch.tasks?.length) {
     throw new TypeError("fencedWrite: the batch must ack exactly one lease and hold no tasks of its own");
   }
   const w: FencedWrite = { lease };

@@ -236,7 +236,7 @@ export class Engine implements PoolListener {
     }
     if (outcome.kind !== "ok" && wasTimedOut) {
       const ms2 = this.host.lookup(task.name)?.options.timeout ?? this.o.timeout ?? 0;
-      this.#plan(task, timedOut(task.name, ms2), ms, { before: ["timeout"] });
+      this.#plan(task, timedOut(task.name, ms2), ms, ["timeout"]);
     } else if (outcome.kind !== "ok" && task.revoked) {
       this.#queue({ task, plan: planSkip(task, "revoked"), ms });
     } else {
@@ -316,15 +316,12 @@ export class Engine implements PoolListener {
 
   // ------------------------------------------------------------------ outcomes
 
-  #plan(task: InFlight, outcome: Outcome, ms?: number, extra: Partial<PlanOptions> = {}): void {
+  #plan(task: InFlight, outcome: Outcome, ms?: number, before?: PlanOptions["before"]): void {
     let plan: Plan;
     try {
-      plan = planOutcome(task, outcome, (this.o.clock ?? Date.now)(), {
-        keepFailed: this.host.keepFailed,
-        hadProgress: task.hadProgress,
-        lookup: this.#stageOptions,
-        ...extra,
-      });
+      const o: PlanOptions = { keepFailed: this.host.keepFailed, hadProgress: task.hadProgress, lookup: this.#stageOptions };
+      if (before) o.before = before;
+      plan = planOutcome(task, outcome, (this.o.clock ?? Date.now)(), o);
     } catch (err) {
       plan = unreadablePlan(task, serializeError(err));
     }

@@ -54,15 +54,12 @@ export function reportOutcome(p: PendingOutcome<InFlight>, sink: ReportSink): vo
   const { task, plan } = p;
   const last = plan.signals[plan.signals.length - 1];
   // Strings and fields are built only inside a branch whose level is enabled.
-  const what = () => `${task.name} ${task.id}`;
-  const fields = (d: { fields: Record<string, unknown> }, ms?: number) =>
-    ({ task: task.name, id: task.id, ...(ms !== undefined && { ms: roundMs(ms) }), ...d.fields });
   switch (last) {
     case "complete":
       stats.completed++;
       if (log.enabled("info")) {
         const d = runDetails(p, sink.consumerId);
-        log.info(`${what()} complete in ${fmtMs(p.ms)}${d.text}`, fields(d, p.ms));
+        log.info(`${whatOf(task)} complete in ${fmtMs(p.ms)}${d.text}`, fieldsOf(task, d, p.ms));
       }
       break;
     case "retrying":
@@ -70,7 +67,7 @@ export function reportOutcome(p: PendingOutcome<InFlight>, sink: ReportSink): vo
       if (p.error && log.enabled("warn")) {
         const d = runDetails(p, sink.consumerId);
         const when = plan.retryAt !== undefined ? ` in ${Math.max(0, plan.retryAt - Date.now())}ms` : "";
-        log.warn(`${what()} failed${after(p.ms)} (${p.error.name}: ${p.error.message}), retrying${when}${d.text}`, fields(d, p.ms));
+        log.warn(`${whatOf(task)} failed${after(p.ms)} (${p.error.name}: ${p.error.message}), retrying${when}${d.text}`, fieldsOf(task, d, p.ms));
       }
       break;
     case "error":
@@ -78,12 +75,12 @@ export function reportOutcome(p: PendingOutcome<InFlight>, sink: ReportSink): vo
       if (log.enabled("error")) {
         const d = runDetails(p, sink.consumerId);
         const stack = log.enabled("debug") && p.error?.stack ? p.error.stack : undefined;
-        log.error(`${what()} failed${after(p.ms)}: ${p.error?.name}: ${p.error?.message}${d.text}`, fields(d, p.ms), stack);
+        log.error(`${whatOf(task)} failed${after(p.ms)}: ${p.error?.name}: ${p.error?.message}${d.text}`, fieldsOf(task, d, p.ms), stack);
       }
       break;
     case "rate-limited":
       if (log.enabled("debug")) {
-        log.debug(`${what()} is over its rate limit: delayed until ${new Date(plan.retryAt ?? 0).toISOString()}`, fields({ fields: {} }));
+        log.debug(`${whatOf(task)} is over its rate limit: delayed until ${new Date(plan.retryAt ?? 0).toISOString()}`, fieldsOf(task, { fields: {} }));
       }
       break;
     case undefined:
@@ -91,7 +88,7 @@ export function reportOutcome(p: PendingOutcome<InFlight>, sink: ReportSink): vo
     default:
       if (log.enabled("info")) {
         const d = runDetails(p, sink.consumerId);
-        log.info(`${what()} ${last}${d.text}`, fields(d, p.ms));
+        log.info(`${whatOf(task)} ${last}${d.text}`, fieldsOf(task, d, p.ms));
       }
   }
   let info: TaskInfo | undefined;
@@ -107,6 +104,14 @@ export function reportOutcome(p: PendingOutcome<InFlight>, sink: ReportSink): vo
     const signal = immediate && a.signal === "scheduled" ? "enqueued" : a.signal;
     if (signals.has(signal)) sink.emit(signal, itemInfo({ id: "", name: "", priority: 0, payload: a.payload }));
   }
+}
+
+function whatOf(task: InFlight): string {
+  return `${task.name} ${task.id}`;
+}
+
+function fieldsOf(task: InFlight, d: { fields: Record<string, unknown> }, ms?: number): Record<string, unknown> {
+  return { task: task.name, id: task.id, ...(ms !== undefined && { ms: roundMs(ms) }), ...d.fields };
 }
 
 function errorOf(e: SerializedError): Error {

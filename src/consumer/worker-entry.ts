@@ -9,8 +9,8 @@ import { encode } from "../serializer";
 import { onBlockingGet } from "../result";
 import { loadTasksFile, registerModulePlugin } from "./loader";
 import { internalsOf } from "../_internals";
-import type { HostMessage, WorkerMessage } from "./protocol";
-import { runInfo, type RunInfo } from "./pool";
+import { addDone, doneColumns, type HostMessage, type WorkerMessage } from "./protocol";
+import { runInfo } from "./pool";
 import { LogCollector } from "../task-log";
 import type { Message } from "../message";
 
@@ -37,7 +37,7 @@ const queue: { id: string; payload: string; fence?: number }[] = [];
 const running = new Map<string, { abort: AbortController; fail: (err: unknown) => void }>();
 let stopping = false;
 let started: string[] = [];
-let done: { id: string; outcome: Outcome; ms: number; run?: RunInfo }[] = [];
+let done = doneColumns();
 /** Report every task's RunInfo (the consumer logs at info). */
 let allRunInfo = false;
 let reportScheduled = false;
@@ -52,19 +52,19 @@ function scheduleReport(): void {
   reportScheduled = true;
   setImmediate(() => {
     reportScheduled = false;
-    if (started.length === 0 && done.length === 0) return;
+    if (started.length === 0 && done.ids.length === 0) return;
     post({ type: "report", started, done });
     started = [];
-    done = [];
+    done = doneColumns();
   });
 }
 
 /** Send what is pending now, not at the end of the turn. */
 function reportNow(): void {
-  if (started.length === 0 && done.length === 0) return;
+  if (started.length === 0 && done.ids.length === 0) return;
   post({ type: "report", started, done });
   started = [];
-  done = [];
+  done = doneColumns();
 }
 
 // A task that calls process.exit() or throws outside its promise ends this Worker before the
@@ -153,7 +153,7 @@ async function runOne(task: { id: string; payload: string; fence?: number }): Pr
   running.delete(task.id);
   const m = started as Message | null;
   const run = runInfo(m, m !== null && internalsOf(h).registry.lookup(m.name)?.context === true, outcome, log, allRunInfo);
-  done.push(run ? { id: task.id, outcome, ms: performance.now() - t0, run } : { id: task.id, outcome, ms: performance.now() - t0 });
+  addDone(done, task.id, outcome, performance.now() - t0, run);
   scheduleReport();
   pump();
   if (stopping && running.size === 0) void finish();
@@ -194,7 +194,10 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
       return;
     }
     case "run":
-      for (const t of msg.tasks) queue.push(t);
+      for (let i = 0; i < msg.ids.length; i++) {
+        const fence = msg.fences?.[i];
+        queue.push(fence === undefined || fence === null ? { id: msg.ids[i]!, payload: msg.payloads[i]! } : { id: msg.ids[i]!, payload: msg.payloads[i]!, fence });
+      }
       pump();
       return;
     case "abort":

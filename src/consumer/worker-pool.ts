@@ -4,7 +4,7 @@
 import { LoadError } from "../errors";
 import type { PoolListener, Pool, PoolTask } from "./pool";
 import { workerDied } from "./pool";
-import type { HostMessage, WorkerMessage } from "./protocol";
+import { doneOutcome, type DoneColumns, type HostMessage, type WorkerMessage } from "./protocol";
 import { WORKER_URL } from "../_worker-url";
 
 /** Longest wait between attempts to start a replacement Worker that fails to load. */
@@ -45,7 +45,8 @@ class WorkerSlot {
   tasksRun = 0;
   /** When it last reported a finished task (performance.now()). */
   lastDone = 0;
-  outbox: { id: string; payload: string; fence?: number }[] = [];
+  /** Tasks submitted and not sent yet, as the columns of a "run" message. */
+  outbox: { ids: string[]; payloads: string[]; fences: (number | null)[] | null } = { ids: [], payloads: [], fences: null };
 
   constructor(readonly index: number, onMessage: (s: WorkerSlot, m: WorkerMessage) => void, onGone: (s: WorkerSlot, reason: string) => void) {
     // Bun gives a Worker the environment the process started with: pass the current one.
@@ -127,15 +128,20 @@ export class WorkerPool implements Pool {
     }
     if (!best) return false;
     best.held.set(task.id, task);
-    best.outbox.push(task.fence === undefined ? { id: task.id, payload: task.payload } : { id: task.id, payload: task.payload, fence: task.fence });
+    const out = best.outbox;
+    if (task.fence !== undefined && out.fences === null) out.fences = out.ids.map(() => null);
+    out.ids.push(task.id);
+    out.payloads.push(task.payload);
+    if (out.fences !== null) out.fences.push(task.fence ?? null);
     return true;
   }
 
   flushSubmits(): void {
     for (const s of this.#slots) {
-      if (s.outbox.length === 0) continue;
-      s.send({ type: "run", tasks: s.outbox });
-      s.outbox = [];
+      const out = s.outbox;
+      if (out.ids.length === 0) continue;
+      s.send(out.fences === null ? { type: "run", ids: out.ids, payloads: out.payloads } : { type: "run", ids: out.ids, payloads: out.payloads, fences: out.fences });
+      s.outbox = { ids: [], payloads: [], fences: null };
     }
   }
 
@@ -258,7 +264,7 @@ export class WorkerPool implements Pool {
     }
   }
 
-  #onReport(slot: WorkerSlot, started: string[], done: { id: string; outcome: import("../executor").Outcome; ms: number; run?: import("./pool").RunInfo }[]): void {
+  #onReport(slot: WorkerSlot, started: string[], done: DoneColumns): void {
     for (const id of started) {
       const task = slot.held.get(id);
       if (!task) continue;
@@ -266,13 +272,19 @@ export class WorkerPool implements Pool {
       if (task.timeout !== null) this.#armTimeout(slot, task, task.timeout);
       this.listener.started(id, slot.index);
     }
-    if (done.length > 0) slot.lastDone = performance.now();
-    for (const d of done) {
-      if (!slot.held.delete(d.id)) continue;
-      slot.started.delete(d.id);
-      slot.tasksRun++;
-      slot.avgMs = slot.avgMs * 0.8 + d.ms * 0.2;
-      this.listener.done(d.id, d.outcome, d.ms, this.#clearTimer(d.id), d.run);
+    const n = done.ids.length;
+    if (n > 0) {
+      slot.lastDone = performance.now();
+      for (let i = 0; i < n; i++) {
+        const id = done.ids[i]!;
+        if (!slot.held.delete(id)) continue;
+        const ms = done.ms[i]!;
+        slot.started.delete(id);
+        slot.tasksRun++;
+        slot.avgMs = slot.avgMs * 0.8 + ms * 0.2;
+        const run = done.runs?.[i];
+        this.listener.done(id, doneOutcome(done, i), ms, this.#clearTimer(id), run === 0 ? undefined : run);
+      }
     }
     const max = this.o.maxTasks;
     if (max !== null && slot.tasksRun >= max && !slot.retiring && !this.#stopping) {
@@ -281,7 +293,7 @@ export class WorkerPool implements Pool {
       this.listener.note("info", `worker ${slot.index} ran ${slot.tasksRun} tasks (--max-tasks ${max}): replacing it`);
       slot.send({ type: "stop" });
     }
-    if (done.length > 0 && slot.held.size === 0) this.#steal(slot);
+    if (n > 0 && slot.held.size === 0) this.#steal(slot);
     this.listener.capacity();
   }
 
@@ -296,7 +308,7 @@ export class WorkerPool implements Pool {
     const stuckSince = performance.now() - Math.max(PREFETCH_BUDGET_MS * 2, idle.avgMs * 4);
     for (const s of this.#slots) {
       if (s === idle || s.gone || s.lastDone > stuckSince) continue;
-      const waiting = s.held.size - s.started.size - s.outbox.length;
+      const waiting = s.held.size - s.started.size - s.outbox.ids.length;
       if (s.started.size > 0 && waiting > most) {
         victim = s;
         most = waiting;

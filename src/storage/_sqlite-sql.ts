@@ -7,13 +7,19 @@ import { DEFAULT_LANE, type QueueItem, type ScheduledItem } from "./types";
  */
 const CHUNK = 32;
 
-/** Run `sqlFor(n)` over `rows` in chunks of CHUNK rows (bun:sqlite caches each shape's statement). */
-export function chunked<T>(
-  db: Database, rows: T[], sqlFor: (n: number) => string, params: (row: T) => (string | number | null)[], size = CHUNK,
-): void {
+/** A statement's bound values, in order. */
+export type SqlValues = (string | number | null)[];
+
+/**
+ * Run `sqlFor(n)` over `rows` in chunks of CHUNK rows (bun:sqlite caches each shape's statement);
+ * `params` pushes one row's values onto the chunk's (no array per row).
+ */
+export function chunked<T>(db: Database, rows: T[], sqlFor: (n: number) => string, params: (out: SqlValues, row: T) => void, size = CHUNK): void {
   for (let i = 0; i < rows.length; i += size) {
-    const part = rows.slice(i, i + size);
-    db.query(sqlFor(part.length)).run(...part.flatMap(params));
+    const end = Math.min(rows.length, i + size);
+    const values: SqlValues = [];
+    for (let j = i; j < end; j++) params(values, rows[j]!);
+    db.query(sqlFor(end - i)).run(...values);
   }
 }
 
@@ -196,9 +202,6 @@ export function prepare(db: Database) {
       "SELECT id, name, lane, priority, eta, payload FROM schedule WHERE queue = ? ORDER BY eta, rowid LIMIT ?",
     ),
     dataVersion: q("PRAGMA data_version"),
-    savepoint: q("SAVEPOINT fence"),
-    releaseSavepoint: q("RELEASE fence"),
-    rollbackToSavepoint: q("ROLLBACK TO fence"),
     listData: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?"),
     listDataFrom: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? ORDER BY key LIMIT ?"),
     listDataAfter: q("SELECT key, value FROM kv WHERE queue = ? AND key >= ? AND key > ? AND key < ? ORDER BY key LIMIT ?"),

@@ -9,6 +9,8 @@ import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type Dedup
  */
 /** Leases per fenced-ack statement (3 parameters each). */
 const FENCE_CHUNK = 128;
+/** Thrown inside the fast commit when a fenced ack removed fewer rows than it named (a lease was lost). */
+const SHORT_CHUNK = new Error("a fenced ack found a lease lost");
 
 export function transactions(db: Database, s: Statements, q: string) {
   const rows = rowInserts(db, q);
@@ -16,55 +18,60 @@ export function transactions(db: Database, s: Statements, q: string) {
     if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload, item.lane ?? DEFAULT_LANE);
     else s.insert.run(q, item.id, item.name, item.priority, item.payload, item.lane ?? DEFAULT_LANE);
   };
-  return {
-    commit: db.transaction((b: CommitBatch): string[] => {
-      const lost: string[] = [];
-      let w: CommitBatch = b;
-      if (b.tasks?.length) {
-        // The fence: each task's ack deletes its row only under its token; RETURNING says which
-        // held, so the check costs no extra statement. Their writes follow only for those.
-        // The common case, every lease held, needs no ids back: a chunk whose DELETE removed all its
-        // rows is done; only a short chunk is rolled back to its savepoint and deleted again with
-        // RETURNING, to learn which leases were lost (RETURNING on every chunk cost ~0.45 us a task).
-        let kept: Set<string> | null = null;
-        for (let i = 0; i < b.tasks.length; i += FENCE_CHUNK) {
-          const part = b.tasks.slice(i, i + FENCE_CHUNK);
-          const params = part.flatMap((t) => [q, t.lease.id, t.lease.token]);
-          s.savepoint.run();
-          if (db.query(ackSql(part.length)).run(...params).changes === part.length) {
-            s.releaseSavepoint.run();
-            continue;
-          }
-          s.rollbackToSavepoint.run();
-          s.releaseSavepoint.run();
-          kept ??= new Set(b.tasks.slice(0, i).map((t) => t.lease.id));
-          for (const row of db.query(fencedAckSql(part.length)).values(...params)) kept.add(row[0] as string);
-          for (let j = i + FENCE_CHUNK; j < b.tasks.length; j += FENCE_CHUNK) {
-            // The chunks after a short one are checked the same way, so `kept` names every held task.
-            const rest = b.tasks.slice(j, j + FENCE_CHUNK);
-            for (const row of db.query(fencedAckSql(rest.length)).values(...rest.flatMap((t) => [q, t.lease.id, t.lease.token]))) kept.add(row[0] as string);
-          }
-          break;
+  /**
+   * One commit. The fence: each task's ack deletes its row only under its token, and its writes follow
+   * only for those that held. `fast`: the common case, every lease held, needs no ids back: a chunk whose
+   * DELETE removed all its rows is done, and a short one throws SHORT_CHUNK, which rolls the whole
+   * transaction back; it is then run again with `fast` false, whose DELETEs say with RETURNING which
+   * leases held (RETURNING on every chunk cost ~0.45 us a task; a savepoint per chunk spilled its
+   * statement journal to a temp file, ~0.7 page writes a task).
+   */
+  const commitBody = (b: CommitBatch, fast: boolean): string[] => {
+    const lost: string[] = [];
+    let w: CommitBatch = b;
+    if (b.tasks?.length) {
+      const tasks = b.tasks;
+      let kept: Set<string> | null = fast ? null : new Set();
+      for (let i = 0; i < tasks.length; i += FENCE_CHUNK) {
+        const end = Math.min(tasks.length, i + FENCE_CHUNK);
+        const params: string[] = [];
+        for (let j = i; j < end; j++) params.push(q, tasks[j]!.lease.id, tasks[j]!.lease.token);
+        if (kept === null) {
+          if (db.query(ackSql(end - i)).run(...params).changes !== end - i) throw SHORT_CHUNK;
+        } else {
+          for (const row of db.query(fencedAckSql(end - i)).values(...params)) kept.add(row[0] as string);
         }
-        let held: FencedWrite[] = b.tasks;
-        if (kept !== null) {
-          held = [];
-          for (const t of b.tasks) {
-            if (kept.has(t.lease.id)) held.push(t);
-            else lost.push(t.lease.id);
-          }
-        }
-        for (const t of b.tasks) if (t.releaseLocks) for (const l of t.releaseLocks) s.unlock.run(q, l.key, l.owner);
-        w = withHeld(b, held);
       }
-      if (w.ack?.length) chunked(db, w.ack, ackSql, (l) => [q, l.id, l.token]);
-      if (w.results?.length) chunked(db, w.results, (n) => putResultsSql(n), (r) => [q, r.id, r.payload, r.expiresAt ?? null]);
-      if (w.enqueue?.length) rows.enqueue(w.enqueue);
-      if (w.schedule?.length) rows.schedule(w.schedule);
-      if (w.putData) for (const d of w.putData) s.putData.run(q, d.key, d.value);
-      if (w.deleteData) for (const k of w.deleteData) s.deleteData.run(q, k);
-      return lost;
-    }).immediate,
+      let held: FencedWrite[] = tasks;
+      if (kept !== null) {
+        held = [];
+        for (const t of tasks) {
+          if (kept.has(t.lease.id)) held.push(t);
+          else lost.push(t.lease.id);
+        }
+      }
+      for (const t of tasks) if (t.releaseLocks) for (const l of t.releaseLocks) s.unlock.run(q, l.key, l.owner);
+      w = withHeld(b, held);
+    }
+    if (w.ack?.length) chunked(db, w.ack, ackSql, (o, l) => o.push(q, l.id, l.token));
+    if (w.results?.length) chunked(db, w.results, putResultsSql, (o, r) => o.push(q, r.id, r.payload, r.expiresAt ?? null));
+    if (w.enqueue?.length) rows.enqueue(w.enqueue);
+    if (w.schedule?.length) rows.schedule(w.schedule);
+    if (w.putData) for (const d of w.putData) s.putData.run(q, d.key, d.value);
+    if (w.deleteData) for (const k of w.deleteData) s.deleteData.run(q, k);
+    return lost;
+  };
+  const commitFast = db.transaction((b: CommitBatch) => commitBody(b, true)).immediate;
+  const commitChecked = db.transaction((b: CommitBatch) => commitBody(b, false)).immediate;
+  return {
+    commit: (b: CommitBatch): string[] => {
+      try {
+        return commitFast(b);
+      } catch (err) {
+        if (err !== SHORT_CHUNK) throw err;
+        return commitChecked(b);
+      }
+    },
     unique: db.transaction((item: QueueItem | ScheduledItem, key: string) => {
       const holder = s.peekData.get(q, key) as { value: string } | null;
       if (holder && s.taskExists.get(q, holder.value)) return holder.value;

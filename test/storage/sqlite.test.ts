@@ -11,6 +11,7 @@ import { FIXTURES, tempDb, tempDir, waitFor } from "../harness";
 import { describeStorageContract, item } from "./contract";
 
 const shared = tempDb("contract.db");
+const T0 = 1_700_000_000_000;
 describeStorageContract("sqlite", (queue) => new SqliteStorage({ filename: shared, queue }), { shared: true });
 
 describe("sqlite storage", () => {
@@ -40,6 +41,33 @@ describe("sqlite storage", () => {
     // A duplicate id in a later chunk rolls the whole commit back.
     await expect(s.enqueue([...Array.from({ length: 200 }, (_, i) => item(`x${i}`)), item("r7")])).rejects.toThrow();
     expect(await s.pendingCount()).toBe(n);
+    s.close();
+  });
+
+  test("a commit of many fenced writes (several ack chunks) writes the held ones and reports each lost one", async () => {
+    const s = new SqliteStorage({ filename: tempDb(), queue: "q" });
+    await s.enqueue(Array.from({ length: 300 }, (_, i) => item(`t${i}`)));
+    const leases = (await s.lease(300, T0 + 1000, { now: T0 })).map(({ id, token }) => ({ id, token }));
+    expect(leases).toHaveLength(300);
+    // Lost in the first, second and last chunk: released and leased again by "another consumer".
+    const lostIds = ["t3", "t200", "t299"];
+    await s.release(leases.filter((l) => lostIds.includes(l.id)));
+    const retaken = await s.lease(10, T0 + 5000, { now: T0 });
+    expect(retaken.map((x) => x.id).sort()).toEqual([...lostIds].sort());
+    const report = await s.commit({
+      putData: [{ key: "unfenced", value: "v" }],
+      tasks: leases.map((l) => ({ lease: l, results: [{ id: l.id, payload: `r-${l.id}` }], putData: [{ key: `k-${l.id}`, value: "x" }] })),
+    });
+    expect([...report.lost].sort()).toEqual([...lostIds].sort());
+    expect(await s.getData("unfenced", true)).toBe("v");
+    expect(await s.getResult("t0", true, T0)).toBe("r-t0");
+    expect(await s.getResult("t298", true, T0)).toBe("r-t298");
+    for (const id of lostIds) {
+      expect(await s.getResult(id, true, T0)).toBeNull();
+      expect(await s.getData(`k-${id}`, true)).toBeNull();
+    }
+    // The new holders keep their leases: only the lost tasks are still queued, and leased.
+    expect((await s.listPending(10)).map((x) => [x.id, x.leased]).sort()).toEqual(lostIds.map((id) => [id, true]).sort());
     s.close();
   });
 
