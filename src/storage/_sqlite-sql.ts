@@ -63,40 +63,26 @@ export function rowInserts(db: Database, q: string) {
     if (!st) cache.set(n, (st = db.prepare(sql(n))));
     return st;
   };
+  /** Each chunk of `items`: `width` parameters a row, written by `fill` from offset `o`. */
+  const insert = <T>(items: T[], width: number, cache: Map<number, Statement>, sql: (n: number) => string, fill: (p: (string | number)[], o: number, it: T) => void) => {
+    for (let i = 0; i < items.length; i += INSERT_CHUNK) {
+      const n = Math.min(INSERT_CHUNK, items.length - i);
+      const p: (string | number)[] = new Array(n * width);
+      for (let j = 0; j < n; j++) fill(p, j * width, items[i + j]!);
+      // One array argument binds as the parameter list (no spread of up to 896 arguments).
+      stmt(cache, n, sql).run(p);
+    }
+  };
   return {
     enqueue(items: QueueItem[]): void {
-      for (let i = 0; i < items.length; i += INSERT_CHUNK) {
-        const n = Math.min(INSERT_CHUNK, items.length - i);
-        const p: (string | number)[] = new Array(n * 6);
-        for (let j = 0, o = 0; j < n; j++) {
-          const it = items[i + j]!;
-          p[o++] = q;
-          p[o++] = it.id;
-          p[o++] = it.name;
-          p[o++] = it.priority;
-          p[o++] = it.payload;
-          p[o++] = it.lane ?? DEFAULT_LANE;
-        }
-        // One array argument binds as the parameter list (no spread of up to 768 arguments).
-        stmt(queueStmts, n, insertSql).run(p);
-      }
+      insert(items, 6, queueStmts, insertSql, (p, o, it) => {
+        p[o] = q; p[o + 1] = it.id; p[o + 2] = it.name; p[o + 3] = it.priority; p[o + 4] = it.payload; p[o + 5] = it.lane ?? DEFAULT_LANE;
+      });
     },
     schedule(items: ScheduledItem[]): void {
-      for (let i = 0; i < items.length; i += INSERT_CHUNK) {
-        const n = Math.min(INSERT_CHUNK, items.length - i);
-        const p: (string | number)[] = new Array(n * 7);
-        for (let j = 0, o = 0; j < n; j++) {
-          const it = items[i + j]!;
-          p[o++] = it.id;
-          p[o++] = q;
-          p[o++] = it.name;
-          p[o++] = it.priority;
-          p[o++] = it.eta;
-          p[o++] = it.payload;
-          p[o++] = it.lane ?? DEFAULT_LANE;
-        }
-        stmt(scheduleStmts, n, scheduleSql).run(p);
-      }
+      insert(items, 7, scheduleStmts, scheduleSql, (p, o, it) => {
+        p[o] = it.id; p[o + 1] = q; p[o + 2] = it.name; p[o + 3] = it.priority; p[o + 4] = it.eta; p[o + 5] = it.payload; p[o + 6] = it.lane ?? DEFAULT_LANE;
+      });
     },
   };
 }
