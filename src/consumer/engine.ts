@@ -114,7 +114,7 @@ export class Engine implements PoolListener {
   want(): number {
     if (this.stopping) return 0;
     const free = this.pool.room();
-    return free >= MIN_LEASE_BATCH || (free > 0 && this.pool.starving()) ? Math.min(free, MAX_LEASE_BATCH) : 0;
+    return free >= (this.pool.minLease ?? MIN_LEASE_BATCH) || (free > 0 && this.pool.starving()) ? Math.min(free, MAX_LEASE_BATCH) : 0;
   }
 
   /** Lease up to `want` tasks and dispatch them; returns how many were leased. */

@@ -71,6 +71,8 @@ export interface Pool {
   room(): number;
   /** Some slot runs fewer tasks than it could: worth leasing even a few. */
   starving(): boolean;
+  /** The fewest tasks worth a lease while it is not starving (default: the engine's MIN_LEASE_BATCH). */
+  readonly minLease?: number;
   /** Hand tasks over; false when there was no room for one (the caller returns it). */
   submit(task: PoolTask): boolean;
   /** Send what submit() gathered (one message per Worker). */

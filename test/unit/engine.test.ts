@@ -110,6 +110,23 @@ describe("dispatch", () => {
     expect(pool.ids()).toEqual([low.id, low2.id]);
   });
 
+  test("a pool's minLease: no lease of fewer while it is busy; any room once it starves", async () => {
+    const { engine } = setup();
+    let room = 0;
+    let starving = false;
+    const pool = Object.assign(new ManualPool(engine, 1_000), { minLease: 128, room: () => room, starving: () => starving });
+    engine.pool = pool;
+    room = 127;
+    expect(engine.want()).toBe(0); // the engine's own minimum (32) would lease 127 here
+    room = 128;
+    expect(engine.want()).toBe(128);
+    room = 5;
+    starving = true;
+    expect(engine.want()).toBe(5);
+    room = 1_000;
+    expect(engine.want()).toBe(256); // never more than one statement's batch
+  });
+
   test("a task of a name this consumer does not know is put back for later, with no signal", async () => {
     const { huey, engine, storage, pool, of } = setup();
     const other = new Huey({ name: huey.name, storage });
