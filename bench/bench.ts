@@ -39,7 +39,7 @@ const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 1,4] [--on
                        interleaved, 3 rounds (target: under 5% slower with them)
       dashboard        bench/dashboard.ts: the dashboard API's response times with 1,000,000
                        queued (target: overview under 100 ms on SQLite); ~1 min
-  --workers LIST       consumer -w values to drain with (default 1,4)
+  --workers LIST       consumer -w values to drain with (default 0,1,4)
   --latency-samples N  latency samples, random idle gaps 20ms..1s (seeded; default 100, ~1 min)
   --binary PATH        the consumer binary to run (default dist/huey, rebuilt if stale); any build
                        whose "run" takes tasks.ts -w N -q
@@ -69,7 +69,7 @@ const { values: opt } = parseArgs({
     lib: { type: "string" },
     "latency-samples": { type: "string", default: "100" },
     steady: { type: "boolean", default: false },
-    workers: { type: "string", default: "1,4" },
+    workers: { type: "string", default: "0,1,4" },
     "idle-seconds": { type: "string", default: "3" },
     profile: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -407,7 +407,7 @@ async function measureLatency(): Promise<Running> {
   const pick = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
   const note = `n=${lat.length}, gaps 20ms..1s, min ${lat[0]!.toFixed(2)}`;
   rows.push({ key: "latency_p50", label: "latency p50", value: pick(50), unit: "ms", target: backend.targets.latencyP50, note });
-  rows.push({ key: "latency_p99", label: "latency p99", value: pick(99), unit: "ms" });
+  rows.push({ key: "latency_p99", label: "latency p99", value: pick(99), unit: "ms", target: backend.targets.latencyP99 });
   rows.push({ key: "latency_max", label: "latency max", value: lat[lat.length - 1]!, unit: "ms" });
   return c;
 }
@@ -465,9 +465,9 @@ async function main(): Promise<void> {
   if (drains) {
     for (const [k, w] of workersList.entries()) {
       const phases: Parameters<typeof measureDrains>[1] = [
-        { n: count, key: `drain_cold_w${w}`, label: `drain -w ${w}, cold ${count.toLocaleString("en-US")}`, target: w === 4 ? backend.targets.drainW4 : w === 1 ? backend.targets.drainW1 : undefined, report: only.has("drain-cold") },
+        { n: count, key: `drain_cold_w${w}`, label: `drain -w ${w}, cold ${count.toLocaleString("en-US")}`, target: w === 1 ? backend.targets.drainCold : undefined, report: only.has("drain-cold") },
       ];
-      if (only.has("drain-steady")) for (const n of steadySizes) phases.push({ n, key: `drain_steady_${n}_w${w}`, label: `drain -w ${w}, steady ${n.toLocaleString("en-US")}`, report: true });
+      if (only.has("drain-steady")) for (const n of steadySizes) phases.push({ n, key: `drain_steady_${n}_w${w}`, label: `drain -w ${w}, steady ${n.toLocaleString("en-US")}`, target: w === 1 ? backend.targets.drainSteady : w === 0 ? backend.targets.drainInline : undefined, report: true });
       const c = await measureDrains(w, phases);
       const last = k === workersList.length - 1;
       if (last) {
