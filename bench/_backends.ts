@@ -194,7 +194,6 @@ const redis: Backend = {
     bulk: (c) => `raw Bun Redis: LPUSH of ${c}`,
     drain: "raw Bun Redis: RPOP 32 + HSET results, 1 thread (no lease)",
   },
-  // BullMQ's published drain figure at concurrency 4 (their benchmark, a different machine).
   targets: { drainSteady: { op: ">=", value: 45_000 } },
 };
 

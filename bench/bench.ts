@@ -25,7 +25,7 @@ const ROOT = resolve(import.meta.dir, "..");
 const ALL = ["single", "bulk", "drain-cold", "drain-steady", "latency", "idle", "startup", "observe", "dashboard"] as const;
 type Name = (typeof ALL)[number];
 
-const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 1,4] [--only ${ALL.join(",")}] [--json]
+const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 0,1,4] [--only ${ALL.join(",")}] [--json]
                      [--backend sqlite|postgres|redis] [--consumer binary|source] [--binary PATH] [--lib DIR]
                      [--latency-samples N] [--idle-seconds S] [--profile DIR]
 
