@@ -276,6 +276,9 @@ export class Consumer {
       waits.push(this.#storageWait);
     }
     await Promise.race(waits);
+    // An outcome that woke this loop has its commit scheduled with setImmediate: let it go first, so
+    // its result is not held behind the lease this loop makes next.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   #waitKick(ms: number): Promise<void> {
