@@ -284,3 +284,32 @@ describe("graceful stop", () => {
     expect(signals.of(r.id)).toEqual(["enqueued", "executing", "interrupted"]);
   });
 });
+
+test("an idle consumer commits a task's result before it leases again", async () => {
+  // Once a task's outcome reaches the consumer's thread, its commit goes before the next lease, so the
+  // result is not held behind a lease that finds nothing. The order of calls on the consumer's thread.
+  const { huey, add, consumer } = setup({ workers: 1 });
+  await consumer.start();
+  expect(await (await add(0, 0)).get({ blocking: true, timeout: 15_000 })).toBe(0); // the Worker is up
+  const calls: string[] = [];
+  const spy = (target: unknown, name: string) => {
+    const o = target as Record<string, (...a: unknown[]) => unknown>;
+    const orig = o[name]!.bind(o);
+    o[name] = (...a: unknown[]) => {
+      calls.push(name);
+      return orig(...a);
+    };
+  };
+  spy(huey.storage, "lease");
+  spy(huey.storage, "commit");
+  spy(consumer.engine, "done");
+  for (let i = 1; i <= 5; i++) {
+    calls.length = 0;
+    const r = await add(i, 1);
+    expect(await r.get({ blocking: true, timeout: 15_000 })).toBe(i + 1);
+    // Once the Worker's outcome is in (done), the next write is its commit: no lease comes first.
+    // (A lease before the outcome, on a chore's timer, is allowed.)
+    const at = calls.indexOf("done");
+    expect(calls.slice(at, calls.indexOf("commit", at) + 1)).toEqual(["done", "commit"]);
+  }
+});
