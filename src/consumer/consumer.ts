@@ -276,9 +276,10 @@ export class Consumer {
       waits.push(this.#storageWait);
     }
     await Promise.race(waits);
-    // An outcome that woke this loop has its commit scheduled with setImmediate: let it go first, so
-    // its result is not held behind the lease this loop makes next.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Outcomes that woke this loop have their commit scheduled with setImmediate: let it go first, so
+    // their results are not held behind the lease this loop makes next. A wake for new work has none
+    // waiting and leases at once.
+    if (this.engine.committer.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   #waitKick(ms: number): Promise<void> {

@@ -51,6 +51,9 @@ export function walFrames(head: Uint8Array): { max: number; pending: number } | 
   return { max, pending: Math.max(0, max - view.getUint32(96, true)) };
 }
 
+// The Worker's code, as text: a Blob URL works under `bun run` and in the compiled binary alike, with no
+// entry point of its own to embed. It only reads the file's WAL-index and runs this PRAGMA on the file
+// it is given. The two functions above are written into it, so they take their limits as arguments.
 const CODE = `
 import { Database } from "bun:sqlite";
 import { openSync, readSync } from "node:fs";
@@ -66,7 +69,7 @@ self.onmessage = (e) => {
   const pending = () => {
     try {
       if (fd < 0) fd = openSync(filename + "-shm", "r");
-      return readSync(fd, buf, 0, 100, 0) < 100 ? null : frames(buf);
+      return frames(buf.subarray(0, readSync(fd, buf, 0, 100, 0)));
     } catch { return null; }
   };
   let lastMax = -1, changedAt = Date.now();
