@@ -63,7 +63,7 @@ export function retryDelay(m: Message, rand: () => number): number {
  * if it will run again, `retrying`; its retry, like any message the batch stores, is in `also`.
  */
 export function planOutcome(lease: LeaseRef & { payload: string }, outcome: Outcome, now: number, o: PlanOptions): Plan {
-  const ack = [{ id: lease.id, token: lease.token }];
+  const ack = [ackRef(lease)];
   if (outcome.kind === "ok") return planSuccess(lease.id, ack, outcome, now, o.hadProgress === true, o.before);
   const before = o.before ?? [];
   const m = readMessage(lease.payload);
@@ -128,7 +128,7 @@ export function planLocked(
   o: Pick<PlanOptions, "rand" | "lookup"> = {},
 ): Plan {
   if (lockRetry !== null) return planDefer(lease, now + lockRetry, "locked");
-  const ack = [{ id: lease.id, token: lease.token }];
+  const ack = [ackRef(lease)];
   const error = serializeError(new TaskLockedError(key));
   return failure(lease.payload, readMessage(lease.payload), ack, error, now, { ...o, keepFailed: false }, ["locked"]);
 }
@@ -213,19 +213,24 @@ export function planSkip(lease: LeaseRef & { payload: string }, signal: SignalNa
     const marker: RevokedMarker = { at: revoked.now, until: revoked.ttl ? revoked.now + revoked.ttl : null };
     batch.putData = [{ key: KEYS.revokedDone + lease.id, value: JSON.stringify(marker) }];
   }
-  return { batch: { ...batch, ack: [{ id: lease.id, token: lease.token }] }, signals: [signal] };
+  return { batch: { ...batch, ack: [ackRef(lease)] }, signals: [signal] };
 }
 
 /** Writes for a task put back for later without running (rate limit, unknown name). */
 export function planDefer(lease: LeaseRef & { payload: string; name: string; priority: number; lane?: string }, eta: number, signal: SignalName): Plan {
   return {
     batch: {
-      ack: [{ id: lease.id, token: lease.token }],
+      ack: [ackRef(lease)],
       schedule: [{ id: lease.id, name: lease.name, priority: lease.priority, payload: lease.payload, eta, ...(lease.lane !== undefined && { lane: lease.lane }) }],
     },
     signals: [signal],
     retryAt: eta,
   };
+}
+
+/** The ack of a lease: its id and token, and the row's seq where the store gave one (LeaseRef.seq). */
+export function ackRef(lease: LeaseRef): LeaseRef {
+  return lease.seq === undefined ? { id: lease.id, token: lease.token } : { id: lease.id, token: lease.token, seq: lease.seq };
 }
 
 /**

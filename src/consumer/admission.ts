@@ -4,7 +4,8 @@
 import { serializeError } from "../errors";
 import { planDefer, planLocked, planOutcome, planSkip, type Plan, type PlanOptions } from "../executor";
 import { KEYS, readMessage } from "../message";
-import type { LeasedItem, Storage } from "../storage/types";
+import { ackRef } from "../plan";
+import type { LeaseRef, LeasedItem, Storage } from "../storage/types";
 
 export interface Revocation {
   until: number | null;
@@ -168,10 +169,10 @@ export function planFailed(item: LeasedItem, error: { name: string; message: str
 }
 
 /** The payload itself cannot be read: fail it for good, keeping the error. */
-export function unreadablePlan(item: { id: string; token: string; name: string }, error: ReturnType<typeof serializeError>): Plan {
+export function unreadablePlan(item: LeaseRef & { name: string }, error: ReturnType<typeof serializeError>): Plan {
   return {
     batch: {
-      ack: [{ id: item.id, token: item.token }],
+      ack: [ackRef(item)],
       results: [{ id: item.id, payload: JSON.stringify({ ok: false, name: item.name, error, attempts: 1 }) }],
     },
     signals: ["error"],

@@ -1,7 +1,7 @@
-import type { Database } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
 import { withHeld } from "./_fence";
 import { ackSql, chunked, fencedAckSql, putResultsSql, rowInserts, type Statements } from "./_sqlite-sql";
-import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type QueueItem, type ScheduledItem } from "./types";
+import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type LeaseRef, type QueueItem, type ScheduledItem } from "./types";
 
 /**
  * The steps of SqliteStorage that take several statements, each one BEGIN IMMEDIATE transaction
@@ -14,6 +14,56 @@ const SHORT_CHUNK = new Error("a fenced ack found a lease lost");
 
 export function transactions(db: Database, s: Statements, q: string) {
   const rows = rowInserts(db, q);
+  const seqAcks = new Map<number, Statement>();
+  const seqAcksReturning = new Map<number, Statement>();
+  const seqAck = (n: number, returning: boolean) => {
+    const cache = returning ? seqAcksReturning : seqAcks;
+    let st = cache.get(n);
+    if (!st) cache.set(n, (st = db.prepare(`DELETE FROM queue WHERE token = ? AND seq IN (${Array(n).fill("?").join(", ")})${returning ? " RETURNING id" : ""}`)));
+    return st;
+  };
+  /**
+   * Each task's ack, fenced by its token. A lease that gave its row's seq is found by rowid, all the
+   * leases of one token in one statement (a third of the cost of finding rows through the (queue, id)
+   * index); any other by (queue, id, token). `kept` null: the fast path, where a statement that removed
+   * fewer rows than it named throws SHORT_CHUNK; else each removed row's id is added to `kept`.
+   */
+  const fencedAcks = (tasks: FencedWrite[], kept: Set<string> | null): void => {
+    const byToken = new Map<string, number[]>();
+    const byId: LeaseRef[] = [];
+    for (const t of tasks) {
+      const l = t.lease;
+      if (l.seq === undefined) {
+        byId.push(l);
+        continue;
+      }
+      const seqs = byToken.get(l.token);
+      if (seqs) seqs.push(l.seq);
+      else byToken.set(l.token, [l.seq]);
+    }
+    for (const [token, seqs] of byToken) {
+      for (let i = 0; i < seqs.length; i += FENCE_CHUNK) {
+        const end = Math.min(seqs.length, i + FENCE_CHUNK);
+        const params: (string | number)[] = [token];
+        for (let j = i; j < end; j++) params.push(seqs[j]!);
+        if (kept === null) {
+          if (seqAck(end - i, false).run(params).changes !== end - i) throw SHORT_CHUNK;
+        } else {
+          for (const row of seqAck(end - i, true).values(params)) kept.add(row[0] as string);
+        }
+      }
+    }
+    for (let i = 0; i < byId.length; i += FENCE_CHUNK) {
+      const end = Math.min(byId.length, i + FENCE_CHUNK);
+      const params: string[] = [];
+      for (let j = i; j < end; j++) params.push(q, byId[j]!.id, byId[j]!.token);
+      if (kept === null) {
+        if (db.query(ackSql(end - i)).run(...params).changes !== end - i) throw SHORT_CHUNK;
+      } else {
+        for (const row of db.query(fencedAckSql(end - i)).values(...params)) kept.add(row[0] as string);
+      }
+    }
+  };
   const insertItem = (item: QueueItem | ScheduledItem) => {
     if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload, item.lane ?? DEFAULT_LANE);
     else s.insert.run(q, item.id, item.name, item.priority, item.payload, item.lane ?? DEFAULT_LANE);
@@ -31,17 +81,8 @@ export function transactions(db: Database, s: Statements, q: string) {
     let w: CommitBatch = b;
     if (b.tasks?.length) {
       const tasks = b.tasks;
-      let kept: Set<string> | null = fast ? null : new Set();
-      for (let i = 0; i < tasks.length; i += FENCE_CHUNK) {
-        const end = Math.min(tasks.length, i + FENCE_CHUNK);
-        const params: string[] = [];
-        for (let j = i; j < end; j++) params.push(q, tasks[j]!.lease.id, tasks[j]!.lease.token);
-        if (kept === null) {
-          if (db.query(ackSql(end - i)).run(...params).changes !== end - i) throw SHORT_CHUNK;
-        } else {
-          for (const row of db.query(fencedAckSql(end - i)).values(...params)) kept.add(row[0] as string);
-        }
-      }
+      const kept: Set<string> | null = fast ? null : new Set();
+      fencedAcks(tasks, kept);
       let held: FencedWrite[] = tasks;
       if (kept !== null) {
         held = [];

@@ -51,6 +51,8 @@ export interface LeasedItem extends QueueItem {
   token: string;
   /** How many times this item has been leased, this lease included. */
   leases: number;
+  /** Where the store keeps the leased row, when it says (SQLite: its rowid); see LeaseRef.seq. */
+  seq?: number;
 }
 
 /**
@@ -72,6 +74,12 @@ export interface LocatedItem extends QueueItem {
 export interface LeaseRef {
   id: string;
   token: string;
+  /**
+   * Where the store keeps the leased row, passed back from LeasedItem.seq when the store gave it
+   * (SQLite: its rowid, found without the (queue, id) index). Only a locator: the token still
+   * fences, so a row of the same seq under another lease is never touched.
+   */
+  seq?: number;
 }
 
 export interface ResultItem {

@@ -171,6 +171,33 @@ export function describeStorageContract(
       expect(await s.leasedCount()).toBe(1);
     });
 
+    test("acks that pass back the lease's seq (where the store gives one) are fenced by the token all the same", async () => {
+      const s = await make();
+      // More than one statement's worth of leases under one token, and some under a second token.
+      const ids = Array.from({ length: 300 }, (_, i) => `t${String(i).padStart(3, "0")}`);
+      await s.enqueue(ids.map((id) => item(id)));
+      const refs = (await s.lease(280, T0 + 1000)).map(({ id, token, seq }) => (seq === undefined ? { id, token } : { id, token, seq }));
+      refs.push(...(await s.lease(20, T0 + 1000)).map(({ id, token, seq }) => ({ id, token, seq })));
+      // t200 and t290 go back and are leased again by someone else: the old token's rows remain.
+      await s.release([refs.find((r) => r.id === "t200")!, refs.find((r) => r.id === "t290")!]);
+      const retaken = await s.lease(2, T0 + 1000);
+      expect(retaken.map((x) => x.id).sort()).toEqual(["t200", "t290"]);
+      // A ref without its seq in the same commit goes the other way, and is fenced too.
+      const mixed = refs.map((r, i) => (i % 7 === 0 ? { id: r.id, token: r.token } : r));
+      const report = await s.commit({ tasks: mixed.map((lease) => ({ lease, results: [{ id: lease.id, payload: `r-${lease.id}` }] })) });
+      expect(report.lost.sort()).toEqual(["t200", "t290"]);
+      expect(await s.getResult("t000", true, T0)).toBe("r-t000");
+      expect(await s.getResult("t299", true, T0)).toBe("r-t299");
+      expect(await s.getResult("t200", true, T0)).toBeNull();
+      expect(await s.leasedCount()).toBe(2);
+      // The new holder's lease is untouched, and its own ack (seq and all) holds.
+      const again = retaken.map(({ id, token, seq }) => ({ lease: seq === undefined ? { id, token } : { id, token, seq }, results: [{ id, payload: "new" }] }));
+      expect(await s.commit({ tasks: again })).toEqual({ lost: [] });
+      expect(await s.getResult("t290", true, T0)).toBe("new");
+      expect(await s.leasedCount()).toBe(0);
+      expect(await s.pendingCount()).toBe(0);
+    });
+
     test("fenced writes: a held task may reuse its id; a lost one's write to a shared key never wins", async () => {
       const s = await make();
       await s.enqueue([item("a"), item("b")]);

@@ -239,6 +239,24 @@ describe("sqlite storage", () => {
     s.close();
   });
 
+
+  test("a leased item carries its row's seq, and a commit that passes it back is fenced by the token", async () => {
+    const s = new SqliteStorage({ filename: tempDb(), queue: "q" });
+    await s.enqueue([{ id: "a", name: "t", priority: 0, payload: "{}" }, { id: "b", name: "t", priority: 0, payload: "{}" }]);
+    const leased = await s.lease(2, Date.now() + 10_000);
+    const rows = s.database.query("SELECT id, seq FROM queue WHERE queue = 'q' ORDER BY seq").all() as { id: string; seq: number }[];
+    expect(leased.map((l) => [l.id, l.seq])).toEqual(rows.map((r) => [r.id, r.seq]));
+    // (An EXPLAIN of a DELETE stays in progress until finalized, and would hold the commits below.)
+    const explain = s.database.prepare("EXPLAIN QUERY PLAN DELETE FROM queue WHERE token = ? AND seq IN (?, ?)");
+    const plan = (explain.all() as { detail: string }[]).map((p) => p.detail).join(" | ");
+    explain.finalize();
+    expect(plan).toContain("INTEGER PRIMARY KEY");
+    // The right seq under a token that is not the row's removes nothing.
+    expect(await s.commit({ tasks: [{ lease: { id: "a", token: "not-the-token", seq: leased[0]!.seq } }] })).toEqual({ lost: ["a"] });
+    expect(await s.commit({ tasks: leased.map(({ id, token, seq }) => ({ lease: { id, token, seq }, results: [{ id, payload: "1" }] })) })).toEqual({ lost: [] });
+    expect(await s.leasedCount()).toBe(0);
+    s.close();
+  });
   test("four processes opening one new file at once, 100 times over: every open succeeds", async () => {
     // Each opener answers one line per path it is sent; the four get each new path within
     // microseconds of each other, so they create, switch to WAL and migrate the file together.
