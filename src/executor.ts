@@ -47,8 +47,11 @@ export interface ExecuteOptions {
   maxPayloadSize: number;
   hooks?: Hooks;
   now?: number;
-  /** Aborted on timeout, revoke or shutdown; passed to context tasks. */
-  signal?: AbortSignal;
+  /**
+   * Aborted on timeout, revoke or shutdown; passed to context tasks. A function is called only when
+   * a context task needs the signal (see LazyAbort in consumer/pool.ts).
+   */
+  signal?: AbortSignal | (() => AbortSignal);
   /** The fencing token of the lock the task runs under (its `lock` option), for context tasks. */
   lockFence?: number | null;
   onProgress?: (value: unknown) => void;
@@ -96,7 +99,7 @@ export async function execute(payload: string, o: ExecuteOptions): Promise<Outco
         name: m.name,
         retries: m.retries,
         attempt: m.attempt,
-        signal: o.signal ?? NEVER,
+        signal: typeof o.signal === "function" ? o.signal() : (o.signal ?? NEVER),
         lockFence: o.lockFence ?? null,
         progress: (v) => o.onProgress?.(v),
         log: o.log ? logFn((level, args) => o.log!.add(level, args)) : NO_LOG,

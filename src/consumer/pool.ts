@@ -38,6 +38,32 @@ export interface RunInfo {
   worker?: number;
 }
 
+/**
+ * A task's AbortController, made only when the task asks for its signal (a context task's ctx.signal):
+ * other tasks never see it, and one per task cost ~0.35 us of the inline consumer's ~9 us. An abort
+ * before that is kept, and the signal comes already aborted with its reason (the first abort wins, as
+ * with AbortController itself).
+ */
+export class LazyAbort {
+  #controller: AbortController | null = null;
+  #aborted = false;
+  #reason: unknown;
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+  abort(reason: unknown): void {
+    if (this.#controller) this.#controller.abort(reason);
+    else if (!this.#aborted) {
+      this.#aborted = true;
+      this.#reason = reason;
+    }
+  }
+}
+
 /** The RunInfo a thread reports, or undefined when nothing asks for it (the hot path sends none). */
 export function runInfo(m: Message | null, context: boolean, outcome: Outcome, log: LogCollector, always: boolean): RunInfo | undefined {
   if (!m) return undefined;
@@ -95,7 +121,7 @@ export interface Pool {
  */
 export class InlinePool implements Pool {
   #queue: PoolTask[] = [];
-  #running = new Map<string, { abort: AbortController; timer?: ReturnType<typeof setTimeout>; timedOut: boolean }>();
+  #running = new Map<string, { abort: LazyAbort; timer?: ReturnType<typeof setTimeout>; timedOut: boolean }>();
   #idle: (() => void)[] = [];
   /** The time of ctx.log() lines (tests pass their own). */
   clock: () => number = Date.now;
@@ -121,14 +147,14 @@ export class InlinePool implements Pool {
     while (this.#running.size < this.concurrency && this.#queue.length > 0) void this.#run(this.#queue.shift()!);
   }
   async #run(task: PoolTask): Promise<void> {
-    const state = { abort: new AbortController(), timedOut: false } as { abort: AbortController; timer?: ReturnType<typeof setTimeout>; timedOut: boolean };
+    const state = { abort: new LazyAbort(), timedOut: false } as { abort: LazyAbort; timer?: ReturnType<typeof setTimeout>; timedOut: boolean };
     this.#running.set(task.id, state);
     const t0 = performance.now();
     const log = new LogCollector(this.clock);
     let started: Message | null = null;
     const outcome = await execute(task.payload, {
       ...this.exec,
-      signal: state.abort.signal,
+      signal: () => state.abort.signal,
       lockFence: task.fence ?? null,
       log,
       onStart: (m) => {

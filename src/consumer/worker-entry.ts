@@ -10,7 +10,7 @@ import { onBlockingGet } from "../result";
 import { loadTasksFile, registerModulePlugin } from "./loader";
 import { internalsOf } from "../_internals";
 import { addDone, doneColumns, type HostMessage, type WorkerMessage } from "./protocol";
-import { runInfo } from "./pool";
+import { LazyAbort, runInfo } from "./pool";
 import { LogCollector } from "../task-log";
 import type { Message } from "../message";
 
@@ -34,7 +34,7 @@ let defaultTimeout: number | null = null;
 let maxPayloadSize = 1024 * 1024;
 const queue: { id: string; payload: string; fence?: number }[] = [];
 /** Running tasks: their AbortController, and `fail` to end them with an error from outside their promise. */
-const running = new Map<string, { abort: AbortController; fail: (err: unknown) => void }>();
+const running = new Map<string, { abort: LazyAbort; fail: (err: unknown) => void }>();
 let stopping = false;
 let started: string[] = [];
 let done = doneColumns();
@@ -116,7 +116,7 @@ function markStarted(id: string, name: string): void {
 async function runOne(task: { id: string; payload: string; fence?: number }): Promise<void> {
   const t0 = performance.now();
   const h = huey!;
-  const abort = new AbortController();
+  const abort = new LazyAbort();
   const log = new LogCollector();
   let started: Message | null = null;
   // The first of: what execute() returns, or an error from outside the task (onStray). Whichever
@@ -134,7 +134,7 @@ async function runOne(task: { id: string; payload: string; fence?: number }): Pr
       lookup: (n) => internalsOf(h).registry.lookup(n),
       maxPayloadSize,
       hooks: internalsOf(h).registry.hooks,
-      signal: abort.signal,
+      signal: () => abort.signal,
       lockFence: task.fence ?? null,
       log,
       onStart: (m) => {

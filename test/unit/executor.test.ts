@@ -5,6 +5,7 @@ import { CancelExecution, RetryTask, serializeError } from "../../src/errors";
 import { execute, fencedWrite, planLocked, planOutcome, retryDelay, type Outcome, type Plan, type RunnableTask } from "../../src/executor";
 import { readMessage, toQueueItem, type Message } from "../../src/message";
 import type { TaskContext } from "../../src/task";
+import { LazyAbort } from "../../src/consumer/pool";
 
 const NOW = 1_700_000_000_000;
 const TOKEN = "lease-token";
@@ -495,5 +496,42 @@ describe("fencedWrite", () => {
   test("a batch that does not ack exactly one lease is refused", () => {
     expect(() => fencedWrite({ results: [] })).toThrow(/exactly one lease/);
     expect(() => fencedWrite({ ack: [{ id: "a", token: "t" }, { id: "b", token: "t" }] })).toThrow(/exactly one lease/);
+  });
+});
+
+describe("LazyAbort: a task's AbortController, made when its signal is asked for", () => {
+  test("an abort before the signal is made gives a signal already aborted, with the first reason", () => {
+    const a = new LazyAbort();
+    a.abort("first");
+    a.abort("second");
+    const s = a.signal;
+    expect(s.aborted).toBe(true);
+    expect(s.reason).toBe("first");
+    expect(a.signal).toBe(s);
+  });
+
+  test("an abort after the signal is made fires its listeners once", () => {
+    const a = new LazyAbort();
+    const s = a.signal;
+    expect(s.aborted).toBe(false);
+    const seen: unknown[] = [];
+    s.addEventListener("abort", () => seen.push(s.reason));
+    a.abort("timeout");
+    a.abort("again");
+    expect(seen).toEqual(["timeout"]);
+  });
+
+  test("execute asks for it only for a context task", async () => {
+    let asked = 0;
+    const signal = () => (asked++, new AbortController().signal);
+    const tasks: Record<string, RunnableTask> = {
+      plain: { fn: () => 1, context: false, storeResult: true, storeNone: false, resultTtl: null } as unknown as RunnableTask,
+      ctx: { fn: (c: TaskContext) => c.signal.aborted, context: true, storeResult: true, storeNone: false, resultTtl: null } as unknown as RunnableTask,
+    };
+    const run = (name: string) => execute(toQueueItem(message({ name }), 1 << 20).payload, { lookup: (n) => tasks[n], maxPayloadSize: 1 << 20, signal });
+    expect((await run("plain")).kind).toBe("ok");
+    expect(asked).toBe(0);
+    expect(await run("ctx")).toMatchObject({ kind: "ok", result: JSON.stringify({ ok: true, value: false }) });
+    expect(asked).toBe(1);
   });
 });
