@@ -9,7 +9,7 @@ import { encode } from "../serializer";
 import { onBlockingGet } from "../result";
 import { loadTasksFile, registerModulePlugin } from "./loader";
 import { internalsOf } from "../_internals";
-import { addDone, doneColumns, type HostMessage, type WorkerMessage } from "./protocol";
+import { addDone, doneColumns, packReport, unpackRun, type HostMessage, type WorkerMessage } from "./protocol";
 import { LazyAbort, runInfo } from "./pool";
 import { LogCollector } from "../task-log";
 import type { Message } from "../message";
@@ -53,7 +53,7 @@ function scheduleReport(): void {
   setImmediate(() => {
     reportScheduled = false;
     if (started.length === 0 && done.ids.length === 0) return;
-    post({ type: "report", started, done });
+    post(packReport(started, done));
     started = [];
     done = doneColumns();
   });
@@ -62,7 +62,7 @@ function scheduleReport(): void {
 /** Send what is pending now, not at the end of the turn. */
 function reportNow(): void {
   if (started.length === 0 && done.ids.length === 0) return;
-  post({ type: "report", started, done });
+  post(packReport(started, done));
   started = [];
   done = doneColumns();
 }
@@ -193,13 +193,15 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
       }
       return;
     }
-    case "run":
-      for (let i = 0; i < msg.ids.length; i++) {
+    case "run": {
+      const { ids, payloads } = unpackRun(msg.strings);
+      for (let i = 0; i < ids.length; i++) {
         const fence = msg.fences?.[i];
-        queue.push(fence === undefined || fence === null ? { id: msg.ids[i]!, payload: msg.payloads[i]! } : { id: msg.ids[i]!, payload: msg.payloads[i]!, fence });
+        queue.push(fence === undefined || fence === null ? { id: ids[i]!, payload: payloads[i]! } : { id: ids[i]!, payload: payloads[i]!, fence });
       }
       pump();
       return;
+    }
     case "abort":
       running.get(msg.id)?.abort.abort(new DOMException(msg.reason, "AbortError"));
       return;

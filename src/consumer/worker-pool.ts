@@ -4,7 +4,7 @@
 import { LoadError } from "../errors";
 import type { PoolListener, Pool, PoolTask } from "./pool";
 import { workerDied } from "./pool";
-import { doneOutcome, type DoneColumns, type HostMessage, type WorkerMessage } from "./protocol";
+import { doneOutcome, packRun, unpackReport, type DoneColumns, type HostMessage, type WorkerMessage } from "./protocol";
 import { WORKER_URL } from "../_worker-url";
 
 /** Longest wait between attempts to start a replacement Worker that fails to load. */
@@ -140,7 +140,8 @@ export class WorkerPool implements Pool {
     for (const s of this.#slots) {
       const out = s.outbox;
       if (out.ids.length === 0) continue;
-      s.send(out.fences === null ? { type: "run", ids: out.ids, payloads: out.payloads } : { type: "run", ids: out.ids, payloads: out.payloads, fences: out.fences });
+      const strings = packRun(out.ids, out.payloads);
+      s.send(out.fences === null ? { type: "run", strings } : { type: "run", strings, fences: out.fences });
       s.outbox = { ids: [], payloads: [], fences: null };
     }
   }
@@ -238,8 +239,10 @@ export class WorkerPool implements Pool {
         else this.listener.note("error", err.message);
         return;
       }
-      case "report":
-        return this.#onReport(slot, msg.started, msg.done);
+      case "report": {
+        const r = unpackReport(msg);
+        return this.#onReport(slot, r.started, r.done);
+      }
       case "returned": {
         const ids = msg.ids.filter((id) => slot.held.delete(id));
         if (ids.length) this.listener.returned(ids);
