@@ -89,7 +89,7 @@ const sqlite: Backend = {
     drain: async (dir, n, batch) => rawDrain(dir, n, batch),
     ceiling: async (dir, n, batch) => rawDrainCeiling(dir, n, batch),
   },
-  rawNotes: { single: "raw: INSERT per commit", bulk: (c) => `raw: ${c} INSERTs per tx`, drain: "ours: lease 256 + 1 tx of DELETE+INSERT per row; ceiling: UPDATE range RETURNING + 1 multi-row INSERT + 1 range DELETE per 256, 1 thread" },
+  rawNotes: { single: "raw: INSERT per commit", bulk: (c) => `raw: ${c} INSERTs per tx`, drain: "ours: the storage's lane lease of 256 + 1 tx of its seq ack and results insert; ceiling: UPDATE range RETURNING + 1 multi-row INSERT + 1 range DELETE per 256, 1 thread" },
   targets: {
     single: { op: ">=", value: 30_000 },
     bulk: { op: ">=", value: 500_000 },

@@ -1,30 +1,29 @@
 // The raw bun:sqlite baselines: the statements bun-huey's SQLite storage runs, on a fresh file with
-// the same pragmas and schema, with no library around them. Each bun-huey figure is printed as a
-// ratio to the matching one here. Keep the SQL in step with src/storage/_sqlite-sql.ts.
+// the same pragmas and schema (made by SqliteStorage itself), with no library around them. Each
+// bun-huey figure is printed as a ratio to the matching one here. The drain's "ours" prepares the
+// storage's own statements (src/storage/_sqlite-sql.ts), so it cannot drift from them.
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import m0001 from "../src/storage/sql/0001_init.sql" with { type: "text" };
-import m0002 from "../src/storage/sql/0002_locks_counters.sql" with { type: "text" };
+import { SqliteStorage } from "../src/storage/sqlite";
+import { chunked, prepare, putResultsSql, seqAckSql } from "../src/storage/_sqlite-sql";
+import { FENCE_CHUNK } from "../src/storage/_sqlite-transactions";
+import { FALLBACK_PAGES } from "../src/storage/_sqlite-checkpointer";
 
 const QUEUE = "bench";
-const SQL = {
-  insert: "INSERT INTO queue (queue, id, name, priority, payload) VALUES (?, ?, ?, ?, ?)",
-  lease: `UPDATE queue SET leased_until = ?1, token = ?2, leases = leases + 1
-       WHERE seq IN (SELECT seq FROM queue WHERE queue = ?3 AND leased_until IS NULL
-                     ORDER BY priority DESC, seq LIMIT ?4)
-       RETURNING seq, id, name, priority, payload, token, leases`,
-  ack: "DELETE FROM queue WHERE id = ? AND token = ?",
-  putResult: "INSERT OR REPLACE INTO results (queue, id, payload, expires_at) VALUES (?, ?, ?, ?)",
-};
+const LANE = "default";
 
-/** Open like SqliteStorage does: busy_timeout first, then WAL, then synchronous=NORMAL; then the schema. */
-function open(file: string): Database {
-  const db = new Database(file, { create: true, readwrite: true, strict: true });
+/**
+ * A fresh file made and migrated by SqliteStorage, opened again bare with its pragmas: busy_timeout,
+ * WAL, synchronous=NORMAL. `drain`: checkpoint as a consumer's connection does (only past
+ * FALLBACK_PAGES: a consumer copies the WAL from a Worker of its own, off the draining thread).
+ */
+function open(file: string, drain = false): Database {
+  new SqliteStorage({ filename: file, queue: QUEUE }).close();
+  const db = new Database(file, { readwrite: true, strict: true });
   db.run("PRAGMA busy_timeout = 5000");
   db.query("PRAGMA journal_mode = WAL").get();
   db.run("PRAGMA synchronous = NORMAL");
-  db.run(m0001);
-  db.run(m0002);
+  if (drain) db.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_PAGES}`);
   return db;
 }
 
@@ -41,13 +40,13 @@ function rows(n: number): { id: string; payload: string }[] {
   return out;
 }
 
-/** One row per commit (autocommit INSERT). Returns rows/s. */
+/** One row per commit (autocommit INSERT, the storage's own). Returns rows/s. */
 export function rawSingleInsert(dir: string, n: number): number {
   const db = open(join(dir, "raw-single.db"));
   const data = rows(n);
-  const ins = db.prepare(SQL.insert);
+  const ins = prepare(db).insert;
   const t0 = performance.now();
-  for (const r of data) ins.run(QUEUE, r.id, "noop", 0, r.payload);
+  for (const r of data) ins.run(QUEUE, r.id, "noop", 0, r.payload, LANE);
   const s = (performance.now() - t0) / 1000;
   db.close(false);
   return n / s;
@@ -56,13 +55,13 @@ export function rawSingleInsert(dir: string, n: number): number {
 /** A fresh file per call: one run measures several chunk sizes. */
 let rawBulkRuns = 0;
 
-/** 1000 rows per BEGIN IMMEDIATE transaction. Returns rows/s. */
+/** 1000 rows per BEGIN IMMEDIATE transaction, one INSERT each. Returns rows/s. */
 export function rawBulkInsert(dir: string, n: number, chunk = 1000): number {
   const db = open(join(dir, `raw-bulk-${chunk}-${rawBulkRuns++}.db`));
   const data = rows(n);
-  const ins = db.prepare(SQL.insert);
+  const ins = prepare(db).insert;
   const tx = db.transaction((part: typeof data) => {
-    for (const r of part) ins.run(QUEUE, r.id, "noop", 0, r.payload);
+    for (const r of part) ins.run(QUEUE, r.id, "noop", 0, r.payload, LANE);
   }).immediate;
   const t0 = performance.now();
   for (let i = 0; i < n; i += chunk) tx(data.slice(i, i + chunk));
@@ -72,31 +71,43 @@ export function rawBulkInsert(dir: string, n: number, chunk = 1000): number {
 }
 
 /**
- * The drain loop in one thread: lease `batch` rows with the same UPDATE ... RETURNING, then in one
- * transaction delete them and insert their results. The queue is filled first (not timed).
- * Returns tasks/s.
+ * The drain loop in one thread with the storage's own statements: lease `batch` rows with its lane
+ * lease (UPDATE ... RETURNING, pause check included), then in one transaction its fenced ack by
+ * token and seq (FENCE_CHUNK rows a statement) and its results insert (32 rows a statement). The
+ * queue is filled first (not timed). Returns tasks/s.
  */
 export function rawDrain(dir: string, n: number, batch = 32): number {
-  const db = open(join(dir, `raw-drain-${n}-${batch}.db`));
+  const db = open(join(dir, `raw-drain-${n}-${batch}.db`), true);
   const data = rows(n);
-  const ins = db.prepare(SQL.insert);
+  const st = prepare(db);
   db.transaction(() => {
-    for (const r of data) ins.run(QUEUE, r.id, "noop", 0, r.payload);
+    for (const r of data) st.insert.run(QUEUE, r.id, "noop", 0, r.payload, LANE);
   }).immediate();
-  const lease = db.prepare(SQL.lease);
-  const ack = db.prepare(SQL.ack);
-  const put = db.prepare(SQL.putResult);
-  type Leased = { id: string; token: string; payload: string };
-  const commit = db.transaction((leased: Leased[]) => {
-    for (const l of leased) ack.run(l.id, l.token);
-    for (const l of leased) put.run(QUEUE, l.id, JSON.stringify({ ok: true, value: (JSON.parse(l.payload) as { args: number[] }).args[0] }), null);
+  type Leased = { seq: number; id: string; token: string; payload: string };
+  const acks = new Map<number, ReturnType<typeof db.prepare>>();
+  const ack = (k: number) => {
+    let a = acks.get(k);
+    if (!a) acks.set(k, (a = db.prepare(seqAckSql(k, false))));
+    return a;
+  };
+  const commit = db.transaction((leased: Leased[], token: string) => {
+    for (let i = 0; i < leased.length; i += FENCE_CHUNK) {
+      const part = leased.slice(i, i + FENCE_CHUNK);
+      const params: (string | number)[] = [token];
+      for (const l of part) params.push(l.seq);
+      if (ack(part.length).run(...params).changes !== part.length) throw new Error("raw drain: a lease was lost");
+    }
+    const results = leased.map((l) => ({ id: l.id, payload: JSON.stringify({ ok: true, value: (JSON.parse(l.payload) as { args: number[] }).args[0] }) }));
+    chunked(db, results, putResultsSql, (o, r) => o.push(QUEUE, r.id, r.payload, null));
   }).immediate;
   let done = 0;
   const t0 = performance.now();
   for (;;) {
-    const leased = lease.all(Date.now() + 30_000, crypto.randomUUID(), QUEUE, batch) as Leased[];
+    const token = crypto.randomUUID();
+    const now = Date.now();
+    const leased = st.leaseLane.all(now + 30_000, token, QUEUE, batch, LANE, now) as Leased[];
     if (leased.length === 0) break;
-    commit(leased);
+    commit(leased, token);
     done += leased.length;
   }
   const s = (performance.now() - t0) / 1000;
@@ -113,11 +124,11 @@ export function rawDrain(dir: string, n: number, batch = 32): number {
  * results and one DELETE removes the range. Returns tasks/s.
  */
 export function rawDrainCeiling(dir: string, n: number, batch = 256): number {
-  const db = open(join(dir, `raw-ceiling-${n}-${batch}.db`));
+  const db = open(join(dir, `raw-ceiling-${n}-${batch}.db`), true);
   const data = rows(n);
-  const ins = db.prepare(SQL.insert);
+  const ins = prepare(db).insert;
   db.transaction(() => {
-    for (const r of data) ins.run(QUEUE, r.id, "noop", 0, r.payload);
+    for (const r of data) ins.run(QUEUE, r.id, "noop", 0, r.payload, LANE);
   }).immediate();
   // Claim: the lowest `batch` ready seqs, as one rowid range (a drain of a plain queue has no gaps);
   // `+queue` and `IS NOT NULL IS FALSE` keep the planner on the rowid range instead of the partial

@@ -40,6 +40,14 @@ export function ackSql(n: number): string {
   return sql;
 }
 
+/**
+ * The fenced ack of `n` rows leased under one token, found by rowid (LeaseRef.seq): bound as the
+ * token, then the n seqs. `returning`: say which rows it removed (the checked path).
+ */
+export function seqAckSql(n: number, returning: boolean): string {
+  return `DELETE FROM queue WHERE token = ? AND seq IN (${Array(n).fill("?").join(", ")})${returning ? " RETURNING id" : ""}`;
+}
+
 const insertSqls = new Map<number, string>();
 export function insertSql(n: number): string {
   let sql = insertSqls.get(n);

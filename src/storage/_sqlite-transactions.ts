@@ -1,14 +1,14 @@
 import type { Database, Statement } from "bun:sqlite";
 import { withHeld } from "./_fence";
-import { ackSql, chunked, fencedAckSql, putResultsSql, rowInserts, type Statements } from "./_sqlite-sql";
+import { ackSql, chunked, fencedAckSql, putResultsSql, rowInserts, seqAckSql, type Statements } from "./_sqlite-sql";
 import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type LeaseRef, type QueueItem, type ScheduledItem } from "./types";
 
 /**
  * The steps of SqliteStorage that take several statements, each one BEGIN IMMEDIATE transaction
  * on `db` for queue `q`: built once per open database.
  */
-/** Leases per fenced-ack statement (3 parameters each). */
-const FENCE_CHUNK = 128;
+/** Leases per fenced-ack statement. */
+export const FENCE_CHUNK = 128;
 /** Thrown inside the fast commit when a fenced ack removed fewer rows than it named (a lease was lost). */
 const SHORT_CHUNK = new Error("a fenced ack found a lease lost");
 
@@ -19,7 +19,7 @@ export function transactions(db: Database, s: Statements, q: string) {
   const seqAck = (n: number, returning: boolean) => {
     const cache = returning ? seqAcksReturning : seqAcks;
     let st = cache.get(n);
-    if (!st) cache.set(n, (st = db.prepare(`DELETE FROM queue WHERE token = ? AND seq IN (${Array(n).fill("?").join(", ")})${returning ? " RETURNING id" : ""}`)));
+    if (!st) cache.set(n, (st = db.prepare(seqAckSql(n, returning))));
     return st;
   };
   /**
