@@ -7,6 +7,7 @@ import { RedisClient, SQL } from "bun";
 import { join } from "node:path";
 import * as thisLibrary from "../src/index";
 import type { Huey } from "../src/index";
+import { MAX_LEASE_BATCH } from "../src/consumer/engine";
 import { rawBulkInsert, rawDrain, rawDrainCeiling, rawSingleInsert } from "./_raw";
 import { pgRawBulk, pgRawDrain, pgRawSingle, redisRawBulk, redisRawDrain, redisRawSingle } from "./_raw_services";
 
@@ -89,7 +90,7 @@ const sqlite: Backend = {
     drain: async (dir, n, batch) => rawDrain(dir, n, batch),
     ceiling: async (dir, n, batch) => rawDrainCeiling(dir, n, batch),
   },
-  rawNotes: { single: "raw: INSERT per commit", bulk: (c) => `raw: ${c} INSERTs per tx`, drain: "ours: the storage's lane lease of 256 + 1 tx of its seq ack and results insert; ceiling: UPDATE range RETURNING + 1 multi-row INSERT + 1 range DELETE per 256, 1 thread" },
+  rawNotes: { single: "raw: INSERT per commit", bulk: (c) => `raw: ${c} INSERTs per tx`, drain: `ours: the storage's lane lease of ${MAX_LEASE_BATCH} + 1 tx of its seq ack and results insert; ceiling: UPDATE range RETURNING + 1 multi-row INSERT + 1 range DELETE per ${MAX_LEASE_BATCH}, 1 thread` },
   targets: {
     single: { op: ">=", value: 30_000 },
     bulk: { op: ">=", value: 500_000 },
@@ -145,7 +146,7 @@ const postgres: Backend = {
   rawNotes: {
     single: "raw Bun.SQL: INSERT per statement, awaited",
     bulk: (c) => `raw Bun.SQL: INSERT .. unnest of ${c}`,
-    drain: "raw Bun.SQL: UPDATE..SKIP LOCKED RETURNING 256 + DELETE/INSERT results, 1 thread",
+    drain: `raw Bun.SQL: UPDATE..SKIP LOCKED RETURNING ${MAX_LEASE_BATCH} + DELETE/INSERT results, 1 thread`,
   },
   targets: { drainSteady: { op: ">=", value: 35_000 } },
 };

@@ -17,6 +17,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Huey } from "../src/index";
+import { MAX_LEASE_BATCH } from "../src/consumer/engine";
 import { BACKENDS, useLibrary, type Backend, type FreshStore } from "./_backends";
 import { Child, cleanupAll, cpuPercent, installCleanupHandlers, memory, removeTempDir, threadCount, threadCpu, trackTempDir } from "./_proc";
 import { defineTasks } from "./tasks";
@@ -51,7 +52,7 @@ const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 0,1,4] [--
                        checkout's either way: ratios of two versions compare to the same yardstick
 
 Each drain row shows its ratio to two raw baselines measured in the same run: "ours" (the
-consumer's statement shapes, leasing 256 rows per statement like the consumer) and "ceiling" (the
+consumer's statement shapes, leasing as many rows per statement as the consumer, 512) and "ceiling" (the
 fastest shape known for the same work, one thread; sqlite only), and the consumer's CPU per task
 by thread from /proc. A drain is timed until the consumer prints that its last result is written
 (bench/tasks.ts counts "complete" signals); the bench does not read the store while it is timed.`;
@@ -286,8 +287,8 @@ async function rawFigures(n: number): Promise<{ ours: number; ceiling?: number }
   return { ours: rawCache.get(k)!, ceiling: rawCache.get(`ceiling-${n}`) };
 }
 
-/** The consumer's largest lease (src/consumer/engine.ts MAX_LEASE_BATCH): the raw "ours" baseline leases as many. */
-const LEASE_BATCH = 256;
+/** The consumer's largest lease: the raw baselines lease as many a statement. */
+const LEASE_BATCH = MAX_LEASE_BATCH;
 
 interface CpuSplit {
   mainUs: number;

@@ -16,7 +16,7 @@ import { timedOut } from "./pool";
 import { reportOutcome, type ReportSink } from "./report";
 
 /** Most tasks taken in one lease statement. */
-export const MAX_LEASE_BATCH = 256;
+export const MAX_LEASE_BATCH = 512;
 /**
  * Fewest tasks worth a lease statement while every Worker has work: each statement has a fixed cost, and
  * leasing a handful after every small group commit cost ~20 µs a row instead of ~8.

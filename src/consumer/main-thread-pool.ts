@@ -5,9 +5,10 @@
 // the event loop, stops the consumer with it (its lease then runs out and another consumer retries it).
 import type { Registry } from "../_internals";
 import { InlinePool, type PoolListener } from "./pool";
+import { MAX_LEASE_BATCH } from "./engine";
 
-/** Tasks leased ahead of the one running: enough for full lease batches (the engine leases 32 to 256). */
-const INLINE_PREFETCH = 256;
+/** Tasks leased ahead of the one running, at least: enough for full lease batches (the engine leases 32 to 512). */
+const INLINE_PREFETCH = MAX_LEASE_BATCH;
 
 export class MainThreadPool extends InlinePool {
   readonly stats = { workerRestarts: 0, recycled: 0 };
