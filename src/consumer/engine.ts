@@ -367,7 +367,10 @@ export class Engine implements PoolListener {
   /** Schedules this commit wrote, for the promoter (the earliest eta matters). */
   static earliestEta(done: PendingOutcome[]): number {
     let min = Infinity;
-    for (const p of done) for (const s of p.plan.batch.schedule ?? []) if (s.eta < min) min = s.eta;
+    for (const p of done) {
+      const schedule = p.plan.batch.schedule;
+      if (schedule) for (const s of schedule) if (s.eta < min) min = s.eta;
+    }
     return min;
   }
 
