@@ -18,7 +18,7 @@ export interface ConsumerOptions {
    * Higher drains short tasks faster; lower keeps priorities sharper across consumers.
    * The consumer also limits each Worker's queue to about 2 ms of its measured task time, so
    * slow tasks are never queued behind one another: the default only binds tasks of under 2 us.
-   * @default 1024
+   * @default 1024 across the pool: 1024 with one Worker, 256 each with 4 (at least 128 each)
    */
   prefetch?: number;
   /** On SIGINT/SIGTERM, how long running tasks may take to finish before they are returned to the queue. @default "30s" */
@@ -79,12 +79,19 @@ export interface ResolvedConsumerOptions {
 }
 
 /**
- * Most tasks queued in a Worker ahead of its running ones. The 2 ms budget of measured task time
- * (worker-pool.ts) is what binds for any task of 2 us or more; at 128, one Worker and its poller took
- * turns (a lease of ~129, run, report, commit, lease again) and drained no-op tasks at 65k/s instead
- * of ~95k/s.
+ * Tasks queued ahead of the running ones, by default: this many across the pool, shared by its Workers
+ * (at least DEFAULT_PREFETCH_MIN each). The 2 ms budget of measured task time (worker-pool.ts) is what
+ * binds for any task of 2 us or more. At 128 a Worker, one Worker and the poller took turns (a lease
+ * of ~129, run, report, commit, lease again) and drained no-op tasks at 65k/s instead of ~95k/s; 1024
+ * for each of 4 Workers drained no faster than 256 each and held ~35 MB more.
  */
 export const DEFAULT_PREFETCH = 1024;
+export const DEFAULT_PREFETCH_MIN = 128;
+
+/** The default prefetch of each Worker of a pool of `workers` (0: the consumer's own thread, one pool). */
+export function defaultPrefetch(workers: number): number {
+  return Math.max(DEFAULT_PREFETCH_MIN, Math.floor(DEFAULT_PREFETCH / Math.max(1, workers)));
+}
 
 const LEVELS: LogLevel[] = ["debug", "info", "warn", "error", "silent"];
 
@@ -137,10 +144,11 @@ export function resolveConsumerOptions(o: ConsumerOptions = {}): ResolvedConsume
   if (logFormat !== "text" && logFormat !== "json") {
     throw new ConfigurationError(`logFormat must be "text" or "json", got ${JSON.stringify(logFormat)}`);
   }
+  const workers = whole("workers", o.workers ?? 1, 0, 256);
   return Object.freeze({
-    workers: whole("workers", o.workers ?? 1, 0, 256),
+    workers,
     concurrency: whole("concurrency", o.concurrency ?? 1, 1, 10_000),
-    prefetch: whole("prefetch", o.prefetch ?? DEFAULT_PREFETCH, 0, 10_000),
+    prefetch: whole("prefetch", o.prefetch ?? defaultPrefetch(workers), 0, 10_000),
     grace: toMs(o.grace ?? "30s", "grace"),
     lease,
     maxLeases: whole("maxLeases", o.maxLeases ?? 5, 1, 1_000_000),
