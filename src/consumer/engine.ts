@@ -4,7 +4,7 @@
 // inline commit) both run through it; its unit tests drive it on memory storage with time as an argument.
 import { serializeError } from "../errors";
 import { planOutcome, planSkip, type Hooks, type Outcome, type Plan, type PlanOptions } from "../executor";
-import { itemInfo, KEYS } from "../message";
+import { itemInfo, KEYS, type Message } from "../message";
 import type { ChordSpec, StageTaskOptions } from "../pipeline";
 import type { SignalName, Signals, TaskInfo } from "../signals";
 import type { LeasedItem, Storage } from "../storage/types";
@@ -13,7 +13,7 @@ import type { Committer, PendingOutcome } from "./committer";
 import type { Pool, PoolListener, RunInfo } from "./pool";
 import { addRecord } from "./task-record";
 import { timedOut } from "./pool";
-import { reportOutcome, type ReportSink } from "./report";
+import { infoOf, reportOutcome, type ReportSink } from "./report";
 
 /** Most tasks taken in one lease statement. */
 export const MAX_LEASE_BATCH = 512;
@@ -85,6 +85,8 @@ export interface InFlight extends LeasedItem {
   worker?: number;
   /** What the thread that ran it said of the run (attempt, its ctx.log lines), when it said. */
   run?: RunInfo;
+  /** Its message as decoded to run it, when it ran on this thread (see PoolListener.started). */
+  message?: Message;
 }
 
 export class Engine implements PoolListener {
@@ -216,12 +218,13 @@ export class Engine implements PoolListener {
 
   // ------------------------------------------------------------------ what the pool reports
 
-  started(id: string, worker?: number): void {
+  started(id: string, worker?: number, message?: Message): void {
     const t = this.inflight.get(id);
     if (!t) return;
     t.startedAt = (this.o.clock ?? Date.now)();
     if (worker !== undefined) t.worker = worker;
-    if (this.host.signals.has("executing")) this.#emit("executing", itemInfo(t));
+    if (message !== undefined) t.message = message;
+    if (this.host.signals.has("executing")) this.#emit("executing", infoOf(t));
   }
 
   done(id: string, outcome: Outcome, ms: number | undefined, wasTimedOut: boolean, run?: RunInfo): void {
@@ -391,7 +394,7 @@ export class Engine implements PoolListener {
       this.#forget(t);
       for (const l of heldLocks(t)) await this.host.storage.releaseLock(l.key, l.owner).catch(() => {});
       this.stats.interrupted++;
-      this.#emit("interrupted", itemInfo(t));
+      this.#emit("interrupted", infoOf(t));
     }
   }
 

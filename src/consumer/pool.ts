@@ -76,8 +76,12 @@ export function runInfo(m: Message | null, context: boolean, outcome: Outcome, l
 }
 
 export interface PoolListener {
-  /** `worker`: the index of the Worker it started on (WorkerPool). */
-  started(id: string, worker?: number): void;
+  /**
+   * `worker`: the index of the Worker it started on (WorkerPool). `message`: the task's message as the
+   * pool decoded it to run it, when that was on this thread (InlinePool): the engine's signals use it
+   * instead of decoding the payload again.
+   */
+  started(id: string, worker?: number, message?: Message): void;
   /** `timedOut`: its timeout fired before the outcome came (a non-ok outcome then counts as a timeout). */
   done(id: string, outcome: Outcome, ms: number | undefined, timedOut: boolean, run?: RunInfo): void;
   /** Tasks handed back unstarted (a stopping or stolen-from Worker): the engine places them again. */
@@ -159,7 +163,7 @@ export class InlinePool implements Pool {
       log,
       onStart: (m) => {
         started = m;
-        this.listener.started(task.id);
+        this.listener.started(task.id, undefined, m);
         if (task.timeout !== null) {
           state.timer = setTimeout(() => {
             state.timedOut = true;

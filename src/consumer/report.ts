@@ -1,6 +1,6 @@
 // What the consumer says of a task once its outcome is written: the log line, the counts, and the signals.
 import type { SerializedError } from "../errors";
-import { itemInfo } from "../message";
+import { itemInfo, taskInfo } from "../message";
 import type { SignalName, Signals, TaskInfo } from "../signals";
 import type { PendingOutcome } from "./committer";
 import type { Engine, InFlight, Log } from "./engine";
@@ -15,6 +15,11 @@ export interface ReportSink {
   emit(signal: SignalName, info: TaskInfo, err?: Error): void;
   /** This consumer's id, in each task line. */
   consumerId?: string;
+}
+
+/** What signal handlers are given of an in-flight task: from its decoded message when it has one. */
+export function infoOf(t: InFlight): TaskInfo {
+  return t.message ? taskInfo(t.message) : itemInfo(t);
 }
 
 /**
@@ -95,7 +100,7 @@ export function reportOutcome(p: PendingOutcome<InFlight>, sink: ReportSink): vo
   let err: Error | undefined;
   for (const sig of plan.signals) {
     if (!signals.has(sig)) continue;
-    info ??= itemInfo(task);
+    info ??= infoOf(task);
     if (p.error) err ??= errorOf(p.error);
     sink.emit(sig, info, err);
   }

@@ -333,6 +333,37 @@ describe("outcomes", () => {
   });
 });
 
+describe("signal info", () => {
+  test("a task run on this thread gives its signals the message it ran with (no second decode); one run elsewhere, its payload's", async () => {
+    const { huey, engine, inline, pool } = setup({ pool: "inline" });
+    const seen: { signal: string; args: unknown[] }[] = [];
+    let ranWith: unknown[] | null = null;
+    const t = huey.task("t", (...args: unknown[]) => {
+      ranWith = args;
+      return 1;
+    });
+    huey.signal(["executing", "complete"], (signal, info) => void seen.push({ signal, args: info.args }));
+    const r = await t({ deep: [1] });
+    await engine.leaseAndDispatch(1, Date.now());
+    await inline.whenIdle();
+    await engine.committer.flush();
+    expect(await r.get()).toBe(1);
+    expect(seen.map((x) => x.signal)).toEqual(["executing", "complete"]);
+    expect(seen[0]!.args).toEqual([{ deep: [1] }]);
+    // The very arguments the task was called with: decoded once, for the run.
+    expect(ranWith).not.toBeNull();
+    expect(seen[1]!.args[0]).toBe(ranWith![0]);
+    // Through a pool that runs elsewhere (a Worker), the payload is decoded for the signal.
+    engine.pool = pool;
+    seen.length = 0;
+    const r2 = await t({ other: true });
+    await engine.leaseAndDispatch(1, Date.now());
+    pool.finish(r2.id, OK);
+    await engine.committer.flush();
+    expect(seen).toEqual([{ signal: "complete", args: [{ other: true }] }]);
+  });
+});
+
 describe("fencing", () => {
   test("an outcome whose lease was lost before the commit writes nothing, and the newer holder's result stands", async () => {
     const { huey, engine, pool, storage, of } = setup({ lease: 1_000 });
