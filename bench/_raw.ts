@@ -5,7 +5,7 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { SqliteStorage } from "../src/storage/sqlite";
-import { chunked, prepare, putResultsSql, seqAckSql } from "../src/storage/_sqlite-sql";
+import { bySize, chunked, prepare, putResultsSql, seqAckSql } from "../src/storage/_sqlite-sql";
 import { FENCE_CHUNK } from "../src/storage/_sqlite-transactions";
 import { FALLBACK_PAGES } from "../src/storage/_sqlite-checkpointer";
 
@@ -84,18 +84,13 @@ export function rawDrain(dir: string, n: number, batch = 32): number {
     for (const r of data) st.insert.run(QUEUE, r.id, "noop", 0, r.payload, LANE);
   }).immediate();
   type Leased = { seq: number; id: string; token: string; payload: string };
-  const acks = new Map<number, ReturnType<typeof db.prepare>>();
-  const ack = (k: number) => {
-    let a = acks.get(k);
-    if (!a) acks.set(k, (a = db.prepare(seqAckSql(k, false))));
-    return a;
-  };
+  const ack = bySize(db, (k) => seqAckSql(k, false));
   const commit = db.transaction((leased: Leased[], token: string) => {
     for (let i = 0; i < leased.length; i += FENCE_CHUNK) {
       const part = leased.slice(i, i + FENCE_CHUNK);
       const params: (string | number)[] = [token];
       for (const l of part) params.push(l.seq);
-      if (ack(part.length).run(...params).changes !== part.length) throw new Error("raw drain: a lease was lost");
+      if (ack(part.length).run(params).changes !== part.length) throw new Error("raw drain: a lease was lost");
     }
     const results = leased.map((l) => ({ id: l.id, payload: JSON.stringify({ ok: true, value: (JSON.parse(l.payload) as { args: number[] }).args[0] }) }));
     chunked(db, results, putResultsSql, (o, r) => o.push(QUEUE, r.id, r.payload, null));

@@ -52,7 +52,7 @@ const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 0,1,4] [--
                        checkout's either way: ratios of two versions compare to the same yardstick
 
 Each drain row shows its ratio to two raw baselines measured in the same run: "ours" (the
-consumer's statement shapes, leasing as many rows per statement as the consumer, 512) and "ceiling" (the
+consumer's statement shapes, leasing as many rows per statement as the consumer, ${MAX_LEASE_BATCH}) and "ceiling" (the
 fastest shape known for the same work, one thread; sqlite only), and the consumer's CPU per task
 by thread from /proc. A drain is timed until the consumer prints that its last result is written
 (bench/tasks.ts counts "complete" signals); the bench does not read the store while it is timed.`;
@@ -281,14 +281,11 @@ async function rawFigures(n: number): Promise<{ ours: number; ceiling?: number }
   const k = `ours-${n}`;
   if (!rawCache.has(k)) {
     progress(`raw drain baselines for ${n}: ours, ceiling`);
-    rawCache.set(k, await backend.raw.drain(dir, n, LEASE_BATCH));
-    rawCache.set(`ceiling-${n}`, backend.raw.ceiling ? await backend.raw.ceiling(dir, n, LEASE_BATCH) : undefined);
+    rawCache.set(k, await backend.raw.drain(dir, n, MAX_LEASE_BATCH));
+    rawCache.set(`ceiling-${n}`, backend.raw.ceiling ? await backend.raw.ceiling(dir, n, MAX_LEASE_BATCH) : undefined);
   }
   return { ours: rawCache.get(k)!, ceiling: rawCache.get(`ceiling-${n}`) };
 }
-
-/** The consumer's largest lease: the raw baselines lease as many a statement. */
-const LEASE_BATCH = MAX_LEASE_BATCH;
 
 interface CpuSplit {
   mainUs: number;

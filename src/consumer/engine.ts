@@ -4,7 +4,7 @@
 // inline commit) both run through it; its unit tests drive it on memory storage with time as an argument.
 import { serializeError } from "../errors";
 import { planOutcome, planSkip, type Hooks, type Outcome, type Plan, type PlanOptions } from "../executor";
-import { itemInfo, KEYS, type Message } from "../message";
+import { KEYS, type Message } from "../message";
 import type { ChordSpec, StageTaskOptions } from "../pipeline";
 import type { SignalName, Signals, TaskInfo } from "../signals";
 import type { LeasedItem, Storage } from "../storage/types";

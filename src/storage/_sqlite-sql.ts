@@ -55,6 +55,19 @@ export function insertSql(n: number): string {
   return sql;
 }
 
+/**
+ * The statement for `n` rows of a multi-row shape, prepared from `sqlFor(n)` on first use and kept
+ * (a lookup by number, not by the SQL text as `db.query` does).
+ */
+export function bySize(db: Database, sqlFor: (n: number) => string): (n: number) => Statement {
+  const cache = new Map<number, Statement>();
+  return (n) => {
+    let st = cache.get(n);
+    if (!st) cache.set(n, (st = db.prepare(sqlFor(n))));
+    return st;
+  };
+}
+
 /** Rows per INSERT of a bulk enqueue or schedule: measured fastest here between 32 and 512. */
 export const INSERT_CHUNK = 128;
 
@@ -64,31 +77,26 @@ export const INSERT_CHUNK = 128;
  * and a statement lookup by its SQL text per chunk cost ~0.4 us a row, a sixth of the insert itself).
  */
 export function rowInserts(db: Database, q: string) {
-  const queueStmts = new Map<number, Statement>();
-  const scheduleStmts = new Map<number, Statement>();
-  const stmt = (cache: Map<number, Statement>, n: number, sql: (n: number) => string) => {
-    let st = cache.get(n);
-    if (!st) cache.set(n, (st = db.prepare(sql(n))));
-    return st;
-  };
+  const queueStmt = bySize(db, insertSql);
+  const scheduleStmt = bySize(db, scheduleSql);
   /** Each chunk of `items`: `width` parameters a row, written by `fill` from offset `o`. */
-  const insert = <T>(items: T[], width: number, cache: Map<number, Statement>, sql: (n: number) => string, fill: (p: (string | number)[], o: number, it: T) => void) => {
+  const insert = <T>(items: T[], width: number, stmt: (n: number) => Statement, fill: (p: (string | number)[], o: number, it: T) => void) => {
     for (let i = 0; i < items.length; i += INSERT_CHUNK) {
       const n = Math.min(INSERT_CHUNK, items.length - i);
       const p: (string | number)[] = new Array(n * width);
       for (let j = 0; j < n; j++) fill(p, j * width, items[i + j]!);
       // One array argument binds as the parameter list (no spread of up to 896 arguments).
-      stmt(cache, n, sql).run(p);
+      stmt(n).run(p);
     }
   };
   return {
     enqueue(items: QueueItem[]): void {
-      insert(items, 6, queueStmts, insertSql, (p, o, it) => {
+      insert(items, 6, queueStmt, (p, o, it) => {
         p[o] = q; p[o + 1] = it.id; p[o + 2] = it.name; p[o + 3] = it.priority; p[o + 4] = it.payload; p[o + 5] = it.lane ?? DEFAULT_LANE;
       });
     },
     schedule(items: ScheduledItem[]): void {
-      insert(items, 7, scheduleStmts, scheduleSql, (p, o, it) => {
+      insert(items, 7, scheduleStmt, (p, o, it) => {
         p[o] = it.id; p[o + 1] = q; p[o + 2] = it.name; p[o + 3] = it.priority; p[o + 4] = it.eta; p[o + 5] = it.payload; p[o + 6] = it.lane ?? DEFAULT_LANE;
       });
     },

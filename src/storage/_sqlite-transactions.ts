@@ -1,6 +1,6 @@
-import type { Database, Statement } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import { withHeld } from "./_fence";
-import { ackSql, chunked, fencedAckSql, putResultsSql, rowInserts, seqAckSql, type Statements } from "./_sqlite-sql";
+import { ackSql, bySize, chunked, fencedAckSql, putResultsSql, rowInserts, seqAckSql, type Statements } from "./_sqlite-sql";
 import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type LeaseRef, type QueueItem, type ScheduledItem } from "./types";
 
 /**
@@ -14,14 +14,8 @@ const SHORT_CHUNK = new Error("a fenced ack found a lease lost");
 
 export function transactions(db: Database, s: Statements, q: string) {
   const rows = rowInserts(db, q);
-  const seqAcks = new Map<number, Statement>();
-  const seqAcksReturning = new Map<number, Statement>();
-  const seqAck = (n: number, returning: boolean) => {
-    const cache = returning ? seqAcksReturning : seqAcks;
-    let st = cache.get(n);
-    if (!st) cache.set(n, (st = db.prepare(seqAckSql(n, returning))));
-    return st;
-  };
+  const seqAck = bySize(db, (n) => seqAckSql(n, false));
+  const seqAckReturning = bySize(db, (n) => seqAckSql(n, true));
   /**
    * Each task's ack, fenced by its token. A lease that gave its row's seq is found by rowid, all the
    * leases of one token in one statement (a third of the cost of finding rows through the (queue, id)
@@ -47,9 +41,9 @@ export function transactions(db: Database, s: Statements, q: string) {
         const params: (string | number)[] = [token];
         for (let j = i; j < end; j++) params.push(seqs[j]!);
         if (kept === null) {
-          if (seqAck(end - i, false).run(params).changes !== end - i) throw SHORT_CHUNK;
+          if (seqAck(end - i).run(params).changes !== end - i) throw SHORT_CHUNK;
         } else {
-          for (const row of seqAck(end - i, true).values(params)) kept.add(row[0] as string);
+          for (const row of seqAckReturning(end - i).values(params)) kept.add(row[0] as string);
         }
       }
     }
