@@ -166,7 +166,9 @@ export function prepare(db: Database) {
     ),
     renew: q("UPDATE queue SET leased_until = ? WHERE queue = ? AND id = ? AND token = ?"),
     release: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND id = ? AND token = ?"),
-    reclaim: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND leased_until < ?"),
+    // Through the partial index of leased rows: the planner otherwise walks the whole queue by
+    // (queue, id), on the consumer's thread at every maintenance round (~0.5 ms per 1,000 queued).
+    reclaim: q("UPDATE queue INDEXED BY queue_leased SET leased_until = NULL, token = NULL WHERE queue = ? AND leased_until < ?"),
     promote: q(
       `INSERT INTO queue (queue, id, name, priority, payload, lane)
        SELECT queue, id, name, priority, payload, lane FROM schedule WHERE queue = ?1 AND eta <= ?2

@@ -7,6 +7,7 @@ import { wakeStats } from "../../src/storage/_waiters";
 import { FileWake } from "../../src/storage/_wake";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { SQLITE_MIGRATIONS } from "../../src/storage/sql/migrations";
+import { prepare } from "../../src/storage/_sqlite-sql";
 import { FIXTURES, tempDb, tempDir, waitFor } from "../harness";
 import { describeStorageContract, item } from "./contract";
 
@@ -236,6 +237,16 @@ describe("sqlite storage", () => {
     expect(planOf("SELECT min(lane) FROM queue WHERE queue = 'q' AND leased_until IS NULL AND lane > 'a'")).toContain("queue_lane_ready");
     // Schema 7 keeps one ready index: the per-lane one.
     expect(s.database.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'queue_ready'").all()).toEqual([]);
+    s.close();
+  });
+
+  test("reclaiming expired leases reads the index of leased rows, not the whole queue", () => {
+    const s = new SqliteStorage({ filename: tempDb(), queue: "q" });
+    // The storage's own statement (its SQL with the parameters unbound), not a copy of its text.
+    const sql = String(prepare(s.database).reclaim);
+    const plan = (s.database.query(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((p) => p.detail).join(" | ");
+    expect(plan).toContain("queue_leased");
+    expect(plan).not.toContain("sqlite_autoindex_queue_1");
     s.close();
   });
 
