@@ -157,9 +157,15 @@ export function prepare(db: Database) {
     // whole queue by (queue, id): 183 ms at 1,000,000 queued).
     countLeasedLane: q("SELECT count(*) AS n FROM queue INDEXED BY queue_leased WHERE queue = ? AND leased_until IS NOT NULL AND lane = ?"),
     countScheduledLane: q("SELECT count(*) AS n FROM schedule WHERE queue = ? AND lane = ?"),
-    listPendingLane: q(
-      `SELECT id, name, lane, priority, payload, leased_until IS NOT NULL AS leased FROM queue WHERE queue = ?1 AND lane = ?3
-       ORDER BY priority DESC, seq LIMIT ?2`,
+    // listPending reads the two partial indexes, never the whole queue in a sort: a lane's first ready
+    // rows in lease order (queue_lane_ready, no sort), and the leased rows (few: what consumers hold).
+    listReadyLane: q(
+      `SELECT seq, id, name, lane, priority, payload FROM queue WHERE queue = ?1 AND lane = ?2 AND leased_until IS NULL
+       ORDER BY priority DESC, seq LIMIT ?3`,
+    ),
+    listLeased: q("SELECT seq, id, name, lane, priority, payload FROM queue INDEXED BY queue_leased WHERE queue = ? AND leased_until IS NOT NULL"),
+    listLeasedLane: q(
+      "SELECT seq, id, name, lane, priority, payload FROM queue INDEXED BY queue_leased WHERE queue = ? AND leased_until IS NOT NULL AND lane = ?",
     ),
     listScheduledLane: q(
       "SELECT id, name, lane, priority, eta, payload FROM schedule WHERE queue = ?1 AND lane = ?3 ORDER BY eta, rowid LIMIT ?2",
@@ -198,10 +204,6 @@ export function prepare(db: Database) {
     countLeased: q("SELECT count(*) AS n FROM queue INDEXED BY queue_leased WHERE queue = ? AND leased_until IS NOT NULL"),
     countScheduled: q("SELECT count(*) AS n FROM schedule WHERE queue = ?"),
     countResults: q("SELECT count(*) AS n FROM results WHERE queue = ?"),
-    listPending: q(
-      `SELECT id, name, lane, priority, payload, leased_until IS NOT NULL AS leased FROM queue WHERE queue = ?
-       ORDER BY priority DESC, seq LIMIT ?`,
-    ),
     listScheduled: q(
       "SELECT id, name, lane, priority, eta, payload FROM schedule WHERE queue = ? ORDER BY eta, rowid LIMIT ?",
     ),

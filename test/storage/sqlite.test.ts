@@ -250,6 +250,28 @@ describe("sqlite storage", () => {
     s.close();
   });
 
+  test("listPending merges each lane's ready rows and the leased rows into the order of one sorted query over the queue", async () => {
+    const s = new SqliteStorage({ filename: tempDb(), queue: "q" });
+    let seed = 42;
+    const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    const lanes = ["default", "emails", "reports"];
+    for (let round = 0; round < 4; round++) {
+      await s.enqueue(Array.from({ length: 50 }, (_, i) => ({ id: `r${round}-${i}`, name: "t", priority: rnd(3) - 1, payload: "{}", lane: lanes[rnd(3)] })));
+      await s.lease(7 + rnd(10), Date.now() + 60_000);
+    }
+    // The reference: every row of the queue in lease order, with its leased flag.
+    const reference = (limit: number, lane?: string) =>
+      (s.database
+        .query(`SELECT id, leased_until IS NOT NULL AS leased FROM queue WHERE queue = 'q' ${lane ? "AND lane = ?1" : ""} ORDER BY priority DESC, seq LIMIT ${limit}`)
+        .all(...(lane ? [lane] : [])) as { id: string; leased: number }[]).map((r) => [r.id, r.leased === 1]);
+    for (const limit of [1, 5, 40, 500]) {
+      expect((await s.listPending(limit)).map((r) => [r.id, r.leased])).toEqual(reference(limit));
+      for (const lane of lanes) expect((await s.listPending(limit, lane)).map((r) => [r.id, r.leased])).toEqual(reference(limit, lane));
+    }
+    expect((await s.listPending(500)).filter((r) => r.leased).length).toBeGreaterThan(20);
+    s.close();
+  });
+
 
   test("a leased item carries its row's seq, and a commit that passes it back is fenced by the token", async () => {
     const s = new SqliteStorage({ filename: tempDb(), queue: "q" });
