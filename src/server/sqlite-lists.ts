@@ -42,13 +42,7 @@ export class SqliteLists implements Lists {
    * there are several.
    */
   async counts(known: string[]): Promise<Counts> {
-    const found = (this.#q(
-      `WITH RECURSIVE l(lane) AS (
-         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL)
-         UNION ALL
-         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL AND lane > l.lane) FROM l WHERE l.lane IS NOT NULL
-       ) SELECT lane FROM l WHERE lane IS NOT NULL`,
-    ).all(this.#queue) as { lane: string }[]).map((r) => r.lane);
+    const found = this.#readyLanes();
     const ready = new Map<string, number>();
     for (const lane of found) {
       ready.set(lane, (this.#q("SELECT count(*) AS n FROM queue WHERE queue = ? AND lane = ? AND leased_until IS NULL").get(this.#queue, lane) as { n: number }).n);
@@ -74,7 +68,19 @@ export class SqliteLists implements Lists {
     };
   }
 
+  /** The lanes with ready tasks: one index seek each on queue_lane_ready. */
+  #readyLanes(): string[] {
+    return (this.#q(
+      `WITH RECURSIVE l(lane) AS (
+         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL)
+         UNION ALL
+         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL AND lane > l.lane) FROM l WHERE l.lane IS NOT NULL
+       ) SELECT lane FROM l WHERE lane IS NOT NULL`,
+    ).all(this.#queue) as { lane: string }[]).map((r) => r.lane);
+  }
+
   #tasks(table: "ready" | "leased" | "schedule", q: ListQuery): { rows: Row[]; more: boolean } {
+    if (table === "ready" && q.queue === null) return this.#readyAcrossLanes(q);
     const where = ["queue = $queue"];
     const params: Record<string, string | number> = { $queue: this.#queue, $limit: q.limit + 1, $offset: q.offset };
     if (table === "ready") where.push("leased_until IS NULL");
@@ -89,11 +95,29 @@ export class SqliteLists implements Lists {
       where.push("(id = $q OR instr(name, $q) > 0)");
       params.$q = q.q;
     }
-    const cols = table === "schedule" ? "id, name, lane, priority, payload, eta" : "id, name, lane, priority, payload, leased_until";
+    const cols = table === "schedule" ? "id, name, lane, priority, payload, eta" : "seq, id, name, lane, priority, payload, leased_until";
     const order = table === "schedule" ? "eta, seq" : "priority DESC, seq";
     const from = table === "schedule" ? "schedule" : "queue";
     const rows = this.#q(`SELECT ${cols} FROM ${from}${hint} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT $limit OFFSET $offset`).all(params as never) as Row[];
     return { rows: rows.slice(0, q.limit), more: rows.length > q.limit };
+  }
+
+  /**
+   * Ready tasks of every lane in lease order. queue_lane_ready is ordered within a lane, so one query
+   * over all lanes sorted the whole ready set (~0.3 s at 1,000,000 queued): instead each lane gives its
+   * first offset + limit + 1 in order, in one read transaction, and they are merged here.
+   */
+  #readyAcrossLanes(q: ListQuery): { rows: Row[]; more: boolean } {
+    return this.#db.transaction(() => {
+      const rows: (Row & { seq: number })[] = [];
+      for (const lane of this.#readyLanes()) {
+        const one = this.#tasks("ready", { ...q, queue: lane, offset: 0, limit: q.offset + q.limit + 1 }) as { rows: (Row & { seq: number })[]; more: boolean };
+        rows.push(...one.rows);
+      }
+      rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+      const page = rows.slice(q.offset, q.offset + q.limit + 1);
+      return { rows: page.slice(0, q.limit), more: page.length > q.limit };
+    })();
   }
 
   async #taskPage(table: "ready" | "leased" | "schedule", q: ListQuery): Promise<Page<TaskRow>> {
