@@ -173,8 +173,13 @@ export class ContractLists implements Lists {
   async #pending(q: ListQuery, leased: boolean): Promise<Page<TaskRow>> {
     const n = this.#window(q);
     const items = await this.#huey.storage.listPending(n, q.queue ?? undefined);
-    const rows = items.filter((it) => it.leased === leased && matches(q.q, it.id, it.name)).map((it) => taskRow(it).row);
-    return this.#page(rows, q, null, q.q !== null && items.length === n);
+    const kept = items.filter((it) => it.leased === leased && matches(q.q, it.id, it.name));
+    // Decode only the page's messages, not the whole window's.
+    return this.#rows(this.#page(kept, q, null, q.q !== null && items.length === n), (it) => taskRow(it).row);
+  }
+
+  #rows<T, R>(page: Page<T>, row: (it: T) => R): Page<R> {
+    return { ...page, items: page.items.map(row) };
   }
 
   queued(q: ListQuery): Promise<Page<TaskRow>> {
@@ -189,8 +194,8 @@ export class ContractLists implements Lists {
     const n = this.#window(q);
     const s = this.#huey.storage;
     const items = await s.listScheduled(n, q.queue ?? undefined);
-    const rows = items.filter((it) => matches(q.q, it.id, it.name)).map((it) => taskRow(it, { eta: it.eta }).row);
-    return this.#page(rows, q, null, q.q !== null && items.length === n);
+    const kept = items.filter((it) => matches(q.q, it.id, it.name));
+    return this.#rows(this.#page(kept, q, null, q.q !== null && items.length === n), (it) => taskRow(it, { eta: it.eta }).row);
   }
 
   async done(q: ListQuery, now: number): Promise<Page<DoneRow>> {
