@@ -110,6 +110,33 @@ if (available) {
       expect(await a.leasedCount()).toBe(500);
     });
 
+    test("a lease and a commit of 2,500 items (more than the scripts' chunk of 1,000 arguments) apply to every item", async () => {
+      const s = open();
+      const n = 2_500;
+      await s.enqueue(Array.from({ length: n }, (_, i) => ({ ...item(`i${i}`, i % 2), lane: i % 3 ? "default" : "emails" })));
+      // 1,200 through the lanes (a filter), the other 1,300 without one (every lane at once).
+      const byLane = await s.lease(1_200, T0 + 60_000, { now: T0, lanes: null });
+      expect(byLane.length).toBe(1_200);
+      const all = [...byLane, ...(await s.lease(n, T0 + 60_000))];
+      expect(all.length).toBe(n);
+      expect(new Set(all.map((x) => x.id)).size).toBe(n);
+      expect(all.every((x) => x.leases === 1 && x.payload === JSON.stringify({ id: x.id }))).toBe(true);
+      expect(all.find((x) => x.id === "i3")?.lane).toBe("emails");
+      expect(await s.leasedCount()).toBe(n);
+      // Half the results expire, half do not; one lease is someone else's by now (a wrong token).
+      const stale = { ...all[7]!, token: "not-the-token" };
+      const tasks = all.map((l, i) => ({ lease: i === 7 ? stale : l, results: [{ id: l.id, payload: `r${i}`, ...(i % 2 ? { expiresAt: T0 + 3_600_000 } : {}) }] }));
+      expect(await s.commit({ tasks })).toEqual({ lost: [all[7]!.id] });
+      expect(await s.leasedCount()).toBe(1);
+      expect(await s.pendingCount()).toBe(0);
+      expect(await s.getResult(all[0]!.id, true, T0)).toBe("r0");
+      expect(await s.getResult(all[n - 1]!.id, true, T0)).toBe(`r${n - 1}`);
+      expect(await s.getResult(all[7]!.id, true, T0)).toBeNull();
+      expect(await s.resultCount()).toBe(n - 1);
+      // The expiring ones are gone after their time, the others stay.
+      expect(await s.purgeExpired(T0 + 7_200_000, 10_000)).toBe(n / 2 - 1); // the odd ones but #7
+    });
+
     test("a subscribed wait wakes on another instance's enqueue, well before the fallback timer", async () => {
       const a = open();
       const b = open(a.queue);

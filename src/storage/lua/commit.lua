@@ -35,16 +35,21 @@ for i = 1, argn() do
   tasks[i] = t
 end
 
--- The fences, against the store as it was before this script.
+-- The fences, against the store as it was before this script: the tokens of every task and ack
+-- in one read.
+local fenced = {}
+for _, t in ipairs(tasks) do fenced[#fenced + 1] = t.id end
+for _, a in ipairs(acks) do fenced[#fenced + 1] = a[1] end
+local tokens = hmget_many(K.token, fenced)
 local held, lost = {}, {}
-for _, t in ipairs(tasks) do
-  if holds(t.id, t.token) then held[#held + 1] = t else lost[#lost + 1] = t.id end
+for i, t in ipairs(tasks) do
+  if tokens[i] == t.token then held[#held + 1] = t else lost[#lost + 1] = t.id end
 end
 
 -- An acked item's id may be reused in the same batch (the item is gone once the ack applies).
 local freed = {}
-for _, a in ipairs(acks) do
-  if holds(a[1], a[2]) then freed[a[1]] = true end
+for i, a in ipairs(acks) do
+  if tokens[#tasks + i] == a[2] then freed[a[1]] = true end
 end
 for _, t in ipairs(held) do freed[t.id] = true end
 local seen = {}
@@ -59,13 +64,21 @@ local dup = check(enqueues) or check(schedules)
 for _, t in ipairs(held) do dup = dup or check(t.enqueues) or check(t.schedules) end
 if dup then return duplicate(dup) end
 
-for id in pairs(freed) do
-  redis.call('ZREM', K.leased, id)
-  forget(id)
+local gone = {}
+for id in pairs(freed) do gone[#gone + 1] = id end
+if #gone > 0 then
+  call_many('ZREM', K.leased, gone)
+  forget_many(gone)
 end
 local queued, stored = #enqueues + #schedules, #results
+-- Results are written together at the end (their own hashes: no other write reads them), each id's
+-- last one winning as if written in turn.
+local result_of, result_ids = {}, {}
 local function apply(results, enqueues, schedules, puts, deletes)
-  for _, r in ipairs(results) do put_result(r[1], r[2], r[3]) end
+  for _, r in ipairs(results) do
+    if not result_of[r[1]] then result_ids[#result_ids + 1] = r[1] end
+    result_of[r[1]] = r
+  end
   for _, r in ipairs(enqueues) do insert_ready(r[1], r[2], r[3], r[4], r[5]) end
   for _, r in ipairs(schedules) do insert_scheduled(r[1], r[2], r[3], r[4], r[5], r[6]) end
   for _, r in ipairs(puts) do put_data(r[1], r[2]) end
@@ -76,6 +89,23 @@ for _, t in ipairs(held) do
   apply(t.results, t.enqueues, t.schedules, t.puts, t.deletes)
   queued = queued + #t.enqueues + #t.schedules
   stored = stored + #t.results
+end
+if #result_ids > 0 then
+  local pairs_, expiring, lasting = {}, {}, {}
+  for _, id in ipairs(result_ids) do
+    local r = result_of[id]
+    pairs_[#pairs_ + 1] = id
+    pairs_[#pairs_ + 1] = r[2]
+    if r[3] == '' then
+      lasting[#lasting + 1] = id
+    else
+      expiring[#expiring + 1] = r[3]
+      expiring[#expiring + 1] = id
+    end
+  end
+  call_many('HSET', K.results, pairs_)
+  call_many('ZREM', K.results_exp, lasting)
+  call_many('ZADD', K.results_exp, expiring)
 end
 for _, t in ipairs(tasks) do
   for _, l in ipairs(t.locks) do

@@ -56,6 +56,27 @@ local function argn()
   return tonumber(arg())
 end
 
+-- A command applied to many arguments in one call, in chunks (Lua's unpack takes at most ~8,000
+-- values): one redis.call costs about as much as the work it does for one element, so a lease or
+-- commit of hundreds of items makes a few calls per hash, not a few per item. `list` is the flat
+-- arguments after the key (pairs stay whole: the chunk size is even).
+local CHUNK = 1000
+local function call_many(cmd, key, list)
+  for i = 1, #list, CHUNK do
+    redis.call(cmd, key, unpack(list, i, math.min(i + CHUNK - 1, #list)))
+  end
+end
+
+-- HMGET of many fields; the values in field order (false for a missing one).
+local function hmget_many(key, fields)
+  local out = {}
+  for i = 1, #fields, CHUNK do
+    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + CHUNK - 1, #fields)))
+    for j = 1, #part do out[#out + 1] = part[j] end
+  end
+  return out
+end
+
 local function new_member(id)
   -- %016d stays exact: seq is an integer far below 2^53.
   return string.format('%016d', redis.call('INCR', K.seq)) .. id
@@ -136,6 +157,14 @@ local function forget(id)
   redis.call('HDEL', K.leases, id)
   redis.call('HDEL', K.token, id)
   redis.call('HDEL', K.lane, id)
+end
+
+-- forget() of many ids: one HDEL per hash (per chunk).
+local function forget_many(ids)
+  if #ids == 0 then return end
+  for _, key in ipairs({ K.payload, K.name, K.priority, K.member, K.leases, K.token, K.lane }) do
+    call_many('HDEL', key, ids)
+  end
 end
 
 -- True when `id` is leased under `token`.

@@ -2,6 +2,7 @@
 -- "lanes", now, turn, and the lanes to serve: a count (-1: every lane with ready items) and
 -- (lane, cap) pairs, lanes sorted, caps at most max. Returns flat (id, name, priority, payload,
 -- leases, lane) rows, highest priority first, FIFO within a priority.
+-- The items of one pop are leased together: a few calls per hash for all of them (call_many).
 local max = argn()
 local until_ms = arg()
 local token = arg()
@@ -9,22 +10,47 @@ local mode = arg()
 if max <= 0 then return {} end
 
 local taken = {}
-local function lease_member(member)
-  local id = member_id(member)
-  redis.call('ZADD', K.leased, until_ms, id)
-  redis.call('HSET', K.token, id, token)
-  taken[#taken + 1] = { member = member, score = tonumber(redis.call('HGET', K.priority, id)), id = id,
-                        leases = redis.call('HINCRBY', K.leases, id, 1) }
+-- Lease these members (all still ready): `lanes` is each one's lane, or one lane for all.
+local function lease_members(members, lanes)
+  local ids = {}
+  for i, m in ipairs(members) do ids[i] = member_id(m) end
+  local priorities = hmget_many(K.priority, ids)
+  local counts = hmget_many(K.leases, ids)
+  local scores, tokens, leases = {}, {}, {}
+  for i, id in ipairs(ids) do
+    local n = (tonumber(counts[i]) or 0) + 1
+    scores[#scores + 1] = until_ms
+    scores[#scores + 1] = id
+    tokens[#tokens + 1] = id
+    tokens[#tokens + 1] = token
+    leases[#leases + 1] = id
+    leases[#leases + 1] = n
+    taken[#taken + 1] = { member = members[i], priority = priorities[i], score = tonumber(priorities[i]), id = id, leases = n,
+                          lane = type(lanes) == 'table' and lanes[i] or lanes }
+  end
+  call_many('ZADD', K.leased, scores)
+  call_many('HSET', K.token, tokens)
+  call_many('HSET', K.leases, leases)
 end
 
 if mode == 'all' then
   -- ZPOPMIN returns member, score pairs in ready order.
   local popped = redis.call('ZPOPMIN', K.ready, max)
+  local members, ids = {}, {}
   for i = 1, #popped, 2 do
-    local member = popped[i]
-    redis.call('ZREM', lane_key(K.ready, lane_of(member_id(member))), member)
-    lease_member(member)
+    members[#members + 1] = popped[i]
+    ids[#ids + 1] = member_id(popped[i])
   end
+  local lanes = hmget_many(K.lane, ids)
+  local per_lane = {}
+  for i, m in ipairs(members) do
+    local lane = lanes[i] or 'default'
+    lanes[i] = lane
+    per_lane[lane] = per_lane[lane] or {}
+    table.insert(per_lane[lane], m)
+  end
+  for lane, list in pairs(per_lane) do call_many('ZREM', lane_key(K.ready, lane), list) end
+  if #members > 0 then lease_members(members, lanes) end
 else
   adopt_unlaned()
   local now, turn, count = argn(), argn(), argn()
@@ -52,17 +78,27 @@ else
   local open = {}
   for i = 1, #served do open[i] = served[(i - 1 + turn) % #served + 1] end
 
-  -- Up to n items of one lane in its order; a stale member (see lane_key) is dropped, not counted.
+  -- Up to n items of one lane in its order; a stale member (see lane_key), one no longer in the
+  -- global ready set, is dropped, not counted.
   local function take(lane, n)
     local key, got = lane_key(K.ready, lane), 0
     while got < n do
       local popped = redis.call('ZPOPMIN', key, n - got)
       if #popped == 0 then break end
-      for i = 1, #popped, 2 do
-        if redis.call('ZREM', K.ready, popped[i]) == 1 then
-          lease_member(popped[i])
-          got = got + 1
+      local members = {}
+      for i = 1, #popped, 2 do members[#members + 1] = popped[i] end
+      local live = {}
+      for i = 1, #members, CHUNK do
+        local part = { unpack(members, i, math.min(i + CHUNK - 1, #members)) }
+        local scores = redis.call('ZMSCORE', K.ready, unpack(part))
+        for j = 1, #part do
+          if scores[j] then live[#live + 1] = part[j] end
         end
+      end
+      if #live > 0 then
+        call_many('ZREM', K.ready, live)
+        lease_members(live, lane)
+        got = got + #live
       end
     end
     return got
@@ -90,13 +126,17 @@ else
   end)
 end
 
+local ids = {}
+for i, t in ipairs(taken) do ids[i] = t.id end
+local names = hmget_many(K.name, ids)
+local payloads = hmget_many(K.payload, ids)
 local out = {}
-for _, t in ipairs(taken) do
+for i, t in ipairs(taken) do
   out[#out + 1] = t.id
-  out[#out + 1] = redis.call('HGET', K.name, t.id)
-  out[#out + 1] = redis.call('HGET', K.priority, t.id)
-  out[#out + 1] = redis.call('HGET', K.payload, t.id)
+  out[#out + 1] = names[i]
+  out[#out + 1] = t.priority
+  out[#out + 1] = payloads[i]
   out[#out + 1] = t.leases
-  out[#out + 1] = lane_of(t.id)
+  out[#out + 1] = t.lane
 end
 return out
