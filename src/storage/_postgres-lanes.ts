@@ -98,9 +98,17 @@ export function countItems(conn: PgConnection, queue: string, what: "ready" | "l
 }
 
 export async function listPending(conn: PgConnection, queue: string, limit: number, lane?: string): Promise<(QueueItem & { leased: boolean })[]> {
+  // The first `limit` ready ones through the ready index (queue_ready, or queue_lane_ready for a lane)
+  // and the leased ones through queue_leased (few: what consumers hold), merged in one statement: one
+  // ORDER BY over the whole queue was a sort of every row (~180 ms at 500,000 queued).
   const rows: Row[] = await conn.run("list pending", ({ sql, t }) => sql`
-    SELECT id, name, lane, priority, payload, leased_until IS NOT NULL AS leased FROM ${t.queue}
-    WHERE queue = ${queue} AND ${inLane(sql, lane)} ORDER BY priority DESC, seq LIMIT ${limit}`);
+    SELECT id, name, lane, priority, payload, leased FROM (
+      (SELECT seq, id, name, lane, priority, payload, FALSE AS leased FROM ${t.queue}
+       WHERE queue = ${queue} AND ${inLane(sql, lane)} AND leased_until IS NULL ORDER BY priority DESC, seq LIMIT ${limit})
+      UNION ALL
+      (SELECT seq, id, name, lane, priority, payload, TRUE AS leased FROM ${t.queue}
+       WHERE queue = ${queue} AND ${inLane(sql, lane)} AND leased_until IS NOT NULL)
+    ) AS pending ORDER BY priority DESC, seq LIMIT ${limit}`);
   return rows.map((r) => ({ ...toItem(r), leased: r.leased === true }));
 }
 

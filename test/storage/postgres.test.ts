@@ -227,6 +227,32 @@ describe.skipIf(!!unreachable)("postgres", () => {
       expect(plan.map((r: Record<string, string>) => r["QUERY PLAN"]).join("\n")).toContain("queue_ready");
     });
 
+    test("listPending merges the ready and the leased rows into the order of one sorted query over the queue", async () => {
+      const queue = `lp_${Date.now()}`;
+      const s = open({ queue });
+      let seed = 42;
+      const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+      const lanes = ["default", "emails", "reports"];
+      for (let round = 0; round < 4; round++) {
+        await s.enqueue(Array.from({ length: 50 }, (_, i) => ({ ...item(`r${round}-${i}`, rnd(3) - 1), lane: lanes[rnd(3)] })));
+        await s.lease(7 + rnd(10), T0 + 60_000);
+      }
+      const admin = new SQL({ url: URL, max: 1 });
+      const reference = async (limit: number, lane?: string) =>
+        (
+          await admin.unsafe(
+            `SELECT id, leased_until IS NOT NULL AS leased FROM "${schema}".queue WHERE queue = $1 ${lane ? "AND lane = $2" : ""} ORDER BY priority DESC, seq LIMIT ${limit}`,
+            lane ? [queue, lane] : [queue],
+          )
+        ).map((r: { id: string; leased: boolean }) => [r.id, r.leased]);
+      for (const limit of [1, 5, 40, 500]) {
+        expect((await s.listPending(limit)).map((r) => [r.id, r.leased])).toEqual(await reference(limit));
+        for (const lane of lanes) expect((await s.listPending(limit, lane)).map((r) => [r.id, r.leased])).toEqual(await reference(limit, lane));
+      }
+      expect((await s.listPending(500)).filter((r) => r.leased).length).toBeGreaterThan(20);
+      await admin.close();
+    });
+
     test("a waiter in another instance wakes on release, promote and result", async () => {
       const queue = `wake_${Date.now()}`;
       const [a, b] = [open({ queue }), open({ queue })];
