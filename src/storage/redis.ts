@@ -8,7 +8,7 @@ import { RedisWake } from "./_redis-wake";
 import { redisLocate } from "./_redis-locate";
 import type { Topic } from "./_wake";
 import type {
-  CommitBatch, CommitReport, DedupOutcome, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem,
+  CommitBatch, CommitReport, DedupOutcome, FencedWrite, LeaseFilter, LeaseRef, LeasedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem,
   Storage,
 } from "./types";
 import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
@@ -147,11 +147,23 @@ export class RedisStorage implements Storage {
     };
     list(batch.ack, (a) => [a.id, a.token]);
     writes(batch);
-    args.push(batch.tasks?.length ?? 0);
-    for (const t of batch.tasks ?? []) {
-      args.push(t.lease.id, t.lease.token);
-      writes(t);
-      list(t.releaseLocks, (l) => [l.key, l.owner]);
+    const tasks = batch.tasks ?? [];
+    // The common batch (every task stored one result and nothing else: a drain of successes) goes as
+    // one flat list of (id, token, result id, payload, expiresAt): 5 arguments a task instead of 11,
+    // and no Lua tables per task. Any other task sends the whole batch the general way, in order.
+    const simple = tasks.length > 0 && tasks.every(onlyOneResult);
+    args.push(simple ? 0 : tasks.length);
+    if (!simple) {
+      for (const t of tasks) {
+        args.push(t.lease.id, t.lease.token);
+        writes(t);
+        list(t.releaseLocks, (l) => [l.key, l.owner]);
+      }
+    }
+    args.push(simple ? tasks.length : 0);
+    if (simple) for (const t of tasks) {
+      const r = t.results![0]!;
+      args.push(t.lease.id, t.lease.token, r.id, r.payload, r.expiresAt ?? "");
     }
     const lost = (await this.#run(SCRIPTS.commit, args, what)) as Arg[] | null;
     // Heard for a lost task's writes too: a spurious wake-up at worst.
@@ -366,4 +378,16 @@ function chunks<T>(flat: T[] | null, width: number): T[][] {
   if (!flat) return out;
   for (let i = 0; i + width <= flat.length; i += width) out.push(flat.slice(i, i + width));
   return out;
+}
+
+/** A fenced write of exactly one result and nothing else (the commit script's short form). */
+function onlyOneResult(t: FencedWrite): boolean {
+  return (
+    t.results?.length === 1 &&
+    !t.enqueue?.length &&
+    !t.schedule?.length &&
+    !t.putData?.length &&
+    !t.deleteData?.length &&
+    !t.releaseLocks?.length
+  );
 }

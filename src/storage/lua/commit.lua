@@ -1,4 +1,5 @@
--- commit: ARGV = acks, results, enqueues, schedules, putData, deleteData, then tasks; each list a
+-- commit: ARGV = acks, results, enqueues, schedules, putData, deleteData, then tasks, then the
+-- short form of tasks (below); each list a
 -- count and then flat fields: ack (id, token), result (id, payload, expiresAt or ""), enqueue
 -- (id, name, priority, payload, lane), schedule (id, name, priority, payload, eta, lane), put (key, value),
 -- delete (key). A task (a fenced write) is its lease's id and token followed by its own lists of
@@ -34,12 +35,19 @@ for i = 1, argn() do
   t.locks = read_list(2)
   tasks[i] = t
 end
+-- The short form (see redis.ts): tasks that each store one result and nothing else, as flat
+-- (id, token, result id, payload, expiresAt) fields, kept in parallel lists.
+local s_id, s_token, s_rid, s_payload, s_exp = {}, {}, {}, {}, {}
+for i = 1, argn() do
+  s_id[i], s_token[i], s_rid[i], s_payload[i], s_exp[i] = arg(), arg(), arg(), arg(), arg()
+end
 
 -- The fences, against the store as it was before this script: the tokens of every task and ack
 -- in one read.
 local fenced = {}
 for _, t in ipairs(tasks) do fenced[#fenced + 1] = t.id end
 for _, a in ipairs(acks) do fenced[#fenced + 1] = a[1] end
+for _, id in ipairs(s_id) do fenced[#fenced + 1] = id end
 local tokens = hmget_many(K.token, fenced)
 local held, lost = {}, {}
 for i, t in ipairs(tasks) do
@@ -52,6 +60,15 @@ for i, a in ipairs(acks) do
   if tokens[#tasks + i] == a[2] then freed[a[1]] = true end
 end
 for _, t in ipairs(held) do freed[t.id] = true end
+local s_held = {}
+for i, id in ipairs(s_id) do
+  if tokens[#tasks + #acks + i] == s_token[i] then
+    s_held[i] = true
+    freed[id] = true
+  else
+    lost[#lost + 1] = id
+  end
+end
 local seen = {}
 local function check(rows)
   for _, r in ipairs(rows) do
@@ -89,6 +106,14 @@ for _, t in ipairs(held) do
   apply(t.results, t.enqueues, t.schedules, t.puts, t.deletes)
   queued = queued + #t.enqueues + #t.schedules
   stored = stored + #t.results
+end
+for i = 1, #s_id do
+  if s_held[i] then
+    local id = s_rid[i]
+    if not result_of[id] then result_ids[#result_ids + 1] = id end
+    result_of[id] = { id, s_payload[i], s_exp[i] }
+    stored = stored + 1
+  end
 end
 if #result_ids > 0 then
   local pairs_, expiring, lasting = {}, {}, {}
