@@ -69,11 +69,27 @@ for i, id in ipairs(s_id) do
     lost[#lost + 1] = id
   end
 end
+-- Which of the ids to store are taken already: one HMGET for all of them.
+local taken = {}
+do
+  local ids = {}
+  local function gather(rows) for _, r in ipairs(rows) do ids[#ids + 1] = r[1] end end
+  gather(enqueues)
+  gather(schedules)
+  for _, t in ipairs(held) do
+    gather(t.enqueues)
+    gather(t.schedules)
+  end
+  local stored_payloads = hmget_many(K.payload, ids)
+  for i, id in ipairs(ids) do
+    if stored_payloads[i] then taken[id] = true end
+  end
+end
 local seen = {}
 local function check(rows)
   for _, r in ipairs(rows) do
     local id = r[1]
-    if seen[id] or (not freed[id] and redis.call('HEXISTS', K.payload, id) == 1) then return id end
+    if seen[id] or (not freed[id] and taken[id]) then return id end
     seen[id] = true
   end
 end
@@ -96,7 +112,7 @@ local function apply(results, enqueues, schedules, puts, deletes)
     if not result_of[r[1]] then result_ids[#result_ids + 1] = r[1] end
     result_of[r[1]] = r
   end
-  for _, r in ipairs(enqueues) do insert_ready(r[1], r[2], r[3], r[4], r[5]) end
+  insert_ready_many(enqueues)
   for _, r in ipairs(schedules) do insert_scheduled(r[1], r[2], r[3], r[4], r[5], r[6]) end
   for _, r in ipairs(puts) do put_data(r[1], r[2]) end
   for _, r in ipairs(deletes) do delete_data(r[1]) end

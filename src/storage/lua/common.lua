@@ -142,6 +142,54 @@ local function insert_ready(id, name, priority, payload, lane)
   make_ready(id, store(id, name, priority, payload, lane))
 end
 
+-- insert_ready() of many (id, name, priority, payload, lane) rows, in order: their members take the
+-- next seqs in row order (one INCRBY), and each hash, set and lane set gets one call per chunk.
+local function insert_ready_many(rows)
+  local n = #rows
+  if n == 0 then return end
+  local first = redis.call('INCRBY', K.seq, n) - n
+  local ids, lanes, payloads, names, priorities, members, leases, ready = {}, {}, {}, {}, {}, {}, {}, {}
+  local per_lane, lane_list = {}, {}
+  for i, r in ipairs(rows) do
+    local id, lane = r[1], r[5]
+    local member = string.format('%016d', first + i) .. id
+    local score = -tonumber(r[3])
+    ids[i] = id
+    lanes[#lanes + 1] = id
+    lanes[#lanes + 1] = lane
+    payloads[#payloads + 1] = id
+    payloads[#payloads + 1] = r[4]
+    names[#names + 1] = id
+    names[#names + 1] = r[2]
+    priorities[#priorities + 1] = id
+    priorities[#priorities + 1] = r[3]
+    members[#members + 1] = id
+    members[#members + 1] = member
+    leases[#leases + 1] = id
+    leases[#leases + 1] = 0
+    ready[#ready + 1] = score
+    ready[#ready + 1] = member
+    local l = per_lane[lane]
+    if not l then
+      l = {}
+      per_lane[lane] = l
+      lane_list[#lane_list + 1] = lane
+    end
+    l[#l + 1] = score
+    l[#l + 1] = member
+  end
+  call_many('HSET', K.lane, lanes)
+  call_many('HSET', K.payload, payloads)
+  call_many('HSET', K.name, names)
+  call_many('HSET', K.priority, priorities)
+  call_many('HSET', K.member, members)
+  call_many('HSET', K.leases, leases)
+  call_many('HDEL', K.token, ids)
+  call_many('ZADD', K.ready, ready)
+  for _, lane in ipairs(lane_list) do call_many('ZADD', lane_key(K.ready, lane), per_lane[lane]) end
+  call_many('SADD', K.lanes, lane_list)
+end
+
 local function insert_scheduled(id, name, priority, payload, eta, lane)
   local member = store(id, name, priority, payload, lane)
   redis.call('ZADD', K.schedule, eta, member)
