@@ -241,15 +241,6 @@ local function delete_data(key)
   return redis.call('HDEL', K.kv, key)
 end
 
-local function put_result(id, payload, expires_at)
-  redis.call('HSET', K.results, id, payload)
-  if expires_at == '' then
-    redis.call('ZREM', K.results_exp, id)
-  else
-    redis.call('ZADD', K.results_exp, expires_at, id)
-  end
-end
-
 local function delete_result(id)
   redis.call('ZREM', K.results_exp, id)
   return redis.call('HDEL', K.results, id)
