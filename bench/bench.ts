@@ -108,7 +108,8 @@ if (opt.lib) {
   const index = join(LIB_ROOT, "src", "index.ts");
   if (!existsSync(index)) usage(`--lib: no bun-huey checkout at ${LIB_ROOT} (no src/index.ts)`);
   if (!existsSync(join(LIB_ROOT, "node_modules"))) usage(`--lib: ${LIB_ROOT} has no node_modules; run bun install --frozen-lockfile there`);
-  if (consumerMode === "binary" && !opt.binary && !existsSync(join(LIB_ROOT, "dist", "huey"))) usage(`--lib: ${LIB_ROOT}/dist/huey is missing; build it there (bun run build) or pass --binary`);
+  const runsConsumer = ["drain-cold", "drain-steady", "latency", "idle", "startup"].some((n) => only.has(n as Name));
+  if (runsConsumer && consumerMode === "binary" && !opt.binary && !existsSync(join(LIB_ROOT, "dist", "huey"))) usage(`--lib: ${LIB_ROOT}/dist/huey is missing; build it there (bun run build) or pass --binary`);
   useLibrary(await import(index));
 }
 const unavailable = await backend.check();
