@@ -26,7 +26,7 @@ const ROOT = resolve(import.meta.dir, "..");
 const ALL = ["single", "bulk", "drain-cold", "drain-steady", "latency", "idle", "startup", "observe", "dashboard"] as const;
 type Name = (typeof ALL)[number];
 
-const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 0,1,4] [--only ${ALL.join(",")}] [--json]
+const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 0,1,2,4] [--only ${ALL.join(",")}] [--json]
                      [--backend sqlite|postgres|redis] [--consumer binary|source] [--binary PATH] [--lib DIR]
                      [--latency-samples N] [--idle-seconds S] [--profile DIR]
 
@@ -40,7 +40,8 @@ const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 0,1,4] [--
                        interleaved, 3 rounds (target: under 5% slower with them)
       dashboard        bench/dashboard.ts: the dashboard API's response times with 1,000,000
                        queued (target: overview under 100 ms on SQLite); ~1 min
-  --workers LIST       consumer -w values to drain with (default 0,1,4)
+  --workers LIST       consumer -w values to drain with (default 0,1,2,4); with 2 and 4 a row
+                       compares their steady drains (target: -w 4 not slower than -w 2)
   --latency-samples N  latency samples, random idle gaps 20ms..1s (seeded; default 100, ~1 min)
   --binary PATH        the consumer binary to run (default dist/huey, rebuilt if stale); any build
                        whose "run" takes tasks.ts -w N -q
@@ -70,7 +71,7 @@ const { values: opt } = parseArgs({
     lib: { type: "string" },
     "latency-samples": { type: "string", default: "100" },
     steady: { type: "boolean", default: false },
-    workers: { type: "string", default: "0,1,4" },
+    workers: { type: "string", default: "0,1,2,4" },
     "idle-seconds": { type: "string", default: "3" },
     profile: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -497,6 +498,12 @@ async function main(): Promise<void> {
       await stopConsumer(c);
     }
   }
+  // Issue 14: more Workers than cores must not drain slower (-w 4 against -w 2, the same steady drain).
+  const steadyOf = (w: number) => rows.find((r) => r.key === `drain_steady_100000_w${w}`)?.value;
+  const [two, four] = [steadyOf(2), steadyOf(4)];
+  if (two && four) {
+    rows.push({ key: "drain_w4_vs_w2", label: "drain -w 4 against -w 2, steady 100,000", value: four / two, unit: "x", target: { op: ">=", value: 1 }, note: "tasks/s of -w 4 over tasks/s of -w 2" });
+  }
   if (only.has("latency") || (only.has("idle") && !idleDone)) {
     const c = only.has("latency") ? await measureLatency() : await startConsumer("idle", 4);
     if (only.has("idle") && !idleDone) await recordIdle(c, only.has("latency") ? "-w 1, after the latency run" : "-w 4, fresh");
@@ -544,7 +551,7 @@ function fmt(v: number, unit: Row["unit"]): string {
   if (unit === "/s") return `${Math.round(v).toLocaleString("en-US")}/s`;
   if (unit === "ms") return `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
   if (unit === "%") return `${v.toFixed(2)} %`;
-  if (unit === "x") return `${v.toFixed(1)}x`;
+  if (unit === "x") return `${v < 10 ? v.toFixed(2) : v.toFixed(1)}x`;
   return `${v.toFixed(1)} MB`;
 }
 
