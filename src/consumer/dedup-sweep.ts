@@ -1,5 +1,6 @@
 // Ended deduplication windows: the key-value entries `dedup:...` that enqueueDeduped sets (value
-// `<window end>:<task id>`) and nothing else removes. Maintenance sweeps them in bounded batches,
+// `<window end>:<task id>`) and nothing else removes; and the markers revoked tasks leave
+// (`revoked-done:...`) once their time is over. Maintenance sweeps them in bounded batches,
 // through the Storage interface only, so every backend with a compare-and-delete gets it.
 //
 // An entry may go once its window has ended (a grace of a minute more, for clock skew between the
@@ -41,21 +42,58 @@ export function dedupEntryState(value: string, now: number): { state: "keep" } |
  * One batch: up to `limit` entries after `cursor` (a key; undefined: from the first). Returns how many
  * were deleted and the cursor for the next batch, undefined once the end of the entries was reached.
  */
-export async function sweepDedupWindows(
+export function sweepDedupWindows(
   storage: Storage,
   now: number,
   cursor: string | undefined,
   limit = DEDUP_SWEEP_BATCH,
 ): Promise<{ deleted: number; cursor: string | undefined }> {
-  const rows = await storage.listData(KEYS.dedup, limit, cursor);
+  return sweepKeys(storage, KEYS.dedup, cursor, limit, async (value) => {
+    const s = dedupEntryState(value, now);
+    if (s.state === "keep") return false;
+    return !(s.state === "check" && (await storage.hasTask(s.id)));
+  });
+}
+
+/**
+ * Markers of revoked tasks (KEYS.revokedDone, see planSkip), which say "revoked" for as long as the task's
+ * result would have been kept: one whose time is over, or that is unreadable, goes. A marker kept for
+ * good (until null: no result expiry) stays. One batch, as sweepDedupWindows.
+ */
+export function sweepRevokedMarkers(
+  storage: Storage,
+  now: number,
+  cursor: string | undefined,
+  limit = DEDUP_SWEEP_BATCH,
+): Promise<{ deleted: number; cursor: string | undefined }> {
+  return sweepKeys(storage, KEYS.revokedDone, cursor, limit, async (value) => {
+    let until: unknown;
+    try {
+      until = (JSON.parse(value) as { until?: unknown }).until;
+    } catch {
+      return true;
+    }
+    return until !== null && !(typeof until === "number" && until > now);
+  });
+}
+
+/**
+ * Up to `limit` entries under `prefix` after `cursor`; each one `drop` says yes to is deleted if its value
+ * is still the one read (a writer's new value wins). The next cursor is undefined at the end.
+ */
+async function sweepKeys(
+  storage: Storage,
+  prefix: string,
+  cursor: string | undefined,
+  limit: number,
+  drop: (value: string) => Promise<boolean>,
+): Promise<{ deleted: number; cursor: string | undefined }> {
+  const rows = await storage.listData(prefix, limit, cursor);
   let deleted = 0;
   for (const r of rows) {
     // A storage that ignored the cursor would return the same page for ever: start over next time.
     if (cursor !== undefined && compareCodePoints(r.key, cursor) <= 0) return { deleted, cursor: undefined };
-    const s = dedupEntryState(r.value, now);
-    if (s.state === "keep") continue;
-    if (s.state === "check" && (await storage.hasTask(s.id))) continue;
-    if (await storage.deleteDataIf(r.key, r.value)) deleted++;
+    if ((await drop(r.value)) && (await storage.deleteDataIf(r.key, r.value))) deleted++;
   }
   return { deleted, cursor: rows.length < limit ? undefined : rows[rows.length - 1]!.key };
 }

@@ -10,7 +10,7 @@ import type { Storage } from "../storage/types";
 import { redactUrl } from "../storage/_redis-connection";
 import { escapeControl } from "../_text";
 import { heldLocks } from "./admission";
-import { sweepDedupWindows } from "./dedup-sweep";
+import { sweepDedupWindows, sweepRevokedMarkers } from "./dedup-sweep";
 import type { Engine, Log } from "./engine";
 
 /** Longest idle sleep between schedule checks; changes in storage wake the poller sooner. */
@@ -55,8 +55,8 @@ export class Maintenance {
   /** When running tasks are next checked for a revocation (more often than the lease renewal). */
   nextRevokeCheck = Infinity;
   #nextRetention = 0;
-  /** Where the sweep of ended deduplication windows goes on (a key), undefined: from the first. */
-  #dedupCursor: string | undefined = undefined;
+  /** Where the sweeps of ended deduplication windows and of spent revoked markers go on (a key), undefined: from the first. */
+  #cursors: { dedup: string | undefined; revoked: string | undefined } = { dedup: undefined, revoked: undefined };
   #periodic: PeriodicScheduler | null = null;
 
   constructor(readonly h: MaintenanceHost) {}
@@ -100,14 +100,15 @@ export class Maintenance {
     if (now >= this.#nextRetention) {
       const { purged, more } = await this.retain(now);
       this.#nextRetention = more ? 0 : now + RETENTION_EVERY_MS;
-      if (purged > 0) log.debug(`dropped ${purged} expired result(s), counter(s), lock(s) and ended deduplication window(s)${more ? "; more next round" : ""}`);
+      if (purged > 0) log.debug(`dropped ${purged} expired result(s), counter(s), lock(s), ended deduplication window(s) and spent revoked marker(s)${more ? "; more next round" : ""}`);
     }
   }
 
   /**
    * One retention round: old dead letters, then expired results, counters and locks, then expired
    * task-log records (src/task-log.ts), in batches of PURGE_BATCH, at most PURGE_ROUNDS of each, then
-   * ended deduplication windows (DEDUP_SWEEP_ROUNDS batches, going on where the last round stopped).
+   * ended deduplication windows and the spent markers of revoked tasks (DEDUP_SWEEP_ROUNDS batches of
+   * each, going on where the last round stopped).
    * `more`: it stopped with entries possibly left.
    */
   async retain(now: number): Promise<{ purged: number; more: boolean }> {
@@ -132,13 +133,18 @@ export class Maintenance {
         break;
       }
     }
-    for (let round = 0; round < DEDUP_SWEEP_ROUNDS; round++) {
-      const r = await sweepDedupWindows(this.h.storage, now, this.#dedupCursor);
-      purged += r.deleted;
-      this.#dedupCursor = r.cursor;
-      if (r.cursor === undefined) return { purged, more: more || logsLeft };
+    let sweptAll = true;
+    for (const [sweep, cursor] of [[sweepDedupWindows, "dedup"], [sweepRevokedMarkers, "revoked"]] as const) {
+      let done = false;
+      for (let round = 0; round < DEDUP_SWEEP_ROUNDS && !done; round++) {
+        const r = await sweep(this.h.storage, now, this.#cursors[cursor]);
+        purged += r.deleted;
+        this.#cursors[cursor] = r.cursor;
+        done = r.cursor === undefined;
+      }
+      if (!done) sweptAll = false;
     }
-    return { purged, more: true };
+    return { purged, more: more || logsLeft || !sweptAll };
   }
 
   /** Renew running tasks' leases and locks; a task whose lease or lock is gone is stopped. */
