@@ -42,31 +42,22 @@ export function dedupEntryState(value: string, now: number): { state: "keep" } |
  * One batch: up to `limit` entries after `cursor` (a key; undefined: from the first). Returns how many
  * were deleted and the cursor for the next batch, undefined once the end of the entries was reached.
  */
-export function sweepDedupWindows(
-  storage: Storage,
-  now: number,
-  cursor: string | undefined,
-  limit = DEDUP_SWEEP_BATCH,
-): Promise<{ deleted: number; cursor: string | undefined }> {
-  return sweepKeys(storage, KEYS.dedup, cursor, limit, async (value) => {
+export type Sweep = (storage: Storage, now: number, cursor: string | undefined, limit?: number) => Promise<{ deleted: number; cursor: string | undefined }>;
+
+export const sweepDedupWindows: Sweep = (storage, now, cursor, limit = DEDUP_SWEEP_BATCH) =>
+  sweepKeys(storage, KEYS.dedup, cursor, limit, async (value) => {
     const s = dedupEntryState(value, now);
     if (s.state === "keep") return false;
     return !(s.state === "check" && (await storage.hasTask(s.id)));
   });
-}
 
 /**
  * Markers of revoked tasks (KEYS.revokedDone, see planSkip), which say "revoked" for as long as the task's
  * result would have been kept: one whose time is over, or that is unreadable, goes. A marker kept for
  * good (until null: no result expiry) stays. One batch, as sweepDedupWindows.
  */
-export function sweepRevokedMarkers(
-  storage: Storage,
-  now: number,
-  cursor: string | undefined,
-  limit = DEDUP_SWEEP_BATCH,
-): Promise<{ deleted: number; cursor: string | undefined }> {
-  return sweepKeys(storage, KEYS.revokedDone, cursor, limit, async (value) => {
+export const sweepRevokedMarkers: Sweep = (storage, now, cursor, limit = DEDUP_SWEEP_BATCH) =>
+  sweepKeys(storage, KEYS.revokedDone, cursor, limit, async (value) => {
     let until: unknown;
     try {
       until = (JSON.parse(value) as { until?: unknown }).until;
@@ -75,7 +66,6 @@ export function sweepRevokedMarkers(
     }
     return until !== null && !(typeof until === "number" && until > now);
   });
-}
 
 /**
  * Up to `limit` entries under `prefix` after `cursor`; each one `drop` says yes to is deleted if its value
