@@ -166,7 +166,7 @@ export class WorkerPool implements Pool {
     return s.tasksRun >= SHORT_AFTER_TASKS && s.avgMs * SHORT_PER_BUDGET <= PREFETCH_BUDGET_MS && !this.#stuck(s, now);
   }
 
-  /** Running a task, and nothing finished there for longer than its tasks take (as #steal judges it). */
+  /** Running a task, and nothing finished there for longer than its tasks take (#steal judges a victim alike). */
   #stuck(s: WorkerSlot, now: number): boolean {
     return s.started.size > 0 && now - s.lastDone > Math.max(PREFETCH_BUDGET_MS * 2, s.avgMs * 4);
   }
