@@ -5,7 +5,8 @@
 // Searching by part of a task name scans rows in list order until a page is full.
 import { Database, type Statement } from "bun:sqlite";
 import { KEYS } from "../message";
-import type { Storage } from "../storage/types";
+import { byLeaseOrder, type Storage } from "../storage/types";
+import { READY_LANES_SQL } from "../storage/_sqlite-sql";
 import { deadLetterRow, doneRow, taskRow, type Counts, type DoneRow, type FailedRow, type FoundTask, type ListQuery, type Lists, type Page, type TaskRow } from "./lists";
 
 type Row = { id: string; name: string; lane: string; priority: number; payload: string; eta?: number; leased_until?: number | null };
@@ -70,13 +71,7 @@ export class SqliteLists implements Lists {
 
   /** The lanes with ready tasks: one index seek each on queue_lane_ready. */
   #readyLanes(): string[] {
-    return (this.#q(
-      `WITH RECURSIVE l(lane) AS (
-         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL)
-         UNION ALL
-         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL AND lane > l.lane) FROM l WHERE l.lane IS NOT NULL
-       ) SELECT lane FROM l WHERE lane IS NOT NULL`,
-    ).all(this.#queue) as { lane: string }[]).map((r) => r.lane);
+    return (this.#q(READY_LANES_SQL).all(this.#queue) as { lane: string }[]).map((r) => r.lane);
   }
 
   #tasks(table: "ready" | "leased" | "schedule", q: ListQuery): { rows: Row[]; more: boolean } {
@@ -114,7 +109,7 @@ export class SqliteLists implements Lists {
         const one = this.#tasks("ready", { ...q, queue: lane, offset: 0, limit: q.offset + q.limit + 1 }) as { rows: (Row & { seq: number })[]; more: boolean };
         rows.push(...one.rows);
       }
-      rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+      rows.sort(byLeaseOrder);
       const page = rows.slice(q.offset, q.offset + q.limit + 1);
       return { rows: page.slice(0, q.limit), more: page.length > q.limit };
     })();

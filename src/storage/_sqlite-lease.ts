@@ -4,7 +4,7 @@
 import type { Database } from "bun:sqlite";
 import { lanesToServe, shareLease } from "./_lanes";
 import type { Statements } from "./_sqlite-sql";
-import type { LeaseFilter, LeasedItem } from "./types";
+import { byLeaseOrder, type LeaseFilter, type LeasedItem } from "./types";
 
 const NO_PAUSES: ReadonlySet<string> = new Set();
 /** How long a read of the lanes with ready items serves the lease's fair-share plan. */
@@ -30,7 +30,7 @@ export class SqliteLeaser {
     this.#anyTx = db.transaction((max: number, leaseUntil: number, token: string) => {
       const heads: { lane: string; priority: number; seq: number }[] = [];
       for (const lane of this.#readLanes()) heads.push(...(s.laneHeads.all(queue, lane, max) as typeof heads));
-      heads.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+      heads.sort(byLeaseOrder);
       const per = new Map<string, number>();
       for (const h of heads.slice(0, max)) per.set(h.lane, (per.get(h.lane) ?? 0) + 1);
       const out: Row[] = [];

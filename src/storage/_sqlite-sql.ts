@@ -119,6 +119,14 @@ export function putResultsSql(n: number): string {
   return sql;
 }
 
+/** The lanes with ready items of queue ?1, one index seek each (queue_lane_ready), not a scan of the ready set. */
+export const READY_LANES_SQL = `WITH RECURSIVE l(lane) AS (
+    SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL
+    UNION ALL
+    SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL AND lane > l.lane) FROM l
+    WHERE l.lane IS NOT NULL
+  ) SELECT lane FROM l WHERE lane IS NOT NULL`;
+
 export function prepare(db: Database) {
   const q = (sql: string) => db.prepare(sql);
   return {
@@ -140,15 +148,7 @@ export function prepare(db: Database) {
                      ORDER BY priority DESC, seq LIMIT ?4)
        RETURNING seq, id, name, lane, priority, payload, token, leases`,
     ),
-    // The lanes with ready items, one index seek each (queue_lane_ready), not a scan of the ready set.
-    readyLanes: q(
-      `WITH RECURSIVE l(lane) AS (
-         SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL
-         UNION ALL
-         SELECT (SELECT min(lane) FROM queue WHERE queue = ?1 AND leased_until IS NULL AND lane > l.lane) FROM l
-         WHERE l.lane IS NOT NULL
-       ) SELECT lane FROM l WHERE lane IS NOT NULL`,
-    ),
+    readyLanes: q(READY_LANES_SQL),
     pause: q("INSERT OR REPLACE INTO pauses (queue, lane, until) VALUES (?, ?, ?)"),
     resume: q("DELETE FROM pauses WHERE queue = ? AND lane = ?"),
     listPaused: q("SELECT lane, until FROM pauses WHERE queue = ?1 AND (until IS NULL OR until > ?2) ORDER BY lane"),

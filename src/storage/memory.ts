@@ -3,7 +3,7 @@ import { activePauses, lanesToServe, shareLease } from "./_lanes";
 import { compareCodePoints } from "./_prefix";
 import { locateRow } from "./_locate";
 import { Waiters } from "./_waiters";
-import { dedupValue, parseDedupValue } from "./types";
+import { byLeaseOrder, dedupValue, parseDedupValue } from "./types";
 import type {
   CommitBatch, CommitReport, DedupOutcome, FencedWrite, LeaseFilter, LeaseRef, LeasedItem, LocatedItem, LockInfo, PausedLane, QueueItem, ResultItem,
   ScheduledItem, Storage,
@@ -54,7 +54,7 @@ export class MemoryStorage implements Storage {
   async lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
     const token = crypto.randomUUID();
     const take = (lane: string | null, n: number): LeasedItem[] =>
-      [...this.#rows.values()].filter((r) => r.leasedUntil === null && (lane === null || r.lane === lane)).sort(byOrder).slice(0, n).map((r) => {
+      [...this.#rows.values()].filter((r) => r.leasedUntil === null && (lane === null || r.lane === lane)).sort(byLeaseOrder).slice(0, n).map((r) => {
         r.leasedUntil = leaseUntil;
         r.token = token;
         r.leases += 1;
@@ -341,7 +341,7 @@ export class MemoryStorage implements Storage {
   }
 
   async listPending(limit: number, lane?: string): Promise<(QueueItem & { leased: boolean })[]> {
-    return [...this.#rows.values()].filter((r) => lane === undefined || r.lane === lane).sort(byOrder).slice(0, limit).map((r) => ({
+    return [...this.#rows.values()].filter((r) => lane === undefined || r.lane === lane).sort(byLeaseOrder).slice(0, limit).map((r) => ({
       id: r.id, name: r.name, lane: r.lane, priority: r.priority, payload: r.payload, leased: r.leasedUntil !== null,
     }));
   }
@@ -407,6 +407,3 @@ export class MemoryStorage implements Storage {
   }
 }
 
-function byOrder(a: Row, b: Row): number {
-  return b.priority - a.priority || a.seq - b.seq;
-}

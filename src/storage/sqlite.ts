@@ -15,7 +15,7 @@ import { FileWake, type Topic } from "./_wake";
 import type {
   CommitBatch, CommitReport, DedupOutcome, LeaseFilter, LeaseRef, LeasedItem, LocatedItem, LockInfo, PausedLane, QueueItem, ResultItem, ScheduledItem, Storage,
 } from "./types";
-import { DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
+import { byLeaseOrder, DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
 import { resolveDbFilename } from "../_caller";
 
 export { describeSqliteError } from "./_sqlite-errors";
@@ -99,7 +99,7 @@ export class SqliteStorage implements Storage {
     const rows = this.#guard(() => this.#leaser.lease(max, leaseUntil, token, filter), "lease");
     // RETURNING gives no order guarantee: restore lease order. The rows keep their `seq` (not part
     // of LeasedItem): copying each row without it cost more than the sort.
-    if (rows.length > 1) rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+    if (rows.length > 1) rows.sort(byLeaseOrder);
     return rows;
   }
 
@@ -320,7 +320,7 @@ export class SqliteStorage implements Storage {
     for (const l of lanes) for (const r of s.listReadyLane.all(this.queue, l, limit) as Row[]) rows.push({ ...r, leased: false });
     const leased = (lane === undefined ? s.listLeased.all(this.queue) : s.listLeasedLane.all(this.queue, lane)) as Row[];
     for (const r of leased) rows.push({ ...r, leased: true });
-    rows.sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+    rows.sort(byLeaseOrder);
     return rows.slice(0, limit).map((r) => ({ id: r.id, name: r.name, lane: r.lane, priority: r.priority, payload: r.payload, leased: r.leased }));
   };
 

@@ -23,6 +23,11 @@ export interface QueueItem {
 /** The lane of an item that names none. */
 export const DEFAULT_LANE = "default";
 
+/** Lease order: highest priority first, then first stored (by seq). */
+export function byLeaseOrder(a: { priority: number; seq: number }, b: { priority: number; seq: number }): number {
+  return b.priority - a.priority || a.seq - b.seq;
+}
+
 /** Which lanes a lease serves, and how many more each may take now. */
 export interface LeaseFilter {
   /** Pauses are checked at this time (epoch ms): a pause whose `until` is past it is over. */

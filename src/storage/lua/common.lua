@@ -138,10 +138,6 @@ local function store(id, name, priority, payload, lane)
   return member
 end
 
-local function insert_ready(id, name, priority, payload, lane)
-  make_ready(id, store(id, name, priority, payload, lane))
-end
-
 -- insert_ready() of many (id, name, priority, payload, lane) rows, in order: their members take the
 -- next seqs in row order (one INCRBY), and each hash, set and lane set gets one call per chunk.
 local function insert_ready_many(rows)
@@ -190,6 +186,10 @@ local function insert_ready_many(rows)
   call_many('SADD', K.lanes, lane_list)
 end
 
+local function insert_ready(id, name, priority, payload, lane)
+  insert_ready_many({ { id, name, priority, payload, lane } })
+end
+
 local function insert_scheduled(id, name, priority, payload, eta, lane)
   local member = store(id, name, priority, payload, lane)
   redis.call('ZADD', K.schedule, eta, member)
@@ -197,22 +197,16 @@ local function insert_scheduled(id, name, priority, payload, eta, lane)
   redis.call('SADD', K.lanes, lane)
 end
 
-local function forget(id)
-  redis.call('HDEL', K.payload, id)
-  redis.call('HDEL', K.name, id)
-  redis.call('HDEL', K.priority, id)
-  redis.call('HDEL', K.member, id)
-  redis.call('HDEL', K.leases, id)
-  redis.call('HDEL', K.token, id)
-  redis.call('HDEL', K.lane, id)
-end
-
--- forget() of many ids: one HDEL per hash (per chunk).
+-- Drop every field of these items (not their set members): one HDEL per hash (per chunk).
 local function forget_many(ids)
   if #ids == 0 then return end
   for _, key in ipairs({ K.payload, K.name, K.priority, K.member, K.leases, K.token, K.lane }) do
     call_many('HDEL', key, ids)
   end
+end
+
+local function forget(id)
+  forget_many({ id })
 end
 
 -- True when `id` is leased under `token`.
