@@ -3,7 +3,8 @@
 // drains the queue. A consumer starts this instead: a small Worker with its own connection looks at the
 // WAL-index every 5 ms while the WAL changes, every 100 ms while it does not, and runs
 // `PRAGMA wal_checkpoint(PASSIVE)` once MIN_FRAMES wait to be copied, or once the WAL has been quiet for
-// QUIET_MS (PASSIVE never waits for, nor blocks, a writer or a reader). The consumer's connection keeps an
+// QUIET_MS (PASSIVE never waits for, nor blocks, a writer or a reader). Once everything is copied and the
+// WAL is quiet, it looks once a second, and the storage that started it pokes it when it writes. The consumer's connection keeps an
 // automatic checkpoint only as a fallback, at FALLBACK_PAGES, should the Worker fall behind. What is
 // durable when is unchanged: a commit is in the WAL either way; only who copies it into the database
 // file, and when, changes.
@@ -21,6 +22,24 @@ export const QUIET_MS = 2_000;
 /** How often the Worker looks while the WAL changes, ms; and while it does not. */
 const BUSY_MS = 5;
 const IDLE_MS = 100;
+/** How often it looks once the WAL is quiet and all copied: the storage's writes poke it sooner. */
+export const DEEP_IDLE_MS = 1_000;
+/** Internal settings (not exported by the package): tests lengthen the deep-idle wait to see the pokes. */
+export const checkpointTuning = { deepIdleMs: DEEP_IDLE_MS };
+/** The storage pokes the Worker at most this often (a message while it writes; the Worker acts only when deep idle). */
+const POKE_EVERY_MS = 250;
+
+/**
+ * When the Worker looks next, ms: soon while the WAL changes; every `idle` while frames wait to be
+ * copied or the WAL changed within `quiet` (the quiet checkpoint is still ahead); every `deep` once it
+ * is quiet and all copied (an idle consumer: 10 wake-ups a second were 0.15 % of a core here). `pending`
+ * null: the WAL-index could not be read.
+ */
+export function nextLookMs(changed: boolean, pending: number | null, quietMs: number, t: { busy: number; idle: number; deep: number; quiet: number }): number {
+  if (changed) return t.busy;
+  if (pending === null || pending > 0 || quietMs < t.quiet) return t.idle;
+  return t.deep;
+}
 
 /**
  * Whether the Worker checkpoints now: `pending` frames are in the WAL and not in the database file
@@ -59,8 +78,16 @@ import { Database } from "bun:sqlite";
 import { openSync, readSync } from "node:fs";
 const due = ${checkpointDue.toString()};
 const frames = ${walFrames.toString()};
+const nextLook = ${nextLookMs.toString()};
+let timer = null, deep = false, tick = null;
 self.onmessage = (e) => {
-  const { filename, busyMs, idleMs, minFrames, quietMs } = e.data;
+  if (e.data === "poke") {
+    // The storage wrote: look now rather than at the end of a deep-idle wait.
+    if (deep && tick) { clearTimeout(timer); tick(); }
+    return;
+  }
+  const { filename, busyMs, idleMs, deepMs, minFrames, quietMs } = e.data;
+  const times = { busy: busyMs, idle: idleMs, deep: deepMs, quiet: quietMs };
   const db = new Database(filename, { readwrite: true, create: false });
   db.run("PRAGMA busy_timeout = 0");
   const q = db.query("PRAGMA wal_checkpoint(PASSIVE)");
@@ -73,14 +100,21 @@ self.onmessage = (e) => {
     } catch { return null; }
   };
   let lastMax = -1, changedAt = Date.now();
-  const tick = () => {
+  tick = () => {
     const p = pending();
     const now = Date.now();
     // An unreadable WAL-index: checkpoint on every idle tick, as if it were due.
     const changed = p !== null && p.max !== lastMax;
     if (changed) { lastMax = p.max; changedAt = now; }
-    if (due(p ? p.pending : null, now - changedAt, minFrames, quietMs)) { try { q.get(); } catch {} }
-    setTimeout(tick, changed ? busyMs : idleMs);
+    let left = p ? p.pending : null;
+    if (due(left, now - changedAt, minFrames, quietMs)) {
+      try { q.get(); } catch {}
+      const after = pending();
+      left = after ? after.pending : null;
+    }
+    const ms = nextLook(changed, left, now - changedAt, times);
+    deep = ms === deepMs;
+    timer = setTimeout(tick, ms);
   };
   tick();
 };
@@ -91,6 +125,7 @@ let url: string | null = null;
 export class Checkpointer {
   readonly #worker: Worker;
   #stopped = false;
+  #pokedAt = -Infinity;
 
   /** Start checkpointing `filename` (an absolute path of a WAL database) from a Worker. */
   constructor(db: Database, filename: string) {
@@ -98,7 +133,16 @@ export class Checkpointer {
     db.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_PAGES}`);
     this.#worker = new Worker(url);
     this.#worker.unref();
-    this.#worker.postMessage({ filename, busyMs: BUSY_MS, idleMs: IDLE_MS, minFrames: MIN_FRAMES, quietMs: QUIET_MS });
+    this.#worker.postMessage({ filename, busyMs: BUSY_MS, idleMs: IDLE_MS, deepMs: checkpointTuning.deepIdleMs, minFrames: MIN_FRAMES, quietMs: QUIET_MS });
+  }
+
+  /** After a write of the storage that started it: wake a deep-idle Worker (at most every POKE_EVERY_MS). */
+  poke(): void {
+    if (this.#stopped) return;
+    const now = performance.now();
+    if (now - this.#pokedAt < POKE_EVERY_MS) return;
+    this.#pokedAt = now;
+    this.#worker.postMessage("poke");
   }
 
   /** Stop the Worker (its connection closes with it). */

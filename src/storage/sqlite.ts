@@ -86,12 +86,12 @@ export class SqliteStorage implements Storage {
     } else {
       this.#guard(() => this.#commitTx({ enqueue: items }), "enqueue");
     }
-    this.#wake.touch("queue");
+    this.#touch("queue");
   }
 
   async schedule(items: ScheduledItem[]): Promise<void> {
     this.#guard(() => this.#commitTx({ schedule: items }), "schedule");
-    this.#wake.touch("queue");
+    this.#touch("queue");
   }
 
   async lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
@@ -109,7 +109,7 @@ export class SqliteStorage implements Storage {
 
   async resumeLane(lane: string): Promise<boolean> {
     const had = this.#guard(() => this.#s.resume.run(this.queue, lane).changes > 0, "resume");
-    this.#wake.touch("queue");
+    this.#touch("queue");
     return had;
   }
 
@@ -132,7 +132,7 @@ export class SqliteStorage implements Storage {
 
   async release(leases: LeaseRef[]): Promise<number> {
     const n = this.#guard(() => this.#eachLease(leases, (l) => this.#s.release.run(this.queue, l.id, l.token).changes), "release");
-    if (n) this.#wake.touch("queue");
+    if (n) this.#touch("queue");
     return n;
   }
 
@@ -144,14 +144,15 @@ export class SqliteStorage implements Storage {
     const lost = this.#guard(() => this.#commitTx(batch), "commit");
     // Touching for a lost task's writes too is a spurious wake-up at worst.
     const t = batch.tasks ? touches(batch) : { results: !!batch.results?.length, queue: !!(batch.enqueue?.length || batch.schedule?.length) };
-    if (t.results) this.#wake.touch("results");
-    if (t.queue) this.#wake.touch("queue");
+    if (t.results) this.#touch("results");
+    if (t.queue) this.#touch("queue");
+    this.#checkpointer?.poke(); // acks alone grow the WAL too
     return { lost };
   }
 
   async promoteDue(now: number, limit: number): Promise<number> {
     const n = this.#guard(() => this.#promoteTx(now, limit), "promote scheduled tasks");
-    if (n) this.#wake.touch("queue");
+    if (n) this.#touch("queue");
     return n;
   }
 
@@ -162,7 +163,7 @@ export class SqliteStorage implements Storage {
 
   async putResult(item: ResultItem): Promise<void> {
     this.#guard(() => this.#s.putResult.run(this.queue, item.id, item.payload, item.expiresAt ?? null), "store result");
-    this.#wake.touch("results");
+    this.#touch("results");
   }
 
   async getResult(id: string, preserve: boolean, now: number): Promise<string | null> {
@@ -243,13 +244,13 @@ export class SqliteStorage implements Storage {
 
   async enqueueUnique(item: QueueItem | ScheduledItem, key: string): Promise<string | null> {
     const holder = this.#guard(() => this.#uniqueTx(item, key), "enqueue");
-    if (holder === null) this.#wake.touch("queue");
+    if (holder === null) this.#touch("queue");
     return holder;
   }
 
   async enqueueDeduped(item: QueueItem | ScheduledItem, key: string, mode: "throttle" | "replace", until: number, now: number): Promise<DedupOutcome> {
     const out = this.#guard(() => this.#dedupTx(item, key, mode, until, now), "enqueue");
-    if (out.kind !== "conflict") this.#wake.touch("queue");
+    if (out.kind !== "conflict") this.#touch("queue");
     return out;
   }
 
@@ -362,6 +363,12 @@ export class SqliteStorage implements Storage {
    */
   async checkHealth(): Promise<string | null> {
     return this.#closed ? null : this.#files.check();
+  }
+
+  /** After a write: wake waiters (see _wake.ts), and a checkpoint Worker that sleeps (see _sqlite-checkpointer.ts). */
+  #touch(topic: Topic): void {
+    this.#wake.touch(topic);
+    this.#checkpointer?.poke();
   }
 
   /** The consumer's store: the WAL checkpoint runs in a Worker (see _sqlite-checkpointer.ts). */

@@ -3,7 +3,7 @@
 import { Database } from "bun:sqlite";
 import { openSync, readSync, closeSync } from "node:fs";
 import { expect, test } from "bun:test";
-import { MIN_FRAMES, walFrames } from "../../src/storage/_sqlite-checkpointer";
+import { checkpointTuning, DEEP_IDLE_MS, MIN_FRAMES, walFrames } from "../../src/storage/_sqlite-checkpointer";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { tempDb, waitFor } from "../harness";
 
@@ -55,6 +55,25 @@ test("the consumer's checkpoint Worker copies a WAL of MIN_FRAMES frames into th
     await waitFor(() => readFrames(filename)!.pending === 0, "the Worker to checkpoint the WAL");
   } finally {
     db.close();
+    await storage.close();
+  }
+});
+
+test("a checkpoint Worker gone deep idle is woken by its storage's writes", async () => {
+  // An hour of deep idle: without the storage's poke the WAL below would wait that long.
+  checkpointTuning.deepIdleMs = 3_600_000;
+  const filename = tempDb();
+  const storage = new SqliteStorage({ filename, queue: "ckpt" });
+  try {
+    storage.offloadCheckpoints();
+    // The schema's frames are copied once the WAL is quiet: then the Worker waits in deep idle.
+    await waitFor(() => readFrames(filename)?.pending === 0, "the quiet checkpoint of the new file");
+    const payload = "x".repeat(3000);
+    await storage.enqueue(Array.from({ length: MIN_FRAMES + 50 }, (_, i) => ({ id: `t${i}`, name: "noop", priority: 0, payload })));
+    expect(readFrames(filename)!.pending).toBeGreaterThanOrEqual(MIN_FRAMES);
+    await waitFor(() => readFrames(filename)!.pending === 0, "the poked Worker to checkpoint the WAL");
+  } finally {
+    checkpointTuning.deepIdleMs = DEEP_IDLE_MS;
     await storage.close();
   }
 });

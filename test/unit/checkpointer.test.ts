@@ -1,7 +1,7 @@
 // When the consumer's checkpoint Worker checkpoints (src/storage/_sqlite-checkpointer.ts): the
 // decision, with the WAL's state and the time as arguments.
 import { describe, expect, test } from "bun:test";
-import { checkpointDue, MIN_FRAMES, QUIET_MS } from "../../src/storage/_sqlite-checkpointer";
+import { checkpointDue, DEEP_IDLE_MS, MIN_FRAMES, nextLookMs, QUIET_MS } from "../../src/storage/_sqlite-checkpointer";
 
 describe("checkpointDue", () => {
   test("a small WAL that changed lately waits: a checkpoint now would put an fsync into the next commit", () => {
@@ -17,5 +17,23 @@ describe("checkpointDue", () => {
   });
   test("an unreadable WAL-index checkpoints, as before", () => {
     expect(checkpointDue(null, 0, MIN_FRAMES, QUIET_MS)).toBe(true);
+  });
+});
+
+describe("nextLookMs", () => {
+  const t = { busy: 5, idle: 100, deep: DEEP_IDLE_MS, quiet: QUIET_MS };
+  test("a WAL that changed is looked at again soon", () => {
+    expect(nextLookMs(true, 0, 0, t)).toBe(5);
+    expect(nextLookMs(true, MIN_FRAMES, 0, t)).toBe(5);
+  });
+  test("frames waiting to be copied, or the quiet checkpoint still ahead, keep the idle pace", () => {
+    expect(nextLookMs(false, 1, 10 * QUIET_MS, t)).toBe(100);
+    expect(nextLookMs(false, 0, QUIET_MS - 1, t)).toBe(100);
+  });
+  test("an unreadable WAL-index keeps the idle pace (it checkpoints at every look)", () => {
+    expect(nextLookMs(false, null, 10 * QUIET_MS, t)).toBe(100);
+  });
+  test("a quiet WAL with everything copied waits the deep-idle time", () => {
+    expect(nextLookMs(false, 0, QUIET_MS, t)).toBe(DEEP_IDLE_MS);
   });
 });
