@@ -107,7 +107,7 @@ describe("usage errors exit 2; other errors exit 1; one line on stderr", () => {
     expectError(
       await huey("enqueue", "tasks.ts", "nope", "1"),
       1,
-      /^huey: no task named "nope" in tasks\.ts; registered: add, echo, boom, nothing, limited, sync, nightly$/,
+      /^huey: no task named "nope" in tasks\.ts; registered: add, echo, boom, nothing, limited, sync, nightly, mailer, perCustomer$/,
     );
     // Nothing enqueued: not even a database was created.
     expectError(await huey("status", "tasks.ts"), 1, /^huey: no database at \/.*queue\.db/);
@@ -211,7 +211,10 @@ describe("tasks and status", () => {
   test("tasks: every registered task with its options", async () => {
     const { huey, json } = setup();
     const tasks = await json<Record<string, unknown>[]>("tasks", "tasks.ts");
-    const base = { priority: 0, retries: 0, retryDelay: 0, retryBackoff: 1, timeout: null, expires: null, unique: false, rateLimit: null, lock: null, results: true, periodic: null };
+    const base = {
+      queue: "default", priority: 0, retries: 0, retryDelay: 0, retryBackoff: 1, timeout: null, expires: null, unique: false, dedup: null,
+      rateLimit: null, lock: null, lockPerKey: false, concurrency: null, results: true, periodic: null,
+    };
     expect(tasks).toEqual([
       { ...base, name: "add", priority: 5 },
       { ...base, name: "echo" },
@@ -220,10 +223,14 @@ describe("tasks and status", () => {
       { ...base, name: "limited", timeout: 30_000, unique: true, rateLimit: { limit: 5, per: 60_000 } },
       { ...base, name: "sync", lock: "daily-sync" },
       { ...base, name: "nightly", results: false, periodic: expect.stringContaining("0 3 * * *") },
+      { ...base, name: "mailer", queue: "emails", unique: true, dedup: { ttl: 10_000, mode: "throttle" }, concurrency: { limit: 2, perKey: true } },
+      { ...base, name: "perCustomer", lock: "perCustomer", lockPerKey: true },
     ]);
     const r = await huey("tasks", "tasks.ts");
-    expect(lines(r.stdout)[0]).toMatch(/^NAME\s+PRIORITY\s+RETRIES\s+RETRY DELAY\s+TIMEOUT\s+UNIQUE\s+RATE LIMIT\s+LOCK\s+SCHEDULE$/);
-    expect(r.stdout).toMatch(/^limited\s+0\s+0\s+-\s+30s\s+yes\s+5\/1m\s+-\s+-$/m);
+    expect(lines(r.stdout)[0]).toMatch(/^NAME\s+QUEUE\s+PRIORITY\s+RETRIES\s+RETRY DELAY\s+TIMEOUT\s+UNIQUE\s+RATE LIMIT\s+LOCK\s+CONCURRENCY\s+SCHEDULE$/);
+    expect(r.stdout).toMatch(/^limited\s+default\s+0\s+0\s+-\s+30s\s+yes\s+5\/1m\s+-\s+-\s+-$/m);
+    expect(r.stdout).toMatch(/^mailer\s+emails\s+0\s+0\s+-\s+-\s+throttle 10s\s+-\s+-\s+2 per key\s+-$/m);
+    expect(r.stdout).toMatch(/^perCustomer\s+default\s+0\s+0\s+-\s+-\s+-\s+-\s+perCustomer per key\s+-\s+-$/m);
   });
 
   test("status: counts, locks and periodic tasks with their next run", async () => {
@@ -249,7 +256,10 @@ describe("tasks and status", () => {
       periodic: [{ name: "nightly", schedule: expect.stringContaining("0 3 * * *"), nextRun: expect.any(Number) }],
       at: expect.any(Number),
       only: null,
-      queues: [{ queue: "default", queued: 1 }],
+      queues: [
+        { queue: "default", queued: 1 },
+        { queue: "emails", queued: 0 },
+      ],
       consumers: [],
       throughput: Object.fromEntries(["last1m", "last5m", "last60m"].map((k) => [k, { done: 0, failed: 0, retried: 0 }])),
       oldestReady: { id: expect.any(String), name: "add", waitMs: expect.any(Number), exact: true },

@@ -16,6 +16,7 @@ export default defineCommand({
       const periodic = new Map(huey.periodicTasks().map((p) => [p.name, p.schedule]));
       const rows = huey.tasks().map(({ name, options: o }) => ({
         name,
+        queue: o.queue,
         priority: o.priority,
         retries: o.retries,
         retryDelay: o.retryDelay,
@@ -23,8 +24,11 @@ export default defineCommand({
         timeout: o.timeout,
         expires: o.expires,
         unique: o.unique !== false || o.dedup !== null,
+        dedup: o.dedup && { ttl: o.dedup.ttl, mode: o.dedup.mode },
         rateLimit: o.rateLimit && { limit: o.rateLimit.limit, per: o.rateLimit.per },
         lock: o.lock,
+        lockPerKey: o.lockKey !== null,
+        concurrency: o.concurrency && { limit: o.concurrency.limit, perKey: o.concurrency.key !== null },
         results: o.results,
         periodic: periodic.get(name) ?? null,
       }));
@@ -33,19 +37,21 @@ export default defineCommand({
       const ms = (v: number | null) => (v === null ? "-" : formatDuration(v));
       out(
         table(
-          ["NAME", "PRIORITY", "RETRIES", "RETRY DELAY", "TIMEOUT", "UNIQUE", "RATE LIMIT", "LOCK", "SCHEDULE"],
+          ["NAME", "QUEUE", "PRIORITY", "RETRIES", "RETRY DELAY", "TIMEOUT", "UNIQUE", "RATE LIMIT", "LOCK", "CONCURRENCY", "SCHEDULE"],
           rows.map((t) => [
             style.cyan(inert(t.name)),
+            inert(t.queue),
             String(t.priority),
             String(t.retries),
             t.retries > 0 || t.retryDelay > 0 ? `${ms(t.retryDelay)}${t.retryBackoff !== 1 ? ` x${t.retryBackoff}` : ""}` : "-",
             ms(t.timeout),
-            t.unique ? "yes" : "-",
+            t.dedup ? `${t.dedup.mode} ${formatDuration(t.dedup.ttl)}` : t.unique ? "yes" : "-",
             t.rateLimit ? `${t.rateLimit.limit}/${formatDuration(t.rateLimit.per)}` : "-",
-            t.lock === null ? "-" : inert(t.lock),
+            t.lock === null ? "-" : t.lockPerKey ? `${inert(t.lock)} per key` : inert(t.lock),
+            t.concurrency ? `${t.concurrency.limit}${t.concurrency.perKey ? " per key" : ""}` : "-",
             t.periodic === null ? "-" : inert(t.periodic),
           ]),
-          { right: [1, 2] },
+          { right: [2, 3] },
         ),
       );
     }, { noStorage: true });
