@@ -310,27 +310,46 @@ async function rawFigures(n: number): Promise<{ ours: number; ceiling?: number }
 interface CpuSplit {
   mainUs: number;
   workerUs: number[];
+  /** JavaScriptCore's JIT compiler threads. */
+  jitUs: number;
+  /** The SQLite checkpoint Worker (src/storage/_sqlite-checkpointer.ts). */
+  checkpointUs: number;
   otherUs: number;
   benchUs: number;
 }
 
-/** CPU per task by thread of the consumer between two /proc snapshots: the main thread, each Worker thread (busy threads that are not the main one), the rest. */
+/**
+ * CPU per task by thread of the consumer between two /proc snapshots: the main thread, each Worker that
+ * runs tasks (threads named huey-worker-N), the JIT compiler's threads (JITWorker), the checkpoint
+ * Worker (huey-checkpoint), the rest (GC helpers, allocator). A build older than the thread names:
+ * threads named Worker (its checkpoint Worker among them), else the busiest non-main ones.
+ */
 function cpuSplit(pid: number, before: ReturnType<typeof threadCpu>, after: ReturnType<typeof threadCpu>, benchUs: number, n: number, workers: number): CpuSplit {
   const deltas: { tid: number; comm: string; us: number }[] = [];
   for (const [tid, a] of after) deltas.push({ tid, comm: a.comm, us: a.us - (before.get(tid)?.us ?? 0) });
   const main = deltas.find((d) => d.tid === pid)?.us ?? 0;
-  // Worker threads: Bun names them; fall back to the busiest non-main threads, as many as Workers.
   const rest = deltas.filter((d) => d.tid !== pid).sort((a, b) => b.us - a.us);
-  let ws = rest.filter((d) => /worker/i.test(d.comm));
-  if (ws.length < workers) ws = rest.slice(0, workers);
-  const wset = new Set(ws.map((w) => w.tid));
-  const other = rest.filter((d) => !wset.has(d.tid)).reduce((t, d) => t + d.us, 0);
-  return { mainUs: main / n, workerUs: ws.map((w) => w.us / n), otherUs: other / n, benchUs: benchUs / n };
+  const sum = (xs: { us: number }[]) => xs.reduce((t, d) => t + d.us, 0);
+  const jit = rest.filter((d) => d.comm.startsWith("JIT"));
+  const checkpoint = rest.filter((d) => d.comm === "huey-checkpoint");
+  let ws = rest.filter((d) => d.comm.startsWith("huey-worker"));
+  if (ws.length === 0) ws = rest.filter((d) => d.comm === "Worker");
+  if (ws.length < workers) ws = rest.filter((d) => !d.comm.startsWith("JIT")).slice(0, workers);
+  const named = new Set([...ws, ...jit, ...checkpoint].map((d) => d.tid));
+  return {
+    mainUs: main / n,
+    workerUs: ws.map((w) => w.us / n),
+    jitUs: sum(jit) / n,
+    checkpointUs: sum(checkpoint) / n,
+    otherUs: sum(rest.filter((d) => !named.has(d.tid))) / n,
+    benchUs: benchUs / n,
+  };
 }
 
 function cpuNote(c: CpuSplit): string {
   const w = c.workerUs.reduce((a, b) => a + b, 0);
-  return `CPU us/task: main ${c.mainUs.toFixed(1)}, Workers ${w.toFixed(1)} (${c.workerUs.map((x) => x.toFixed(1)).join("+")}), other threads ${c.otherUs.toFixed(1)}, bench ${c.benchUs.toFixed(1)}`;
+  const each = c.workerUs.length > 1 ? ` (${c.workerUs.map((x) => x.toFixed(1)).join("+")})` : "";
+  return `CPU us/task: main ${c.mainUs.toFixed(1)}, Workers ${w.toFixed(1)}${each}, JIT ${c.jitUs.toFixed(1)}, checkpoint ${c.checkpointUs.toFixed(1)}, other threads ${c.otherUs.toFixed(1)}, bench ${c.benchUs.toFixed(1)}`;
 }
 
 /**

@@ -59,7 +59,8 @@ class WorkerSlot {
 
   constructor(readonly index: number, onMessage: (s: WorkerSlot, m: WorkerMessage) => void, onGone: (s: WorkerSlot, reason: string) => void) {
     // Bun gives a Worker the environment the process started with: pass the current one.
-    this.worker = new Worker(WORKER_URL, { env: { ...process.env } } as WorkerOptions);
+    // The name is the thread's (top -H, /proc/PID/task/*/comm; 15 characters at most).
+    this.worker = new Worker(WORKER_URL, { env: { ...process.env }, name: `huey-worker-${index}` } as WorkerOptions);
     this.worker.addEventListener("message", (e: MessageEvent<WorkerMessage>) => onMessage(this, e.data));
     // Always listen for error and close: without them a Worker that fails dies silently.
     this.worker.addEventListener("error", (e: ErrorEvent) => this.#gone(onGone, `uncaught error: ${e.message || String(e.error ?? "error")}`));

@@ -131,7 +131,7 @@ export class Checkpointer {
   constructor(db: Database, filename: string) {
     url ??= URL.createObjectURL(new Blob([CODE], { type: "application/javascript" }));
     db.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_PAGES}`);
-    this.#worker = new Worker(url);
+    this.#worker = new Worker(url, { name: "huey-checkpoint" }); // the thread's name, as top -H shows it
     this.#worker.unref();
     this.#worker.postMessage({ filename, busyMs: BUSY_MS, idleMs: IDLE_MS, deepMs: checkpointTuning.deepIdleMs, minFrames: MIN_FRAMES, quietMs: QUIET_MS });
   }
