@@ -24,8 +24,8 @@ const BUSY_MS = 5;
 const IDLE_MS = 100;
 /** How often it looks once the WAL is quiet and all copied: the storage's writes poke it sooner. */
 export const DEEP_IDLE_MS = 1_000;
-/** Internal settings (not exported by the package): tests lengthen the deep-idle wait to see the pokes. */
-export const checkpointTuning = { deepIdleMs: DEEP_IDLE_MS };
+/** Internal settings (not exported by the package): tests lengthen the deep-idle wait to see the pokes, and shorten the quiet wait. */
+export const checkpointTuning = { deepIdleMs: DEEP_IDLE_MS, quietMs: QUIET_MS };
 /** The storage pokes the Worker at most this often (a message while it writes; the Worker acts only when deep idle). */
 const POKE_EVERY_MS = 250;
 
@@ -133,7 +133,7 @@ export class Checkpointer {
     db.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_PAGES}`);
     this.#worker = new Worker(url, { name: "huey-checkpoint" }); // the thread's name, as top -H shows it
     this.#worker.unref();
-    this.#worker.postMessage({ filename, busyMs: BUSY_MS, idleMs: IDLE_MS, deepMs: checkpointTuning.deepIdleMs, minFrames: MIN_FRAMES, quietMs: QUIET_MS });
+    this.#worker.postMessage({ filename, busyMs: BUSY_MS, idleMs: IDLE_MS, deepMs: checkpointTuning.deepIdleMs, minFrames: MIN_FRAMES, quietMs: checkpointTuning.quietMs });
   }
 
   /** After a write of the storage that started it: wake a deep-idle Worker (at most every POKE_EVERY_MS). */

@@ -3,7 +3,7 @@
 import { Database } from "bun:sqlite";
 import { openSync, readSync, closeSync } from "node:fs";
 import { expect, test } from "bun:test";
-import { checkpointTuning, DEEP_IDLE_MS, MIN_FRAMES, walFrames } from "../../src/storage/_sqlite-checkpointer";
+import { checkpointTuning, DEEP_IDLE_MS, MIN_FRAMES, QUIET_MS, walFrames } from "../../src/storage/_sqlite-checkpointer";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { tempDb, waitFor } from "../harness";
 
@@ -60,8 +60,10 @@ test("the consumer's checkpoint Worker copies a WAL of MIN_FRAMES frames into th
 });
 
 test("a checkpoint Worker gone deep idle is woken by its storage's writes", async () => {
-  // An hour of deep idle: without the storage's poke the WAL below would wait that long.
+  // An hour of deep idle: without the storage's poke the WAL below would wait that long. A short quiet
+  // wait brings the Worker to deep idle sooner.
   checkpointTuning.deepIdleMs = 3_600_000;
+  checkpointTuning.quietMs = 50;
   const filename = tempDb();
   const storage = new SqliteStorage({ filename, queue: "ckpt" });
   try {
@@ -74,6 +76,7 @@ test("a checkpoint Worker gone deep idle is woken by its storage's writes", asyn
     await waitFor(() => readFrames(filename)!.pending === 0, "the poked Worker to checkpoint the WAL");
   } finally {
     checkpointTuning.deepIdleMs = DEEP_IDLE_MS;
+    checkpointTuning.quietMs = QUIET_MS;
     await storage.close();
   }
 });
