@@ -144,9 +144,9 @@ export class SqliteStorage implements Storage {
     const lost = this.#guard(() => this.#commitTx(batch), "commit");
     // Touching for a lost task's writes too is a spurious wake-up at worst.
     const t = batch.tasks ? touches(batch) : { results: !!batch.results?.length, queue: !!(batch.enqueue?.length || batch.schedule?.length) };
-    if (t.results) this.#touch("results");
-    if (t.queue) this.#touch("queue");
-    this.#checkpointer?.poke(); // acks alone grow the WAL too
+    if (t.results) this.#wake.touch("results");
+    if (t.queue) this.#wake.touch("queue");
+    this.#checkpointer?.poke(); // whatever it touched: acks alone grow the WAL too
     return { lost };
   }
 
