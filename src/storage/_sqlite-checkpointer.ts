@@ -3,8 +3,9 @@
 // drains the queue. A consumer starts this instead: a small Worker with its own connection looks at the
 // WAL-index every 5 ms while the WAL changes, every 100 ms while it does not, and runs
 // `PRAGMA wal_checkpoint(PASSIVE)` once MIN_FRAMES wait to be copied, or once the WAL has been quiet for
-// QUIET_MS (PASSIVE never waits for, nor blocks, a writer or a reader). Once everything is copied and the
-// WAL is quiet, it looks once a second, and the storage that started it pokes it when it writes. The consumer's connection keeps an
+// QUIET_MS (PASSIVE never waits for, nor blocks, a writer or a reader). While a small WAL waits for its
+// quiet checkpoint it sleeps until then, and once everything is copied it looks once a second; the storage
+// that started it pokes it when it writes (see nextLookMs). The consumer's connection keeps an
 // automatic checkpoint only as a fallback, at FALLBACK_PAGES, should the Worker fall behind. What is
 // durable when is unchanged: a commit is in the WAL either way; only who copies it into the database
 // file, and when, changes.
@@ -26,18 +27,22 @@ const IDLE_MS = 100;
 export const DEEP_IDLE_MS = 1_000;
 /** Internal settings (not exported by the package): tests lengthen the deep-idle wait to see the pokes, and shorten the quiet wait. */
 export const checkpointTuning = { deepIdleMs: DEEP_IDLE_MS, quietMs: QUIET_MS };
-/** The storage pokes the Worker at most this often (a message while it writes; the Worker acts only when deep idle). */
-const POKE_EVERY_MS = 250;
+/** The storage pokes the Worker at most this often (a message while it writes; the Worker acts only on a wait longer than IDLE_MS). */
+const POKE_EVERY_MS = 100;
 
 /**
- * When the Worker looks next, ms: soon while the WAL changes; every `idle` while frames wait to be
- * copied or the WAL changed within `quiet` (the quiet checkpoint is still ahead); every `deep` once it
- * is quiet and all copied (an idle consumer: 10 wake-ups a second were 0.15 % of a core here). `pending`
- * null: the WAL-index could not be read.
+ * When the Worker looks next, ms, after a look (and its checkpoint, if any) that found `pending` frames
+ * still to copy, the WAL last changed `quietMs` ago: soon while the WAL changes; at the quiet deadline
+ * while fewer than `minFrames` wait for it; every `idle` while a checkpoint is due but could not copy
+ * everything (a reader holds old frames) or the WAL-index cannot be read (`pending` null); every `deep`
+ * once all is copied. The storage's own writes poke a Worker that waits longer than `idle`; another
+ * process's are seen at the next look, and its connection checkpoints by itself at 1,000 pages. (Ten
+ * looks a second, idle or not, were 0.15 % of a core in an idle consumer here.)
  */
-export function nextLookMs(changed: boolean, pending: number | null, quietMs: number, t: { busy: number; idle: number; deep: number; quiet: number }): number {
+export function nextLookMs(changed: boolean, pending: number | null, quietMs: number, t: { busy: number; idle: number; deep: number; quiet: number; minFrames: number }): number {
   if (changed) return t.busy;
-  if (pending === null || pending > 0 || quietMs < t.quiet) return t.idle;
+  if (pending === null || pending >= t.minFrames) return t.idle;
+  if (pending > 0) return quietMs < t.quiet ? Math.max(t.idle, t.quiet - quietMs) : t.idle;
   return t.deep;
 }
 
@@ -79,15 +84,15 @@ import { openSync, readSync } from "node:fs";
 const due = ${checkpointDue.toString()};
 const frames = ${walFrames.toString()};
 const nextLook = ${nextLookMs.toString()};
-let timer = null, deep = false, tick = null;
+let timer = null, sleeping = false, tick = null;
 self.onmessage = (e) => {
   if (e.data === "poke") {
-    // The storage wrote: look now rather than at the end of a deep-idle wait.
-    if (deep && tick) { clearTimeout(timer); tick(); }
+    // The storage wrote: look now rather than at the end of a long wait.
+    if (sleeping && tick) { clearTimeout(timer); tick(); }
     return;
   }
   const { filename, busyMs, idleMs, deepMs, minFrames, quietMs } = e.data;
-  const times = { busy: busyMs, idle: idleMs, deep: deepMs, quiet: quietMs };
+  const times = { busy: busyMs, idle: idleMs, deep: deepMs, quiet: quietMs, minFrames };
   const db = new Database(filename, { readwrite: true, create: false });
   db.run("PRAGMA busy_timeout = 0");
   const q = db.query("PRAGMA wal_checkpoint(PASSIVE)");
@@ -113,7 +118,7 @@ self.onmessage = (e) => {
       left = after ? after.pending : null;
     }
     const ms = nextLook(changed, left, now - changedAt, times);
-    deep = ms === deepMs;
+    sleeping = ms > idleMs;
     timer = setTimeout(tick, ms);
   };
   tick();

@@ -21,19 +21,25 @@ describe("checkpointDue", () => {
 });
 
 describe("nextLookMs", () => {
-  const t = { busy: 5, idle: 100, deep: DEEP_IDLE_MS, quiet: QUIET_MS };
+  const t = { busy: 5, idle: 100, deep: DEEP_IDLE_MS, quiet: QUIET_MS, minFrames: MIN_FRAMES };
   test("a WAL that changed is looked at again soon", () => {
     expect(nextLookMs(true, 0, 0, t)).toBe(5);
     expect(nextLookMs(true, MIN_FRAMES, 0, t)).toBe(5);
   });
-  test("frames waiting to be copied, or the quiet checkpoint still ahead, keep the idle pace", () => {
+  test("a small WAL waiting for its quiet checkpoint sleeps until the quiet deadline", () => {
+    expect(nextLookMs(false, 1, 0, t)).toBe(QUIET_MS);
+    expect(nextLookMs(false, MIN_FRAMES - 1, QUIET_MS - 500, t)).toBe(500);
+    expect(nextLookMs(false, 1, QUIET_MS - 1, t)).toBe(100); // never sooner than the idle pace
+  });
+  test("a checkpoint that could not copy everything is tried again at the idle pace", () => {
     expect(nextLookMs(false, 1, 10 * QUIET_MS, t)).toBe(100);
-    expect(nextLookMs(false, 0, QUIET_MS - 1, t)).toBe(100);
+    expect(nextLookMs(false, MIN_FRAMES, 0, t)).toBe(100);
   });
   test("an unreadable WAL-index keeps the idle pace (it checkpoints at every look)", () => {
     expect(nextLookMs(false, null, 10 * QUIET_MS, t)).toBe(100);
   });
-  test("a quiet WAL with everything copied waits the deep-idle time", () => {
+  test("a WAL with everything copied waits the deep-idle time", () => {
     expect(nextLookMs(false, 0, QUIET_MS, t)).toBe(DEEP_IDLE_MS);
+    expect(nextLookMs(false, 0, 0, t)).toBe(DEEP_IDLE_MS);
   });
 });
