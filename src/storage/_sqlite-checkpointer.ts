@@ -1,11 +1,10 @@
 // The WAL checkpoint, off the consumer's thread. SQLite's automatic checkpoint runs inside the COMMIT that
 // passes 1,000 WAL pages: that commit copies ~4 MB into the database file and syncs it, on the thread that
-// drains the queue. A consumer starts this instead: a small Worker with its own connection looks at the
-// WAL-index every 5 ms while the WAL changes, every 100 ms while it does not, and runs
+// drains the queue. A consumer starts this instead: a small Worker with its own connection runs
 // `PRAGMA wal_checkpoint(PASSIVE)` once MIN_FRAMES wait to be copied, or once the WAL has been quiet for
-// QUIET_MS (PASSIVE never waits for, nor blocks, a writer or a reader). While a small WAL waits for its
-// quiet checkpoint it sleeps until then, and once everything is copied it looks once a second; the storage
-// that started it pokes it when it writes (see nextLookMs). The consumer's connection keeps an
+// QUIET_MS (PASSIVE never waits for, nor blocks, a writer or a reader). It learns both from the WAL-index:
+// every 5 ms while the WAL changes, less often when it does not (nextLookMs), and at once when the storage
+// that started it pokes it after a write. The consumer's connection keeps an
 // automatic checkpoint only as a fallback, at FALLBACK_PAGES, should the Worker fall behind. What is
 // durable when is unchanged: a commit is in the WAL either way; only who copies it into the database
 // file, and when, changes.
@@ -20,7 +19,7 @@ export const FALLBACK_PAGES = 10_000;
 export const MIN_FRAMES = 512;
 /** A WAL that has not changed for this long is checkpointed whatever its size (its writes made durable). */
 export const QUIET_MS = 2_000;
-/** How often the Worker looks while the WAL changes, ms; and while it does not. */
+/** How often the Worker looks while the WAL changes, ms; and while a due checkpoint has not copied everything. */
 const BUSY_MS = 5;
 const IDLE_MS = 100;
 /** How often it looks once the WAL is quiet and all copied: the storage's writes poke it sooner. */
@@ -77,7 +76,7 @@ export function walFrames(head: Uint8Array): { max: number; pending: number } | 
 
 // The Worker's code, as text: a Blob URL works under `bun run` and in the compiled binary alike, with no
 // entry point of its own to embed. It only reads the file's WAL-index and runs this PRAGMA on the file
-// it is given. The two functions above are written into it, so they take their limits as arguments.
+// it is given. The three functions above are written into it, so they take their limits as arguments.
 const CODE = `
 import { Database } from "bun:sqlite";
 import { openSync, readSync } from "node:fs";
@@ -141,7 +140,7 @@ export class Checkpointer {
     this.#worker.postMessage({ filename, busyMs: BUSY_MS, idleMs: IDLE_MS, deepMs: checkpointTuning.deepIdleMs, minFrames: MIN_FRAMES, quietMs: checkpointTuning.quietMs });
   }
 
-  /** After a write of the storage that started it: wake a deep-idle Worker (at most every POKE_EVERY_MS). */
+  /** After a write of the storage that started it: wake the Worker if it sleeps (a message at most every POKE_EVERY_MS). */
   poke(): void {
     if (this.#stopped) return;
     const now = performance.now();
