@@ -251,7 +251,14 @@ export class Consumer {
         const want = this.engine.want();
         if (want > 0) {
           const got = await this.engine.leaseAndDispatch(want, now);
-          if (got === want) continue;
+          if (got === want) {
+            // A turn of the event loop before the next lease: the Workers' reports (room freed) and the
+            // commits they scheduled go first. Leasing on at once filled every Worker's prefetch before
+            // one report was read, so short tasks spread over all Workers (see leadOf), and at -w 0
+            // leases ran ahead of the commits.
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            continue;
+          }
           await this.#idle(true);
         } else {
           await this.#idle(false);

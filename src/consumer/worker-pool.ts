@@ -24,6 +24,51 @@ const SHORT_PER_BUDGET = 8;
 /** How often an idle Worker looks for tasks queued behind a slow one, while any Worker holds unstarted tasks. */
 const RESCUE_EVERY_MS = PREFETCH_BUDGET_MS * 2;
 
+/** What placement reads of a Worker (a WorkerSlot; plain objects in the unit tests). */
+export interface SlotLoad {
+  ready: boolean;
+  gone: boolean;
+  retiring: boolean;
+  avgMs: number;
+  tasksRun: number;
+  lastDone: number;
+  held: { size: number };
+  started: { size: number };
+}
+
+/** Running a task, and nothing finished there for longer than its tasks take (#steal judges a victim alike). */
+export function isStuck(s: SlotLoad, now: number): boolean {
+  return s.started.size > 0 && now - s.lastDone > Math.max(PREFETCH_BUDGET_MS * 2, s.avgMs * 4);
+}
+
+/** Its tasks have been short, and it is not stuck on one that is not. */
+export function isShort(s: SlotLoad, now: number): boolean {
+  return s.tasksRun >= SHORT_AFTER_TASKS && s.avgMs * SHORT_PER_BUDGET <= PREFETCH_BUDGET_MS && !isStuck(s, now);
+}
+
+/**
+ * The lead: the first Worker in order whose tasks are short. It is filled first (see submit) and may
+ * hold the prefetch of the whole pool, so short tasks keep to one Worker. With `--prefetch` per
+ * Worker, each lease of 512 short tasks split over two or three Workers at -w 4: each woke, took its
+ * share of run and report messages and warmed up its own JIT, and -w 4 drained slower than -w 2.
+ */
+export function leadOf<S extends SlotLoad>(slots: readonly S[], now: number): S | null {
+  for (const s of slots) if (s.ready && !s.gone && !s.retiring && isShort(s, now)) return s;
+  return null;
+}
+
+/**
+ * How many tasks a Worker may hold: its running ones plus a prefetch of at most PREFETCH_BUDGET_MS of
+ * its measured task time and at most `prefetch`; the lead, `workers` times both. Tasks that are short
+ * but not trivial thus still fill the lead to a few and go on to the next Worker.
+ */
+export function slotLimit(s: SlotLoad, isLead: boolean, workers: number, o: { concurrency: number; prefetch: number }): number {
+  if (!s.ready || s.gone || s.retiring) return 0;
+  const share = isLead ? workers : 1;
+  const byTime = Math.floor((PREFETCH_BUDGET_MS * share * o.concurrency) / Math.max(s.avgMs, 0.001));
+  return o.concurrency + Math.min(o.prefetch * share, byTime);
+}
+
 export interface WorkerPoolOptions {
   file: string;
   instance: string | null;
@@ -113,20 +158,20 @@ export class WorkerPool implements Pool {
     }
   }
 
-  #limit(s: WorkerSlot): number {
-    if (!s.ready || s.gone || s.retiring || this.#stopping) return 0;
-    const byTime = Math.floor((PREFETCH_BUDGET_MS * this.o.concurrency) / Math.max(s.avgMs, 0.001));
-    return this.o.concurrency + Math.min(this.o.prefetch, byTime);
+  #limit(s: WorkerSlot, lead: WorkerSlot | null): number {
+    return this.#stopping ? 0 : slotLimit(s, s === lead, this.#slots.length, this.o);
   }
 
   room(): number {
+    const lead = leadOf(this.#slots, performance.now());
     let n = 0;
-    for (const s of this.#slots) n += Math.max(0, this.#limit(s) - s.held.size);
+    for (const s of this.#slots) n += Math.max(0, this.#limit(s, lead) - s.held.size);
     return n;
   }
 
   starving(): boolean {
-    for (const s of this.#slots) if (this.#limit(s) > 0 && s.held.size < this.o.concurrency) return true;
+    const lead = leadOf(this.#slots, performance.now());
+    for (const s of this.#slots) if (this.#limit(s, lead) > 0 && s.held.size < this.o.concurrency) return true;
     return false;
   }
 
@@ -134,16 +179,18 @@ export class WorkerPool implements Pool {
    * To the least loaded Worker with room (idle ones first) or, while tasks are short, to the first Worker
    * with room in order: a lease's tasks then go to fewer Workers (one run message and one report each,
    * fewer thread wake-ups), which took ~10 % off the main thread's CPU per task at -w 4 on two cores.
-   * A short Worker holds at most PREFETCH_BUDGET_MS of expected work; should a task turn out slow, the
-   * ones queued behind it are handed back within a few ms (#rescueStuck) and go elsewhere.
+   * A Worker holds at most PREFETCH_BUDGET_MS of expected work (the lead that times the Workers, see
+   * slotLimit); should a task turn out slow, the ones queued behind it are handed back within a few ms
+   * (#rescueStuck) and go elsewhere.
    */
   submit(task: PoolTask): boolean {
     let best: WorkerSlot | null = null;
     let first: WorkerSlot | null = null;
     const now = performance.now();
+    const lead = leadOf(this.#slots, now);
     for (const s of this.#slots) {
-      if (this.#limit(s) - s.held.size <= 0) continue;
-      if (first === null && this.#short(s, now)) first = s;
+      if (this.#limit(s, lead) - s.held.size <= 0) continue;
+      if (first === null && isShort(s, now)) first = s;
       if (!best || s.held.size < best.held.size) best = s;
     }
     if (first) {
@@ -151,7 +198,7 @@ export class WorkerPool implements Pool {
       this.#armRescue();
     }
     if (!best) return false;
-    // Idle until now: it is not stuck on anything yet (see #stuck).
+    // Idle until now: it is not stuck on anything yet (see isStuck).
     if (best.held.size === 0) best.lastDone = now;
     best.held.set(task.id, task);
     const out = best.outbox;
@@ -160,16 +207,6 @@ export class WorkerPool implements Pool {
     out.payloads.push(task.payload);
     if (out.fences !== null) out.fences.push(task.fence ?? null);
     return true;
-  }
-
-  /** Its tasks have been short, and it is not stuck on one that is not. */
-  #short(s: WorkerSlot, now: number): boolean {
-    return s.tasksRun >= SHORT_AFTER_TASKS && s.avgMs * SHORT_PER_BUDGET <= PREFETCH_BUDGET_MS && !this.#stuck(s, now);
-  }
-
-  /** Running a task, and nothing finished there for longer than its tasks take (#steal judges a victim alike). */
-  #stuck(s: WorkerSlot, now: number): boolean {
-    return s.started.size > 0 && now - s.lastDone > Math.max(PREFETCH_BUDGET_MS * 2, s.avgMs * 4);
   }
 
   /**

@@ -65,3 +65,33 @@ describe("a consumer with workers: 0", () => {
     expect(hooks).toEqual(["startup", "shutdown"]);
   });
 });
+
+test("-w 0, a backlog: the loop turns the event loop after each full lease, so commits go between leases", async () => {
+  // Tasks that finish within the lease's own turn (no-op tasks here) leave room at once: without a turn
+  // of the event loop after a full lease, the loop leased again and again before the commit the
+  // finished tasks had scheduled (a 1 ms group-commit timer, or setImmediate) could run: about half
+  // of the gaps between two leases held no commit. A full lease of 512 takes several ms here, so the
+  // timer is due by the turn that follows it.
+  const { huey, add, consumer } = setup();
+  const calls: string[] = [];
+  for (const name of ["lease", "commit"] as const) {
+    const o = huey.storage as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    const orig = o[name]!.bind(o);
+    o[name] = (...a: unknown[]) => {
+      calls.push(name);
+      return orig(...a);
+    };
+  }
+  const group = await huey.enqueueMany<number>(Array.from({ length: 6000 }, (_, i) => [add, [i, 1]] as const));
+  await consumer.start();
+  const values = await Promise.all([...group].map((r) => r.get(TIMEOUT)));
+  expect(values).toEqual(Array.from({ length: 6000 }, (_, i) => i + 1));
+  // 6,000 tasks take ten or more leases of at most 512. Of the nine gaps between the first ten, the
+  // first may come before any task finished; the later ones hold a commit.
+  const leaseAt = calls.flatMap((c, i) => (c === "lease" ? [i] : []));
+  expect(leaseAt.length).toBeGreaterThanOrEqual(10);
+  const gaps = leaseAt.slice(1, 10).map((at, k) => calls.slice(leaseAt[k]! + 1, at).filter((c) => c === "commit").length);
+  // A lease now and then finds the last timer not yet due, so not every one (7 or 8 of the 8 here,
+  // 3 or 4 without the turn).
+  expect(gaps.slice(1).filter((n) => n > 0).length).toBeGreaterThanOrEqual(6);
+});

@@ -11,7 +11,7 @@ export const runArgs = {
   file: { type: "positional", description: "the tasks file (exports a Huey instance)", required: true, valueHint: "tasks.ts" },
   workers: { type: "string", alias: "w", description: "Bun Workers that run tasks (default 1); 0 runs them on the consumer's own thread (fastest for short tasks; a timeout only fires the AbortSignal, a crashing task stops the consumer) [HUEY_WORKERS]", valueHint: "N" },
   concurrency: { type: "string", description: "tasks each Worker runs at once, for async I/O tasks (default 1) [HUEY_CONCURRENCY]", valueHint: "C" },
-  prefetch: { type: "string", description: "tasks queued in each Worker ahead of the running ones (default 1024 shared by the Workers, at least 128 each; never more than about 2 ms of a Worker's measured task time) [HUEY_PREFETCH]", valueHint: "N" },
+  prefetch: { type: "string", description: "tasks queued in each Worker ahead of the running ones (default 1024 shared by the Workers, at least 128 each; never more than about 2 ms of a Worker's measured task time; while tasks are short, the first Worker may hold the whole pool's) [HUEY_PREFETCH]", valueHint: "N" },
   grace: { type: "string", description: "on SIGINT/SIGTERM, time running tasks get to finish (default 30s) [HUEY_GRACE]", valueHint: "30s" },
   lease: { type: "string", description: "how long a taken task is hidden from other consumers; renewed while it runs (default 30s) [HUEY_LEASE]", valueHint: "30s" },
   timeout: { type: "string", description: "stop a task running longer than this, unless its own timeout option says otherwise (default none) [HUEY_TIMEOUT]", valueHint: "5m" },
