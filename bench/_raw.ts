@@ -14,16 +14,17 @@ const LANE = "default";
 
 /**
  * A fresh file made and migrated by SqliteStorage, opened again bare with its pragmas: busy_timeout,
- * WAL, synchronous=NORMAL. `drain`: checkpoint as a consumer's connection does (only past
- * FALLBACK_PAGES: a consumer copies the WAL from a Worker of its own, off the draining thread).
+ * WAL, synchronous=NORMAL, and the automatic checkpoint only past FALLBACK_PAGES, as the storage's
+ * connection has it once the WAL is copied from a Worker of its own, off the writing thread: a
+ * consumer's from its start, a producer's once it has written OFFLOAD_AFTER_ROWS rows.
  */
-function open(file: string, drain = false): Database {
+function open(file: string): Database {
   new SqliteStorage({ filename: file, queue: QUEUE }).close();
   const db = new Database(file, { readwrite: true, strict: true });
   db.run("PRAGMA busy_timeout = 5000");
   db.query("PRAGMA journal_mode = WAL").get();
   db.run("PRAGMA synchronous = NORMAL");
-  if (drain) db.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_PAGES}`);
+  db.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_PAGES}`);
   return db;
 }
 
@@ -77,7 +78,7 @@ export function rawBulkInsert(dir: string, n: number, chunk = 1000): number {
  * queue is filled first (not timed). Returns tasks/s.
  */
 export function rawDrain(dir: string, n: number, batch = 32): number {
-  const db = open(join(dir, `raw-drain-${n}-${batch}.db`), true);
+  const db = open(join(dir, `raw-drain-${n}-${batch}.db`));
   const data = rows(n);
   const st = prepare(db);
   db.transaction(() => {
@@ -124,7 +125,7 @@ export function rawDrain(dir: string, n: number, batch = 32): number {
  * Returns tasks/s.
  */
 export function rawDrainCeiling(dir: string, n: number, batch = 256): number {
-  const db = open(join(dir, `raw-ceiling-${n}-${batch}.db`), true);
+  const db = open(join(dir, `raw-ceiling-${n}-${batch}.db`));
   const data = rows(n);
   const ins = prepare(db).insert;
   db.transaction(() => {

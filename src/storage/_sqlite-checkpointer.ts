@@ -1,10 +1,11 @@
-// The WAL checkpoint, off the consumer's thread. SQLite's automatic checkpoint runs inside the COMMIT that
+// The WAL checkpoint, off the writing thread. SQLite's automatic checkpoint runs inside the COMMIT that
 // passes 1,000 WAL pages: that commit copies ~4 MB into the database file and syncs it, on the thread that
-// drains the queue. A consumer starts this instead: a small Worker with its own connection runs
+// drains the queue. A consumer starts this instead (so does a producer's storage, once it has written
+// OFFLOAD_AFTER_ROWS rows: see sqlite.ts): a small Worker with its own connection runs
 // `PRAGMA wal_checkpoint(PASSIVE)` once MIN_FRAMES wait to be copied, or once the WAL has been quiet for
 // QUIET_MS (PASSIVE never waits for, nor blocks, a writer or a reader). It learns both from the WAL-index:
 // every 5 ms while the WAL changes, less often when it does not (nextLookMs), and at once when the storage
-// that started it pokes it after a write. The consumer's connection keeps an
+// that started it pokes it after a write. The storage's connection keeps an
 // automatic checkpoint only as a fallback, at FALLBACK_PAGES, should the Worker fall behind. What is
 // durable when is unchanged: a commit is in the WAL either way; only who copies it into the database
 // file, and when, changes.

@@ -19,6 +19,15 @@ import { byLeaseOrder, DEFAULT_LANE, PURGE_ALL, purgeLimit } from "./types";
 import { resolveDbFilename } from "../_caller";
 
 export { describeSqliteError } from "./_sqlite-errors";
+
+/**
+ * Rows a storage writes (enqueued, scheduled, committed) before it starts its checkpoint Worker by itself,
+ * as a consumer's does at start: a producer that writes this much would otherwise run SQLite's automatic
+ * checkpoint (copy ~4 MB into the database file, and fsync it) inside one of its own commits every 1,000
+ * WAL pages, about every 330 single enqueues or 15 bulk enqueues of 1,000 here, while no consumer's Worker
+ * got there first. A process that writes less never starts a thread for it.
+ */
+export const OFFLOAD_AFTER_ROWS = 256;
 export type { SqliteStorageOptions } from "./_sqlite-open";
 
 /**
@@ -43,6 +52,8 @@ export class SqliteStorage implements Storage {
   #closed = false;
   #readonly: boolean;
   #checkpointer: Checkpointer | null = null;
+  /** Rows written through this storage until it offloads its checkpoints (OFFLOAD_AFTER_ROWS). */
+  #written = 0;
   /** The database file and its -wal and -shm as they were at open, for checkHealth. */
   #files: DatabaseFiles;
 
@@ -86,12 +97,12 @@ export class SqliteStorage implements Storage {
     } else {
       this.#guard(() => this.#commitTx({ enqueue: items }), "enqueue");
     }
-    this.#touch("queue");
+    this.#touch("queue", items.length);
   }
 
   async schedule(items: ScheduledItem[]): Promise<void> {
     this.#guard(() => this.#commitTx({ schedule: items }), "schedule");
-    this.#touch("queue");
+    this.#touch("queue", items.length);
   }
 
   async lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
@@ -146,7 +157,9 @@ export class SqliteStorage implements Storage {
     const t = batch.tasks ? touches(batch) : { results: !!batch.results?.length, queue: !!(batch.enqueue?.length || batch.schedule?.length) };
     if (t.results) this.#wake.touch("results");
     if (t.queue) this.#wake.touch("queue");
-    this.#checkpointer?.poke(); // whatever it touched: acks alone grow the WAL too
+    // Whatever it touched: acks alone grow the WAL too.
+    if (this.#checkpointer) this.#checkpointer.poke();
+    else this.#wrote((batch.tasks?.length ?? 0) + (batch.enqueue?.length ?? 0) + (batch.schedule?.length ?? 0) + (batch.results?.length ?? 0) + 1);
     return { lost };
   }
 
@@ -365,13 +378,31 @@ export class SqliteStorage implements Storage {
     return this.#closed ? null : this.#files.check();
   }
 
-  /** After a write: wake waiters (see _wake.ts), and a checkpoint Worker that sleeps (see _sqlite-checkpointer.ts). */
-  #touch(topic: Topic): void {
+  /**
+   * After a write of `rows` rows: wake waiters (see _wake.ts), and a checkpoint Worker that sleeps (see
+   * _sqlite-checkpointer.ts), or count the rows towards starting one.
+   */
+  #touch(topic: Topic, rows = 1): void {
     this.#wake.touch(topic);
-    this.#checkpointer?.poke();
+    if (this.#checkpointer) this.#checkpointer.poke();
+    else this.#wrote(rows);
   }
 
-  /** The consumer's store: the WAL checkpoint runs in a Worker (see _sqlite-checkpointer.ts). */
+  /** Count rows written; past OFFLOAD_AFTER_ROWS, offload the checkpoints (a producer's store). */
+  #wrote(rows: number): void {
+    this.#written += rows;
+    if (this.#written >= OFFLOAD_AFTER_ROWS) this.offloadCheckpoints();
+  }
+
+  /** Whether the WAL checkpoint runs in this storage's Worker (for tests and tools). */
+  get checkpointsOffloaded(): boolean {
+    return this.#checkpointer !== null;
+  }
+
+  /**
+   * The WAL checkpoint runs in a Worker (see _sqlite-checkpointer.ts): the consumer's store at start,
+   * any other once it has written OFFLOAD_AFTER_ROWS rows.
+   */
   offloadCheckpoints(): void {
     if (this.#closed || this.#checkpointer || this.filename === ":memory:" || this.filename === "" || this.#readonly) return;
     this.#checkpointer = new Checkpointer(this.#db, resolve(this.filename));

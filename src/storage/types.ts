@@ -345,7 +345,8 @@ export interface Storage {
   checkHealth?(): Promise<string | null>;
   /**
    * Optional: move this store's housekeeping writes off the calling thread, for a process that writes a
-   * lot (the consumer calls it at start). SQLite runs its WAL checkpoint in a Worker of its own.
+   * lot (the consumer calls it at start). SQLite runs its WAL checkpoint in a Worker of its own; its store
+   * also calls this by itself once it has written OFFLOAD_AFTER_ROWS rows (src/storage/sqlite.ts).
    */
   offloadCheckpoints?(): void;
   close(): Promise<void>;

@@ -1,10 +1,11 @@
-// The consumer's checkpoint Worker on a real SQLite file: its reading of the WAL-index agrees with
-// SQLite's own count of WAL frames, and the Worker copies a large WAL into the database by itself.
+// The checkpoint Worker on a real SQLite file: its reading of the WAL-index agrees with SQLite's own
+// count of WAL frames, the Worker copies a large WAL into the database by itself, and a producer's
+// storage starts one once it has written enough.
 import { Database } from "bun:sqlite";
 import { openSync, readSync, closeSync } from "node:fs";
 import { expect, test } from "bun:test";
-import { checkpointTuning, DEEP_IDLE_MS, MIN_FRAMES, QUIET_MS, walFrames } from "../../src/storage/_sqlite-checkpointer";
-import { SqliteStorage } from "../../src/storage/sqlite";
+import { checkpointTuning, DEEP_IDLE_MS, FALLBACK_PAGES, MIN_FRAMES, QUIET_MS, walFrames } from "../../src/storage/_sqlite-checkpointer";
+import { OFFLOAD_AFTER_ROWS, SqliteStorage } from "../../src/storage/sqlite";
 import { tempDb, waitFor } from "../harness";
 
 function readFrames(filename: string) {
@@ -77,6 +78,60 @@ test("a checkpoint Worker gone deep idle is woken by its storage's writes", asyn
   } finally {
     checkpointTuning.deepIdleMs = DEEP_IDLE_MS;
     checkpointTuning.quietMs = QUIET_MS;
+    await storage.close();
+  }
+});
+
+const autocheckpoint = (s: SqliteStorage) => (s.database.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint;
+
+test("a producer's storage starts its checkpoint Worker once it has written OFFLOAD_AFTER_ROWS rows", async () => {
+  // Without it, its own connection checkpoints (copies and fsyncs) inside every commit that passes
+  // 1,000 WAL pages. With it, the connection keeps that only as a fallback, at FALLBACK_PAGES.
+  const filename = tempDb();
+  const storage = new SqliteStorage({ filename, queue: "producer" });
+  const item = (i: number, payload = "{}") => ({ id: `t${i}`, name: "noop", priority: 0, payload });
+  try {
+    await storage.enqueue(Array.from({ length: OFFLOAD_AFTER_ROWS - 11 }, (_, i) => item(i)));
+    for (let i = 0; i < 10; i++) await storage.enqueue([item(1000 + i)]);
+    expect(storage.checkpointsOffloaded).toBe(false);
+    expect(autocheckpoint(storage)).toBe(1000); // SQLite's default
+    await storage.enqueue([item(2000)]); // row OFFLOAD_AFTER_ROWS
+    expect(storage.checkpointsOffloaded).toBe(true);
+    expect(autocheckpoint(storage)).toBe(FALLBACK_PAGES);
+    // And the Worker copies what this storage writes.
+    const payload = "x".repeat(3000);
+    await storage.enqueue(Array.from({ length: MIN_FRAMES + 50 }, (_, i) => item(3000 + i, payload)));
+    expect(readFrames(filename)!.pending).toBeGreaterThanOrEqual(MIN_FRAMES);
+    await waitFor(() => readFrames(filename)!.pending === 0, "the Worker to checkpoint the producer's WAL");
+  } finally {
+    await storage.close();
+  }
+});
+
+test("scheduled rows, results and dedup enqueues count; a read-only or in-memory storage never starts a Worker", async () => {
+  const filename = tempDb();
+  const storage = new SqliteStorage({ filename, queue: "producer" });
+  const memory = new SqliteStorage({ filename: ":memory:", queue: "producer" });
+  try {
+    const n = OFFLOAD_AFTER_ROWS / 4;
+    await storage.schedule(Array.from({ length: n }, (_, i) => ({ id: `s${i}`, name: "noop", priority: 0, payload: "{}", eta: Date.now() + 60_000 })));
+    for (let i = 0; i < n; i++) await storage.putResult({ id: `r${i}`, payload: "1" });
+    for (let i = 0; i < n; i++) await storage.enqueueUnique({ id: `u${i}`, name: "noop", priority: 0, payload: "{}" }, `key${i}`);
+    await storage.enqueue(Array.from({ length: n - 1 }, (_, i) => ({ id: `e${i}`, name: "noop", priority: 0, payload: "{}" })));
+    expect(storage.checkpointsOffloaded).toBe(false);
+    await storage.enqueue([{ id: "last", name: "noop", priority: 0, payload: "{}" }]);
+    expect(storage.checkpointsOffloaded).toBe(true);
+    const readonly = new SqliteStorage({ filename, queue: "producer", readonly: true });
+    try {
+      await memory.enqueue(Array.from({ length: OFFLOAD_AFTER_ROWS * 2 }, (_, i) => ({ id: `m${i}`, name: "noop", priority: 0, payload: "{}" })));
+      expect(memory.checkpointsOffloaded).toBe(false);
+      readonly.offloadCheckpoints();
+      expect(readonly.checkpointsOffloaded).toBe(false);
+    } finally {
+      await readonly.close();
+    }
+  } finally {
+    await memory.close();
     await storage.close();
   }
 });
