@@ -179,9 +179,9 @@ export class WorkerPool implements Pool {
    * To the least loaded Worker with room (idle ones first) or, while tasks are short, to the first Worker
    * with room in order: a lease's tasks then go to fewer Workers (one run message and one report each,
    * fewer thread wake-ups), which took ~10 % off the main thread's CPU per task at -w 4 on two cores.
-   * A Worker holds at most PREFETCH_BUDGET_MS of expected work (the lead that times the Workers, see
-   * slotLimit); should a task turn out slow, the ones queued behind it are handed back within a few ms
-   * (#rescueStuck) and go elsewhere.
+   * A Worker holds at most PREFETCH_BUDGET_MS of expected work (the lead that many times the number of
+   * Workers, see slotLimit); should a task turn out slow, the ones queued behind it are handed back within
+   * a few ms (#rescueStuck) and go elsewhere.
    */
   submit(task: PoolTask): boolean {
     let best: WorkerSlot | null = null;
