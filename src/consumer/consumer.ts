@@ -255,8 +255,10 @@ export class Consumer {
             // A turn of the event loop before the next lease: the Workers' reports (room freed) and the
             // commits they scheduled go first. Leasing on at once filled every Worker's prefetch before
             // one report was read, so short tasks spread over all Workers (see leadOf), and at -w 0
-            // leases ran ahead of the commits.
+            // leases ran ahead of the commits. A report read in that turn schedules its commit behind
+            // this turn's end: one more turn lets it go before the lease, as #idle does.
             await new Promise<void>((resolve) => setImmediate(resolve));
+            if (this.engine.committer.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
             continue;
           }
           await this.#idle(true);
