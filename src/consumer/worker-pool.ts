@@ -69,6 +69,21 @@ export function slotLimit(s: SlotLoad, isLead: boolean, workers: number, o: { co
   return o.concurrency + Math.min(o.prefetch * share, byTime);
 }
 
+/**
+ * Where a task goes (see WorkerPool.submit): to the first Worker in order with room whose tasks are short
+ * (the lead counts as short: it was judged so when its lease began), `inOrder`; else to the least loaded
+ * Worker with room; null when none has room. `limit` is each Worker's (slotLimit).
+ */
+export function pickSlot<S extends SlotLoad>(slots: readonly S[], lead: S | null, now: number, limit: (s: S) => number): { slot: S | null; inOrder: boolean } {
+  let best: S | null = null;
+  for (const s of slots) {
+    if (limit(s) - s.held.size <= 0) continue;
+    if (s === lead || isShort(s, now)) return { slot: s, inOrder: true };
+    if (!best || s.held.size < best.held.size) best = s;
+  }
+  return { slot: best, inOrder: false };
+}
+
 export interface WorkerPoolOptions {
   file: string;
   instance: string | null;
@@ -143,6 +158,14 @@ export class WorkerPool implements Pool {
   #timers = new Map<string, Timer>();
   #ready = new Map<WorkerSlot, { resolve: () => void; reject: (e: Error) => void }>();
   #rescue: ReturnType<typeof setInterval> | null = null;
+  /**
+   * The lead as room() found it, for the submits of the lease that follows (cleared by flushSubmits and
+   * by any message or loss of a Worker, so tasks handed back are never placed by a stale judgement).
+   * Judged per submit, the lead looked stuck halfway through most dispatches: placing a lease of 512
+   * takes the main thread about as long as isStuck waits (4 ms), and the lead's last report waits behind
+   * that work, so the rest of the lease went to the next Worker (2 of 4 Workers shared a drain evenly).
+   */
+  #dispatchLead: WorkerSlot | null | undefined = undefined;
   readonly stats = { workerRestarts: 0, recycled: 0 };
 
   constructor(readonly o: WorkerPoolOptions, readonly listener: PoolListener) {}
@@ -164,6 +187,7 @@ export class WorkerPool implements Pool {
 
   room(): number {
     const lead = leadOf(this.#slots, performance.now());
+    this.#dispatchLead = lead;
     let n = 0;
     for (const s of this.#slots) n += Math.max(0, this.#limit(s, lead) - s.held.size);
     return n;
@@ -184,19 +208,10 @@ export class WorkerPool implements Pool {
    * a few ms (#rescueStuck) and go elsewhere.
    */
   submit(task: PoolTask): boolean {
-    let best: WorkerSlot | null = null;
-    let first: WorkerSlot | null = null;
     const now = performance.now();
-    const lead = leadOf(this.#slots, now);
-    for (const s of this.#slots) {
-      if (this.#limit(s, lead) - s.held.size <= 0) continue;
-      if (first === null && isShort(s, now)) first = s;
-      if (!best || s.held.size < best.held.size) best = s;
-    }
-    if (first) {
-      best = first;
-      this.#armRescue();
-    }
+    const lead = this.#dispatchLead === undefined ? leadOf(this.#slots, now) : this.#dispatchLead;
+    const { slot: best, inOrder } = pickSlot(this.#slots, lead, now, (s) => this.#limit(s, lead));
+    if (inOrder) this.#armRescue();
     if (!best) return false;
     // Idle until now: it is not stuck on anything yet (see isStuck).
     if (best.held.size === 0) best.lastDone = now;
@@ -237,6 +252,7 @@ export class WorkerPool implements Pool {
   }
 
   flushSubmits(): void {
+    this.#dispatchLead = undefined;
     for (const s of this.#slots) {
       const out = s.outbox;
       if (out.ids.length === 0) continue;
@@ -324,6 +340,8 @@ export class WorkerPool implements Pool {
   }
 
   #onMessage(slot: WorkerSlot, msg: WorkerMessage): void {
+    // Placements from here on (tasks handed back, a replacement's first tasks) judge the lead afresh.
+    this.#dispatchLead = undefined;
     switch (msg.type) {
       case "ready":
         slot.ready = true;
@@ -473,6 +491,7 @@ export class WorkerPool implements Pool {
    * other started ones when the culprit is known. Then start a new Worker.
    */
   #retire(slot: WorkerSlot, culprit: string | null, reason: string): void {
+    this.#dispatchLead = undefined;
     this.#slots = this.#slots.filter((s) => s !== slot);
     const back: string[] = [];
     for (const id of slot.held.keys()) {

@@ -1,7 +1,7 @@
 // Where the WorkerPool puts tasks: the lead Worker and each Worker's limit, on plain objects with time
 // as an argument (no Workers, no threads).
 import { describe, expect, test } from "bun:test";
-import { isShort, isStuck, leadOf, slotLimit, type SlotLoad } from "../../src/consumer/worker-pool";
+import { isShort, isStuck, leadOf, pickSlot, slotLimit, type SlotLoad } from "../../src/consumer/worker-pool";
 
 const slot = (over: Partial<SlotLoad> = {}): SlotLoad => ({
   ready: true, gone: false, retiring: false, avgMs: 0.002, tasksRun: 1000, lastDone: 0, held: { size: 0 }, started: { size: 0 }, ...over,
@@ -52,5 +52,33 @@ describe("a Worker's limit", () => {
 
   test("0 for a Worker not ready, gone or retiring", () => {
     for (const bad of [{ ready: false }, { gone: true }, { retiring: true }]) expect(slotLimit(slot(bad), true, 4, o)).toBe(0);
+  });
+});
+
+describe("where a task goes", () => {
+  const limitOf = (lead: SlotLoad | null, workers: number) => (s: SlotLoad) => slotLimit(s, s === lead, workers, o);
+
+  test("the lead while it has room, though its last report is older than isStuck allows", () => {
+    // The lead was judged when its lease began; placing that lease takes the main thread ~4 ms, and the
+    // lead's reports wait behind it. Judged again per task, the rest of the lease went to the next Worker.
+    const slots = [slot({ started: { size: 1 }, lastDone: 0 }), slot(), slot()];
+    const lead = leadOf(slots, 1)!;
+    expect(lead).toBe(slots[0]!);
+    expect(isShort(slots[0]!, 5)).toBe(false);
+    expect(pickSlot(slots, lead, 5, limitOf(lead, 3))).toEqual({ slot: slots[0]!, inOrder: true });
+    // Without that judgement (no lease under way), the next short Worker.
+    expect(pickSlot(slots, null, 5, limitOf(null, 3))).toEqual({ slot: slots[1]!, inOrder: true });
+  });
+
+  test("a full lead: the next Worker whose tasks are short", () => {
+    const slots = [slot({ held: { size: 1 + 768 } }), slot({ tasksRun: 2 }), slot()];
+    const lead = slots[0]!;
+    expect(pickSlot(slots, lead, 0, limitOf(lead, 3))).toEqual({ slot: slots[2]!, inOrder: true });
+  });
+
+  test("no short Worker: the least loaded with room; none with room: null", () => {
+    const slots = [slot({ avgMs: 1, held: { size: 2 } }), slot({ avgMs: 1, held: { size: 1 } }), slot({ avgMs: 1, held: { size: 3 } })];
+    expect(pickSlot(slots, null, 0, limitOf(null, 3))).toEqual({ slot: slots[1]!, inOrder: false });
+    expect(pickSlot(slots, null, 0, () => 0)).toEqual({ slot: null, inOrder: false });
   });
 });
