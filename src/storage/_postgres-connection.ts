@@ -9,6 +9,23 @@ const MIGRATION_LOCK_CLASS = 0x68756579;
 const CLOSE_TIMEOUT_S = 5;
 
 /**
+ * The options of a PostgresStorage's pool (Bun.SQL). `connection` holds the settings each connection
+ * opens with. jit off: every statement here is short, and once the queue table has statistics
+ * (autovacuum analyzes it) the planner's estimate for the lease (up to 100 lanes times a tenth of the
+ * rows) passed jit_above_cost, so PostgreSQL compiled the lease anew each time: 27 ms for 512 rows
+ * instead of 8 here.
+ */
+export function clientOptions(url: string, max: number, connectTimeoutMs: number) {
+  return {
+    url,
+    max,
+    // Bun counts in seconds.
+    connectionTimeout: Math.max(1, Math.ceil(connectTimeoutMs / 1000)),
+    connection: { jit: "off" },
+  };
+}
+
+/**
  * The pool of one PostgresStorage: opened, and the schema migrated, on the first query; a
  * failure there is not memoised. Errors of every query become StorageErrors that say what to do.
  */
@@ -57,12 +74,7 @@ export class PgConnection {
   async #open(): Promise<Db> {
     let sql: SQL;
     try {
-      sql = new SQL({
-        url: this.url,
-        max: this.#max,
-        // Bun counts in seconds.
-        connectionTimeout: Math.max(1, Math.ceil(this.#connectTimeout / 1000)),
-      });
+      sql = new SQL(clientOptions(this.url, this.#max, this.#connectTimeout));
     } catch (err) {
       throw describePgError(err, this.url, "connect");
     }

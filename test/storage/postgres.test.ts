@@ -5,6 +5,7 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { PostgresStorage } from "../../src/storage/postgres";
+import { clientOptions } from "../../src/storage/_postgres-connection";
 import { POSTGRES_MIGRATIONS } from "../../src/storage/sql/postgres/migrations";
 import { servicesRequired, waitFor, wakesDuring } from "../harness";
 import { PG_URL, probePostgres } from "../services";
@@ -69,6 +70,16 @@ describe.skipIf(!!unreachable)("postgres", () => {
   describeStorageContract("postgres", (queue) => new PostgresStorage({ url: URL, queue, schema }), { shared: true });
 
   describe("postgres storage", () => {
+    test("its connections open with jit off (a lease on an analyzed table was compiled anew each time)", async () => {
+      const sql = new SQL(clientOptions(URL, 2, 5_000));
+      try {
+        const rows = await Promise.all([sql`SHOW jit`, sql`SHOW jit`]);
+        expect(rows.map((r) => (r[0] as { jit: string }).jit)).toEqual(["off", "off"]);
+      } finally {
+        await sql.close();
+      }
+    });
+
     test("migrations are recorded once, however many instances open the schema at once", async () => {
       const own = freshSchema();
       const all = Array.from({ length: 6 }, () => open({ schema: own }));
