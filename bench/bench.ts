@@ -376,6 +376,8 @@ async function measureDrains(workers: number, phases: { n: number; key: string; 
     const cpu0 = threadCpu(c.child.pid);
     const b0 = process.cpuUsage();
     const t0 = performance.now();
+    // The consumer drains meanwhile: its time counts against us.
+    await c.store.settle?.();
     const doneRe = new RegExp(`huey-bench: complete ${cumulative[k]}\n`);
     await Promise.race([c.child.waitForOutput(doneRe, Math.max(120_000, p.n)), c.child.exitedEarly()]);
     const ms = performance.now() - t0;
