@@ -72,16 +72,31 @@ export function slotLimit(s: SlotLoad, isLead: boolean, workers: number, o: { co
 /**
  * Where a task goes (see WorkerPool.submit): to the first Worker in order with room whose tasks are short
  * (the lead counts as short: it was judged so when its lease began), `inOrder`; else to the least loaded
- * Worker with room; null when none has room. `limit` is each Worker's (slotLimit).
+ * Worker with room; else, room() having promised it (the limits moved since: a report changed a Worker's
+ * measured time, or which Worker leads), to the least overfull Worker that takes tasks at all. Null only
+ * when none does (none ready, all gone or retiring, the pool stopping: `limit` 0). A task given back
+ * instead went back to storage and was leased again, and each lease counts towards maxLeases: under load,
+ * tasks that never ran were failed as taken 5 times. `limit` is each Worker's (slotLimit).
  */
 export function pickSlot<S extends SlotLoad>(slots: readonly S[], lead: S | null, now: number, limit: (s: S) => number): { slot: S | null; inOrder: boolean } {
   let best: S | null = null;
+  let spare: S | null = null;
+  let spareOver = Infinity;
   for (const s of slots) {
-    if (limit(s) - s.held.size <= 0) continue;
+    const max = limit(s);
+    if (max <= 0) continue;
+    const over = s.held.size - max;
+    if (over >= 0) {
+      if (over < spareOver) {
+        spare = s;
+        spareOver = over;
+      }
+      continue;
+    }
     if (s === lead || isShort(s, now)) return { slot: s, inOrder: true };
     if (!best || s.held.size < best.held.size) best = s;
   }
-  return { slot: best, inOrder: false };
+  return { slot: best ?? spare, inOrder: false };
 }
 
 export interface WorkerPoolOptions {

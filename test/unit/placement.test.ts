@@ -76,9 +76,17 @@ describe("where a task goes", () => {
     expect(pickSlot(slots, lead, 0, limitOf(lead, 3))).toEqual({ slot: slots[2]!, inOrder: true });
   });
 
-  test("no short Worker: the least loaded with room; none with room: null", () => {
+  test("no short Worker: the least loaded with room", () => {
     const slots = [slot({ avgMs: 1, held: { size: 2 } }), slot({ avgMs: 1, held: { size: 1 } }), slot({ avgMs: 1, held: { size: 3 } })];
     expect(pickSlot(slots, null, 0, limitOf(null, 3))).toEqual({ slot: slots[1]!, inOrder: false });
+  });
+
+  test("none with room (the limits moved since room() was read): the least overfull; none taking tasks: null", () => {
+    // The lead of 4 held 1,000 no-op tasks; then it no longer leads (its limit falls to 257), and the
+    // others are full: the rest of the lease still goes to a Worker, not back to storage.
+    const slots = [slot({ held: { size: 1000 } }), slot({ held: { size: 257 } }), slot({ held: { size: 300 } })];
+    expect(pickSlot(slots, null, 0, limitOf(null, 3))).toEqual({ slot: slots[1]!, inOrder: false });
     expect(pickSlot(slots, null, 0, () => 0)).toEqual({ slot: null, inOrder: false });
+    expect(pickSlot([slot({ gone: true }), slot({ ready: false })], null, 0, limitOf(null, 2))).toEqual({ slot: null, inOrder: false });
   });
 });
