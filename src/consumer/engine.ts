@@ -200,8 +200,9 @@ export class Engine implements PoolListener {
     for (const t of tasks) this.#forget(t);
     if (tasks.length === 0) return;
     const locks = tasks.flatMap(heldLocks);
+    // Never started here (placement found no Worker, or the consumer stops): not a lease that counts.
     void this.host.storage
-      .release(tasks.map(({ id, token }) => ({ id, token })))
+      .release(tasks.map(({ id, token }) => ({ id, token })), true)
       .then(() => Promise.all(locks.map((l) => this.host.storage.releaseLock(l.key, l.owner))))
       .catch((err) => this.log.error(`could not return tasks to the queue (their leases will expire): ${String(err)}`));
   }
@@ -387,7 +388,12 @@ export class Engine implements PoolListener {
     const left = [...this.inflight.values()];
     if (left.length === 0) return;
     this.log.warn(`grace period over: returning ${left.length} running task(s) to the queue`);
-    await this.host.storage.release(left.map(({ id, token }) => ({ id, token }))).catch((err) =>
+    // Those that ran count as leased (a task that stops its consumer each time still reaches maxLeases);
+    // those still waiting in a Worker's prefetch do not.
+    const ran = left.filter((t) => this.pool.isStarted(t.id));
+    const waited = left.filter((t) => !this.pool.isStarted(t.id));
+    const refs = (ts: InFlight[]) => ts.map(({ id, token }) => ({ id, token }));
+    await Promise.all([this.host.storage.release(refs(ran)), this.host.storage.release(refs(waited), true)]).catch((err) =>
       this.log.error(`could not return tasks to the queue (their leases will expire): ${String(err)}`),
     );
     for (const t of left) {

@@ -172,6 +172,8 @@ export function prepare(db: Database) {
     ),
     renew: q("UPDATE queue SET leased_until = ? WHERE queue = ? AND id = ? AND token = ?"),
     release: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND id = ? AND token = ?"),
+    // Given back before it ran: the lease does not count towards maxLeases (Storage.release).
+    releaseUnstarted: q("UPDATE queue SET leased_until = NULL, token = NULL, leases = max(leases - 1, 0) WHERE queue = ? AND id = ? AND token = ?"),
     // Through the partial index of leased rows: the planner otherwise walks the whole queue by
     // (queue, id), on the consumer's thread at every maintenance round (~0.5 ms per 1,000 queued).
     reclaim: q("UPDATE queue INDEXED BY queue_leased SET leased_until = NULL, token = NULL WHERE queue = ? AND leased_until < ?"),

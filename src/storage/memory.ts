@@ -94,13 +94,14 @@ export class MemoryStorage implements Storage {
     return lost;
   }
 
-  async release(leases: LeaseRef[]): Promise<number> {
+  async release(leases: LeaseRef[], unstarted = false): Promise<number> {
     let n = 0;
     for (const l of leases) {
       const r = this.#held(l);
       if (r) {
         r.leasedUntil = null;
         r.token = null;
+        if (unstarted) r.leases = Math.max(0, r.leases - 1);
         n++;
       }
     }

@@ -128,11 +128,13 @@ export class PostgresStorage implements Storage {
     return (row!.lost as string[]).map(String);
   }
 
-  async release(leases: LeaseRef[]): Promise<number> {
+  async release(leases: LeaseRef[], unstarted = false): Promise<number> {
     if (!leases.length) return 0;
     const { ids, tokens } = leaseColumns(leases);
+    // Given back before they ran: these leases do not count towards maxLeases (Storage.release).
+    const less = unstarted ? 1 : 0;
     return this.#wake.writeAndNotify("release", "queue", ({ sql, t }) => sql`
-      UPDATE ${t.queue} AS q SET leased_until = NULL, token = NULL
+      UPDATE ${t.queue} AS q SET leased_until = NULL, token = NULL, leases = greatest(q.leases - ${less}::int, 0)
       FROM unnest(${ids}::text[], ${tokens}::text[]) AS l(id, token)
       WHERE q.queue = ${this.queue} AND q.id = l.id AND q.token = l.token
       RETURNING 1`);

@@ -115,9 +115,9 @@ export class RedisStorage implements Storage {
     return (lost ?? []).map(String);
   }
 
-  async release(leases: LeaseRef[]): Promise<number> {
+  async release(leases: LeaseRef[], unstarted = false): Promise<number> {
     if (leases.length === 0) return 0;
-    const n = Number(await this.#run(SCRIPTS.release, flatLeases(leases), "release"));
+    const n = Number(await this.#run(SCRIPTS.release, [unstarted ? "1" : "0", ...flatLeases(leases)], "release"));
     if (n) this.#wake.hear("queue");
     return n;
   }

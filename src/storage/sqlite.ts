@@ -141,8 +141,9 @@ export class SqliteStorage implements Storage {
     return lost;
   }
 
-  async release(leases: LeaseRef[]): Promise<number> {
-    const n = this.#guard(() => this.#eachLease(leases, (l) => this.#s.release.run(this.queue, l.id, l.token).changes), "release");
+  async release(leases: LeaseRef[], unstarted = false): Promise<number> {
+    const st = unstarted ? this.#s.releaseUnstarted : this.#s.release;
+    const n = this.#guard(() => this.#eachLease(leases, (l) => st.run(this.queue, l.id, l.token).changes), "release");
     if (n) this.#touch("queue");
     return n;
   }

@@ -216,8 +216,13 @@ export interface Storage {
    * extended: the token no longer matches or the item is gone), in the order given.
    */
   renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]>;
-  /** Give leases back: the items are ready again at once. */
-  release(leases: LeaseRef[]): Promise<number>;
+  /**
+   * Give leases back: the items are ready again at once. `unstarted`: none of them began to run, so
+   * these leases do not count in their `leases` (maxLeases fails a task taken that many times without
+   * finishing; a consumer that gives back its prefetched tasks at every stop failed them after a few
+   * restarts). A task that ran and is given back (interrupted at a stop) still counts.
+   */
+  release(leases: LeaseRef[], unstarted?: boolean): Promise<number>;
   /** Make items whose lease ran out before `now` ready again; returns how many. */
   reclaimExpired(now: number): Promise<number>;
   /**

@@ -247,6 +247,23 @@ describe("placement", () => {
 });
 
 describe("graceful stop", () => {
+  test("tasks given back unstarted at a stop do not count towards maxLeases; the one that ran does", async () => {
+    // -w 1 after warm-up: the Worker prefetches the tasks queued behind the gated one. At the stop they
+    // go back unstarted; the gated one is interrupted after the grace. Each stop used to count a lease of
+    // every prefetched task, so a few restarts failed tasks that never ran (maxLeases).
+    const { huey, add, gated, consumer, signals } = setup({ workers: 1, timeoutGrace: "100ms" });
+    await consumer.start();
+    const warm = await huey.enqueueMany<number>(Array.from({ length: 100 }, (_, i) => [add, [i, 0]] as const));
+    await Promise.all([...warm].map((r) => r.get(TIMEOUT)));
+    const [slow, ...waiting] = [...(await huey.enqueueMany([[gated, ["never"]], [add, [1, 1]], [add, [2, 2]], [add, [3, 3]]]))];
+    await waitFor(() => signals.of(slow!.id).includes("executing"), "the gated task to start");
+    await waitFor(async () => (await huey.storage.leasedCount()) === 4, "all four leased");
+    await consumer.stop(100);
+    const leases = new Map((await huey.storage.lease(10, Date.now() + 60_000)).map((l) => [l.id, l.leases]));
+    expect(leases.get(slow!.id)).toBe(2);
+    expect(waiting.map((r) => leases.get(r.id))).toEqual([1, 1, 1]);
+  });
+
   test("stop() while a task runs lets it finish", async () => {
     const { sleep, consumer, signals } = setup();
     await consumer.start();

@@ -259,6 +259,26 @@ export function describeStorageContract(
       expect(await s.commit({ putData: [{ key: "k", value: "v" }] })).toEqual({ lost: [] });
     });
 
+    test("a release of unstarted leases does not count them; a plain release and an expired lease do", async () => {
+      const s = await make();
+      await s.enqueue([item("a")]);
+      for (let i = 0; i < 3; i++) {
+        const [l] = await s.lease(1, T0 + 1000);
+        expect(l!.leases).toBe(1);
+        expect(await s.release([{ id: l!.id, token: l!.token }], true)).toBe(1);
+      }
+      // Given back after it ran (interrupted at a stop): counted.
+      const [ran] = await s.lease(1, T0 + 1000);
+      expect(await s.release([{ id: ran!.id, token: ran!.token }])).toBe(1);
+      const [l] = await s.lease(1, T0 + 1000);
+      expect(l!.leases).toBe(2);
+      // The consumer died: counted too.
+      expect(await s.reclaimExpired(T0 + 2000)).toBe(1);
+      expect((await s.lease(1, T0 + 3000))[0]!.leases).toBe(3);
+      // A release whose token no longer holds changes nothing.
+      expect(await s.release([{ id: l!.id, token: l!.token }], true)).toBe(0);
+    });
+
     test("release makes items ready at once, keeping their place", async () => {
       const s = await make();
       await s.enqueue([item("a"), item("b"), item("c")]);
