@@ -257,8 +257,8 @@ export class Consumer {
             // one report was read, so short tasks spread over all Workers (see leadOf), and at -w 0
             // leases ran ahead of the commits. A report read in that turn schedules its commit behind
             // this turn's end: one more turn lets it go before the lease, as #idle does.
-            await new Promise<void>((resolve) => setImmediate(resolve));
-            if (this.engine.committer.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+            await nextTurn();
+            if (this.engine.committer.size > 0) await nextTurn();
             continue;
           }
           await this.#idle(true);
@@ -288,7 +288,7 @@ export class Consumer {
     // Outcomes that woke this loop have their commit scheduled with setImmediate: let it go first, so
     // their results are not held behind the lease this loop makes next. A wake for new work has none
     // waiting and leases at once.
-    if (this.engine.committer.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.engine.committer.size > 0) await nextTurn();
   }
 
   #waitKick(ms: number): Promise<void> {
@@ -313,3 +313,7 @@ export class Consumer {
   }
 }
 
+/** Resolves after one turn of the event loop (setImmediate): what was scheduled before goes first. */
+function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}

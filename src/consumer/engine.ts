@@ -7,7 +7,7 @@ import { planOutcome, planSkip, type Hooks, type Outcome, type Plan, type PlanOp
 import { KEYS, type Message } from "../message";
 import type { ChordSpec, StageTaskOptions } from "../pipeline";
 import type { SignalName, Signals, TaskInfo } from "../signals";
-import type { LeasedItem, Storage } from "../storage/types";
+import type { LeaseRef, LeasedItem, Storage } from "../storage/types";
 import { admit, heldLocks, isRevokedNow, needsAdmission, readRevocations, unreadablePlan, type AdmissionRules } from "./admission";
 import type { Committer, PendingOutcome } from "./committer";
 import type { Pool, PoolListener, RunInfo } from "./pool";
@@ -390,10 +390,10 @@ export class Engine implements PoolListener {
     this.log.warn(`grace period over: returning ${left.length} running task(s) to the queue`);
     // Those that ran count as leased (a task that stops its consumer each time still reaches maxLeases);
     // those still waiting in a Worker's prefetch do not.
-    const ran = left.filter((t) => this.pool.isStarted(t.id));
-    const waited = left.filter((t) => !this.pool.isStarted(t.id));
-    const refs = (ts: InFlight[]) => ts.map(({ id, token }) => ({ id, token }));
-    await Promise.all([this.host.storage.release(refs(ran)), this.host.storage.release(refs(waited), true)]).catch((err) =>
+    const ran: LeaseRef[] = [];
+    const waited: LeaseRef[] = [];
+    for (const { id, token } of left) (this.pool.isStarted(id) ? ran : waited).push({ id, token });
+    await Promise.all([this.host.storage.release(ran), this.host.storage.release(waited, true)]).catch((err) =>
       this.log.error(`could not return tasks to the queue (their leases will expire): ${String(err)}`),
     );
     for (const t of left) {

@@ -78,12 +78,12 @@ export function slotLimit(s: SlotLoad, isLead: boolean, workers: number, o: { co
  * instead went back to storage and was leased again, and each lease counts towards maxLeases: under load,
  * tasks that never ran were failed as taken 5 times. `limit` is each Worker's (slotLimit).
  */
-export function pickSlot<S extends SlotLoad>(slots: readonly S[], lead: S | null, now: number, limit: (s: S) => number): { slot: S | null; inOrder: boolean } {
+export function pickSlot<S extends SlotLoad>(slots: readonly S[], lead: S | null, now: number, limit: (s: S, lead: S | null) => number): { slot: S | null; inOrder: boolean } {
   let best: S | null = null;
   let spare: S | null = null;
   let spareOver = Infinity;
   for (const s of slots) {
-    const max = limit(s);
+    const max = limit(s, lead);
     if (max <= 0) continue;
     const over = s.held.size - max;
     if (over >= 0) {
@@ -196,9 +196,8 @@ export class WorkerPool implements Pool {
     }
   }
 
-  #limit(s: WorkerSlot, lead: WorkerSlot | null): number {
-    return this.#stopping ? 0 : slotLimit(s, s === lead, this.#slots.length, this.o);
-  }
+  /** A field, not a method: submit hands it to pickSlot for every task placed, with no closure made per task. */
+  readonly #limit = (s: WorkerSlot, lead: WorkerSlot | null): number => (this.#stopping ? 0 : slotLimit(s, s === lead, this.#slots.length, this.o));
 
   room(): number {
     const lead = leadOf(this.#slots, performance.now());
@@ -225,7 +224,7 @@ export class WorkerPool implements Pool {
   submit(task: PoolTask): boolean {
     const now = performance.now();
     const lead = this.#dispatchLead === undefined ? leadOf(this.#slots, now) : this.#dispatchLead;
-    const { slot: best, inOrder } = pickSlot(this.#slots, lead, now, (s) => this.#limit(s, lead));
+    const { slot: best, inOrder } = pickSlot(this.#slots, lead, now, this.#limit);
     if (inOrder) this.#armRescue();
     if (!best) return false;
     // Idle until now: it is not stuck on anything yet (see isStuck).

@@ -54,6 +54,8 @@ export class SqliteStorage implements Storage {
   #checkpointer: Checkpointer | null = null;
   /** Rows written through this storage until it offloads its checkpoints (OFFLOAD_AFTER_ROWS). */
   #written = 0;
+  /** A writable file (not :memory:): its checkpoints can run in a Worker. */
+  #offloadable: boolean;
   /** The database file and its -wal and -shm as they were at open, for checkHealth. */
   #files: DatabaseFiles;
 
@@ -73,6 +75,7 @@ export class SqliteStorage implements Storage {
     this.#readonly = options.readonly === true;
     this.#s = prepare(this.#db);
     const file = this.filename === ":memory:" || this.filename === "" ? null : this.filename;
+    this.#offloadable = file !== null && !this.#readonly;
     this.#files = new DatabaseFiles(file);
     const dbMode = this.#files.mode ?? DEFAULT_FILE_MODE;
     this.#wake = new FileWake(file, () => this.#foreignChange(), !options.readonly, dbMode);
@@ -159,8 +162,7 @@ export class SqliteStorage implements Storage {
     if (t.results) this.#wake.touch("results");
     if (t.queue) this.#wake.touch("queue");
     // Whatever it touched: acks alone grow the WAL too.
-    if (this.#checkpointer) this.#checkpointer.poke();
-    else this.#wrote((batch.tasks?.length ?? 0) + (batch.enqueue?.length ?? 0) + (batch.schedule?.length ?? 0) + (batch.results?.length ?? 0) + 1);
+    this.#afterWrite((batch.tasks?.length ?? 0) + (batch.enqueue?.length ?? 0) + (batch.schedule?.length ?? 0) + (batch.results?.length ?? 0) + 1);
     return { lost };
   }
 
@@ -385,14 +387,13 @@ export class SqliteStorage implements Storage {
    */
   #touch(topic: Topic, rows = 1): void {
     this.#wake.touch(topic);
-    if (this.#checkpointer) this.#checkpointer.poke();
-    else this.#wrote(rows);
+    this.#afterWrite(rows);
   }
 
-  /** Count rows written; past OFFLOAD_AFTER_ROWS, offload the checkpoints (a producer's store). */
-  #wrote(rows: number): void {
-    this.#written += rows;
-    if (this.#written >= OFFLOAD_AFTER_ROWS) this.offloadCheckpoints();
+  /** Poke the checkpoint Worker, or count the rows written; past OFFLOAD_AFTER_ROWS, start one (a producer's store). */
+  #afterWrite(rows: number): void {
+    if (this.#checkpointer) this.#checkpointer.poke();
+    else if (this.#offloadable && (this.#written += rows) >= OFFLOAD_AFTER_ROWS) this.offloadCheckpoints();
   }
 
   /** Whether the WAL checkpoint runs in this storage's Worker (for tests and tools). */
@@ -405,7 +406,7 @@ export class SqliteStorage implements Storage {
    * any other once it has written OFFLOAD_AFTER_ROWS rows.
    */
   offloadCheckpoints(): void {
-    if (this.#closed || this.#checkpointer || this.filename === ":memory:" || this.filename === "" || this.#readonly) return;
+    if (this.#closed || this.#checkpointer || !this.#offloadable) return;
     this.#checkpointer = new Checkpointer(this.#db, resolve(this.filename));
   }
 
