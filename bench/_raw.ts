@@ -5,7 +5,9 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { SqliteStorage } from "../src/storage/sqlite";
-import { bySize, chunked, prepare, putResultsSql, seqAckSql } from "../src/storage/_sqlite-sql";
+import { bySize, chunked, prepare, putResultsSql } from "../src/storage/_sqlite-sql";
+import { claimStatements, heldSeqs, seqDeleteSql, tighten, type ClaimRow } from "../src/storage/_sqlite-claims";
+import { SqliteLeaser } from "../src/storage/_sqlite-lease";
 import { FENCE_CHUNK } from "../src/storage/_sqlite-transactions";
 import { FALLBACK_PAGES } from "../src/storage/_sqlite-checkpointer";
 
@@ -73,9 +75,10 @@ export function rawBulkInsert(dir: string, n: number, chunk = 1000): number {
 
 /**
  * The drain loop in one thread with the storage's own statements: lease `batch` rows with its lane
- * lease (UPDATE ... RETURNING, pause check included), then in one transaction its fenced ack by
- * token and seq (FENCE_CHUNK rows a statement) and its results insert (32 rows a statement). The
- * queue is filled first (not timed). Returns tasks/s.
+ * lease (SqliteLeaser: read the lane's first unclaimed rows, pause check included, and claim them),
+ * then in one transaction its fenced ack (the token's claims read, the rows they hold deleted by seq,
+ * FENCE_CHUNK a statement), the claims' bounds read again, and its results insert (32 rows a statement). The queue is filled first (not
+ * timed). Returns tasks/s.
  */
 export function rawDrain(dir: string, n: number, batch = 32): number {
   const db = open(join(dir, `raw-drain-${n}-${batch}.db`));
@@ -85,14 +88,18 @@ export function rawDrain(dir: string, n: number, batch = 32): number {
     for (const r of data) st.insert.run(QUEUE, r.id, "noop", 0, r.payload, LANE);
   }).immediate();
   type Leased = { seq: number; id: string; token: string; payload: string };
-  const ack = bySize(db, (k) => seqAckSql(k, false));
+  const cs = claimStatements(db);
+  const leaser = new SqliteLeaser(db, st, cs, QUEUE);
+  const ack = bySize(db, (k) => seqDeleteSql(k, false));
   const commit = db.transaction((leased: Leased[], token: string) => {
-    for (let i = 0; i < leased.length; i += FENCE_CHUNK) {
-      const part = leased.slice(i, i + FENCE_CHUNK);
-      const params: (string | number)[] = [token];
-      for (const l of part) params.push(l.seq);
-      if (ack(part.length).run(params).changes !== part.length) throw new Error("raw drain: a lease was lost");
+    const claims = cs.ofToken.all(token) as ClaimRow[];
+    const seqs = heldSeqs(claims, leased.map((l) => l.seq));
+    if (seqs.length !== leased.length) throw new Error("raw drain: a lease was lost");
+    for (let i = 0; i < seqs.length; i += FENCE_CHUNK) {
+      const part = seqs.slice(i, i + FENCE_CHUNK);
+      if (ack(part.length).run(part).changes !== part.length) throw new Error("raw drain: a lease was lost");
     }
+    tighten(cs, token, claims);
     const results = leased.map((l) => ({ id: l.id, payload: JSON.stringify({ ok: true, value: (JSON.parse(l.payload) as { args: number[] }).args[0] }) }));
     chunked(db, results, putResultsSql, (o, r) => o.push(QUEUE, r.id, r.payload, null));
   }).immediate;
@@ -101,7 +108,7 @@ export function rawDrain(dir: string, n: number, batch = 32): number {
   for (;;) {
     const token = crypto.randomUUID();
     const now = Date.now();
-    const leased = st.leaseLane.all(now + 30_000, token, QUEUE, batch, LANE, now) as Leased[];
+    const leased = leaser.lease(batch, now + 30_000, token, { now, lanes: { [LANE]: Infinity } }) as unknown as Leased[];
     if (leased.length === 0) break;
     commit(leased, token);
     done += leased.length;
@@ -131,6 +138,8 @@ export function rawDrainCeiling(dir: string, n: number, batch = 256): number {
   db.transaction(() => {
     for (const r of data) ins.run(QUEUE, r.id, "noop", 0, r.payload, LANE);
   }).immediate();
+  // Its own claims table, in place of the storage's (one claim a lease, found by its token).
+  db.run("DROP TABLE claims");
   db.run(`CREATE TABLE claims (token TEXT PRIMARY KEY, queue TEXT NOT NULL, lane TEXT NOT NULL, priority INTEGER NOT NULL,
             lo INTEGER NOT NULL, hi INTEGER NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID`);
   db.run("CREATE INDEX claims_range ON claims (queue, lane, priority, hi)");

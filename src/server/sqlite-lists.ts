@@ -7,6 +7,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { KEYS } from "../message";
 import { byLeaseOrder, type Storage } from "../storage/types";
 import { READY_LANES_SQL } from "../storage/_sqlite-sql";
+import { claimedRowsSql, claimedSql } from "../storage/_sqlite-claims";
 import { deadLetterRow, doneRow, taskRow, type Counts, type DoneRow, type FailedRow, type FoundTask, type ListQuery, type Lists, type Page, type TaskRow } from "./lists";
 
 type Row = { id: string; name: string; lane: string; priority: number; payload: string; eta?: number; leased_until?: number | null };
@@ -37,20 +38,29 @@ export class SqliteLists implements Lists {
 
   /**
    * Ready tasks per lane: the lanes found by one index seek each (as the consumer finds them), then one
-   * count per lane on queue_lane_ready, so the total costs one walk of the ready set, not two. Leased
-   * tasks through queue_leased (the storage's own leasedCount walks the whole queue: no index leads
-   * with the queue name for leased rows). Scheduled: one count on schedule_due, per lane only when
-   * there are several.
+   * count per lane on queue_lane_ready, so the total costs one walk of the ready set, not two; less the
+   * rows claims hold (leased: their leased_until stays NULL, see _sqlite-claims.ts). Leased tasks: those
+   * claims hold, and rows leased before schema 8 through queue_leased. Scheduled: one count on
+   * schedule_due, per lane only when there are several. One read transaction.
    */
   async counts(known: string[]): Promise<Counts> {
+    return this.#db.transaction(() => this.#counts(known))();
+  }
+
+  #counts(known: string[]): Counts {
     const found = this.#readyLanes();
+    const claimed = new Map(
+      (this.#q(claimedRowsSql("c.lane AS lane, count(*) AS n", "c.queue = ?1") + " GROUP BY c.lane").all(this.#queue) as { lane: string; n: number }[]).map((r) => [r.lane, r.n]),
+    );
     const ready = new Map<string, number>();
     for (const lane of found) {
-      ready.set(lane, (this.#q("SELECT count(*) AS n FROM queue WHERE queue = ? AND lane = ? AND leased_until IS NULL").get(this.#queue, lane) as { n: number }).n);
+      const n = (this.#q("SELECT count(*) AS n FROM queue WHERE queue = ? AND lane = ? AND leased_until IS NULL").get(this.#queue, lane) as { n: number }).n - (claimed.get(lane) ?? 0);
+      if (n > 0) ready.set(lane, n);
     }
     const leased = new Map(
       (this.#q("SELECT lane, count(*) AS n FROM queue INDEXED BY queue_leased WHERE leased_until IS NOT NULL AND queue = ? GROUP BY lane").all(this.#queue) as { lane: string; n: number }[]).map((r) => [r.lane, r.n]),
     );
+    for (const [lane, n] of claimed) leased.set(lane, (leased.get(lane) ?? 0) + n);
     const scheduledTotal = (this.#q("SELECT count(*) AS n FROM schedule WHERE queue = ?").get(this.#queue) as { n: number }).n;
     const lanes = [...new Set([...known, ...found, ...leased.keys()])].sort();
     const scheduled =
@@ -78,10 +88,7 @@ export class SqliteLists implements Lists {
     if (table === "ready" && q.queue === null) return this.#readyAcrossLanes(q);
     const where = ["queue = $queue"];
     const params: Record<string, string | number> = { $queue: this.#queue, $limit: q.limit + 1, $offset: q.offset };
-    if (table === "ready") where.push("leased_until IS NULL");
-    if (table === "leased") where.push("leased_until IS NOT NULL");
-    // Leased rows through their own index (else SQLite walks every row of the queue to find the few).
-    const hint = table === "leased" ? " INDEXED BY queue_leased" : "";
+    if (table === "ready") where.push("leased_until IS NULL", `NOT ${claimedSql("queue")}`);
     if (q.queue !== null) {
       where.push("lane = $lane");
       params.$lane = q.queue;
@@ -92,8 +99,16 @@ export class SqliteLists implements Lists {
     }
     const cols = table === "schedule" ? "id, name, lane, priority, payload, eta" : "seq, id, name, lane, priority, payload, leased_until";
     const order = table === "schedule" ? "eta, seq" : "priority DESC, seq";
-    const from = table === "schedule" ? "schedule" : "queue";
-    const rows = this.#q(`SELECT ${cols} FROM ${from}${hint} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT $limit OFFSET $offset`).all(params as never) as Row[];
+    // Leased: the rows claims hold (until their claim's until), and those leased before schema 8 through
+    // their own index (else SQLite walks every row of the queue to find the few).
+    const from =
+      table === "schedule"
+        ? "schedule"
+        : table === "ready"
+          ? "queue"
+          : `(SELECT seq, queue, id, name, lane, priority, payload, leased_until FROM queue INDEXED BY queue_leased WHERE queue = $queue AND leased_until IS NOT NULL
+              UNION ALL ${claimedRowsSql("q.seq, q.queue, q.id, q.name, q.lane, q.priority, q.payload, c.until AS leased_until", "c.queue = $queue")})`;
+    const rows = this.#q(`SELECT ${cols} FROM ${from} WHERE ${where.join(" AND ")} ORDER BY ${order} LIMIT $limit OFFSET $offset`).all(params as never) as Row[];
     return { rows: rows.slice(0, q.limit), more: rows.length > q.limit };
   }
 
@@ -167,7 +182,12 @@ export class SqliteLists implements Lists {
   }
 
   async find(id: string): Promise<FoundTask | null> {
-    const r = this.#q("SELECT id, name, lane, priority, payload, leased_until FROM queue WHERE queue = ? AND id = ?").get(this.#queue, id) as Row | null;
+    // A claimed row is running until its claim's until (see _sqlite-claims.ts).
+    const r = this.#q(
+      `SELECT id, name, lane, priority, payload,
+         coalesce(leased_until, (SELECT c.until FROM claims AS c WHERE c.queue = r.queue AND c.lane = r.lane AND c.priority = r.priority AND c.hi >= r.seq AND c.lo <= r.seq)) AS leased_until
+       FROM queue AS r WHERE queue = ? AND id = ?`,
+    ).get(this.#queue, id) as Row | null;
     if (r) {
       const { row, message } = taskRow(r, r.leased_until != null ? { leasedUntil: r.leased_until } : {});
       return { state: r.leased_until != null ? "running" : "queued", row, message };

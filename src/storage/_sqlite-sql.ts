@@ -1,4 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
+import { claimedRowsSql, claimedSql } from "./_sqlite-claims";
 import { DEFAULT_LANE, type QueueItem, type ScheduledItem } from "./types";
 
 /**
@@ -132,51 +133,44 @@ export function prepare(db: Database) {
   return {
     insert: q("INSERT INTO queue (queue, id, name, priority, payload, lane) VALUES (?, ?, ?, ?, ?, ?)"),
     insertScheduled: q("INSERT INTO schedule (id, queue, name, priority, eta, payload, lane) VALUES (?, ?, ?, ?, ?, ?, ?)"),
-    // A lane's lease without the pause check (a lease without a filter serves paused lanes too).
-    leaseLaneAny: q(
-      `UPDATE queue SET leased_until = ?1, token = ?2, leases = leases + 1
-       WHERE seq IN (SELECT seq FROM queue WHERE queue = ?3 AND lane = ?5 AND leased_until IS NULL
-                     ORDER BY priority DESC, seq LIMIT ?4)
-       RETURNING seq, id, name, lane, priority, payload, token, leases`,
-    ),
-    // The first `?3` ready items of a lane in lease order (queue_lane_ready), to merge lanes by priority.
-    laneHeads: q("SELECT lane, priority, seq FROM queue WHERE queue = ?1 AND lane = ?2 AND leased_until IS NULL ORDER BY priority DESC, seq LIMIT ?3"),
-    leaseLane: q(
-      `UPDATE queue SET leased_until = ?1, token = ?2, leases = leases + 1
-       WHERE seq IN (SELECT seq FROM queue WHERE queue = ?3 AND lane = ?5 AND leased_until IS NULL
-                       AND NOT EXISTS (SELECT 1 FROM pauses WHERE queue = ?3 AND lane = ?5 AND (until IS NULL OR until > ?6))
-                     ORDER BY priority DESC, seq LIMIT ?4)
-       RETURNING seq, id, name, lane, priority, payload, token, leases`,
-    ),
     readyLanes: q(READY_LANES_SQL),
     pause: q("INSERT OR REPLACE INTO pauses (queue, lane, until) VALUES (?, ?, ?)"),
     resume: q("DELETE FROM pauses WHERE queue = ? AND lane = ?"),
     listPaused: q("SELECT lane, until FROM pauses WHERE queue = ?1 AND (until IS NULL OR until > ?2) ORDER BY lane"),
+    // Ready rows counted include the claimed ones (leased_until stays NULL under a claim): the storage
+    // subtracts what claims hold (a join of the claims to their ranges: what consumers hold).
     countReadyLane: q("SELECT count(*) AS n FROM queue WHERE queue = ? AND leased_until IS NULL AND lane = ?"),
-    // The leased rows are few: count them through their partial index (the planner otherwise walks the
-    // whole queue by (queue, id): 183 ms at 1,000,000 queued).
+    // Rows leased before schema 8 are few: count them through their partial index (the planner otherwise
+    // walks the whole queue by (queue, id): 183 ms at 1,000,000 queued).
     countLeasedLane: q("SELECT count(*) AS n FROM queue INDEXED BY queue_leased WHERE queue = ? AND leased_until IS NOT NULL AND lane = ?"),
     countScheduledLane: q("SELECT count(*) AS n FROM schedule WHERE queue = ? AND lane = ?"),
-    // listPending reads the two partial indexes, never the whole queue in a sort: a lane's first ready
-    // rows in lease order (queue_lane_ready, no sort), and the leased rows (few: what consumers hold).
+    // listPending reads the partial index and the claims, never the whole queue in a sort: a lane's first
+    // ready rows in lease order (queue_lane_ready, no sort), and the leased rows (few: what consumers
+    // hold): the rows claims hold, and those leased before schema 8.
     listReadyLane: q(
-      `SELECT seq, id, name, lane, priority, payload FROM queue WHERE queue = ?1 AND lane = ?2 AND leased_until IS NULL
+      `SELECT seq, id, name, lane, priority, payload FROM queue AS r WHERE queue = ?1 AND lane = ?2 AND leased_until IS NULL
+         AND NOT ${claimedSql("r")}
        ORDER BY priority DESC, seq LIMIT ?3`,
     ),
-    listLeased: q("SELECT seq, id, name, lane, priority, payload FROM queue INDEXED BY queue_leased WHERE queue = ? AND leased_until IS NOT NULL"),
+    listLeased: q(
+      `SELECT seq, id, name, lane, priority, payload FROM queue INDEXED BY queue_leased WHERE queue = ?1 AND leased_until IS NOT NULL
+       UNION ALL ${claimedRowsSql("q.seq, q.id, q.name, q.lane, q.priority, q.payload", "c.queue = ?1")}`,
+    ),
     listLeasedLane: q(
-      "SELECT seq, id, name, lane, priority, payload FROM queue INDEXED BY queue_leased WHERE queue = ? AND leased_until IS NOT NULL AND lane = ?",
+      `SELECT seq, id, name, lane, priority, payload FROM queue INDEXED BY queue_leased WHERE queue = ?1 AND leased_until IS NOT NULL AND lane = ?2
+       UNION ALL ${claimedRowsSql("q.seq, q.id, q.name, q.lane, q.priority, q.payload", "c.queue = ?1 AND c.lane = ?2")}`,
     ),
     listScheduledLane: q(
       "SELECT id, name, lane, priority, eta, payload FROM schedule WHERE queue = ?1 AND lane = ?3 ORDER BY eta, rowid LIMIT ?2",
     ),
-    renew: q("UPDATE queue SET leased_until = ? WHERE queue = ? AND id = ? AND token = ?"),
-    release: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND id = ? AND token = ?"),
-    // Given back before it ran: the lease does not count towards maxLeases (Storage.release).
-    releaseUnstarted: q("UPDATE queue SET leased_until = NULL, token = NULL, leases = max(leases - 1, 0) WHERE queue = ? AND id = ? AND token = ?"),
-    // Through the partial index of leased rows: the planner otherwise walks the whole queue by
-    // (queue, id), on the consumer's thread at every maintenance round (~0.5 ms per 1,000 queued).
+    // Rows leased before schema 8 (a lease of this version claims its rows: _sqlite-claims.ts). Their
+    // `leases` counted the lease when it was taken, so their expiry adds nothing. Through the partial
+    // index of leased rows: the planner otherwise walks the whole queue by (queue, id), on the
+    // consumer's thread at every maintenance round (~0.5 ms per 1,000 queued).
     reclaim: q("UPDATE queue INDEXED BY queue_leased SET leased_until = NULL, token = NULL WHERE queue = ? AND leased_until < ?"),
+    releaseRow: q("UPDATE queue SET leased_until = NULL, token = NULL WHERE queue = ? AND id = ? AND token = ?"),
+    releaseRowUnstarted: q("UPDATE queue SET leased_until = NULL, token = NULL, leases = max(leases - 1, 0) WHERE queue = ? AND id = ? AND token = ?"),
+    renewRow: q("UPDATE queue SET leased_until = ? WHERE queue = ? AND id = ? AND token = ?"),
     promote: q(
       `INSERT INTO queue (queue, id, name, priority, payload, lane)
        SELECT queue, id, name, priority, payload, lane FROM schedule WHERE queue = ?1 AND eta <= ?2
@@ -235,10 +229,13 @@ export function prepare(db: Database) {
     ),
     // dedup: take a pending (scheduled, or queued and not leased) item out, to store it again.
     unscheduleId: q("DELETE FROM schedule WHERE queue = ? AND id = ?"),
-    dequeuePending: q("DELETE FROM queue WHERE queue = ? AND id = ? AND token IS NULL"),
-    isPending: q("SELECT 1 FROM queue WHERE queue = ?1 AND id = ?2 AND token IS NULL UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2"),
+    dequeuePending: q(`DELETE FROM queue WHERE queue = ? AND id = ? AND token IS NULL AND NOT ${claimedSql("queue")}`),
+    isPending: q(
+      `SELECT 1 FROM queue AS r WHERE queue = ?1 AND id = ?2 AND token IS NULL AND NOT ${claimedSql("r")}
+       UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2`,
+    ),
     // locate: two lookups on the (queue, id) unique indexes.
-    locateQueued: q("SELECT name, priority, payload, lane, leased_until, leases FROM queue WHERE queue = ?1 AND id = ?2"),
+    locateQueued: q("SELECT seq, name, priority, payload, lane, leased_until, leases FROM queue WHERE queue = ?1 AND id = ?2"),
     locateScheduled: q("SELECT name, priority, payload, lane, eta FROM schedule WHERE queue = ?1 AND id = ?2"),
     taskExists: q("SELECT 1 FROM queue WHERE queue = ?1 AND id = ?2 UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2"),
     acquireLock: q(

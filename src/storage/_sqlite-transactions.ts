@@ -1,6 +1,7 @@
 import type { Database } from "bun:sqlite";
 import { withHeld } from "./_fence";
-import { ackSql, bySize, chunked, fencedAckSql, putResultsSql, rowInserts, seqAckSql, type Statements } from "./_sqlite-sql";
+import { claimAckByIdSql, heldSeqs, seqDeleteSql, tighten, type ClaimRow, type ClaimStatements } from "./_sqlite-claims";
+import { ackSql, bySize, chunked, fencedAckSql, putResultsSql, rowInserts, type Statements } from "./_sqlite-sql";
 import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type LeaseRef, type QueueItem, type ScheduledItem } from "./types";
 
 /**
@@ -12,15 +13,60 @@ export const FENCE_CHUNK = 128;
 /** Thrown inside the fast commit when a fenced ack removed fewer rows than it named (a lease was lost). */
 const SHORT_CHUNK = new Error("a fenced ack found a lease lost");
 
-export function transactions(db: Database, s: Statements, q: string) {
+export function transactions(db: Database, s: Statements, c: ClaimStatements, q: string) {
   const rows = rowInserts(db, q);
-  const seqAck = bySize(db, (n) => seqAckSql(n, false));
-  const seqAckReturning = bySize(db, (n) => seqAckSql(n, true));
+  const seqAck = bySize(db, (n) => seqDeleteSql(n, false));
+  const seqAckReturning = bySize(db, (n) => seqDeleteSql(n, true));
+  const idAck = bySize(db, (n) => claimAckByIdSql(n, false));
+  const idAckReturning = bySize(db, (n) => claimAckByIdSql(n, true));
+  /**
+   * Acks by (queue, id, token): of a claim's rows (a lease that gave no seq), or of rows leased before
+   * schema 8, which carry their token. Returns how many rows went; each removed row's id is added to
+   * `kept` when given.
+   */
+  const acksById = (refs: LeaseRef[], kept: Set<string> | null): number => {
+    let n = 0;
+    const byToken = new Map<string, string[]>();
+    for (const l of refs) {
+      const ids = byToken.get(l.token);
+      if (ids) ids.push(l.id);
+      else byToken.set(l.token, [l.id]);
+    }
+    for (const [token, ids] of byToken) {
+      for (let i = 0; i < ids.length; i += FENCE_CHUNK) {
+        const end = Math.min(ids.length, i + FENCE_CHUNK);
+        const params: string[] = [token, q];
+        for (let j = i; j < end; j++) params.push(ids[j]!);
+        if (kept === null) n += idAck(end - i).run(params).changes;
+        else {
+          for (const row of idAckReturning(end - i).values(params)) {
+            kept.add(row[0] as string);
+            n++;
+          }
+        }
+      }
+      tighten(c, token);
+    }
+    for (let i = 0; i < refs.length; i += FENCE_CHUNK) {
+      const end = Math.min(refs.length, i + FENCE_CHUNK);
+      const params: string[] = [];
+      for (let j = i; j < end; j++) params.push(q, refs[j]!.id, refs[j]!.token);
+      if (kept === null) n += db.query(ackSql(end - i)).run(...params).changes;
+      else {
+        for (const row of db.query(fencedAckSql(end - i)).values(...params)) {
+          kept.add(row[0] as string);
+          n++;
+        }
+      }
+    }
+    return n;
+  };
   /**
    * Each task's ack, fenced by its token. A lease that gave its row's seq is found by rowid, all the
    * leases of one token in one statement (a third of the cost of finding rows through the (queue, id)
    * index); any other by (queue, id, token). `kept` null: the fast path, where a statement that removed
-   * fewer rows than it named throws SHORT_CHUNK; else each removed row's id is added to `kept`.
+   * fewer rows than it named throws SHORT_CHUNK; else each removed row's id is added to `kept`. Then
+   * each claim that lost rows has its bounds read again (_sqlite-claims.ts, tighten).
    */
   const fencedAcks = (tasks: FencedWrite[], kept: Set<string> | null): void => {
     const byToken = new Map<string, number[]>();
@@ -35,10 +81,14 @@ export function transactions(db: Database, s: Statements, q: string) {
       if (seqs) seqs.push(l.seq);
       else byToken.set(l.token, [l.seq]);
     }
-    for (const [token, seqs] of byToken) {
+    for (const [token, all] of byToken) {
+      // The token's claims are read once, and which named rows they hold is decided here.
+      const claims = c.ofToken.all(token) as ClaimRow[];
+      const seqs = heldSeqs(claims, all);
+      if (kept === null && seqs.length !== all.length) throw SHORT_CHUNK;
       for (let i = 0; i < seqs.length; i += FENCE_CHUNK) {
         const end = Math.min(seqs.length, i + FENCE_CHUNK);
-        const params: (string | number)[] = [token];
+        const params: number[] = [];
         for (let j = i; j < end; j++) params.push(seqs[j]!);
         if (kept === null) {
           if (seqAck(end - i).run(params).changes !== end - i) throw SHORT_CHUNK;
@@ -46,17 +96,9 @@ export function transactions(db: Database, s: Statements, q: string) {
           for (const row of seqAckReturning(end - i).values(params)) kept.add(row[0] as string);
         }
       }
+      if (claims.length) tighten(c, token, claims);
     }
-    for (let i = 0; i < byId.length; i += FENCE_CHUNK) {
-      const end = Math.min(byId.length, i + FENCE_CHUNK);
-      const params: string[] = [];
-      for (let j = i; j < end; j++) params.push(q, byId[j]!.id, byId[j]!.token);
-      if (kept === null) {
-        if (db.query(ackSql(end - i)).run(...params).changes !== end - i) throw SHORT_CHUNK;
-      } else {
-        for (const row of db.query(fencedAckSql(end - i)).values(...params)) kept.add(row[0] as string);
-      }
-    }
+    if (byId.length && acksById(byId, kept) !== byId.length && kept === null) throw SHORT_CHUNK;
   };
   const insertItem = (item: QueueItem | ScheduledItem) => {
     if ("eta" in item) s.insertScheduled.run(item.id, q, item.name, item.priority, item.eta, item.payload, item.lane ?? DEFAULT_LANE);
@@ -88,7 +130,7 @@ export function transactions(db: Database, s: Statements, q: string) {
       for (const t of tasks) if (t.releaseLocks) for (const l of t.releaseLocks) s.unlock.run(q, l.key, l.owner);
       w = withHeld(b, held);
     }
-    if (w.ack?.length) chunked(db, w.ack, ackSql, (o, l) => o.push(q, l.id, l.token));
+    if (w.ack?.length) acksById(w.ack, null);
     if (w.results?.length) chunked(db, w.results, putResultsSql, (o, r) => o.push(q, r.id, r.payload, r.expiresAt ?? null));
     if (w.enqueue?.length) rows.enqueue(w.enqueue);
     if (w.schedule?.length) rows.schedule(w.schedule);

@@ -1,7 +1,8 @@
 import type { Database, Statement } from "bun:sqlite";
 import { ConfigurationError } from "../errors";
 import { touches } from "./_fence";
-import { locateRow } from "./_locate";
+import { locateRow, type QueueRow } from "./_locate";
+import { claimStatements, releaseRows, renewRows, type ClaimRow, type ClaimStatements } from "./_sqlite-claims";
 import { SqliteLeaser } from "./_sqlite-lease";
 import { Checkpointer } from "./_sqlite-checkpointer";
 import { resolve } from "node:path";
@@ -40,6 +41,7 @@ export class SqliteStorage implements Storage {
   readonly filename: string;
   #db: Database;
   #s: Statements;
+  #c: ClaimStatements;
   #commitTx: (batch: CommitBatch) => string[];
   #promoteTx: (now: number, limit: number) => number;
   #uniqueTx: (item: QueueItem | ScheduledItem, key: string) => string | null;
@@ -74,20 +76,21 @@ export class SqliteStorage implements Storage {
     this.#db = openDatabase(options);
     this.#readonly = options.readonly === true;
     this.#s = prepare(this.#db);
+    this.#c = claimStatements(this.#db);
     const file = this.filename === ":memory:" || this.filename === "" ? null : this.filename;
     this.#offloadable = file !== null && !this.#readonly;
     this.#files = new DatabaseFiles(file);
     const dbMode = this.#files.mode ?? DEFAULT_FILE_MODE;
     this.#wake = new FileWake(file, () => this.#foreignChange(), !options.readonly, dbMode);
     this.#seenVersion = this.#dataVersion();
-    const tx = transactions(this.#db, this.#s, this.queue);
+    const tx = transactions(this.#db, this.#s, this.#c, this.queue);
     this.#commitTx = tx.commit;
     this.#uniqueTx = tx.unique;
     this.#dedupTx = tx.dedup;
     this.#acquireTx = tx.acquire;
     this.#renewLocksTx = tx.renewLocks;
     this.#promoteTx = tx.promote;
-    this.#leaser = new SqliteLeaser(this.#db, this.#s, this.queue);
+    this.#leaser = new SqliteLeaser(this.#db, this.#s, this.#c, this.queue);
     // One read transaction: a row leased between the two reads is listed once.
     this.#listPendingTx = this.#db.transaction(this.#listPendingTx);
   }
@@ -131,28 +134,85 @@ export class SqliteStorage implements Storage {
     return this.#guard(() => this.#s.listPaused.all(this.queue, now) as PausedLane[], "list paused");
   }
 
+  /**
+   * Each lease still held gets `leaseUntil`: a claim all of whose rows are renewed (a consumer renews
+   * every task it holds at once) takes the new until; one only some of whose rows are is cut into runs,
+   * so each row keeps its own. A lease taken before schema 8 is renewed on its row.
+   */
   async renew(leases: LeaseRef[], leaseUntil: number): Promise<string[]> {
     const lost: string[] = [];
     this.#guard(
       () =>
-        this.#eachLease(leases, (l) => {
-          if (this.#s.renew.run(leaseUntil, this.queue, l.id, l.token).changes === 0) lost.push(l.id);
-          return 0;
-        }),
+        this.#db.transaction(() => {
+          for (const [claim, { token, seqs }] of this.#byClaim(leases, (l) => {
+            if (this.#s.renewRow.run(leaseUntil, this.queue, l.id, l.token).changes === 0) lost.push(l.id);
+          })) {
+            renewRows(this.#c, token, claim, seqs, leaseUntil);
+          }
+        }).immediate(),
       "renew",
     );
     return lost;
   }
 
+  /**
+   * Each row leaves its claim (the claim is cut into the runs of rows it keeps) and is ready again;
+   * unless `unstarted`, the lease counts (leases + 1). A lease taken before schema 8 is released on its row.
+   */
   async release(leases: LeaseRef[], unstarted = false): Promise<number> {
-    const st = unstarted ? this.#s.releaseUnstarted : this.#s.release;
-    const n = this.#guard(() => this.#eachLease(leases, (l) => st.run(this.queue, l.id, l.token).changes), "release");
+    const n = this.#guard(
+      () =>
+        this.#db.transaction(() => {
+          let n = 0;
+          for (const [claim, { token, seqs }] of this.#byClaim(leases, (l) => {
+            n += (unstarted ? this.#s.releaseRowUnstarted : this.#s.releaseRow).run(this.queue, l.id, l.token).changes;
+          })) {
+            releaseRows(this.#c, token, claim, seqs);
+            if (!unstarted) for (const seq of seqs) this.#c.countStarted.run(seq);
+            n += seqs.size;
+          }
+          return n;
+        }).immediate(),
+      "release",
+    );
     if (n) this.#touch("queue");
     return n;
   }
 
+  /** The claims holding `leases` (each with the rows named of it); `other` gets each lease no claim holds. */
+  #byClaim(leases: LeaseRef[], other: (l: LeaseRef) => void): Map<ClaimRow, { token: string; seqs: Set<number> }> {
+    const c = this.#c;
+    const byId = new Map<number, { token: string; seqs: Set<number> }>();
+    for (const l of leases) {
+      const h = c.holder.get(this.queue, l.id, l.token) as { seq: number; claim: number } | null;
+      if (!h) {
+        other(l);
+        continue;
+      }
+      const e = byId.get(h.claim);
+      if (e) e.seqs.add(h.seq);
+      else byId.set(h.claim, { token: l.token, seqs: new Set([h.seq]) });
+    }
+    const out = new Map<ClaimRow, { token: string; seqs: Set<number> }>();
+    const tokens = new Map<string, ClaimRow[]>();
+    for (const [id, e] of byId) {
+      let claims = tokens.get(e.token);
+      if (!claims) tokens.set(e.token, (claims = c.ofToken.all(e.token) as ClaimRow[]));
+      out.set(claims.find((x) => x.id === id)!, e);
+    }
+    return out;
+  }
+
   async reclaimExpired(now: number): Promise<number> {
-    return this.#guard(() => this.#s.reclaim.run(this.queue, now).changes, "reclaim expired leases");
+    return this.#guard(
+      () =>
+        this.#db.transaction(() => {
+          const claimed = this.#c.reclaimRows.run(this.queue, now).changes;
+          this.#c.reclaim.run(this.queue, now);
+          return claimed + this.#s.reclaim.run(this.queue, now).changes;
+        }).immediate(),
+      "reclaim expired leases",
+    );
   }
 
   async commit(batch: CommitBatch): Promise<CommitReport> {
@@ -225,7 +285,17 @@ export class SqliteStorage implements Storage {
   }
 
   async locate(id: string): Promise<LocatedItem | null> {
-    return this.#guard(() => locateRow(id, this.#s.locateQueued.get(this.queue, id) as never, this.#s.locateScheduled.get(this.queue, id) as never), "locate task");
+    return this.#guard(
+      () =>
+        this.#db.transaction(() => {
+          const row = this.#s.locateQueued.get(this.queue, id) as (QueueRow & { seq: number; lane: string; priority: number; leases: number }) | null;
+          // A claimed row: leased until its claim's until, this lease counted (as a lease reports it).
+          const claim = row && row.leased_until === null ? (this.#c.untilOf.get(this.queue, row.lane, row.priority, row.seq) as { until: number } | null) : null;
+          const queued = claim ? { ...row!, leased_until: claim.until, leases: row!.leases + 1 } : row;
+          return locateRow(id, queued, this.#s.locateScheduled.get(this.queue, id) as never);
+        })(),
+      "locate task",
+    );
   }
 
   async countData(prefix: string): Promise<number> {
@@ -304,12 +374,34 @@ export class SqliteStorage implements Storage {
     );
   }
 
+  /** Rows with no lease, less those a claim holds (their leased_until stays NULL), in one read. */
   async pendingCount(lane?: string): Promise<number> {
-    return lane === undefined ? this.#count(this.#s.countReady) : this.#count(this.#s.countReadyLane, lane);
+    return this.#guard(
+      () =>
+        this.#db.transaction(() =>
+          lane === undefined
+            ? this.#n(this.#s.countReady, []) - this.#n(this.#c.count, [])
+            : this.#n(this.#s.countReadyLane, [lane]) - this.#n(this.#c.countLane, [lane]),
+        )(),
+      "count",
+    );
   }
 
+  /** Rows claims hold, and rows leased before schema 8, in one read. */
   async leasedCount(lane?: string): Promise<number> {
-    return lane === undefined ? this.#count(this.#s.countLeased) : this.#count(this.#s.countLeasedLane, lane);
+    return this.#guard(
+      () =>
+        this.#db.transaction(() =>
+          lane === undefined
+            ? this.#n(this.#s.countLeased, []) + this.#n(this.#c.count, [])
+            : this.#n(this.#s.countLeasedLane, [lane]) + this.#n(this.#c.countLane, [lane]),
+        )(),
+      "count",
+    );
+  }
+
+  #n(stmt: Statement, args: string[]): number {
+    return (stmt.get(this.queue, ...args) as { n: number }).n;
   }
 
   async scheduledCount(lane?: string): Promise<number> {
@@ -353,7 +445,7 @@ export class SqliteStorage implements Storage {
       () =>
         this.#db.transaction(() => {
           // Not lock_fences: a fence handed out before the flush must never be handed out again.
-          for (const table of ["queue", "schedule", "results", "kv", "locks", "counters", "pauses"]) {
+          for (const table of ["queue", "claims", "schedule", "results", "kv", "locks", "counters", "pauses"]) {
             this.#db.query(`DELETE FROM ${table} WHERE queue = ?`).run(this.queue);
           }
         }).immediate(),

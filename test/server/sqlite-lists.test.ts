@@ -3,6 +3,7 @@
 import { expect, test } from "bun:test";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { SqliteLists } from "../../src/server/sqlite-lists";
+import { claimedSql } from "../../src/storage/_sqlite-claims";
 import { tempDb } from "../harness";
 
 test("queued pages over several lanes and priorities match one sorted query of the ready set", async () => {
@@ -18,7 +19,7 @@ test("queued pages over several lanes and priorities match one sorted query of t
   const lists = new SqliteLists(file, s);
   const reference = (q: string | null) =>
     (s.database
-      .query(`SELECT id FROM queue WHERE queue = 'q' AND leased_until IS NULL ${q ? "AND (id = ?1 OR instr(name, ?1) > 0)" : ""} ORDER BY priority DESC, seq`)
+      .query(`SELECT id FROM queue WHERE queue = 'q' AND leased_until IS NULL AND NOT ${claimedSql("queue")} ${q ? "AND (id = ?1 OR instr(name, ?1) > 0)" : ""} ORDER BY priority DESC, seq`)
       .all(...(q ? [q] : [])) as { id: string }[]).map((r) => r.id);
   for (const q of [null, "mai"]) {
     const all = reference(q);

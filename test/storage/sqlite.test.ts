@@ -8,6 +8,7 @@ import { FileWake } from "../../src/storage/_wake";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { SQLITE_MIGRATIONS } from "../../src/storage/sql/migrations";
 import { prepare } from "../../src/storage/_sqlite-sql";
+import { claimedSql } from "../../src/storage/_sqlite-claims";
 import { FIXTURES, tempDb, tempDir, waitFor } from "../harness";
 import { describeStorageContract, item } from "./contract";
 
@@ -262,7 +263,7 @@ describe("sqlite storage", () => {
     // The reference: every row of the queue in lease order, with its leased flag.
     const reference = (limit: number, lane?: string) =>
       (s.database
-        .query(`SELECT id, leased_until IS NOT NULL AS leased FROM queue WHERE queue = 'q' ${lane ? "AND lane = ?1" : ""} ORDER BY priority DESC, seq LIMIT ${limit}`)
+        .query(`SELECT id, leased_until IS NOT NULL OR ${claimedSql("queue")} AS leased FROM queue WHERE queue = 'q' ${lane ? "AND lane = ?1" : ""} ORDER BY priority DESC, seq LIMIT ${limit}`)
         .all(...(lane ? [lane] : [])) as { id: string; leased: number }[]).map((r) => [r.id, r.leased === 1]);
     for (const limit of [1, 5, 40, 500]) {
       expect((await s.listPending(limit)).map((r) => [r.id, r.leased])).toEqual(reference(limit));

@@ -6,6 +6,7 @@ import m0004 from "./0004_lock_fences.sql" with { type: "text" };
 import m0005 from "./0005_ids_per_queue.sql" with { type: "text" };
 import m0006 from "./0006_lanes.sql" with { type: "text" };
 import m0007 from "./0007_one_ready_index.sql" with { type: "text" };
+import m0008 from "./0008_claims.sql" with { type: "text" };
 
 export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 1, sql: m0001 },
@@ -15,4 +16,5 @@ export const SQLITE_MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 5, sql: m0005 },
   { version: 6, sql: m0006 },
   { version: 7, sql: m0007 },
+  { version: 8, sql: m0008 },
 ];
