@@ -8,7 +8,7 @@ import { FileWake } from "../../src/storage/_wake";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { SQLITE_MIGRATIONS } from "../../src/storage/sql/migrations";
 import { prepare } from "../../src/storage/_sqlite-sql";
-import { claimedSql } from "../../src/storage/_sqlite-claims";
+import { claimedSql, claimStatements, seqDeleteSql } from "../../src/storage/_sqlite-claims";
 import { FIXTURES, tempDb, tempDir, waitFor } from "../harness";
 import { describeStorageContract, item } from "./contract";
 
@@ -232,9 +232,13 @@ describe("sqlite storage", () => {
   test("a lane's lease and the walk over the lanes use the per-lane ready index, in lease order (no sort)", () => {
     const s = new SqliteStorage({ filename: tempDb(), queue: "q" });
     const planOf = (sql: string) => (s.database.query(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((p) => p.detail).join(" | ");
-    const lease = planOf("SELECT seq FROM queue WHERE queue = 'q' AND lane = 'a' AND leased_until IS NULL ORDER BY priority DESC, seq LIMIT 10");
-    expect(lease).toContain("queue_lane_ready");
-    expect(lease).not.toContain("TEMP B-TREE");
+    // The storage's own statements (their SQL with the parameters unbound): a gap between claims is one
+    // range of the index, in seq order; the priorities are found by one seek each.
+    const c = claimStatements(s.database);
+    const gap = planOf(String(c.gap));
+    expect(gap).toContain("queue_lane_ready (queue=? AND lane=? AND priority=? AND seq>? AND seq<?)");
+    expect(gap).not.toContain("TEMP B-TREE");
+    for (const st of [c.topPriority, c.nextPriority, c.members]) expect(planOf(String(st))).toContain("queue_lane_ready");
     expect(planOf("SELECT min(lane) FROM queue WHERE queue = 'q' AND leased_until IS NULL AND lane > 'a'")).toContain("queue_lane_ready");
     // Schema 7 keeps one ready index: the per-lane one.
     expect(s.database.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'queue_ready'").all()).toEqual([]);
@@ -281,7 +285,7 @@ describe("sqlite storage", () => {
     const rows = s.database.query("SELECT id, seq FROM queue WHERE queue = 'q' ORDER BY seq").all() as { id: string; seq: number }[];
     expect(leased.map((l) => [l.id, l.seq])).toEqual(rows.map((r) => [r.id, r.seq]));
     // (An EXPLAIN of a DELETE stays in progress until finalized, and would hold the commits below.)
-    const explain = s.database.prepare("EXPLAIN QUERY PLAN DELETE FROM queue WHERE token = ? AND seq IN (?, ?)");
+    const explain = s.database.prepare(`EXPLAIN QUERY PLAN ${seqDeleteSql(2, false)}`);
     const plan = (explain.all() as { detail: string }[]).map((p) => p.detail).join(" | ");
     explain.finalize();
     expect(plan).toContain("INTEGER PRIMARY KEY");
@@ -567,5 +571,110 @@ describe("sqlite WAL checkpoints off the consumer's thread (offloadCheckpoints)"
     mem.offloadCheckpoints();
     expect((mem.database.query("PRAGMA wal_autocheckpoint").get() as { wal_autocheckpoint: number }).wal_autocheckpoint).toBe(1000);
     await mem.close();
+  });
+});
+
+describe("sqlite claims (schema 8): a lease holds its rows with a few rows of the claims table", () => {
+  const T0 = 1_700_000_000_000;
+  const open = () => new SqliteStorage({ filename: tempDb(), queue: "q" });
+  const claimsOf = (s: SqliteStorage, token: string) =>
+    s.database.query("SELECT lane, priority, lo, hi FROM claims WHERE token = ? ORDER BY priority DESC, lo").all(token) as { lane: string; priority: number; lo: number; hi: number }[];
+  const seqOf = (s: SqliteStorage, id: string) => (s.database.query("SELECT seq FROM queue WHERE id = ?").get(id) as { seq: number }).seq;
+  const ids = (n: number, p = "t") => Array.from({ length: n }, (_, i) => `${p}${i + 1}`);
+
+  test("a lease skips the rows other leases hold, takes the hole an expired claim left, and claims each run apart", async () => {
+    const s = open();
+    await s.enqueue(ids(20).map((id) => item(id)));
+    const a = await s.lease(5, T0 + 1_000);
+    const b = await s.lease(5, T0 + 9_000);
+    expect(b.map((x) => x.id)).toEqual(ids(10).slice(5));
+    // A's claim expires: its rows are ready again, in front of B's, and count one more lease.
+    expect(await s.reclaimExpired(T0 + 2_000)).toBe(5);
+    const c = await s.lease(8, T0 + 9_000);
+    expect(c.map((x) => x.id)).toEqual([...ids(5), "t11", "t12", "t13"]);
+    expect(c.map((x) => x.leases)).toEqual([2, 2, 2, 2, 2, 1, 1, 1]);
+    // Two runs: B's claim lies between them.
+    expect(claimsOf(s, c[0]!.token).map((x) => [x.lo, x.hi])).toEqual([[seqOf(s, "t1"), seqOf(s, "t5")], [seqOf(s, "t11"), seqOf(s, "t13")]]);
+    expect([await s.pendingCount(), await s.leasedCount()]).toEqual([7, 13]);
+    // A's late ack writes nothing: its claim is gone.
+    expect(await s.commit({ tasks: a.map(({ id, token, seq }) => ({ lease: { id, token, seq }, results: [{ id, payload: "A" }] })) })).toEqual({ lost: ids(5) });
+    expect(await s.commit({ tasks: [...b, ...c].map(({ id, token, seq }) => ({ lease: { id, token, seq }, results: [{ id, payload: "1" }] })) })).toEqual({ lost: [] });
+    expect([await s.pendingCount(), await s.leasedCount(), await s.resultCount()]).toEqual([7, 0, 13]);
+    expect(s.database.query("SELECT count(*) AS n FROM claims").get()).toEqual({ n: 0 });
+    s.close();
+  });
+
+  test("lanes and priorities: a lease keeps lease order, and claims one run per lane and priority; a lane's claim spanning another lane's rows does not hold them", async () => {
+    const s = open();
+    // Alternating lanes: lane a's claim spans the seqs of lane b's rows.
+    await s.enqueue(ids(12).map((id, i) => ({ ...item(id, i % 3 === 0 ? 5 : 0), lane: i % 2 ? "b" : "a" })));
+    const a = await s.lease(12, T0 + 9_000, { now: T0, lanes: { a: Infinity } });
+    expect(a.map((x) => x.id)).toEqual(["t1", "t7", "t3", "t5", "t9", "t11"]);
+    expect(claimsOf(s, a[0]!.token).map((x) => [x.lane, x.priority])).toEqual([["a", 5], ["a", 0]]);
+    expect(await s.pendingCount("b")).toBe(6);
+    const b = await s.lease(12, T0 + 9_000, { now: T0, lanes: { b: Infinity } });
+    expect(b.map((x) => x.id)).toEqual(["t4", "t10", "t2", "t6", "t8", "t12"]);
+    expect([await s.pendingCount(), await s.leasedCount("a"), await s.leasedCount("b")]).toEqual([0, 6, 6]);
+    expect(await s.commit({ tasks: [...b, ...a].map(({ id, token, seq }) => ({ lease: { id, token, seq } })) })).toEqual({ lost: [] });
+    s.close();
+  });
+
+  test("a claim stays tight: a row enqueued after its highest row was acked is ready, not inside it", async () => {
+    const s = open();
+    await s.enqueue(ids(3).map((id) => item(id)));
+    const l = await s.lease(3, T0 + 9_000);
+    const last = l.find((x) => x.id === "t3")!;
+    await s.commit({ tasks: [{ lease: { id: last.id, token: last.token, seq: last.seq } }] });
+    // SQLite gives the new row the largest seq plus one: t3's seq again. The claim ends below it now.
+    await s.enqueue([item("new")]);
+    expect(seqOf(s, "new")).toBe(last.seq!);
+    expect(claimsOf(s, l[0]!.token).map((x) => [x.lo, x.hi])).toEqual([[seqOf(s, "t1"), seqOf(s, "t2")]]);
+    expect([await s.pendingCount(), await s.leasedCount()]).toEqual([1, 2]);
+    expect((await s.lease(5, T0 + 9_000)).map((x) => [x.id, x.leases])).toEqual([["new", 1]]);
+    s.close();
+  });
+
+  test("release cuts a claim: the released rows are ready again, the rest stay held, and a started release counts a lease", async () => {
+    const s = open();
+    await s.enqueue(ids(5).map((id) => item(id)));
+    const l = await s.lease(5, T0 + 9_000);
+    const ref = (id: string) => ({ id, token: l[0]!.token });
+    expect(await s.release([ref("t2")])).toBe(1);
+    expect(await s.release([ref("t4")], true)).toBe(1);
+    expect(await s.release([ref("t4")])).toBe(0);
+    expect(claimsOf(s, l[0]!.token).map((x) => [x.lo, x.hi])).toEqual([[seqOf(s, "t1"), seqOf(s, "t1")], [seqOf(s, "t3"), seqOf(s, "t3")], [seqOf(s, "t5"), seqOf(s, "t5")]]);
+    expect([await s.pendingCount(), await s.leasedCount()]).toEqual([2, 3]);
+    expect((await s.locate("t2"))?.where).toBe("ready");
+    expect(await s.locate("t3")).toMatchObject({ where: "leased", leasedUntil: T0 + 9_000, leases: 1 });
+    expect((await s.lease(5, T0 + 9_000)).map((x) => [x.id, x.leases])).toEqual([["t2", 2], ["t4", 1]]);
+    // The rows the first lease kept are still its own.
+    expect(await s.commit({ tasks: l.filter((x) => ["t1", "t3", "t5"].includes(x.id)).map(({ id, token, seq }) => ({ lease: { id, token, seq } })) })).toEqual({ lost: [] });
+    expect(await s.leasedCount()).toBe(2);
+    s.close();
+  });
+
+  test("renewing some rows of a claim leaves the others their own deadline", async () => {
+    const s = open();
+    await s.enqueue(ids(4).map((id) => item(id)));
+    const l = await s.lease(4, T0 + 1_000);
+    expect(await s.renew(l.filter((x) => x.id !== "t3").map(({ id, token }) => ({ id, token })), T0 + 9_000)).toEqual([]);
+    expect(await s.reclaimExpired(T0 + 2_000)).toBe(1);
+    expect((await s.lease(5, T0 + 9_000)).map((x) => [x.id, x.leases])).toEqual([["t3", 2]]);
+    expect(await s.commit({ tasks: l.filter((x) => x.id !== "t3").map(({ id, token, seq }) => ({ lease: { id, token, seq } })) })).toEqual({ lost: [] });
+    s.close();
+  });
+
+  test("a row leased before schema 8 stays leased to its token: renewed, released and acked on its row, and expired by reclaim", async () => {
+    const s = open();
+    await s.enqueue(ids(3).map((id) => item(id)));
+    s.database.run("UPDATE queue SET leased_until = ?, token = 'old', leases = 1 WHERE id IN ('t1', 't2')", [T0 + 1_000]);
+    expect([await s.pendingCount(), await s.leasedCount()]).toEqual([1, 2]);
+    expect((await s.lease(5, T0 + 9_000)).map((x) => x.id)).toEqual(["t3"]);
+    expect(await s.renew([{ id: "t1", token: "old" }, { id: "t2", token: "nope" }], T0 + 5_000)).toEqual(["t2"]);
+    expect(await s.reclaimExpired(T0 + 2_000)).toBe(1);
+    expect((await s.locate("t2"))?.where).toBe("ready");
+    expect(await s.release([{ id: "t1", token: "old" }])).toBe(1);
+    expect(await s.pendingCount()).toBe(2);
+    s.close();
   });
 });
