@@ -127,8 +127,8 @@ export function rawDrain(dir: string, n: number, batch = 32): number {
  * one claim row (token, seq range, expiry). The rows stay queued, untouched, until their results
  * are written: then one transaction finds the claim by its token (the fence: a claim that expired
  * and was taken back is gone) and deletes it, deletes the range's rows, and writes the results in
- * one multi-row INSERT per 32. The storage does not have this shape yet: it needs its own table and
- * every reader of "queued, not leased" to skip the claimed ranges (see README, bench figures).
+ * one multi-row INSERT per 32. The storage claims too (_sqlite-claims.ts), in the general form: any
+ * priorities, runs cut around other claims and released rows, acks of any subset, bounds kept tight.
  * Returns tasks/s.
  */
 export function rawDrainCeiling(dir: string, n: number, batch = 256): number {

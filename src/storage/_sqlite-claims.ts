@@ -35,15 +35,22 @@ export function claimedRowsSql(cols: string, where: string): string {
 /** What a lease reads of a row: the LeasedItem's columns; `leases` before this lease. */
 export type HeadRow = { seq: number; id: string; name: string; lane: string; priority: number; payload: string; leases: number };
 
+/** Lane ?2 of queue ?1 is paused at ?4 (a null ?4: never, for a lease without a filter). */
+const PAUSED = "EXISTS (SELECT 1 FROM pauses WHERE queue = ?1 AND lane = ?2 AND ?4 IS NOT NULL AND (until IS NULL OR until > ?4))";
+
 export function claimStatements(db: Database) {
   const q = (sql: string) => db.prepare(sql);
   // The bounds of what a claim still holds, between lo and hi: read after an ack or a release.
   const bounds = `(SELECT min(r.seq) FROM queue AS r WHERE r.seq BETWEEN ?1 AND ?2 AND r.queue = ?3 AND r.lane = ?4 AND r.priority = ?5 AND r.leased_until IS NULL) AS lo,
                   (SELECT max(r.seq) FROM queue AS r WHERE r.seq BETWEEN ?1 AND ?2 AND r.queue = ?3 AND r.lane = ?4 AND r.priority = ?5 AND r.leased_until IS NULL) AS hi`;
   return {
-    paused: q("SELECT 1 FROM pauses WHERE queue = ?1 AND lane = ?2 AND (until IS NULL OR until > ?3)"),
-    /** The highest priority of a lane's ready rows (below ?3): one seek on queue_lane_ready. */
-    topPriority: q("SELECT max(priority) AS p FROM queue WHERE queue = ?1 AND lane = ?2 AND leased_until IS NULL"),
+    /** A lane no claim holds rows of: its first ?3 ready rows in lease order, unless paused at ?4 (?4 null: no check). */
+    head: q(
+      `SELECT seq, id, name, lane, priority, payload, leases FROM queue WHERE queue = ?1 AND lane = ?2 AND leased_until IS NULL AND NOT ${PAUSED}
+       ORDER BY priority DESC, seq LIMIT ?3`,
+    ),
+    /** The highest priority of a lane's ready rows, unless paused at ?4 (null: no check): one seek on queue_lane_ready. */
+    topPriority: q(`SELECT max(priority) AS p FROM queue WHERE queue = ?1 AND lane = ?2 AND leased_until IS NULL AND NOT ${PAUSED}`),
     nextPriority: q("SELECT max(priority) AS p FROM queue WHERE queue = ?1 AND lane = ?2 AND leased_until IS NULL AND priority < ?3"),
     /** A lane's ready rows of one priority with seq between ?4 and ?5 (exclusive), in seq order: one range of queue_lane_ready. */
     gap: q(
@@ -172,11 +179,19 @@ function recut(s: ClaimStatements, token: string, claim: ClaimRow, members: numb
  * lane) are seeked past, not walked. `runs` gets each row's gap number: a claim must not span two.
  */
 export function takeHead(s: ClaimStatements, queue: string, lane: string, n: number, now: number, pauseCheck: boolean, runs: number[]): HeadRow[] {
-  if (n <= 0 || (pauseCheck && s.paused.get(queue, lane, now))) return [];
+  if (n <= 0) return [];
+  const pausedAt = pauseCheck ? now : null;
   const claims = s.laneClaims.all(queue, lane) as { priority: number; lo: number; hi: number }[];
+  if (claims.length === 0) {
+    // Nothing of the lane is held (an idle queue, or a first lease): one read, a run per priority.
+    const rows = s.head.all(queue, lane, n, pausedAt) as HeadRow[];
+    let run = 0;
+    for (let i = 0; i < rows.length; i++) runs.push(i > 0 && rows[i]!.priority !== rows[i - 1]!.priority ? ++run : run);
+    return rows;
+  }
   const out: HeadRow[] = [];
   let run = 0;
-  let p = (s.topPriority.get(queue, lane) as { p: number | null }).p;
+  let p = (s.topPriority.get(queue, lane, null, pausedAt) as { p: number | null }).p;
   while (p !== null && out.length < n) {
     const priority = p;
     let from = -Infinity;

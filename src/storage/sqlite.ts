@@ -515,14 +515,6 @@ export class SqliteStorage implements Storage {
     return this.#db;
   }
 
-  #eachLease(leases: LeaseRef[], fn: (l: LeaseRef) => number): number {
-    let n = 0;
-    this.#db.transaction(() => {
-      for (const l of leases) n += fn(l);
-    }).immediate();
-    return n;
-  }
-
   #count(stmt: Statement, lane?: string): Promise<number> {
     return Promise.resolve(
       this.#guard(() => ((lane === undefined ? stmt.get(this.queue) : stmt.get(this.queue, lane)) as { n: number }).n, "count"),
