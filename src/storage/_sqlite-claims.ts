@@ -4,15 +4,16 @@
 //
 // A claim holds the rows of its (queue, lane, priority) with leased_until NULL and seq in [lo, hi]. The
 // rules that make that exact:
-// - claims never overlap: a lease reads only rows no claim holds, and a run it takes is split wherever
-//   another claim of the same (lane, priority) lies between two of its rows;
+// - claims never overlap: a lease reads each priority's ready rows in the gaps between the lane's claims
+//   (takeHead), and claims what it took from each gap apart;
 // - [lo, hi] stays tight (lo and hi are rows the claim holds: after each ack and release the bounds are
 //   read again, and a claim that holds nothing is deleted), so the largest seq of the table is never
 //   below a live claim's hi, and a row inserted later (seq one past the largest) is never inside one;
 // - the token fences: an ack deletes a row only while a claim of its token holds it.
-// A claim's rows are renewed, and expire, together. `leases` on a row counts the leases that ended
-// without an ack: a claim adds one to each row it held when it expires (reclaimExpired) or when a row
-// is released after it started; the lease reports leases + 1 (this lease included), as before.
+// A renewal or a release of some of a claim's rows cuts it into runs (each row keeps its own deadline).
+// `leases` on a row counts the leases that ended without an ack: a claim adds one to each row it held
+// when it expires (reclaimExpired), and so does the release of a row whose task started; the lease
+// reports leases + 1 (this lease included), as before.
 import type { Database } from "bun:sqlite";
 
 /** `r` (a row of queue) is held by claim `c`. */
