@@ -115,7 +115,11 @@ describe("sqlite storage", () => {
     expect((await a.listPending(10)).map((x) => [x.id, x.payload, x.leased])).toEqual([
       ["r2", "p-r2", false], ["r1", "p-r1", false], ["l1", "p-l1", true],
     ]);
-    // The lease taken before the upgrade is still held by its token.
+    // The lease taken before the upgrade became a claim of its row (schema 8), with its token, deadline and count.
+    expect(a.database.query("SELECT token, until, lo = hi AS one FROM claims").all()).toEqual([{ token: "tok", until: T0 + 1000, one: 1 }]);
+    expect(a.database.query("SELECT count(*) AS n FROM queue WHERE leased_until IS NOT NULL OR token IS NOT NULL").get()).toEqual({ n: 0 });
+    expect(await a.locate("l1")).toMatchObject({ where: "leased", leasedUntil: T0 + 1000, leases: 1 });
+    // It is still held by its token.
     await a.commit({ ack: [{ id: "l1", token: "tok" }] });
     expect(await a.leasedCount()).toBe(0);
     expect((await a.listScheduled(10)).map((x) => [x.id, x.eta])).toEqual([["s3", T0 + 5], ["s1", T0 + 10], ["s2", T0 + 10]]);
