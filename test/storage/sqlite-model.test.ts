@@ -47,7 +47,7 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
       } else if (op < 5) {
         const n = 1 + r(15);
         const until = now + 1_000 + r(3) * 1_000;
-        const lanes = [null, { a: Infinity }, { b: 2 + r(3) }][r(3)]!;
+        const lanes = ([null, { a: Infinity }, { b: 2 + r(3) }] as (Record<string, number> | null)[])[r(3)]!;
         const filter: LeaseFilter | undefined = r(4) === 0 ? undefined : lanes ? { now, lanes } : { now };
         const [a, b] = await both((s) => s.lease(n, until, filter));
         expect(b.map((x) => [x.id, x.leases])).toEqual(a.map((x) => [x.id, x.leases]));
