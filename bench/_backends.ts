@@ -108,7 +108,7 @@ const sqlite: Backend = {
     drain: async (dir, n, batch) => rawDrain(dir, n, batch),
     ceiling: async (dir, n, batch) => rawDrainCeiling(dir, n, batch),
   },
-  rawNotes: { single: "raw: INSERT per commit, 1 thread (its own checkpoints, past 10,000 WAL pages)", bulk: (c) => `raw: ${c} INSERTs per tx, 1 thread (checkpoints likewise)`, drain: `ours: the storage's lane lease of ${MAX_LEASE_BATCH} + 1 tx of its seq ack and results insert; ceiling: a claim row per ${MAX_LEASE_BATCH} (rows read, not rewritten) + 1 tx of claim and range DELETE and results insert, 1 thread` },
+  rawNotes: { single: "raw: INSERT per commit, 1 thread (its own checkpoints, past 10,000 WAL pages)", bulk: (c) => `raw: ${c} INSERTs per tx, 1 thread (checkpoints likewise)`, drain: `ours: the storage's claim lease of ${MAX_LEASE_BATCH} + 1 tx of its claim ack and results insert; ceiling: a claim row per ${MAX_LEASE_BATCH} (rows read, not rewritten) + 1 tx of claim and range DELETE and results insert, 1 thread` },
   targets: {
     single: { op: ">=", value: 30_000 },
     bulk: { op: ">=", value: 500_000 },

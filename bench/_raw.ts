@@ -5,10 +5,10 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { SqliteStorage } from "../src/storage/sqlite";
-import { bySize, chunked, prepare, putResultsSql } from "../src/storage/_sqlite-sql";
-import { claimStatements, heldSeqs, seqDeleteSql, tighten, type ClaimRow } from "../src/storage/_sqlite-claims";
+import { chunked, prepare, putResultsSql } from "../src/storage/_sqlite-sql";
+import { claimStatements } from "../src/storage/_sqlite-claims";
 import { SqliteLeaser } from "../src/storage/_sqlite-lease";
-import { FENCE_CHUNK } from "../src/storage/_sqlite-transactions";
+import { ackHeldSeqs, seqDeletes } from "../src/storage/_sqlite-transactions";
 import { FALLBACK_PAGES } from "../src/storage/_sqlite-checkpointer";
 
 const QUEUE = "bench";
@@ -90,16 +90,9 @@ export function rawDrain(dir: string, n: number, batch = 32): number {
   type Leased = { seq: number; id: string; token: string; payload: string };
   const cs = claimStatements(db);
   const leaser = new SqliteLeaser(db, st, cs, QUEUE);
-  const ack = bySize(db, (k) => seqDeleteSql(k, false));
+  const del = seqDeletes(db);
   const commit = db.transaction((leased: Leased[], token: string) => {
-    const claims = cs.ofToken.all(token) as ClaimRow[];
-    const seqs = heldSeqs(claims, leased.map((l) => l.seq));
-    if (seqs.length !== leased.length) throw new Error("raw drain: a lease was lost");
-    for (let i = 0; i < seqs.length; i += FENCE_CHUNK) {
-      const part = seqs.slice(i, i + FENCE_CHUNK);
-      if (ack(part.length).run(part).changes !== part.length) throw new Error("raw drain: a lease was lost");
-    }
-    tighten(cs, token, claims);
+    if (!ackHeldSeqs(cs, del, token, leased.map((l) => l.seq), null)) throw new Error("raw drain: a lease was lost");
     const results = leased.map((l) => ({ id: l.id, payload: JSON.stringify({ ok: true, value: (JSON.parse(l.payload) as { args: number[] }).args[0] }) }));
     chunked(db, results, putResultsSql, (o, r) => o.push(QUEUE, r.id, r.payload, null));
   }).immediate;

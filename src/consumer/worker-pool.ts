@@ -199,6 +199,11 @@ export class WorkerPool implements Pool {
   /** A field, not a method: submit hands it to pickSlot for every task placed, with no closure made per task. */
   readonly #limit = (s: WorkerSlot, lead: WorkerSlot | null): number => (this.#stopping ? 0 : slotLimit(s, s === lead, this.#slots.length, this.o));
 
+  /** The lead room() judged for this lease, while it holds (see #dispatchLead); else judged now. */
+  #lead(now: number): WorkerSlot | null {
+    return this.#dispatchLead === undefined ? leadOf(this.#slots, now) : this.#dispatchLead;
+  }
+
   room(): number {
     const lead = leadOf(this.#slots, performance.now());
     this.#dispatchLead = lead;
@@ -208,7 +213,7 @@ export class WorkerPool implements Pool {
   }
 
   starving(): boolean {
-    const lead = leadOf(this.#slots, performance.now());
+    const lead = this.#lead(performance.now());
     for (const s of this.#slots) if (this.#limit(s, lead) > 0 && s.held.size < this.o.concurrency) return true;
     return false;
   }
@@ -223,7 +228,7 @@ export class WorkerPool implements Pool {
    */
   submit(task: PoolTask): boolean {
     const now = performance.now();
-    const lead = this.#dispatchLead === undefined ? leadOf(this.#slots, now) : this.#dispatchLead;
+    const lead = this.#lead(now);
     const { slot: best, inOrder } = pickSlot(this.#slots, lead, now, this.#limit);
     if (inOrder) this.#armRescue();
     if (!best) return false;

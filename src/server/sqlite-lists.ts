@@ -7,7 +7,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { KEYS } from "../message";
 import { byLeaseOrder, type Storage } from "../storage/types";
 import { READY_LANES_SQL } from "../storage/_sqlite-sql";
-import { claimedRowsSql, claimedSql } from "../storage/_sqlite-claims";
+import { claimedRowsSql, claimedSql, claimUntilSql } from "../storage/_sqlite-claims";
 import { deadLetterRow, doneRow, taskRow, type Counts, type DoneRow, type FailedRow, type FoundTask, type ListQuery, type Lists, type Page, type TaskRow } from "./lists";
 
 type Row = { id: string; name: string; lane: string; priority: number; payload: string; eta?: number; leased_until?: number | null };
@@ -184,9 +184,7 @@ export class SqliteLists implements Lists {
   async find(id: string): Promise<FoundTask | null> {
     // A claimed row is running until its claim's until (see _sqlite-claims.ts).
     const r = this.#q(
-      `SELECT id, name, lane, priority, payload,
-         coalesce(leased_until, (SELECT c.until FROM claims AS c WHERE c.queue = r.queue AND c.lane = r.lane AND c.priority = r.priority AND c.hi >= r.seq AND c.lo <= r.seq)) AS leased_until
-       FROM queue AS r WHERE queue = ? AND id = ?`,
+      `SELECT id, name, lane, priority, payload, coalesce(leased_until, ${claimUntilSql("r")}) AS leased_until FROM queue AS r WHERE queue = ? AND id = ?`,
     ).get(this.#queue, id) as Row | null;
     if (r) {
       const { row, message } = taskRow(r, r.leased_until != null ? { leasedUntil: r.leased_until } : {});

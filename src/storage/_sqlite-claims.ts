@@ -23,7 +23,12 @@ export function heldBy(r: string, c: string): string {
 
 /** `r` (a row of queue) is held by some claim: one seek on claims_range. */
 export function claimedSql(r: string): string {
-  return `EXISTS (SELECT 1 FROM claims AS c WHERE c.queue = ${r}.queue AND c.lane = ${r}.lane AND c.priority = ${r}.priority AND c.hi >= ${r}.seq AND c.lo <= ${r}.seq AND ${r}.leased_until IS NULL)`;
+  return `EXISTS (SELECT 1 FROM claims AS c WHERE ${heldBy(r, "c")})`;
+}
+
+/** The until of the claim that holds `r` (a row of queue), or NULL: one seek on claims_range. */
+export function claimUntilSql(r: string): string {
+  return `(SELECT c.until FROM claims AS c WHERE ${heldBy(r, "c")})`;
 }
 
 /** The rows claims hold, as `q`, joined to their claim `c` (the claims bounded by `where`, on c). */
@@ -80,8 +85,6 @@ export function claimStatements(db: Database) {
     /** Every row an expired claim holds counts one more lease; then the claims go. */
     reclaimRows: q(`UPDATE queue SET leases = leases + 1 WHERE seq IN (${claimedRowsSql("q.seq", "c.queue = ?1 AND c.until < ?2")})`),
     reclaim: q("DELETE FROM claims WHERE queue = ?1 AND until < ?2"),
-    /** The claim that holds a row (locate). */
-    untilOf: q("SELECT until FROM claims WHERE queue = ?1 AND lane = ?2 AND priority = ?3 AND hi >= ?4 AND lo <= ?4 LIMIT 1"),
     /** Claimed rows, counted: of a queue, of one lane. */
     count: q(claimedRowsSql("count(*) AS n", "c.queue = ?1")),
     countLane: q(claimedRowsSql("count(*) AS n", "c.queue = ?1 AND c.lane = ?2")),

@@ -1,5 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
-import { claimedRowsSql, claimedSql } from "./_sqlite-claims";
+import { claimedRowsSql, claimedSql, claimUntilSql } from "./_sqlite-claims";
 import { DEFAULT_LANE, type QueueItem, type ScheduledItem } from "./types";
 
 /**
@@ -41,13 +41,6 @@ export function ackSql(n: number): string {
   return sql;
 }
 
-/**
- * The fenced ack of `n` rows leased under one token, found by rowid (LeaseRef.seq): bound as the
- * token, then the n seqs. `returning`: say which rows it removed (the checked path).
- */
-export function seqAckSql(n: number, returning: boolean): string {
-  return `DELETE FROM queue WHERE token = ? AND seq IN (${Array(n).fill("?").join(", ")})${returning ? " RETURNING id" : ""}`;
-}
 
 const insertSqls = new Map<number, string>();
 export function insertSql(n: number): string {
@@ -235,7 +228,12 @@ export function prepare(db: Database) {
        UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2`,
     ),
     // locate: two lookups on the (queue, id) unique indexes.
-    locateQueued: q("SELECT seq, name, priority, payload, lane, leased_until, leases FROM queue WHERE queue = ?1 AND id = ?2"),
+    // A claimed row is leased until its claim's until, this lease counted (as a lease reports it).
+    locateQueued: q(
+      `SELECT name, priority, payload, lane, coalesce(leased_until, ${claimUntilSql("r")}) AS leased_until,
+         leases + (${claimedSql("r")}) AS leases
+       FROM queue AS r WHERE queue = ?1 AND id = ?2`,
+    ),
     locateScheduled: q("SELECT name, priority, payload, lane, eta FROM schedule WHERE queue = ?1 AND id = ?2"),
     taskExists: q("SELECT 1 FROM queue WHERE queue = ?1 AND id = ?2 UNION ALL SELECT 1 FROM schedule WHERE queue = ?1 AND id = ?2"),
     acquireLock: q(

@@ -1,22 +1,50 @@
-import type { Database } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
 import { withHeld } from "./_fence";
 import { claimAckByIdSql, heldSeqs, seqDeleteSql, tighten, type ClaimRow, type ClaimStatements } from "./_sqlite-claims";
 import { ackSql, bySize, chunked, fencedAckSql, putResultsSql, rowInserts, type Statements } from "./_sqlite-sql";
 import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type LeaseRef, type QueueItem, type ScheduledItem } from "./types";
 
-/**
- * The steps of SqliteStorage that take several statements, each one BEGIN IMMEDIATE transaction
- * on `db` for queue `q`: built once per open database.
- */
 /** Leases per fenced-ack statement. */
 export const FENCE_CHUNK = 128;
 /** Thrown inside the fast commit when a fenced ack removed fewer rows than it named (a lease was lost). */
 const SHORT_CHUNK = new Error("a fenced ack found a lease lost");
 
+/** The DELETEs by seq of an ack, each chunk size's prepared once: plain, and saying which rows went. */
+export function seqDeletes(db: Database): { plain: (n: number) => Statement; returning: (n: number) => Statement } {
+  return { plain: bySize(db, (n) => seqDeleteSql(n, false)), returning: bySize(db, (n) => seqDeleteSql(n, true)) };
+}
+
+/**
+ * The ack of rows leased under `token`, named by seq (LeaseRef.seq): the token's claims are read once,
+ * the rows they hold are deleted (FENCE_CHUNK a statement), and the claims' bounds are read again
+ * (tighten). `kept` null, the fast path: false as soon as a named row is not held, or not deleted (the
+ * caller rolls the transaction back); else each deleted row's id goes to `kept`.
+ */
+export function ackHeldSeqs(c: ClaimStatements, del: ReturnType<typeof seqDeletes>, token: string, all: number[], kept: Set<string> | null): boolean {
+  const claims = c.ofToken.all(token) as ClaimRow[];
+  const seqs = heldSeqs(claims, all);
+  if (kept === null && seqs.length !== all.length) return false;
+  for (let i = 0; i < seqs.length; i += FENCE_CHUNK) {
+    const end = Math.min(seqs.length, i + FENCE_CHUNK);
+    const params: number[] = [];
+    for (let j = i; j < end; j++) params.push(seqs[j]!);
+    if (kept === null) {
+      if (del.plain(end - i).run(params).changes !== end - i) return false;
+    } else {
+      for (const row of del.returning(end - i).values(params)) kept.add(row[0] as string);
+    }
+  }
+  if (claims.length) tighten(c, token, claims);
+  return true;
+}
+
+/**
+ * The steps of SqliteStorage that take several statements, each one BEGIN IMMEDIATE transaction
+ * on `db` for queue `q`: built once per open database.
+ */
 export function transactions(db: Database, s: Statements, c: ClaimStatements, q: string) {
   const rows = rowInserts(db, q);
-  const seqAck = bySize(db, (n) => seqDeleteSql(n, false));
-  const seqAckReturning = bySize(db, (n) => seqDeleteSql(n, true));
+  const del = seqDeletes(db);
   const idAck = bySize(db, (n) => claimAckByIdSql(n, false));
   const idAckReturning = bySize(db, (n) => claimAckByIdSql(n, true));
   /**
@@ -81,23 +109,7 @@ export function transactions(db: Database, s: Statements, c: ClaimStatements, q:
       if (seqs) seqs.push(l.seq);
       else byToken.set(l.token, [l.seq]);
     }
-    for (const [token, all] of byToken) {
-      // The token's claims are read once, and which named rows they hold is decided here.
-      const claims = c.ofToken.all(token) as ClaimRow[];
-      const seqs = heldSeqs(claims, all);
-      if (kept === null && seqs.length !== all.length) throw SHORT_CHUNK;
-      for (let i = 0; i < seqs.length; i += FENCE_CHUNK) {
-        const end = Math.min(seqs.length, i + FENCE_CHUNK);
-        const params: number[] = [];
-        for (let j = i; j < end; j++) params.push(seqs[j]!);
-        if (kept === null) {
-          if (seqAck(end - i).run(params).changes !== end - i) throw SHORT_CHUNK;
-        } else {
-          for (const row of seqAckReturning(end - i).values(params)) kept.add(row[0] as string);
-        }
-      }
-      if (claims.length) tighten(c, token, claims);
-    }
+    for (const [token, seqs] of byToken) if (!ackHeldSeqs(c, del, token, seqs, kept)) throw SHORT_CHUNK;
     if (byId.length && acksById(byId, kept) !== byId.length && kept === null) throw SHORT_CHUNK;
   };
   const insertItem = (item: QueueItem | ScheduledItem) => {

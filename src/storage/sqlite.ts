@@ -1,7 +1,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { ConfigurationError } from "../errors";
 import { touches } from "./_fence";
-import { locateRow, type QueueRow } from "./_locate";
+import { locateRow } from "./_locate";
 import { claimStatements, releaseRows, renewRows, type ClaimRow, type ClaimStatements } from "./_sqlite-claims";
 import { SqliteLeaser } from "./_sqlite-lease";
 import { Checkpointer } from "./_sqlite-checkpointer";
@@ -285,17 +285,7 @@ export class SqliteStorage implements Storage {
   }
 
   async locate(id: string): Promise<LocatedItem | null> {
-    return this.#guard(
-      () =>
-        this.#db.transaction(() => {
-          const row = this.#s.locateQueued.get(this.queue, id) as (QueueRow & { seq: number; lane: string; priority: number; leases: number }) | null;
-          // A claimed row: leased until its claim's until, this lease counted (as a lease reports it).
-          const claim = row && row.leased_until === null ? (this.#c.untilOf.get(this.queue, row.lane, row.priority, row.seq) as { until: number } | null) : null;
-          const queued = claim ? { ...row!, leased_until: claim.until, leases: row!.leases + 1 } : row;
-          return locateRow(id, queued, this.#s.locateScheduled.get(this.queue, id) as never);
-        })(),
-      "locate task",
-    );
+    return this.#guard(() => locateRow(id, this.#s.locateQueued.get(this.queue, id) as never, this.#s.locateScheduled.get(this.queue, id) as never), "locate task");
   }
 
   async countData(prefix: string): Promise<number> {
@@ -376,32 +366,16 @@ export class SqliteStorage implements Storage {
 
   /** Rows with no lease, less those a claim holds (their leased_until stays NULL), in one read. */
   async pendingCount(lane?: string): Promise<number> {
-    return this.#guard(
-      () =>
-        this.#db.transaction(() =>
-          lane === undefined
-            ? this.#n(this.#s.countReady, []) - this.#n(this.#c.count, [])
-            : this.#n(this.#s.countReadyLane, [lane]) - this.#n(this.#c.countLane, [lane]),
-        )(),
-      "count",
-    );
+    return lane === undefined
+      ? this.#count(this.#s.countReady, undefined, this.#c.count, -1)
+      : this.#count(this.#s.countReadyLane, lane, this.#c.countLane, -1);
   }
 
   /** Rows claims hold, and rows leased before schema 8, in one read. */
   async leasedCount(lane?: string): Promise<number> {
-    return this.#guard(
-      () =>
-        this.#db.transaction(() =>
-          lane === undefined
-            ? this.#n(this.#s.countLeased, []) + this.#n(this.#c.count, [])
-            : this.#n(this.#s.countLeasedLane, [lane]) + this.#n(this.#c.countLane, [lane]),
-        )(),
-      "count",
-    );
-  }
-
-  #n(stmt: Statement, args: string[]): number {
-    return (stmt.get(this.queue, ...args) as { n: number }).n;
+    return lane === undefined
+      ? this.#count(this.#s.countLeased, undefined, this.#c.count, 1)
+      : this.#count(this.#s.countLeasedLane, lane, this.#c.countLane, 1);
   }
 
   async scheduledCount(lane?: string): Promise<number> {
@@ -515,9 +489,11 @@ export class SqliteStorage implements Storage {
     return this.#db;
   }
 
-  #count(stmt: Statement, lane?: string): Promise<number> {
+  /** `stmt`'s count (of the queue, or of one lane); with `claimed`, plus or minus (`sign`) that count too, in one read. */
+  #count(stmt: Statement, lane?: string, claimed?: Statement, sign = 1): Promise<number> {
+    const n = (st: Statement) => ((lane === undefined ? st.get(this.queue) : st.get(this.queue, lane)) as { n: number }).n;
     return Promise.resolve(
-      this.#guard(() => ((lane === undefined ? stmt.get(this.queue) : stmt.get(this.queue, lane)) as { n: number }).n, "count"),
+      this.#guard(() => (claimed ? this.#db.transaction(() => n(stmt) + sign * n(claimed))() : n(stmt)), "count"),
     );
   }
 
