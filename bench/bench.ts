@@ -23,7 +23,7 @@ import { Child, cleanupAll, cpuPercent, installCleanupHandlers, memory, removeTe
 import { defineTasks } from "./tasks";
 
 const ROOT = resolve(import.meta.dir, "..");
-const ALL = ["single", "bulk", "drain-cold", "drain-steady", "latency", "idle", "startup", "observe", "dashboard"] as const;
+const ALL = ["single", "bulk", "drain-cold", "drain-steady", "latency", "idle", "startup", "observe", "dashboard", "ids"] as const;
 type Name = (typeof ALL)[number];
 
 const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 0,1,2,4] [--only ${ALL.join(",")}] [--json]
@@ -40,6 +40,8 @@ const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 0,1,2,4] [
                        interleaved, 3 rounds (target: under 5% slower with them)
       dashboard        bench/dashboard.ts: the dashboard API's response times with 1,000,000
                        queued (target: overview under 100 ms on SQLite); ~1 min
+      ids              bench/ids.ts: lease and commit per task of the SQLite store with
+                       time-ordered (generated, UUIDv7) against random (UUIDv4) task ids; sqlite only
   --workers LIST       consumer -w values to drain with (default 0,1,2,4); with 2 and 4 a row
                        compares their steady drains (target: -w 4 not slower than -w 2)
   --latency-samples N  latency samples, random idle gaps 20ms..1s (seeded; default 100, ~1 min)
@@ -537,6 +539,7 @@ async function main(): Promise<void> {
   // dashboard's response times with 1,000,000 queued.
   if (only.has("observe")) await runScript("bench/observe-overhead.ts", []);
   if (only.has("dashboard")) await runScript("bench/dashboard.ts", []);
+  if (only.has("ids") && opt.backend === "sqlite") await runScript("bench/ids.ts", []);
   info.seconds = Math.round((performance.now() - t0) / 100) / 10;
   info.loadavg_end = loadavg()[0]!.toFixed(2);
 
