@@ -5,7 +5,7 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { SqliteStorage } from "../src/storage/sqlite";
-import { chunked, prepare, putResultsSql } from "../src/storage/_sqlite-sql";
+import { prepare, rowInserts } from "../src/storage/_sqlite-sql";
 import { claimStatements } from "../src/storage/_sqlite-claims";
 import { SqliteLeaser } from "../src/storage/_sqlite-lease";
 import { ackHeldSeqs, seqDeletes } from "../src/storage/_sqlite-transactions";
@@ -77,7 +77,7 @@ export function rawBulkInsert(dir: string, n: number, chunk = 1000): number {
  * The drain loop in one thread with the storage's own statements: lease `batch` rows with its lane
  * lease (SqliteLeaser: read the lane's first unclaimed rows, pause check included, and claim them),
  * then in one transaction its fenced ack (the token's claims read, the rows they hold deleted by seq,
- * FENCE_CHUNK a statement), the claims' bounds read again, and its results insert (32 rows a statement). The queue is filled first (not
+ * FENCE_CHUNK a statement), the claims' bounds read again, and its results insert (128 rows a statement, as the consumer's). The queue is filled first (not
  * timed). Returns tasks/s.
  */
 export function rawDrain(dir: string, n: number, batch = 32): number {
@@ -91,10 +91,11 @@ export function rawDrain(dir: string, n: number, batch = 32): number {
   const cs = claimStatements(db);
   const leaser = new SqliteLeaser(db, st, cs, QUEUE);
   const del = seqDeletes(db);
+  const writes = rowInserts(db, QUEUE);
   const commit = db.transaction((leased: Leased[], token: string) => {
     if (!ackHeldSeqs(cs, del, token, leased.map((l) => l.seq), null)) throw new Error("raw drain: a lease was lost");
     const results = leased.map((l) => ({ id: l.id, payload: JSON.stringify({ ok: true, value: (JSON.parse(l.payload) as { args: number[] }).args[0] }) }));
-    chunked(db, results, putResultsSql, (o, r) => o.push(QUEUE, r.id, r.payload, null));
+    writes.results(results);
   }).immediate;
   let done = 0;
   const t0 = performance.now();
@@ -152,12 +153,13 @@ export function rawDrainCeiling(dir: string, n: number, batch = 256): number {
   }).immediate;
   const fence = db.prepare("DELETE FROM claims WHERE token = ? RETURNING lo, hi");
   const del = db.prepare("DELETE FROM queue WHERE seq >= ?1 AND seq <= ?2 AND +queue = ?3");
+  const writes = rowInserts(db, QUEUE);
   const commit = db.transaction((claimed: Claimed[], token: string) => {
     const c = fence.get(token) as { lo: number; hi: number } | null;
     if (!c) throw new Error("raw ceiling drain: a claim was lost");
     if (del.run(c.lo, c.hi, QUEUE).changes !== claimed.length) throw new Error("raw ceiling drain: a claimed range held other rows");
     const results = claimed.map((l) => ({ id: l.id, payload: JSON.stringify({ ok: true, value: (JSON.parse(l.payload) as { args: number[] }).args[0] }) }));
-    chunked(db, results, putResultsSql, (o, r) => o.push(QUEUE, r.id, r.payload, null));
+    writes.results(results);
   }).immediate;
   let done = 0;
   const t0 = performance.now();

@@ -1,7 +1,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { withHeld } from "./_fence";
 import { claimAckByIdSql, heldSeqs, seqDeleteSql, tighten, type ClaimRow, type ClaimStatements } from "./_sqlite-claims";
-import { ackSql, bySize, chunked, fencedAckSql, putResultsSql, rowInserts, type Statements } from "./_sqlite-sql";
+import { ackSql, bySize, fencedAckSql, rowInserts, type Statements } from "./_sqlite-sql";
 import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type LeaseRef, type QueueItem, type ScheduledItem } from "./types";
 
 /** Leases per fenced-ack statement. */
@@ -143,7 +143,7 @@ export function transactions(db: Database, s: Statements, c: ClaimStatements, q:
       w = withHeld(b, held);
     }
     if (w.ack?.length) acksById(w.ack, null);
-    if (w.results?.length) chunked(db, w.results, putResultsSql, (o, r) => o.push(q, r.id, r.payload, r.expiresAt ?? null));
+    if (w.results?.length) rows.results(w.results);
     if (w.enqueue?.length) rows.enqueue(w.enqueue);
     if (w.schedule?.length) rows.schedule(w.schedule);
     if (w.putData) for (const d of w.putData) s.putData.run(q, d.key, d.value);
