@@ -8,7 +8,7 @@ import { FileWake } from "../../src/storage/_wake";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { SQLITE_MIGRATIONS } from "../../src/storage/sql/migrations";
 import { prepare } from "../../src/storage/_sqlite-sql";
-import { claimedSql, claimStatements, seqDeleteSql } from "../../src/storage/_sqlite-claims";
+import { claimedSql, claimStatements, claimTuning, seqDeleteSql, takeHead } from "../../src/storage/_sqlite-claims";
 import { FIXTURES, tempDb, tempDir, waitFor } from "../harness";
 import { describeStorageContract, item } from "./contract";
 
@@ -606,6 +606,66 @@ describe("sqlite claims (schema 8): a lease holds its rows with a few rows of th
     expect([await s.pendingCount(), await s.leasedCount(), await s.resultCount()]).toEqual([7, 0, 13]);
     expect(s.database.query("SELECT count(*) AS n FROM claims").get()).toEqual({ n: 0 });
     s.close();
+  });
+
+  test("small claims (long tasks left alone in their claims) are walked past inside one read: free rows between them are taken in order, each run claimed apart", async () => {
+    const s = open();
+    await s.enqueue(ids(400).map((id) => item(id)));
+    // 100 long tasks: leases of 3 whose first and last were acked, each leaving a one-row claim.
+    const longs: string[] = [];
+    for (let k = 0; k < 100; k++) {
+      const l = await s.lease(3, T0 + 60_000);
+      longs.push(l[1]!.id);
+      await s.commit({ tasks: [l[0]!, l[2]!].map(({ id, token, seq }) => ({ lease: { id, token, seq }, results: [] })) });
+    }
+    // Every tenth long task goes back unstarted: free rows now lie between small claims.
+    expect(s.database.query("SELECT count(*) AS n FROM claims").get()).toEqual({ n: 100 });
+    const released = longs.filter((_, i) => i % 10 === 5);
+    for (const id of released) {
+      const { token } = s.database.query("SELECT c.token FROM claims AS c JOIN queue AS q ON q.seq = c.lo WHERE q.id = ?").get(id) as { token: string };
+      expect(await s.release([{ id, token }], true)).toBe(1);
+    }
+    // The reads of one lease, counted: one range read, not one a claim.
+    const c = claimStatements(s.database);
+    const reads = { gap: 0, gapFree: 0 };
+    const counted = { ...c, gap: { all: (...a: unknown[]) => (reads.gap++, (c.gap.all as (...x: unknown[]) => unknown)(...a)) }, gapFree: { all: (...a: unknown[]) => (reads.gapFree++, (c.gapFree.all as (...x: unknown[]) => unknown)(...a)) } } as unknown as typeof c;
+    const runs: number[] = [];
+    const rows = s.database.transaction(() => takeHead(counted, "q", "default", 20, T0, true, runs))();
+    expect(reads.gap + reads.gapFree).toBe(1);
+    // The released long tasks first (they lie between the small claims), then the tail, in seq order.
+    expect(rows.map((r) => r.id)).toEqual([...released, ...ids(400).slice(300, 310)]);
+    // Each released row is a run of its own (a small claim lies on each side); the tail is one run.
+    expect(runs).toEqual([...Array(10).keys(), ...Array(10).fill(10)]);
+    // Through the storage too: the lease's claims hold only rows no other claim holds.
+    const l = await s.lease(20, T0 + 9_000);
+    expect(l.map((x) => x.id)).toEqual([...released, ...ids(400).slice(300, 310)]);
+    const mine = claimsOf(s, l[0]!.token);
+    expect(mine.length).toBe(11);
+    const others = s.database.query("SELECT lo, hi FROM claims WHERE token != ?").all(l[0]!.token) as { lo: number; hi: number }[];
+    for (const m of mine) for (const o of others) expect(m.hi < o.lo || m.lo > o.hi).toBe(true);
+    s.close();
+  });
+
+  test("with every claim seeked past (skipSpan 1) the same lease reads a range a claim, and takes the same rows", async () => {
+    const saved = claimTuning.skipSpan;
+    claimTuning.skipSpan = 1;
+    try {
+      const s = open();
+      await s.enqueue(ids(40).map((id) => item(id)));
+      for (let k = 0; k < 10; k++) {
+        const l = await s.lease(3, T0 + 60_000);
+        await s.commit({ tasks: [l[0]!, l[2]!].map(({ id, token, seq }) => ({ lease: { id, token, seq }, results: [] })) });
+      }
+      const c = claimStatements(s.database);
+      let n = 0;
+      const counted = { ...c, gap: { all: (...a: unknown[]) => (n++, (c.gap.all as (...x: unknown[]) => unknown)(...a)) } } as unknown as typeof c;
+      const rows = s.database.transaction(() => takeHead(counted, "q", "default", 5, T0, true, []))();
+      expect(rows.map((r) => r.id)).toEqual(ids(40).slice(30, 35));
+      expect(n).toBe(11);
+      s.close();
+    } finally {
+      claimTuning.skipSpan = saved;
+    }
   });
 
   test("lanes and priorities: a lease keeps lease order, and claims one run per lane and priority; a lane's claim spanning another lane's rows does not hold them", async () => {
