@@ -26,3 +26,11 @@ export function touches(b: CommitBatch): { results: boolean; queue: boolean } {
   }
   return { results, queue };
 }
+
+/**
+ * A lease that held, as a commit's checked path keeps it: its token and id together, for one commit may
+ * name one id twice, under a lease that was lost (reclaimed, the task leased again) and under the new one.
+ */
+export function heldKey(token: string, id: string): string {
+  return `${token}\u0000${id}`;
+}

@@ -1,4 +1,4 @@
-import { touches, withHeld } from "./_fence";
+import { heldKey, touches, withHeld } from "./_fence";
 import type { SQL } from "bun";
 import { describePgError, type PgConnection } from "./_postgres-connection";
 import { columns, type Db, leaseColumns, putData, putResults, type Row, tables } from "./_postgres-sql";
@@ -33,12 +33,13 @@ export async function groupCommit(wake: PgWake, queue: string, batch: CommitBatc
         const { ids, tokens } = leaseColumns(acks);
         const rows: Row[] = await tx`
           DELETE FROM ${t.queue} WHERE queue = ${queue} AND (id, token) IN (SELECT * FROM unnest(${ids}::text[], ${tokens}::text[]))
-          RETURNING id`;
+          RETURNING id, token`;
         if (tasks.length) {
-          const acked = new Set(rows.map((r) => String(r.id)));
+          // By lease, not by id: one batch may name an id under a lost lease and under the one that took it again.
+          const acked = new Set(rows.map((r) => heldKey(String(r.token), String(r.id))));
           held = [];
           for (const f of tasks) {
-            if (acked.has(f.lease.id)) held.push(f);
+            if (acked.has(heldKey(f.lease.token, f.lease.id))) held.push(f);
             else lost.push(f.lease.id);
           }
         }
@@ -149,16 +150,21 @@ async function commitStatement(wake: PgWake, queue: string, { sql, t }: Db, batc
 }
 
 /**
- * True when no row is written twice by the batch: an acked item's id enqueued again (a retry
+ * True when no lease id is acked twice and no row is written twice by the batch: an acked item's id enqueued again (a retry
  * without delay) or a key both put and deleted must be applied in order, in a transaction. So
  * must a result id or key written by two owners (the unfenced part, tasks), where which write
  * wins depends on which fences held.
  */
 function canCommitInOneStatement(batch: CommitBatch): boolean {
   const parts: Omit<FencedWrite, "lease">[] = batch.tasks?.length ? [batch, ...batch.tasks] : [batch];
+  // The statement tells the fences apart by id (owner): an id acked twice (a lost lease and the one that
+  // took the task again) needs the transaction, which tells them apart by token too.
   const acked = new Set<string>();
   for (const a of batch.ack ?? []) acked.add(a.id);
-  for (const f of batch.tasks ?? []) acked.add(f.lease.id);
+  for (const f of batch.tasks ?? []) {
+    if (acked.has(f.lease.id)) return false;
+    acked.add(f.lease.id);
+  }
   const deleted = new Set<string>();
   for (const p of parts) for (const k of p.deleteData ?? []) deleted.add(k);
   const resultOwner = new Map<string, number>();

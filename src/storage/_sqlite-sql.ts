@@ -6,7 +6,7 @@ const fencedAckSqls = new Map<number, string>();
 export function fencedAckSql(n: number): string {
   let sql = fencedAckSqls.get(n);
   if (!sql) {
-    fencedAckSqls.set(n, (sql = `DELETE FROM queue WHERE (queue, id, token) IN (VALUES ${Array(n).fill("(?, ?, ?)").join(", ")}) RETURNING id`));
+    fencedAckSqls.set(n, (sql = `DELETE FROM queue WHERE (queue, id, token) IN (VALUES ${Array(n).fill("(?, ?, ?)").join(", ")}) RETURNING id, token`));
   }
   return sql;
 }

@@ -1,5 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
-import { withHeld } from "./_fence";
+import { heldKey, withHeld } from "./_fence";
 import { claimAckByIdSql, heldSeqs, seqDeleteSql, tighten, type ClaimRow, type ClaimStatements } from "./_sqlite-claims";
 import { ackSql, bySize, fencedAckSql, rowInserts, type Statements } from "./_sqlite-sql";
 import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type LeaseRef, type QueueItem, type ScheduledItem } from "./types";
@@ -18,7 +18,7 @@ export function seqDeletes(db: Database): { plain: (n: number) => Statement; ret
  * The ack of rows leased under `token`, named by seq (LeaseRef.seq): the token's claims are read once,
  * the rows they hold are deleted (FENCE_CHUNK a statement), and the claims' bounds are read again
  * (tighten). `kept` null, the fast path: false as soon as a named row is not held, or not deleted (the
- * caller rolls the transaction back); else each deleted row's id goes to `kept`.
+ * caller rolls the transaction back); else each deleted row goes to `kept` (heldKey of the token and its id).
  */
 export function ackHeldSeqs(c: ClaimStatements, del: ReturnType<typeof seqDeletes>, token: string, all: number[], kept: Set<string> | null): boolean {
   const claims = c.ofToken.all(token) as ClaimRow[];
@@ -31,7 +31,7 @@ export function ackHeldSeqs(c: ClaimStatements, del: ReturnType<typeof seqDelete
     if (kept === null) {
       if (del.plain(end - i).run(params).changes !== end - i) return false;
     } else {
-      for (const row of del.returning(end - i).values(params)) kept.add(row[0] as string);
+      for (const row of del.returning(end - i).values(params)) kept.add(heldKey(token, row[0] as string));
     }
   }
   if (claims.length) tighten(c, token, claims);
@@ -50,7 +50,7 @@ export function transactions(db: Database, s: Statements, c: ClaimStatements, q:
   /**
    * Acks by (queue, id, token): of a claim's rows (a lease that gave no seq), or of rows leased before
    * schema 8, which carry their token. Returns how many rows went; each removed row's id is added to
-   * `kept` when given.
+   * `kept` when given (heldKey).
    */
   const acksById = (refs: LeaseRef[], kept: Set<string> | null): number => {
     let n = 0;
@@ -68,7 +68,7 @@ export function transactions(db: Database, s: Statements, c: ClaimStatements, q:
         if (kept === null) n += idAck(end - i).run(params).changes;
         else {
           for (const row of idAckReturning(end - i).values(params)) {
-            kept.add(row[0] as string);
+            kept.add(heldKey(token, row[0] as string));
             n++;
           }
         }
@@ -82,7 +82,7 @@ export function transactions(db: Database, s: Statements, c: ClaimStatements, q:
       if (kept === null) n += db.query(ackSql(end - i)).run(...params).changes;
       else {
         for (const row of db.query(fencedAckSql(end - i)).values(...params)) {
-          kept.add(row[0] as string);
+          kept.add(heldKey(row[1] as string, row[0] as string));
           n++;
         }
       }
@@ -93,7 +93,7 @@ export function transactions(db: Database, s: Statements, c: ClaimStatements, q:
    * Each task's ack, fenced by its token. A lease that gave its row's seq is found by rowid, all the
    * leases of one token in one statement (a third of the cost of finding rows through the (queue, id)
    * index); any other by (queue, id, token). `kept` null: the fast path, where a statement that removed
-   * fewer rows than it named throws SHORT_CHUNK; else each removed row's id is added to `kept`. Then
+   * fewer rows than it named throws SHORT_CHUNK; else each removed row is added to `kept` (heldKey). Then
    * each claim that lost rows has its bounds read again (_sqlite-claims.ts, tighten).
    */
   const fencedAcks = (tasks: FencedWrite[], kept: Set<string> | null): void => {
@@ -135,7 +135,7 @@ export function transactions(db: Database, s: Statements, c: ClaimStatements, q:
       if (kept !== null) {
         held = [];
         for (const t of tasks) {
-          if (kept.has(t.lease.id)) held.push(t);
+          if (kept.has(heldKey(t.lease.token, t.lease.id))) held.push(t);
           else lost.push(t.lease.id);
         }
       }

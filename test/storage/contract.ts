@@ -144,6 +144,29 @@ export function describeStorageContract(
       expect(await s.leasedCount()).toBe(0);
     });
 
+    test("one commit naming an id twice, under its lost lease and under the lease that took it again: only the new lease's writes land", async () => {
+      // Both write result "a" (the stale write must not win), or only the stale one writes data (one statement could take both).
+      for (const [withSeq, staleResult] of [[true, true], [false, true], [true, false], [false, false]]) {
+        const s = await make();
+        await s.enqueue([item("a"), item("b")]);
+        const ref = (l: { id: string; token: string; seq?: number }) => (withSeq && l.seq !== undefined ? { id: l.id, token: l.token, seq: l.seq } : { id: l.id, token: l.token });
+        const stale = (await s.lease(2, T0 + 1000)).map(ref);
+        expect(await s.reclaimExpired(T0 + 2000)).toBe(2);
+        const fresh = (await s.lease(1, T0 + 9000)).map(ref);
+        expect(fresh.map((l) => l.id)).toEqual(["a"]);
+        const report = await s.commit({
+          tasks: [
+            { lease: stale[0]!, ...(staleResult ? { results: [{ id: "a", payload: "stale" }] } : {}), putData: [{ key: "by", value: "stale" }] },
+            { lease: fresh[0]!, results: [{ id: "a", payload: "fresh" }] },
+          ],
+        });
+        expect(report).toEqual({ lost: ["a"] });
+        expect(await s.getResult("a", true, T0)).toBe("fresh");
+        expect(await s.getData("by", true)).toBeNull();
+        expect([await s.pendingCount(), await s.leasedCount()]).toEqual([1, 0]);
+      }
+    });
+
     test("a mixed batch applies the tasks whose lease holds and reports only the lost", async () => {
       const s = await make();
       await s.enqueue([item("a"), item("b"), item("c"), item("d")]);
