@@ -190,7 +190,7 @@ function recut(s: ClaimStatements, token: string, claim: ClaimRow, members: numb
 /**
  * Internal settings (not exported by the package). `skipSpan`: a claim whose seq range spans at least this
  * many is seeked past by a lease (a range read ends before it, the next starts after it); smaller ones are
- * walked inside one read (gapFree). The model test runs with 1 (every claim seeked past) and Infinity.
+ * walked inside one read (gapFree). The model test runs with 1 (every claim seeked past), 4, and 64.
  */
 export const claimTuning = { skipSpan: 64 };
 

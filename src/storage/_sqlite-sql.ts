@@ -2,30 +2,22 @@ import type { Database, Statement } from "bun:sqlite";
 import { claimedRowsSql, claimedSql, claimUntilSql } from "./_sqlite-claims";
 import { DEFAULT_LANE, type QueueItem, type ResultItem, type ScheduledItem } from "./types";
 
-const fencedAckSqls = new Map<number, string>();
-export function fencedAckSql(n: number): string {
-  let sql = fencedAckSqls.get(n);
-  if (!sql) {
-    fencedAckSqls.set(n, (sql = `DELETE FROM queue WHERE (queue, id, token) IN (VALUES ${Array(n).fill("(?, ?, ?)").join(", ")}) RETURNING id, token`));
-  }
-  return sql;
+/** `head` followed by `n` copies of `tuple` (a multi-row statement's text; bySize prepares each size once). */
+function rowsSql(head: string, tuple: string, n: number, tail = ""): string {
+  return `${head} ${Array(n).fill(tuple).join(", ")}${tail}`;
 }
 
-const ackSqls = new Map<number, string>();
-export function ackSql(n: number): string {
-  let sql = ackSqls.get(n);
-  // (queue, id, token): ids are unique per queue only (schema 5), and this form uses that index.
-  if (!sql) ackSqls.set(n, (sql = `DELETE FROM queue WHERE (queue, id, token) IN (VALUES ${Array(n).fill("(?, ?, ?)").join(", ")})`));
-  return sql;
+/**
+ * The acks of `n` leases by (queue, id, token) (ids are unique per queue only, schema 5, and this form
+ * uses that index): rows leased before schema 8, which carry their token. `returning`: say which went.
+ */
+export function rowAckSql(n: number, returning: boolean): string {
+  return rowsSql("DELETE FROM queue WHERE (queue, id, token) IN (VALUES", "(?, ?, ?)", n, returning ? ") RETURNING id, token" : ")");
 }
 
-
-const insertSqls = new Map<number, string>();
-export function insertSql(n: number): string {
-  let sql = insertSqls.get(n);
-  if (!sql) insertSqls.set(n, (sql = `INSERT INTO queue (queue, id, name, priority, payload, lane) VALUES ${Array(n).fill("(?, ?, ?, ?, ?, ?)").join(", ")}`));
-  return sql;
-}
+const insertSql = (n: number) => rowsSql("INSERT INTO queue (queue, id, name, priority, payload, lane) VALUES", "(?, ?, ?, ?, ?, ?)", n);
+const scheduleSql = (n: number) => rowsSql("INSERT INTO schedule (id, queue, name, priority, eta, payload, lane) VALUES", "(?, ?, ?, ?, ?, ?, ?)", n);
+const putResultsSql = (n: number) => rowsSql("INSERT OR REPLACE INTO results (queue, id, payload, expires_at) VALUES", "(?, ?, ?, ?)", n);
 
 /**
  * The statement for `n` rows of a multi-row shape, prepared from `sqlFor(n)` on first use and kept
@@ -82,22 +74,6 @@ export function rowInserts(db: Database, q: string) {
       });
     },
   };
-}
-
-const scheduleSqls = new Map<number, string>();
-export function scheduleSql(n: number): string {
-  let sql = scheduleSqls.get(n);
-  if (!sql) scheduleSqls.set(n, (sql = `INSERT INTO schedule (id, queue, name, priority, eta, payload, lane) VALUES ${Array(n).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")}`));
-  return sql;
-}
-
-const resultSqls = new Map<number, string>();
-export function putResultsSql(n: number): string {
-  let sql = resultSqls.get(n);
-  if (!sql) {
-    resultSqls.set(n, (sql = `INSERT OR REPLACE INTO results (queue, id, payload, expires_at) VALUES ${Array(n).fill("(?, ?, ?, ?)").join(", ")}`));
-  }
-  return sql;
 }
 
 /** The lanes with ready items of queue ?1, one index seek each (queue_lane_ready), not a scan of the ready set. */

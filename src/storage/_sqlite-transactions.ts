@@ -1,7 +1,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { heldKey, withHeld } from "./_fence";
 import { claimAckByIdSql, heldSeqs, seqDeleteSql, tighten, type ClaimRow, type ClaimStatements } from "./_sqlite-claims";
-import { ackSql, bySize, fencedAckSql, rowInserts, type Statements } from "./_sqlite-sql";
+import { bySize, rowAckSql, rowInserts, type Statements } from "./_sqlite-sql";
 import { DEFAULT_LANE, dedupValue, parseDedupValue, type CommitBatch, type DedupOutcome, type FencedWrite, type LeaseRef, type QueueItem, type ScheduledItem } from "./types";
 
 /** Leases per fenced-ack statement. */
@@ -47,6 +47,8 @@ export function transactions(db: Database, s: Statements, c: ClaimStatements, q:
   const del = seqDeletes(db);
   const idAck = bySize(db, (n) => claimAckByIdSql(n, false));
   const idAckReturning = bySize(db, (n) => claimAckByIdSql(n, true));
+  const rowAck = bySize(db, (n) => rowAckSql(n, false));
+  const rowAckReturning = bySize(db, (n) => rowAckSql(n, true));
   /**
    * Acks by (queue, id, token): of a claim's rows (a lease that gave no seq), or of rows leased before
    * schema 8, which carry their token. Returns how many rows went; each removed row's id is added to
@@ -79,9 +81,9 @@ export function transactions(db: Database, s: Statements, c: ClaimStatements, q:
       const end = Math.min(refs.length, i + FENCE_CHUNK);
       const params: string[] = [];
       for (let j = i; j < end; j++) params.push(q, refs[j]!.id, refs[j]!.token);
-      if (kept === null) n += db.query(ackSql(end - i)).run(...params).changes;
+      if (kept === null) n += rowAck(end - i).run(params).changes;
       else {
-        for (const row of db.query(fencedAckSql(end - i)).values(...params)) {
+        for (const row of rowAckReturning(end - i).values(params)) {
           kept.add(heldKey(row[1] as string, row[0] as string));
           n++;
         }

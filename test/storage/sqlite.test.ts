@@ -585,6 +585,23 @@ describe("sqlite claims (schema 8): a lease holds its rows with a few rows of th
     s.database.query("SELECT lane, priority, lo, hi FROM claims WHERE token = ? ORDER BY priority DESC, lo").all(token) as { lane: string; priority: number; lo: number; hi: number }[];
   const seqOf = (s: SqliteStorage, id: string) => (s.database.query("SELECT seq FROM queue WHERE id = ?").get(id) as { seq: number }).seq;
   const ids = (n: number, p = "t") => Array.from({ length: n }, (_, i) => `${p}${i + 1}`);
+  /** `k` long tasks: leases of 3 whose first and last are acked, each leaving a one-row claim; their ids. */
+  const longTasks = async (s: SqliteStorage, k: number) => {
+    const out: string[] = [];
+    for (let i = 0; i < k; i++) {
+      const l = await s.lease(3, T0 + 60_000);
+      out.push(l[1]!.id);
+      await s.commit({ tasks: [l[0]!, l[2]!].map(({ id, token, seq }) => ({ lease: { id, token, seq }, results: [] })) });
+    }
+    return out;
+  };
+  /** `s`'s claim statements, with the range reads of a lease counted. */
+  const countingReads = (s: SqliteStorage) => {
+    const c = claimStatements(s.database);
+    const reads = { gap: 0, gapFree: 0 };
+    const counted = (name: "gap" | "gapFree") => ({ all: (...a: unknown[]) => (reads[name]++, (c[name].all as (...x: unknown[]) => unknown)(...a)) });
+    return { statements: { ...c, gap: counted("gap"), gapFree: counted("gapFree") } as unknown as typeof c, reads };
+  };
 
   test("a lease skips the rows other leases hold, takes the hole an expired claim left, and claims each run apart", async () => {
     const s = open();
@@ -611,13 +628,7 @@ describe("sqlite claims (schema 8): a lease holds its rows with a few rows of th
   test("small claims (long tasks left alone in their claims) are walked past inside one read: free rows between them are taken in order, each run claimed apart", async () => {
     const s = open();
     await s.enqueue(ids(400).map((id) => item(id)));
-    // 100 long tasks: leases of 3 whose first and last were acked, each leaving a one-row claim.
-    const longs: string[] = [];
-    for (let k = 0; k < 100; k++) {
-      const l = await s.lease(3, T0 + 60_000);
-      longs.push(l[1]!.id);
-      await s.commit({ tasks: [l[0]!, l[2]!].map(({ id, token, seq }) => ({ lease: { id, token, seq }, results: [] })) });
-    }
+    const longs = await longTasks(s, 100);
     // Every tenth long task goes back unstarted: free rows now lie between small claims.
     expect(s.database.query("SELECT count(*) AS n FROM claims").get()).toEqual({ n: 100 });
     const released = longs.filter((_, i) => i % 10 === 5);
@@ -626,11 +637,9 @@ describe("sqlite claims (schema 8): a lease holds its rows with a few rows of th
       expect(await s.release([{ id, token }], true)).toBe(1);
     }
     // The reads of one lease, counted: one range read, not one a claim.
-    const c = claimStatements(s.database);
-    const reads = { gap: 0, gapFree: 0 };
-    const counted = { ...c, gap: { all: (...a: unknown[]) => (reads.gap++, (c.gap.all as (...x: unknown[]) => unknown)(...a)) }, gapFree: { all: (...a: unknown[]) => (reads.gapFree++, (c.gapFree.all as (...x: unknown[]) => unknown)(...a)) } } as unknown as typeof c;
+    const { statements, reads } = countingReads(s);
     const runs: number[] = [];
-    const rows = s.database.transaction(() => takeHead(counted, "q", "default", 20, T0, true, runs))();
+    const rows = s.database.transaction(() => takeHead(statements, "q", "default", 20, T0, true, runs))();
     expect(reads.gap + reads.gapFree).toBe(1);
     // The released long tasks first (they lie between the small claims), then the tail, in seq order.
     expect(rows.map((r) => r.id)).toEqual([...released, ...ids(400).slice(300, 310)]);
@@ -652,16 +661,11 @@ describe("sqlite claims (schema 8): a lease holds its rows with a few rows of th
     try {
       const s = open();
       await s.enqueue(ids(40).map((id) => item(id)));
-      for (let k = 0; k < 10; k++) {
-        const l = await s.lease(3, T0 + 60_000);
-        await s.commit({ tasks: [l[0]!, l[2]!].map(({ id, token, seq }) => ({ lease: { id, token, seq }, results: [] })) });
-      }
-      const c = claimStatements(s.database);
-      let n = 0;
-      const counted = { ...c, gap: { all: (...a: unknown[]) => (n++, (c.gap.all as (...x: unknown[]) => unknown)(...a)) } } as unknown as typeof c;
-      const rows = s.database.transaction(() => takeHead(counted, "q", "default", 5, T0, true, []))();
+      await longTasks(s, 10);
+      const { statements, reads } = countingReads(s);
+      const rows = s.database.transaction(() => takeHead(statements, "q", "default", 5, T0, true, []))();
       expect(rows.map((r) => r.id)).toEqual(ids(40).slice(30, 35));
-      expect(n).toBe(11);
+      expect(reads.gap).toBe(11);
       s.close();
     } finally {
       claimTuning.skipSpan = saved;
