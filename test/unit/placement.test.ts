@@ -1,7 +1,7 @@
 // Where the WorkerPool puts tasks: the lead Worker and each Worker's limit, on plain objects with time
 // as an argument (no Workers, no threads).
 import { describe, expect, test } from "bun:test";
-import { isShort, isStuck, leadOf, pickSlot, slotLimit, type SlotLoad } from "../../src/consumer/worker-pool";
+import { isShort, isStuck, leadOf, leadTakesAll, pickSlot, slotLimit, type SlotLoad } from "../../src/consumer/worker-pool";
 
 const slot = (over: Partial<SlotLoad> = {}): SlotLoad => ({
   ready: true, gone: false, retiring: false, avgMs: 0.002, tasksRun: 1000, lastDone: 0, held: { size: 0 }, started: { size: 0 }, ...over,
@@ -36,27 +36,48 @@ describe("the lead Worker", () => {
 });
 
 describe("a Worker's limit", () => {
-  test("no-op tasks: the lead holds the prefetch of the whole pool, the others their own", () => {
+  test("no-op tasks: the lead holds the prefetch of the whole pool, the others none", () => {
     const s = slot({ avgMs: 0.002 }); // 2 ms of work: 1,000 tasks a Worker, 4,000 for the lead of four
-    expect(slotLimit(s, false, 4, o)).toBe(1 + 256);
-    expect(slotLimit(s, true, 4, o)).toBe(1 + 1024);
-    expect(slotLimit(s, true, 1, o)).toBe(1 + 256);
+    const other = slot({ avgMs: 0.002 });
+    expect(slotLimit(s, s, 4, o)).toBe(1 + 1024);
+    expect(slotLimit(other, s, 4, o)).toBe(0);
+    expect(slotLimit(s, s, 1, o)).toBe(1 + 256);
+    // No lead (none has run 16 tasks yet, or the lead is stuck): each its own.
+    expect(slotLimit(s, null, 4, o)).toBe(1 + 256);
+    expect(slotLimit(other, null, 4, o)).toBe(1 + 256);
   });
 
   test("short tasks that are not trivial: within 2 ms of work a Worker, the lead 2 ms times the Workers", () => {
     const s = slot({ avgMs: 0.2 });
-    expect(slotLimit(s, false, 4, o)).toBe(1 + 10);
-    expect(slotLimit(s, true, 4, o)).toBe(1 + 40);
-    expect(slotLimit(s, true, 4, { concurrency: 2, prefetch: 256 })).toBe(2 + 80);
+    const other = slot({ avgMs: 0.2 });
+    expect(slotLimit(other, s, 4, o)).toBe(1 + 10);
+    expect(slotLimit(s, s, 4, o)).toBe(1 + 40);
+    expect(slotLimit(s, s, 4, { concurrency: 2, prefetch: 256 })).toBe(2 + 80);
+  });
+
+  test("the lead takes all while what it may hold takes it no longer than its budget of 2 ms a Worker", () => {
+    // 256 tasks of 7.8 us are 2 ms: the lead of 4 may hold 1,024 of them, 8 ms, its budget.
+    expect(leadTakesAll(slot({ avgMs: 0.0078 }), 4, o)).toBe(true);
+    expect(leadTakesAll(slot({ avgMs: 0.0079 }), 4, o)).toBe(false);
+    expect(slotLimit(slot(), slot({ avgMs: 0.0079 }), 4, o)).toBe(1 + 256);
+    // A larger --prefetch: the budget binds sooner.
+    expect(leadTakesAll(slot({ avgMs: 0.002 }), 4, { concurrency: 1, prefetch: 1000 })).toBe(true);
+    expect(leadTakesAll(slot({ avgMs: 0.002 }), 4, { concurrency: 1, prefetch: 1001 })).toBe(false);
+    // Async tasks: the budget counts per unit of concurrency.
+    expect(leadTakesAll(slot({ avgMs: 0.0156 }), 4, { concurrency: 2, prefetch: 256 })).toBe(true);
   });
 
   test("0 for a Worker not ready, gone or retiring", () => {
-    for (const bad of [{ ready: false }, { gone: true }, { retiring: true }]) expect(slotLimit(slot(bad), true, 4, o)).toBe(0);
+    for (const bad of [{ ready: false }, { gone: true }, { retiring: true }]) {
+      const s = slot(bad);
+      expect(slotLimit(s, s, 4, o)).toBe(0);
+      expect(slotLimit(s, null, 4, o)).toBe(0);
+    }
   });
 });
 
 describe("where a task goes", () => {
-  const limitOf = (lead: SlotLoad | null, workers: number) => (s: SlotLoad) => slotLimit(s, s === lead, workers, o);
+  const limitOf = (lead: SlotLoad | null, workers: number) => (s: SlotLoad) => slotLimit(s, lead, workers, o);
 
   test("the lead while it has room, though its last report is older than isStuck allows", () => {
     // The lead was judged when its lease began; placing that lease takes the main thread ~4 ms, and the
@@ -70,10 +91,18 @@ describe("where a task goes", () => {
     expect(pickSlot(slots, null, 5, limitOf(null, 3))).toEqual({ slot: slots[1]!, inOrder: true });
   });
 
-  test("a full lead: the next Worker whose tasks are short", () => {
-    const slots = [slot({ held: { size: 1 + 768 } }), slot({ tasksRun: 2 }), slot()];
+  test("a full lead of short tasks that are not trivial: the next Worker whose tasks are short", () => {
+    const slots = [slot({ avgMs: 0.2, held: { size: 1 + 30 } }), slot({ avgMs: 0.2, tasksRun: 2 }), slot({ avgMs: 0.2 })];
     const lead = slots[0]!;
     expect(pickSlot(slots, lead, 0, limitOf(lead, 3))).toEqual({ slot: slots[2]!, inOrder: true });
+  });
+
+  test("a lead of no-op tasks gets them all: full (the limits moved since room()), it is the least overfull", () => {
+    const slots = [slot({ held: { size: 1 + 768 } }), slot(), slot()];
+    const lead = slots[0]!;
+    expect(pickSlot(slots, lead, 0, limitOf(lead, 3))).toEqual({ slot: lead, inOrder: false });
+    const roomy = slot({ held: { size: 100 } });
+    expect(pickSlot([roomy, slots[1]!, slots[2]!], roomy, 0, limitOf(roomy, 3))).toEqual({ slot: roomy, inOrder: true });
   });
 
   test("no short Worker: the least loaded with room", () => {
