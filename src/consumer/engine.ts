@@ -87,6 +87,10 @@ export interface InFlight extends LeasedItem {
   run?: RunInfo;
   /** Its message as decoded to run it, when it ran on this thread (see PoolListener.started). */
   message?: Message;
+  /** Its outcome is planned, under this lease, and waits for the commit. */
+  planned?: boolean;
+  /** Leased again while this run was here and could not go on under the new lease: dispatched once it is gone. */
+  next?: LeasedItem;
 }
 
 export class Engine implements PoolListener {
@@ -143,6 +147,11 @@ export class Engine implements PoolListener {
       warn: (m: string) => this.log.warn(m),
     };
     for (const item of items) {
+      const prev = this.inflight.get(item.id);
+      if (prev !== undefined) {
+        this.#leasedAgain(prev, item);
+        continue;
+      }
       const task = item as InFlight;
       task.placed = false;
       this.inflight.set(item.id, task);
@@ -166,6 +175,29 @@ export class Engine implements PoolListener {
       this.#place(task);
     }
     this.pool.flushSubmits();
+  }
+
+  /**
+   * A task leased while this consumer still has it in flight: its lease ran out here (the event loop was
+   * blocked past it, or renewals failed), it was reclaimed, and it came back to this consumer. The old
+   * lease is gone either way. A run of the same message that is still going goes on under the new lease
+   * (it runs once, and its outcome is committed under that lease). Otherwise (its outcome was planned
+   * under the old lease, it was stopped as lost, or the message is another) the new lease waits until
+   * the old run is gone, then is dispatched as any other. Before, the new lease replaced the entry and
+   * went to the pool a second time: the task ran twice here, the first run's outcome was committed
+   * under the second's lease and the second's was dropped.
+   */
+  #leasedAgain(prev: InFlight, item: LeasedItem): void {
+    if (!prev.lost && !prev.planned && prev.payload === item.payload) {
+      prev.token = item.token;
+      prev.leases = item.leases;
+      if (item.seq === undefined) delete prev.seq;
+      else prev.seq = item.seq;
+      this.log.warn(`${prev.name} ${prev.id}: its lease ran out while it ran here and this consumer leased it again; it goes on under the new lease`);
+      return;
+    }
+    prev.next = item;
+    if (!prev.lost && !prev.planned) this.loseLeases([prev.id], "its lease ran out and it was leased again with another message");
   }
 
   /** Per served queue, how many more it may take now (limit minus in flight); null when serving all. */
@@ -337,6 +369,7 @@ export class Engine implements PoolListener {
       p.plan.batch.enqueue = [...(p.plan.batch.enqueue ?? []), ...p.plan.batch.schedule.map(({ eta: _eta, ...it }) => it)];
       p.plan.batch.schedule = [];
     }
+    p.task.planned = true;
     if (p.task.lock) p.lock = { key: p.task.lock.key, owner: p.task.lock.owner };
     if (p.task.slot) p.slot = p.task.slot;
     if (p.task.hadProgress) this.committer.forgetProgress(KEYS.progress + p.task.id);
@@ -405,7 +438,18 @@ export class Engine implements PoolListener {
   }
 
   #forget(task: InFlight): void {
-    if (this.inflight.get(task.id) === task) this.inflight.delete(task.id);
+    if (this.inflight.get(task.id) !== task) return;
+    this.inflight.delete(task.id);
+    const next = task.next;
+    if (next === undefined) return;
+    task.next = undefined;
+    if (this.stopping) {
+      void this.host.storage.release([{ id: next.id, token: next.token }], true).catch(() => {
+        /* its lease expires */
+      });
+      return;
+    }
+    this.dispatch([next], (this.o.clock ?? Date.now)()).catch((err) => this.log.error(`${next.name} ${next.id}: could not dispatch it (its lease will expire): ${String(err)}`));
   }
 }
 

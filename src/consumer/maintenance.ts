@@ -152,8 +152,12 @@ export class Maintenance {
     const { storage, engine } = this.h;
     if (engine.inflight.size === 0) return;
     const live = [...engine.inflight.values()].filter((t) => !t.lost);
-    const lost = await storage.renew(live.map(({ id, token }) => ({ id, token })), now + this.h.lease);
-    if (lost.length) engine.loseLeases(lost, "its lease was lost (this consumer was paused or cut off past its lease)");
+    const refs = live.map(({ id, token }) => ({ id, token }));
+    const lost = await storage.renew(refs, now + this.h.lease);
+    // Only where the entry still runs under the lease renewed: one leased again meanwhile goes on under its new one.
+    const renewed = new Map(refs.map((r) => [r.id, r.token]));
+    const gone = lost.filter((id) => engine.inflight.get(id)?.token === renewed.get(id));
+    if (gone.length) engine.loseLeases(gone, "its lease was lost (this consumer was paused or cut off past its lease)");
     for (const t of live) {
       const held = heldLocks(t);
       if (held.length === 0 || t.lost) continue;

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { GroupCommitter, InlineCommitter } from "../../src/consumer/committer";
 import { Engine, MAX_LEASE_BATCH, type InFlight, type Log } from "../../src/consumer/engine";
+import { Maintenance, type MaintenanceHost } from "../../src/consumer/maintenance";
 import { InlinePool, type Pool, type PoolListener, type PoolTask } from "../../src/consumer/pool";
 import type { Outcome } from "../../src/executor";
 import { Huey, MemoryHuey } from "../../src/huey";
@@ -394,6 +395,122 @@ describe("fencing", () => {
     await engine.committer.flush();
     expect(await r.get()).toBeUndefined();
     expect(await storage.pendingCount()).toBe(1); // still there for whoever runs it next
+  });
+});
+
+describe("a task leased again by the consumer that still runs it", () => {
+  // Its lease ran out here (the event loop blocked past it), it was reclaimed, and this consumer's next
+  // lease took it again while its first run was still in flight.
+  test("a run still going goes on under the new lease: it runs once, and its outcome is written under that lease", async () => {
+    const { huey, engine, pool, storage, of } = setup({ lease: 1_000 });
+    const r = await huey.task("t", () => 1)();
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.start_(r.id);
+    const first = engine.inflight.get(r.id)!.token;
+    await storage.reclaimExpired(5_000);
+    expect(await engine.leaseAndDispatch(10, 5_000)).toBe(1);
+    expect(pool.ids()).toEqual([r.id]); // not handed to the pool a second time
+    const entry = engine.inflight.get(r.id)!;
+    expect(entry.token).not.toBe(first);
+    expect(entry.leases).toBe(2);
+    pool.finish(r.id, OK);
+    await engine.committer.flush();
+    expect(await r.get()).toBe(1 as never);
+    expect(engine.stats.lost).toBe(0);
+    expect(engine.inflight.size).toBe(0);
+    expect(await storage.pendingCount()).toBe(0);
+    expect(of(r.id)).toEqual(["enqueued", "executing", "complete"]);
+  });
+
+  test("its outcome already planned under the old lease: that commit writes nothing, then the new lease runs it", async () => {
+    const { huey, engine, pool, storage, of } = setup({ lease: 1_000, group: true });
+    const r = await huey.task("t", () => 1)();
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.start_(r.id);
+    pool.finish(r.id, OK); // planned, waiting for the group commit
+    await storage.reclaimExpired(5_000);
+    expect(await engine.leaseAndDispatch(10, 5_000)).toBe(1);
+    expect(pool.ids()).toEqual([]); // waits for the old run's commit
+    await engine.committer.flush();
+    expect(engine.stats.lost).toBe(1);
+    await Bun.sleep(0); // the waiting lease is dispatched once the old entry is gone
+    expect(pool.ids()).toEqual([r.id]);
+    pool.start_(r.id);
+    pool.finish(r.id, OK);
+    await engine.committer.flush();
+    expect(await r.get()).toBe(1 as never);
+    expect(engine.inflight.size).toBe(0);
+    expect(await storage.pendingCount()).toBe(0);
+    expect(of(r.id)).toEqual(["enqueued", "executing", "executing", "complete"]);
+  });
+
+  test("a run already stopped as lost: the new lease waits for it to end, then runs the task afresh", async () => {
+    const { huey, engine, pool, storage } = setup({ lease: 1_000 });
+    const r = await huey.task("t", () => 1)();
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.start_(r.id);
+    await storage.reclaimExpired(5_000);
+    engine.loseLeases(await storage.renew([...engine.inflight.values()].map(({ id, token }) => ({ id, token })), 9_000), "its lease was lost");
+    expect(pool.killed).toEqual([r.id]);
+    expect(await engine.leaseAndDispatch(10, 5_000)).toBe(1);
+    expect(pool.ids()).toEqual([r.id]); // the old run, still being stopped
+    pool.finish(r.id, { kind: "error", error: { name: "AbortError", message: "its lease was lost" } });
+    await Bun.sleep(0);
+    expect(pool.ids()).toEqual([r.id]); // the new lease
+    expect(engine.inflight.get(r.id)!.lost).toBeUndefined();
+    pool.start_(r.id);
+    pool.finish(r.id, OK);
+    await engine.committer.flush();
+    expect(await r.get()).toBe(1 as never);
+    expect(await huey.failedCount()).toBe(0);
+    expect(await storage.pendingCount()).toBe(0);
+  });
+
+  test("a renewal that finds the old lease gone after the run went on under the new one does not stop it", async () => {
+    const { huey, engine, pool, storage } = setup({ lease: 1_000 });
+    const r = await huey.task("t", () => 1)();
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.start_(r.id);
+    await storage.reclaimExpired(5_000);
+    // The renewal of the old token is under way when the poller's lease takes the task again.
+    const racing = new Proxy(storage, {
+      get(target, key) {
+        if (key === "renew") {
+          return async (refs: never, until: number) => {
+            const lost = await target.renew(refs, until);
+            await engine.leaseAndDispatch(10, 5_000);
+            return lost;
+          };
+        }
+        const v = Reflect.get(target, key);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const m = new Maintenance({ storage: racing, engine, log: silent, lease: 1_000 } as unknown as MaintenanceHost);
+    await m.renew(5_000);
+    expect(pool.killed).toEqual([]);
+    expect(engine.inflight.get(r.id)!.lost).toBeUndefined();
+    pool.finish(r.id, OK);
+    await engine.committer.flush();
+    expect(await r.get()).toBe(1 as never);
+    expect(engine.stats.lost).toBe(0);
+  });
+
+  test("while stopping, the waiting lease goes back to the queue unstarted", async () => {
+    const { huey, engine, pool, storage } = setup({ lease: 1_000, group: true });
+    const r = await huey.task("t", () => 1)();
+    await engine.leaseAndDispatch(10, 1_000);
+    pool.start_(r.id);
+    pool.finish(r.id, OK);
+    await storage.reclaimExpired(5_000);
+    await engine.leaseAndDispatch(10, 5_000);
+    engine.stopping = true;
+    await engine.committer.flush();
+    await Bun.sleep(0);
+    expect(pool.ids()).toEqual([]);
+    const [again] = await storage.lease(1, 60_000, { now: 5_000 });
+    expect(again?.id).toBe(r.id);
+    expect(again?.leases).toBe(2); // released unstarted: that lease did not count
   });
 });
 
