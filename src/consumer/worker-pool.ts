@@ -80,13 +80,15 @@ function byTime(s: SlotLoad, share: number, concurrency: number): number {
 /**
  * The lead's limit is its count, not its time: all it may hold takes it less than its budget, so no
  * task waits longer there than it would queued on another Worker, and the main thread (several us a
- * task) cannot place tasks faster than the lead runs them. Other Workers then get none. Before, the
+ * task) cannot place tasks faster than the lead runs them. Other Workers then get none. Not with
+ * `--prefetch 0`: a Worker then holds only what it runs, so the lead can take no more than its
+ * concurrency and the rest must go elsewhere (a task blocked on a child's result, say). Before, the
  * main thread leased ahead to fill every Worker's prefetch while the lead's reports were on their way,
  * and about a fifth of a drain of no-op tasks at -w 4 went to Workers that each woke for it, warmed up
  * their own JIT and grew their own heap (RSS after 100,000: 190 MB against 168 MB now).
  */
 export function leadTakesAll(lead: SlotLoad, workers: number, o: { concurrency: number; prefetch: number }): boolean {
-  return o.prefetch * workers <= byTime(lead, workers, o.concurrency);
+  return o.prefetch > 0 && o.prefetch * workers <= byTime(lead, workers, o.concurrency);
 }
 
 /**

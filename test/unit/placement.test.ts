@@ -63,6 +63,9 @@ describe("a Worker's limit", () => {
     // A larger --prefetch: the budget binds sooner.
     expect(leadTakesAll(slot({ avgMs: 0.002 }), 4, { concurrency: 1, prefetch: 1000 })).toBe(true);
     expect(leadTakesAll(slot({ avgMs: 0.002 }), 4, { concurrency: 1, prefetch: 1001 })).toBe(false);
+    // --prefetch 0: a Worker holds only what it runs, so the others must take the rest.
+    expect(leadTakesAll(slot({ avgMs: 0.002 }), 4, { concurrency: 1, prefetch: 0 })).toBe(false);
+    expect(slotLimit(slot(), slot(), 4, { concurrency: 1, prefetch: 0 })).toBe(1);
     // Async tasks: the budget counts per unit of concurrency.
     expect(leadTakesAll(slot({ avgMs: 0.0156 }), 4, { concurrency: 2, prefetch: 256 })).toBe(true);
   });
