@@ -28,8 +28,13 @@ export interface SqliteStorageOptions {
   fileMode?: number;
 }
 
+/** The busy timeout a store's connection waits with, in ms. */
+export function busyTimeoutOf(o: SqliteStorageOptions): number {
+  return Math.max(0, Math.trunc(o.busyTimeout ?? 5000));
+}
+
 export function openDatabase(o: SqliteStorageOptions): Database {
-  const busyTimeout = Math.max(0, Math.trunc(o.busyTimeout ?? 5000));
+  const busyTimeout = busyTimeoutOf(o);
   const started = performance.now();
   let db: Database | undefined;
   try {

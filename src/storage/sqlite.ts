@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { prefixEnd } from "./_prefix";
 import { describeSqliteError } from "./_sqlite-errors";
 import { DatabaseFiles } from "./_sqlite-health";
-import { DEFAULT_FILE_MODE, openDatabase, type SqliteStorageOptions } from "./_sqlite-open";
+import { busyTimeoutOf, DEFAULT_FILE_MODE, openDatabase, type SqliteStorageOptions } from "./_sqlite-open";
 import { prepare, type Statements } from "./_sqlite-sql";
 import { transactions } from "./_sqlite-transactions";
 import { FileWake, type Topic } from "./_wake";
@@ -58,6 +58,13 @@ export class SqliteStorage implements Storage {
   #written = 0;
   /** A writable file (not :memory:): its checkpoints can run in a Worker. */
   #offloadable: boolean;
+  /**
+   * How long a write waits for another connection's lock (ms), and the pragma that sets it back after
+   * #unblocked's attempts. Run as text each time: SQLite applies busy_timeout when the pragma is
+   * prepared, so a prepared statement run again did not always set it (a lease waited 3 s here).
+   */
+  #busyTimeout: number;
+  #busyOn: string;
   /** The database file and its -wal and -shm as they were at open, for checkHealth. */
   #files: DatabaseFiles;
 
@@ -77,6 +84,8 @@ export class SqliteStorage implements Storage {
     this.#readonly = options.readonly === true;
     this.#s = prepare(this.#db);
     this.#c = claimStatements(this.#db);
+    this.#busyTimeout = busyTimeoutOf(options);
+    this.#busyOn = `PRAGMA busy_timeout = ${this.#busyTimeout}`;
     const file = this.filename === ":memory:" || this.filename === "" ? null : this.filename;
     this.#offloadable = file !== null && !this.#readonly;
     this.#files = new DatabaseFiles(file);
@@ -113,7 +122,7 @@ export class SqliteStorage implements Storage {
 
   async lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
     const token = crypto.randomUUID();
-    const rows = this.#guard(() => this.#leaser.lease(max, leaseUntil, token, filter), "lease");
+    const rows = await this.#unblocked(() => this.#leaser.lease(max, leaseUntil, token, filter), "lease");
     // RETURNING gives no order guarantee: restore lease order. The rows keep their `seq` (not part
     // of LeasedItem): copying each row without it cost more than the sort.
     if (rows.length > 1) rows.sort(byLeaseOrder);
@@ -216,7 +225,7 @@ export class SqliteStorage implements Storage {
   }
 
   async commit(batch: CommitBatch): Promise<CommitReport> {
-    const lost = this.#guard(() => this.#commitTx(batch), "commit");
+    const lost = await this.#unblocked(() => this.#commitTx(batch), "commit");
     // Touching for a lost task's writes too is a spurious wake-up at worst.
     const t = batch.tasks ? touches(batch) : { results: !!batch.results?.length, queue: !!(batch.enqueue?.length || batch.schedule?.length) };
     if (t.results) this.#wake.touch("results");
@@ -507,6 +516,36 @@ export class SqliteStorage implements Storage {
     if (v === this.#seenVersion) return false;
     this.#seenVersion = v;
     return true;
+  }
+
+  /**
+   * A write transaction (BEGIN IMMEDIATE: it takes the write lock first, so a busy start has written
+   * nothing) that waits for another connection's write lock on the event loop, not inside SQLite's busy
+   * handler, which sleeps with the thread blocked. A consumer's lease and commit go through here: a
+   * producer's transaction of 100,000 enqueued tasks held the lock for 80-130 ms here, and the
+   * consumer's thread was frozen that long (no Worker report read, no timeout fired, no signal
+   * handled). Each attempt runs with busy_timeout 0; the store waits 1, 2, 4, then 8 ms between
+   * attempts, as SQLite's own handler does, up to the store's busyTimeout, then throws as before.
+   */
+  async #unblocked<T>(fn: () => T, what: string): Promise<T> {
+    let deadline = -1;
+    let pause = 1;
+    for (;;) {
+      try {
+        this.#db.run("PRAGMA busy_timeout = 0");
+        return fn();
+      } catch (err) {
+        const busy = String((err as { code?: unknown }).code ?? "").startsWith("SQLITE_BUSY");
+        if (!busy) throw describeSqliteError(err, this.filename, what);
+        const now = performance.now();
+        if (deadline < 0) deadline = now + this.#busyTimeout;
+        if (now >= deadline) throw describeSqliteError(err, this.filename, what);
+      } finally {
+        if (!this.#closed) this.#db.run(this.#busyOn);
+      }
+      await Bun.sleep(Math.min(pause, Math.max(0, deadline - performance.now())));
+      pause = Math.min(pause * 2, 8);
+    }
   }
 
   #guard<T>(fn: () => T, what: string): T {

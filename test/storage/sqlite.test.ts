@@ -191,6 +191,41 @@ describe("sqlite storage", () => {
     s.close();
   });
 
+  test("a lease and a commit wait for another connection's write lock on the event loop, not with the thread blocked", async () => {
+    const file = tempDb();
+    const s = new SqliteStorage({ filename: file, queue: "q", busyTimeout: 3_000 });
+    await s.enqueue([item("a"), item("b")]);
+    const other = new Database(file);
+    other.run("BEGIN IMMEDIATE");
+    other.run("INSERT INTO kv (queue, key, value) VALUES ('q', 'held', 'x')");
+    // Blocked inside SQLite, the lease would hold this thread until busyTimeout, and the lock would never
+    // be let go (the other connection's COMMIT is on this thread).
+    let leased: Awaited<ReturnType<SqliteStorage["lease"]>> | null = null;
+    const lease = s.lease(10, T0 + 60_000, { now: T0 }).then((rows) => (leased = rows));
+    await Bun.sleep(0);
+    expect(leased).toBeNull();
+    other.run("COMMIT");
+    await lease;
+    expect(leased!.map((r) => r.id).sort()).toEqual(["a", "b"]);
+    other.run("BEGIN IMMEDIATE");
+    let committed = false;
+    const commit = s.commit({ tasks: [{ lease: { id: "a", token: leased![0]!.token }, results: [{ id: "a", payload: "1" }] }] }).then(() => (committed = true));
+    await Bun.sleep(0);
+    expect(committed).toBe(false);
+    other.run("ROLLBACK");
+    await commit;
+    expect(await s.getResult("a", false, T0)).toBe("1");
+    // The store's own timeout still bounds the wait; the connection keeps it for every other statement.
+    s.close();
+    const short = new SqliteStorage({ filename: file, queue: "q", busyTimeout: 30 });
+    other.run("BEGIN IMMEDIATE");
+    await expect(short.lease(10, T0 + 60_000, { now: T0 })).rejects.toThrow(/stayed locked by another connection past busy_timeout; retry, or raise busyTimeout/);
+    expect((short.database.query("PRAGMA busy_timeout").get() as { timeout: number }).timeout).toBe(30);
+    other.run("COMMIT");
+    other.close();
+    short.close();
+  });
+
   test("a corrupt database file gives a clear error naming the file and what to do", async () => {
     const file = tempDb();
     const s = new SqliteStorage({ filename: file, queue: "q" });
