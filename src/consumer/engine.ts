@@ -154,6 +154,7 @@ export class Engine implements PoolListener {
       }
       const task = item as InFlight;
       task.placed = false;
+      task.planned = false;
       this.inflight.set(item.id, task);
       if (!needsAdmission(item, state)) {
         this.#place(task);
