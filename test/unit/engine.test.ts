@@ -13,6 +13,7 @@ import { internalsOf } from "../../src/_internals";
 import { readRevocations } from "../../src/consumer/admission";
 import { KEYS } from "../../src/message";
 import { fencedWrite, planSkip } from "../../src/plan";
+import { waitFor } from "../harness";
 
 /** A pool whose Workers are the test: it records what it is handed; the test says what happened. */
 class ManualPool implements Pool {
@@ -398,16 +399,22 @@ describe("fencing", () => {
   });
 });
 
+/** One task leased at 1,000 with a lease of 1 s and started; by 5,000 its lease ran out and was reclaimed. */
+async function expiredRun(o: { group?: boolean } = {}) {
+  const ctx = setup({ lease: 1_000, ...o });
+  const r = await ctx.huey.task("t", () => 1)();
+  await ctx.engine.leaseAndDispatch(10, 1_000);
+  ctx.pool.start_(r.id);
+  await ctx.storage.reclaimExpired(5_000);
+  return { ...ctx, r };
+}
+
 describe("a task leased again by the consumer that still runs it", () => {
   // Its lease ran out here (the event loop blocked past it), it was reclaimed, and this consumer's next
   // lease took it again while its first run was still in flight.
   test("a run still going goes on under the new lease: it runs once, and its outcome is written under that lease", async () => {
-    const { huey, engine, pool, storage, of } = setup({ lease: 1_000 });
-    const r = await huey.task("t", () => 1)();
-    await engine.leaseAndDispatch(10, 1_000);
-    pool.start_(r.id);
+    const { engine, pool, storage, of, r } = await expiredRun();
     const first = engine.inflight.get(r.id)!.token;
-    await storage.reclaimExpired(5_000);
     expect(await engine.leaseAndDispatch(10, 5_000)).toBe(1);
     expect(pool.ids()).toEqual([r.id]); // not handed to the pool a second time
     const entry = engine.inflight.get(r.id)!;
@@ -423,17 +430,13 @@ describe("a task leased again by the consumer that still runs it", () => {
   });
 
   test("its outcome already planned under the old lease: that commit writes nothing, then the new lease runs it", async () => {
-    const { huey, engine, pool, storage, of } = setup({ lease: 1_000, group: true });
-    const r = await huey.task("t", () => 1)();
-    await engine.leaseAndDispatch(10, 1_000);
-    pool.start_(r.id);
+    const { engine, pool, storage, of, r } = await expiredRun({ group: true });
     pool.finish(r.id, OK); // planned, waiting for the group commit
-    await storage.reclaimExpired(5_000);
     expect(await engine.leaseAndDispatch(10, 5_000)).toBe(1);
     expect(pool.ids()).toEqual([]); // waits for the old run's commit
     await engine.committer.flush();
     expect(engine.stats.lost).toBe(1);
-    await Bun.sleep(0); // the waiting lease is dispatched once the old entry is gone
+    await waitFor(() => pool.ids().length === 1, "the waiting lease dispatched once the old entry is gone");
     expect(pool.ids()).toEqual([r.id]);
     pool.start_(r.id);
     pool.finish(r.id, OK);
@@ -445,17 +448,13 @@ describe("a task leased again by the consumer that still runs it", () => {
   });
 
   test("a run already stopped as lost: the new lease waits for it to end, then runs the task afresh", async () => {
-    const { huey, engine, pool, storage } = setup({ lease: 1_000 });
-    const r = await huey.task("t", () => 1)();
-    await engine.leaseAndDispatch(10, 1_000);
-    pool.start_(r.id);
-    await storage.reclaimExpired(5_000);
+    const { huey, engine, pool, storage, r } = await expiredRun();
     engine.loseLeases(await storage.renew([...engine.inflight.values()].map(({ id, token }) => ({ id, token })), 9_000), "its lease was lost");
     expect(pool.killed).toEqual([r.id]);
     expect(await engine.leaseAndDispatch(10, 5_000)).toBe(1);
     expect(pool.ids()).toEqual([r.id]); // the old run, still being stopped
     pool.finish(r.id, { kind: "error", error: { name: "AbortError", message: "its lease was lost" } });
-    await Bun.sleep(0);
+    await waitFor(() => pool.ids().length === 1, "the new lease dispatched");
     expect(pool.ids()).toEqual([r.id]); // the new lease
     expect(engine.inflight.get(r.id)!.lost).toBeUndefined();
     pool.start_(r.id);
@@ -467,11 +466,7 @@ describe("a task leased again by the consumer that still runs it", () => {
   });
 
   test("a renewal that finds the old lease gone after the run went on under the new one does not stop it", async () => {
-    const { huey, engine, pool, storage } = setup({ lease: 1_000 });
-    const r = await huey.task("t", () => 1)();
-    await engine.leaseAndDispatch(10, 1_000);
-    pool.start_(r.id);
-    await storage.reclaimExpired(5_000);
+    const { engine, pool, storage, r } = await expiredRun();
     // The renewal of the old token is under way when the poller's lease takes the task again.
     const racing = new Proxy(storage, {
       get(target, key) {
@@ -497,18 +492,16 @@ describe("a task leased again by the consumer that still runs it", () => {
   });
 
   test("while stopping, the waiting lease goes back to the queue unstarted", async () => {
-    const { huey, engine, pool, storage } = setup({ lease: 1_000, group: true });
-    const r = await huey.task("t", () => 1)();
-    await engine.leaseAndDispatch(10, 1_000);
-    pool.start_(r.id);
+    const { engine, pool, storage, r } = await expiredRun({ group: true });
     pool.finish(r.id, OK);
-    await storage.reclaimExpired(5_000);
     await engine.leaseAndDispatch(10, 5_000);
     engine.stopping = true;
     await engine.committer.flush();
-    await Bun.sleep(0);
+    const [again] = (await waitFor(async () => {
+      const rows = await storage.lease(1, 60_000, { now: 5_000 });
+      return rows.length > 0 ? rows : null;
+    }, "the waiting lease released to the queue"))!;
     expect(pool.ids()).toEqual([]);
-    const [again] = await storage.lease(1, 60_000, { now: 5_000 });
     expect(again?.id).toBe(r.id);
     expect(again?.leases).toBe(2); // released unstarted: that lease did not count
   });
