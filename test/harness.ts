@@ -22,15 +22,13 @@ export function tempDb(name = "test.db"): string {
 
 /**
  * Remove every folder tempDir made (unless HUEY_KEEP_TMP is set). test/preload.ts runs it after the
- * last test file: `bun test` does not emit the process's "exit" event, and a full run left about 350 MB
- * of folders in the temporary directory each time.
+ * last test file: `bun test` does not emit the process's "exit" event, where this used to run, and a
+ * full run left about 350 MB of folders in the temporary directory each time.
  */
 export function removeTempDirs(): void {
   if (process.env.HUEY_KEEP_TMP) return;
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
-
-process.on("exit", removeTempDirs);
 
 /** Wait until `cond` is truthy (checked every few ms), or fail after `timeoutMs` with `what`. */
 export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {

@@ -189,7 +189,8 @@ export class Engine implements PoolListener {
    * under the second's lease and the second's was dropped.
    */
   #leasedAgain(prev: InFlight, item: LeasedItem): void {
-    if (!prev.lost && !prev.planned && prev.payload === item.payload) {
+    const running = !prev.lost && !prev.planned;
+    if (running && prev.payload === item.payload) {
       prev.token = item.token;
       prev.leases = item.leases;
       if (item.seq === undefined) delete prev.seq;
@@ -198,7 +199,7 @@ export class Engine implements PoolListener {
       return;
     }
     prev.next = item;
-    if (!prev.lost && !prev.planned) this.loseLeases([prev.id], "its lease ran out and it was leased again with another message");
+    if (running) this.loseLeases([prev.id], "its lease ran out and it was leased again with another message");
   }
 
   /** Per served queue, how many more it may take now (limit minus in flight); null when serving all. */
@@ -444,12 +445,8 @@ export class Engine implements PoolListener {
     const next = task.next;
     if (next === undefined) return;
     task.next = undefined;
-    if (this.stopping) {
-      void this.host.storage.release([{ id: next.id, token: next.token }], true).catch(() => {
-        /* its lease expires */
-      });
-      return;
-    }
+    // Never admitted: while stopping it goes back unstarted, as a task no Worker took.
+    if (this.stopping) return this.#giveBack([next as InFlight]);
     this.dispatch([next], (this.o.clock ?? Date.now)()).catch((err) => this.log.error(`${next.name} ${next.id}: could not dispatch it (its lease will expire): ${String(err)}`));
   }
 }
