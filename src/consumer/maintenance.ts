@@ -171,20 +171,23 @@ export class Maintenance {
   /**
    * Move one batch of due scheduled tasks to the ready queue. When a full batch moved, more may be
    * due: promote again on the loop's next turn, after it has leased, so the first of a million
-   * tasks that come due at once runs after one batch, not after all of them.
+   * tasks that come due at once runs after one batch, not after all of them. Returns how many moved.
    */
-  async promote(now: number): Promise<void> {
+  async promote(now: number): Promise<number> {
     const storage = this.h.storage;
     // A read first: promoteDue is a write transaction, not worth taking when nothing is due.
     let next = await storage.nextEta();
+    let moved = 0;
     if (next !== null && next <= now) {
-      if ((await storage.promoteDue(now, PROMOTE_BATCH)) === PROMOTE_BATCH) {
+      moved = await storage.promoteDue(now, PROMOTE_BATCH);
+      if (moved === PROMOTE_BATCH) {
         this.nextPromote = now;
-        return;
+        return moved;
       }
       next = await storage.nextEta();
     }
     this.nextPromote = next === null ? now + MAX_IDLE_MS : Math.min(next, now + MAX_IDLE_MS);
+    return moved;
   }
 
   /** Enqueue the periodic ticks that are due and claimed by us; sleep until the next tick. */

@@ -29,7 +29,7 @@ function setup() {
     await consumer.stop(0);
     await tasks.huey.close();
   });
-  return { ...tasks, consumer, log: () => lines.join("") };
+  return { ...tasks, db, consumer, log: () => lines.join("") };
 }
 
 describe("a consumer with workers: 0", () => {
@@ -94,4 +94,34 @@ test("-w 0, a backlog: the loop turns the event loop after each full lease, so c
   // A lease now and then finds the last timer not yet due, so not every one (7 or 8 of the 8 here,
   // 3 or 4 without the turn).
   expect(gaps.slice(1).filter((n) => n > 0).length).toBeGreaterThanOrEqual(6);
+});
+
+test("-w 0, woken by another connection's enqueue: the lease comes before the read of the schedule, which still follows", async () => {
+  // A wake-up may mean a task scheduled sooner than the loop's next look at the schedule, so it reads
+  // the schedule again; before, it did so ahead of the lease, a read in the way of the new task (about a
+  // tenth of a millisecond of a cold consumer's latency). Now the lease goes first.
+  const { db, consumer, huey } = setup();
+  const other = defineTasks(db);
+  cleanups.push(() => other.huey.close());
+  const calls: string[] = [];
+  const o = huey.storage as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  for (const name of ["lease", "nextEta"] as const) {
+    const orig = o[name]!.bind(o);
+    o[name] = async (...a: unknown[]) => {
+      const out = await orig(...a);
+      calls.push(name === "lease" ? `lease:${(out as unknown[]).length}` : name);
+      return out;
+    };
+  }
+  await consumer.start();
+  await waitFor(() => calls.includes("lease:0"), "the consumer's first (empty) lease");
+  const r = await other.add(20, 1);
+  expect(await r.get(TIMEOUT)).toBe(21);
+  await waitFor(() => calls.lastIndexOf("nextEta") > calls.indexOf("lease:1"), "a read of the schedule after the lease");
+  const took = calls.indexOf("lease:1");
+  const before = calls.lastIndexOf("lease:0", took);
+  expect(calls.slice(before + 1, took)).toEqual([]);
+  // And a task the other connection schedules is still promoted and run.
+  const s = await other.add.schedule([1, 1], { delay: "20ms" });
+  expect(await s.get(TIMEOUT)).toBe(2);
 });
