@@ -203,22 +203,31 @@ export class FileWake {
 
   #poll = (): void => this.#check("poll");
 
-  /** Wake everyone if another connection committed since the last look. */
-  #check = (reason: WakeReason = "changed"): void => {
-    if (this.#closed || this.#waiting() === 0) return;
+  /**
+   * Wake everyone if another connection committed since the last look. `always`: look even while
+   * nobody waits, so that later looks compare with what is stored now.
+   */
+  #check = (reason: WakeReason = "changed", always = false): void => {
+    if (this.#closed || (!always && this.#waiting() === 0)) return;
     let changed = false;
     try {
       changed = this.changed();
     } catch {
       return; // the next regular operation reports storage errors
     }
-    if (changed) this.#wakeAll(reason);
+    if (changed && this.#waiting() > 0) this.#wakeAll(reason);
   };
 
   /**
    * Bun merges a file event that follows another within ~2 ms into the first (measured: 20 touches
    * in pairs 1 ms apart gave 12 events), so the change behind a merged event may land after the
    * delivered one was checked: check once more a little later.
+   *
+   * The look right after the event runs even when the event woke every waiter: a woken waiter
+   * re-reads after it, so the re-checks must compare with what is stored now. Skipped (as it was
+   * while nobody waited), the first re-check found the very change the event announced and woke
+   * the waiter again: a consumer made an empty lease about 2 ms into the task it had just leased,
+   * on the thread that was to read the task's report.
    */
   #onEvent = (_event: string, file: string | null): void => {
     const topic = TOPICS.find((t) => file?.endsWith(`wake-${t}`));
@@ -228,7 +237,7 @@ export class FileWake {
     } else {
       this.#wakeAll(); // no file name in the event: wake everyone
     }
-    this.#check();
+    this.#check("changed", true);
     // Restart the series of re-checks from the first step.
     if (this.#recheck) clearTimeout(this.#recheck);
     this.#recheckStep = 0;

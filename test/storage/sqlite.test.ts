@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, futimesSync, openSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
 import { SqliteHuey } from "../../src/storage/sqlite-huey";
 import { wakeStats } from "../../src/storage/_waiters";
-import { FileWake } from "../../src/storage/_wake";
+import { FileWake, wakeTuning } from "../../src/storage/_wake";
 import { SqliteStorage } from "../../src/storage/sqlite";
 import { SQLITE_MIGRATIONS } from "../../src/storage/sql/migrations";
 import { prepare } from "../../src/storage/_sqlite-sql";
@@ -587,6 +587,58 @@ describe("sqlite wake-ups between threads of one process (FileWake's BroadcastCh
     const proc = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
     expect(await proc.exited).toBe(0);
     expect(await new Response(proc.stdout).text()).toBe("waited\n");
+  });
+});
+
+describe("sqlite wake-ups from other processes (FileWake's file events)", () => {
+  test("a file event notes the change it announced: the re-checks after it do not wake the next wait for that change again", async () => {
+    // changed() is the storage's data_version look, stood in for by a counter; the touch is another
+    // process's (a bare futimes: no channel message). Found tracing a consumer: the first re-check,
+    // 2 ms after the event that woke it, woke it again for the same commit (an empty lease).
+    const base = tempDb("recheck.db");
+    let version = 0;
+    let seen = 0;
+    let looks = 0;
+    const w = new FileWake(base, () => {
+      looks++;
+      if (version === seen) return false;
+      seen = version;
+      return true;
+    }, true);
+    const safety = wakeTuning.safetyPollMs;
+    wakeTuning.safetyPollMs = 60_000; // no periodic look: only events and their re-checks
+    const fd = openSync(`${base}-wake-queue`, "a");
+    try {
+      let woke = false;
+      let again = false;
+      let lookAtWake = -1;
+      const first = w.wait("queue", 30_000).then(() => {
+        woke = true;
+        lookAtWake = looks;
+        // Waits again at once, as the consumer does after leasing what the event announced.
+        void w.wait("queue", 30_000).then(() => (again = true));
+      });
+      await waitFor(() => looks >= 5, "the arming checks (they find no change)");
+      version = 1; // another process commits...
+      while (!woke) {
+        // ...and touches the wake file (again until Bun, which arms its watch asynchronously, reports one)
+        const now = Date.now() / 1000;
+        futimesSync(fd, now, now);
+        await Bun.sleep(5);
+      }
+      await first;
+      await waitFor(() => again || looks >= lookAtWake + 3, "the three re-checks after the event");
+      expect(again).toBe(false);
+      // A commit after the event is still caught by a re-check (a merged event hides its own).
+      version = 2;
+      const now = Date.now() / 1000;
+      futimesSync(fd, now, now);
+      await waitFor(() => again, "a wake-up for the next commit");
+    } finally {
+      wakeTuning.safetyPollMs = safety;
+      closeSync(fd);
+      w.close();
+    }
   });
 });
 
