@@ -213,7 +213,14 @@ async function rateLimited(s: AdmissionState, item: LeasedItem, rl: NonNullable<
 
 /** Current revocations, or null when there are none (the common case: one cheap range read). */
 export async function readRevocations(storage: Pick<Storage, "listData">): Promise<Map<string, Revocation> | null> {
-  const rows = await storage.listData("revoked:", 10_000);
+  return toRevocations(await storage.listData(REVOCATIONS.prefix, REVOCATIONS.limit));
+}
+
+/** Where revocations are kept: the data rows under this prefix, read up to `limit` at a time. */
+export const REVOCATIONS = { prefix: "revoked:", limit: 10_000 } as const;
+
+/** Revocations from their data rows (read by readRevocations, or by a lease: Storage.leaseWithData). */
+export function toRevocations(rows: { key: string; value: string }[]): Map<string, Revocation> | null {
   if (rows.length === 0) return null;
   return new Map(rows.map((r) => [r.key, JSON.parse(r.value) as Revocation]));
 }

@@ -8,7 +8,7 @@ import { KEYS, type Message } from "../message";
 import type { ChordSpec, StageTaskOptions } from "../pipeline";
 import type { SignalName, Signals, TaskInfo } from "../signals";
 import type { LeaseRef, LeasedItem, Storage } from "../storage/types";
-import { admit, heldLocks, isRevokedNow, needsAdmission, readRevocations, unreadablePlan, type AdmissionRules } from "./admission";
+import { admit, heldLocks, isRevokedNow, needsAdmission, readRevocations, REVOCATIONS, toRevocations, unreadablePlan, type AdmissionRules, type Revocation } from "./admission";
 import type { Committer, PendingOutcome } from "./committer";
 import type { Pool, PoolListener, RunInfo } from "./pool";
 import { addRecord } from "./task-record";
@@ -127,19 +127,33 @@ export class Engine implements PoolListener {
   async leaseAndDispatch(want: number, now: number): Promise<number> {
     const lanes = this.#laneRoom(want);
     if (lanes && Object.keys(lanes).length === 0) return 0;
-    const items = await this.host.storage.lease(want, now + this.o.lease, { now, lanes });
-    if (items.length > 0) await this.dispatch(items, now);
+    const storage = this.host.storage;
+    const filter = { now, lanes };
+    // Where the storage can, the revocations are read in the lease's own transaction (see leaseWithData).
+    let items: LeasedItem[];
+    let revocations: Map<string, Revocation> | null | undefined;
+    if (storage.leaseWithData) {
+      const got = await storage.leaseWithData(want, now + this.o.lease, filter, REVOCATIONS.prefix, REVOCATIONS.limit);
+      items = got.items;
+      if (got.data) revocations = toRevocations(got.data);
+    } else {
+      items = await storage.lease(want, now + this.o.lease, filter);
+    }
+    if (items.length > 0) await this.dispatch(items, now, revocations);
     return items.length;
   }
 
-  /** Admit each leased task (run it, or plan what happens instead) and hand the runnable ones to the pool. */
-  async dispatch(items: LeasedItem[], now: number): Promise<void> {
+  /**
+   * Admit each leased task (run it, or plan what happens instead) and hand the runnable ones to the
+   * pool. `revocations`: as read with the lease; undefined to read them now.
+   */
+  async dispatch(items: LeasedItem[], now: number, revocations?: Map<string, Revocation> | null): Promise<void> {
     const storage = this.host.storage;
     const state = {
       storage,
       rules: (n: string) => this.host.lookup(n)?.options,
       lookup: this.#stageOptions,
-      revocations: await readRevocations(storage),
+      revocations: revocations === undefined ? await readRevocations(storage) : revocations,
       maxLeases: this.o.maxLeases,
       lease: this.o.lease,
       unknownTaskDelay: this.o.unknownTaskDelay,

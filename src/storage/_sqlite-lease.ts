@@ -20,7 +20,7 @@ export class SqliteLeaser {
   readonly #s: Statements;
   readonly #c: ClaimStatements;
   readonly #queue: string;
-  readonly #tx: (max: number, leaseUntil: number, token: string, filter: LeaseFilter | undefined) => Row[];
+  readonly #tx: (max: number, leaseUntil: number, token: string, filter: LeaseFilter | undefined, after: ((got: number) => void) | undefined) => Row[];
   /** The lanes that had ready items when last read (epoch ms, filter time), for the fair-share plan. */
   #lanes: { at: number; lanes: string[]; uses: number; full: boolean } | null = null;
   #turn = 0;
@@ -29,14 +29,19 @@ export class SqliteLeaser {
     this.#s = s;
     this.#c = c;
     this.#queue = queue;
-    this.#tx = db.transaction((max: number, leaseUntil: number, token: string, filter: LeaseFilter | undefined) =>
-      filter ? this.#filtered(max, leaseUntil, token, filter) : this.#any(max, leaseUntil, token),
-    ).immediate;
+    this.#tx = db.transaction((max: number, leaseUntil: number, token: string, filter: LeaseFilter | undefined, after: ((got: number) => void) | undefined) => {
+      const rows = filter ? this.#filtered(max, leaseUntil, token, filter) : this.#any(max, leaseUntil, token);
+      after?.(rows.length);
+      return rows;
+    }).immediate;
   }
 
-  /** Up to `max` rows leased under `token` (in no particular order; each has its `seq`). */
-  lease(max: number, leaseUntil: number, token: string, filter?: LeaseFilter): Row[] {
-    return this.#tx(max, leaseUntil, token, filter);
+  /**
+   * Up to `max` rows leased under `token` (in no particular order; each has its `seq`). `after` runs
+   * inside the same transaction, told how many rows were leased (to read more in the same step).
+   */
+  lease(max: number, leaseUntil: number, token: string, filter?: LeaseFilter, after?: (got: number) => void): Row[] {
+    return this.#tx(max, leaseUntil, token, filter, after);
   }
 
   #filtered(max: number, leaseUntil: number, token: string, filter: LeaseFilter): Row[] {

@@ -129,6 +129,17 @@ export class SqliteStorage implements Storage {
     return rows;
   }
 
+  async leaseWithData(max: number, leaseUntil: number, filter: LeaseFilter | undefined, prefix: string, limit: number): Promise<{ items: LeasedItem[]; data: { key: string; value: string }[] | null }> {
+    const token = crypto.randomUUID();
+    let data: { key: string; value: string }[] | null = null;
+    const rows = await this.#unblocked(
+      () => this.#leaser.lease(max, leaseUntil, token, filter, (got) => (data = got > 0 ? this.#dataRows(prefix, limit) : null)),
+      "lease",
+    );
+    if (rows.length > 1) rows.sort(byLeaseOrder);
+    return { items: rows, data };
+  }
+
   async pauseLane(lane: string, until: number | null): Promise<void> {
     this.#guard(() => this.#s.pause.run(this.queue, lane, until), "pause");
   }
@@ -306,20 +317,22 @@ export class SqliteStorage implements Storage {
   }
 
   async listData(prefix: string, limit: number, after?: string): Promise<{ key: string; value: string }[]> {
+    return this.#guard(() => this.#dataRows(prefix, limit, after), "list data");
+  }
+
+  #dataRows(prefix: string, limit: number, after?: string): { key: string; value: string }[] {
     // Range scan on the primary key (BINARY: UTF-8 byte order): prefix <= key < prefixEnd(prefix), key > after.
     const end = prefixEnd(prefix);
     const s = this.#s;
-    return this.#guard(
-      () =>
-        (after === undefined
-          ? end === null
-            ? s.listDataFrom.all(this.queue, prefix, limit)
-            : s.listData.all(this.queue, prefix, end, limit)
-          : end === null
-            ? s.listDataFromAfter.all(this.queue, prefix, after, limit)
-            : s.listDataAfter.all(this.queue, prefix, after, end, limit)) as { key: string; value: string }[],
-      "list data",
-    );
+    return (
+      after === undefined
+        ? end === null
+          ? s.listDataFrom.all(this.queue, prefix, limit)
+          : s.listData.all(this.queue, prefix, end, limit)
+        : end === null
+          ? s.listDataFromAfter.all(this.queue, prefix, after, limit)
+          : s.listDataAfter.all(this.queue, prefix, after, end, limit)
+    ) as { key: string; value: string }[];
   }
 
   async incr(key: string, by: number, expiresAt: number, now: number): Promise<number> {

@@ -665,6 +665,33 @@ describe("sqlite WAL checkpoints off the consumer's thread (offloadCheckpoints)"
   });
 });
 
+describe("sqlite leaseWithData: the revocations read inside the lease", () => {
+  test("leases what lease would, and returns the data rows listData gives when it got any (null when it got none)", async () => {
+    const s = new SqliteStorage({ filename: tempDb("with-data.db"), queue: "q" });
+    try {
+      const filter = { now: Date.now() };
+      expect(await s.leaseWithData(10, Date.now() + 30_000, filter, "revoked:", 100)).toEqual({ items: [], data: null });
+      await s.putData("revoked:id:x", '{"until":null}');
+      await s.putData("revoked:task:t", '{"until":5}');
+      await s.putData("revokedness", "not under the prefix");
+      await s.putData("other", "1");
+      await s.enqueue([item("a", 0), item("b", 5), item("c", 0)]);
+      const got = await s.leaseWithData(2, Date.now() + 30_000, filter, "revoked:", 100);
+      expect(got.items.map((i) => i.id)).toEqual(["b", "a"]); // lease order
+      expect(got.items.every((i) => i.token === got.items[0]!.token && i.leases === 1)).toBe(true);
+      expect(got.data).toEqual(await s.listData("revoked:", 100));
+      expect(got.data!.map((r) => r.key)).toEqual(["revoked:id:x", "revoked:task:t"]);
+      // The limit holds as listData's does; the rest is leased as by lease().
+      const rest = await s.leaseWithData(10, Date.now() + 30_000, filter, "revoked:", 1);
+      expect(rest.items.map((i) => i.id)).toEqual(["c"]);
+      expect(rest.data).toEqual([{ key: "revoked:id:x", value: '{"until":null}' }]);
+      expect(await s.leaseWithData(10, Date.now() + 30_000, filter, "revoked:", 100)).toEqual({ items: [], data: null });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("sqlite claims (schema 8): a lease holds its rows with a few rows of the claims table", () => {
   const T0 = 1_700_000_000_000;
   const open = () => new SqliteStorage({ filename: tempDb(), queue: "q" });
