@@ -309,15 +309,16 @@ test("an idle consumer commits a task's result before it leases again", async ()
   await consumer.start();
   expect(await (await add(0, 0)).get({ blocking: true, timeout: 15_000 })).toBe(0); // the Worker is up
   const calls: string[] = [];
-  const spy = (target: unknown, name: string) => {
+  const spy = (target: unknown, name: string, as = name) => {
     const o = target as Record<string, (...a: unknown[]) => unknown>;
     const orig = o[name]!.bind(o);
     o[name] = (...a: unknown[]) => {
-      calls.push(name);
+      calls.push(as);
       return orig(...a);
     };
   };
   spy(huey.storage, "lease");
+  spy(huey.storage, "leaseWithData", "lease"); // how the consumer leases on SQLite
   spy(huey.storage, "commit");
   spy(consumer.engine, "done");
   for (let i = 1; i <= 5; i++) {

@@ -74,11 +74,12 @@ test("-w 0, a backlog: the loop turns the event loop after each full lease, so c
   // timer is due by the turn that follows it.
   const { huey, add, consumer } = setup();
   const calls: string[] = [];
-  for (const name of ["lease", "commit"] as const) {
+  // The consumer leases through leaseWithData on SQLite (the revocations read in the same step).
+  for (const name of ["leaseWithData", "commit"] as const) {
     const o = huey.storage as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
     const orig = o[name]!.bind(o);
     o[name] = (...a: unknown[]) => {
-      calls.push(name);
+      calls.push(name === "leaseWithData" ? "lease" : name);
       return orig(...a);
     };
   }
@@ -105,11 +106,11 @@ test("-w 0, woken by another connection's enqueue: the lease comes before the re
   cleanups.push(() => other.huey.close());
   const calls: string[] = [];
   const o = huey.storage as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-  for (const name of ["lease", "nextEta"] as const) {
+  for (const name of ["leaseWithData", "nextEta"] as const) {
     const orig = o[name]!.bind(o);
     o[name] = async (...a: unknown[]) => {
       const out = await orig(...a);
-      calls.push(name === "lease" ? `lease:${(out as unknown[]).length}` : name);
+      calls.push(name === "leaseWithData" ? `lease:${(out as { items: unknown[] }).items.length}` : name);
       return out;
     };
   }
