@@ -20,6 +20,7 @@ import type { Huey } from "../src/index";
 import { MAX_LEASE_BATCH } from "../src/consumer/engine";
 import { BACKENDS, useLibrary, type Backend, type FreshStore } from "./_backends";
 import { Child, cleanupAll, cpuPercent, installCleanupHandlers, memory, removeTempDir, threadCount, threadCpu, trackTempDir } from "./_proc";
+import { rawLatency } from "./_raw_latency";
 import { defineTasks } from "./tasks";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -28,7 +29,7 @@ type Name = (typeof ALL)[number];
 
 const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 0,1,2,4] [--only ${ALL.join(",")}] [--json]
                      [--backend sqlite|postgres|redis] [--consumer binary|source] [--binary PATH] [--lib DIR]
-                     [--latency-samples N] [--idle-seconds S] [--profile DIR]
+                     [--latency-samples N] [--latency-raw N] [--idle-seconds S] [--profile DIR]
 
   --count N            tasks of single and bulk enqueue and of the cold drain (default 20000)
   --only LIST          measurements, comma-separated; "drain" means drain-cold,drain-steady
@@ -45,6 +46,8 @@ const USAGE = `usage: bun run bench [--count N] [--steady] [--workers 0,1,2,4] [
   --workers LIST       consumer -w values to drain with (default 0,1,2,4); with 2 and 4 a row
                        compares their steady drains (target: -w 4 not slower than -w 2)
   --latency-samples N  latency samples, random idle gaps 20ms..1s (seeded; default 100, ~1 min)
+  --latency-raw N      samples of each raw latency baseline (sqlite; default: --latency-samples,
+                       ~1 min each; 0 to skip them)
   --binary PATH        the consumer binary to run (default dist/huey, rebuilt if stale); any build
                        whose "run" takes tasks.ts -w N -q
   --lib DIR            another bun-huey checkout (another version): the bench process enqueues and
@@ -58,7 +61,12 @@ Each drain row shows its ratio to two raw baselines measured in the same run: "o
 consumer's statement shapes, leasing as many rows per statement as the consumer, ${MAX_LEASE_BATCH}) and "ceiling" (the
 fastest shape known for the same work, one thread; sqlite only), and the consumer's CPU per task
 by thread from /proc. A drain is timed until the consumer prints that its last result is written
-(bench/tasks.ts counts "complete" signals); the bench does not read the store while it is timed.`;
+(bench/tasks.ts counts "complete" signals); the bench does not read the store while it is timed.
+
+Each latency row (sqlite) shows its ratio to two raw baselines of the same path, another process
+and its Worker, measured in the same run with the same gaps (bench/_raw_latency.ts): "ours" (the
+storage's statements and wake-ups, no library) and "ceiling" (the wake-ups alone: a file touch,
+a Worker round trip and a touch back, no database: the floor of this machine).`;
 
 // ------------------------------------------------------------------ options
 
@@ -72,6 +80,7 @@ const { values: opt } = parseArgs({
     binary: { type: "string" },
     lib: { type: "string" },
     "latency-samples": { type: "string", default: "100" },
+    "latency-raw": { type: "string" },
     steady: { type: "boolean", default: false },
     workers: { type: "string", default: "0,1,2,4" },
     "idle-seconds": { type: "string", default: "3" },
@@ -92,6 +101,8 @@ const count = Number(opt.count);
 if (!Number.isInteger(count) || count < 1000) usage(`--count must be a whole number of 1000 or more, got "${opt.count}"`);
 const samples = Number(opt["latency-samples"]);
 if (!Number.isInteger(samples) || samples < 10) usage(`--latency-samples must be a whole number of 10 or more`);
+const rawSamples = opt["latency-raw"] === undefined ? samples : Number(opt["latency-raw"]);
+if (!Number.isInteger(rawSamples) || (rawSamples !== 0 && rawSamples < 10)) usage(`--latency-raw must be 0 (no raw latency baselines) or a whole number of 10 or more`);
 const idleSeconds = Number(opt["idle-seconds"]);
 if (!(idleSeconds > 0)) usage(`--idle-seconds must be a positive number`);
 const only = new Set<Name>();
@@ -434,13 +445,18 @@ function rng(seed: number): () => number {
   };
 }
 
+/** Idle gaps of 20 ms to 1 s from a PRNG. */
+function gapsOf(next: () => number): () => number {
+  return () => 20 + next() * 980;
+}
+
 async function measureLatency(): Promise<Running> {
   progress(`latency: ${samples} single tasks, enqueue -> result readable, random idle gaps 20ms..1s (seed 14), ~${Math.round((samples * 0.51))}s`);
   const c = await startConsumer("latency", 1);
-  const next = rng(14);
+  const gap = gapsOf(rng(14));
   const lat: number[] = [];
   for (let i = 0; i < samples + 5; i++) {
-    await Bun.sleep(20 + next() * 980); // the consumer goes idle between tasks
+    await Bun.sleep(gap()); // the consumer goes idle between tasks
     const t0 = performance.now();
     const r = await c.noop(i);
     const v = await r.get({ blocking: true, timeout: 10_000 });
@@ -449,12 +465,22 @@ async function measureLatency(): Promise<Running> {
     if (i >= 5) lat.push(ms); // the first five warm up
   }
   lat.sort((a, b) => a - b);
-  const pick = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))]!;
-  const note = `n=${lat.length}, gaps 20ms..1s, min ${lat[0]!.toFixed(2)}`;
-  rows.push({ key: "latency_p50", label: "latency p50", value: pick(50), unit: "ms", target: backend.targets.latencyP50, note });
+  const pick = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+  // The bare path, same gaps, same run (sqlite): its statements and wake-ups ("ours"), and the
+  // wake-ups alone ("ceiling"). The consumer above stays up, idle, as it does for the idle CPU row.
+  let ours: number[] | null = null;
+  let hops: number[] | null = null;
+  if (backend.name === "sqlite" && rawSamples > 0) {
+    progress(`raw latency baselines: ${rawSamples} samples each, ours (statements and wake-ups) and ceiling (wake-ups alone), ~${Math.round(rawSamples * 0.51 * 2)}s`);
+    ours = await rawLatency(dir, rawSamples, "ours", gapsOf(rng(14)));
+    hops = await rawLatency(dir, rawSamples, "hops", gapsOf(rng(14)));
+  }
+  const raw = (p: number) => ({ ...(ours && { baseline: pick(ours, p) }), ...(hops && { ceiling: pick(hops, p) }) });
+  const note = `n=${lat.length}, gaps 20ms..1s, min ${lat[0]!.toFixed(2)}${ours && hops ? ` (raw ${ours[0]!.toFixed(2)}, ceiling ${hops[0]!.toFixed(2)})` : ""}`;
+  rows.push({ key: "latency_p50", label: "latency p50", value: pick(lat, 50), unit: "ms", ...raw(50), target: backend.targets.latencyP50, note });
   // Under 200 samples the 99th percentile is the largest one: say so rather than let it pass for a p99.
-  rows.push({ key: "latency_p99", label: "latency p99", value: pick(99), unit: "ms", target: backend.targets.latencyP99, ...(lat.length < 200 && { note: `n=${lat.length}: the largest sample (--latency-samples 200 or more for a p99 that is not the max)` }) });
-  rows.push({ key: "latency_max", label: "latency max", value: lat[lat.length - 1]!, unit: "ms" });
+  rows.push({ key: "latency_p99", label: "latency p99", value: pick(lat, 99), unit: "ms", ...raw(99), target: backend.targets.latencyP99, ...(lat.length < 200 && { note: `n=${lat.length}: the largest sample (--latency-samples 200 or more for a p99 that is not the max)` }) });
+  rows.push({ key: "latency_max", label: "latency max", value: lat[lat.length - 1]!, unit: "ms", ...(ours && hops && { baseline: ours[ours.length - 1]!, ceiling: hops[hops.length - 1]! }) });
   return c;
 }
 
