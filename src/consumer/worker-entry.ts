@@ -9,7 +9,7 @@ import { encode } from "../serializer";
 import { onBlockingGet } from "../result";
 import { loadTasksFile, registerModulePlugin } from "./loader";
 import { internalsOf } from "../_internals";
-import { addDone, doneColumns, packReport, unpackRun, type HostMessage, type WorkerMessage } from "./protocol";
+import { addDone, decodeRun, doneColumns, encodeReport, type HostMessage, type WorkerMessage } from "./protocol";
 import { LazyAbort, runInfo } from "./pool";
 import { LogCollector } from "../task-log";
 import type { Message } from "../message";
@@ -53,7 +53,7 @@ function scheduleReport(): void {
   setImmediate(() => {
     reportScheduled = false;
     if (started.length === 0 && done.ids.length === 0) return;
-    post(packReport(started, done));
+    post(encodeReport(started, done));
     started = [];
     done = doneColumns();
   });
@@ -62,7 +62,7 @@ function scheduleReport(): void {
 /** Send what is pending now, not at the end of the turn. */
 function reportNow(): void {
   if (started.length === 0 && done.ids.length === 0) return;
-  post(packReport(started, done));
+  post(encodeReport(started, done));
   started = [];
   done = doneColumns();
 }
@@ -179,6 +179,16 @@ async function finish(): Promise<void> {
 
 self.onmessage = async (event: MessageEvent<HostMessage>) => {
   const msg = event.data;
+  if (typeof msg === "string" || msg.type === "run") {
+    // A "run" message (encodeRun): the tasks to run.
+    const { ids, payloads, fences } = decodeRun(msg);
+    for (let i = 0; i < ids.length; i++) {
+      const fence = fences?.[i];
+      queue.push(fence === undefined || fence === null ? { id: ids[i]!, payload: payloads[i]! } : { id: ids[i]!, payload: payloads[i]!, fence });
+    }
+    pump();
+    return;
+  }
   switch (msg.type) {
     case "init": {
       maxPayloadSize = msg.maxPayloadSize;
@@ -194,15 +204,6 @@ self.onmessage = async (event: MessageEvent<HostMessage>) => {
       } catch (err) {
         post({ type: "load-error", error: serializeError(err) });
       }
-      return;
-    }
-    case "run": {
-      const { ids, payloads } = unpackRun(msg.strings);
-      for (let i = 0; i < ids.length; i++) {
-        const fence = msg.fences?.[i];
-        queue.push(fence === undefined || fence === null ? { id: ids[i]!, payload: payloads[i]! } : { id: ids[i]!, payload: payloads[i]!, fence });
-      }
-      pump();
       return;
     }
     case "abort":

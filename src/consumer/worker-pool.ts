@@ -6,7 +6,7 @@
 import { LoadError } from "../errors";
 import type { PoolListener, Pool, PoolTask } from "./pool";
 import { workerDied } from "./pool";
-import { doneOutcome, packRun, unpackReport, type DoneColumns, type HostMessage, type WorkerMessage } from "./protocol";
+import { decodeReport, doneOutcome, encodeRun, type DoneColumns, type HostMessage, type WorkerMessage } from "./protocol";
 import { WORKER_URL } from "../_worker-url";
 
 /** Longest wait between attempts to start a replacement Worker that fails to load. */
@@ -297,8 +297,7 @@ export class WorkerPool implements Pool {
     for (const s of this.#slots) {
       const out = s.outbox;
       if (out.ids.length === 0) continue;
-      const strings = packRun(out.ids, out.payloads);
-      s.send(out.fences === null ? { type: "run", strings } : { type: "run", strings, fences: out.fences });
+      s.send(encodeRun(out.ids, out.payloads, out.fences));
       s.outbox = { ids: [], payloads: [], fences: null };
     }
   }
@@ -381,6 +380,10 @@ export class WorkerPool implements Pool {
   }
 
   #onMessage(slot: WorkerSlot, msg: WorkerMessage): void {
+    if (typeof msg === "string") {
+      const r = decodeReport(msg);
+      return this.#onReport(slot, r.started, r.done);
+    }
     // Placements from here on (tasks handed back, a replacement's first tasks) judge the lead afresh.
     this.#dispatchLead = undefined;
     switch (msg.type) {
@@ -401,7 +404,7 @@ export class WorkerPool implements Pool {
         return;
       }
       case "report": {
-        const r = unpackReport(msg);
+        const r = decodeReport(msg);
         return this.#onReport(slot, r.started, r.done);
       }
       case "returned": {
