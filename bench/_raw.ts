@@ -22,6 +22,11 @@ const LANE = "default";
  */
 function open(file: string): Database {
   new SqliteStorage({ filename: file, queue: QUEUE }).close();
+  return openBare(file);
+}
+
+/** An existing bun-huey file opened bare, with the storage connection's pragmas (see open). */
+export function openBare(file: string): Database {
   const db = new Database(file, { readwrite: true, strict: true });
   db.run("PRAGMA busy_timeout = 5000");
   db.query("PRAGMA journal_mode = WAL").get();

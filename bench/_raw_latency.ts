@@ -11,7 +11,6 @@
 //
 // Run as a child (`bun bench/_raw_latency.ts <db> <mode>`) it is the consumer; rawLatency() in the
 // parent is the producer.
-import { Database } from "bun:sqlite";
 import { closeSync, futimesSync, openSync, watch, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteStorage } from "../src/storage/sqlite";
@@ -19,20 +18,11 @@ import { prepare, rowInserts } from "../src/storage/_sqlite-sql";
 import { claimStatements } from "../src/storage/_sqlite-claims";
 import { SqliteLeaser } from "../src/storage/_sqlite-lease";
 import { ackHeldSeqs, seqDeletes } from "../src/storage/_sqlite-transactions";
-import { FALLBACK_PAGES } from "../src/storage/_sqlite-checkpointer";
+import { openBare } from "./_raw";
 
 const QUEUE = "bench";
 const LANE = "default";
 export type RawLatencyMode = "ours" | "hops";
-
-function openBare(file: string): Database {
-  const db = new Database(file, { readwrite: true, strict: true });
-  db.run("PRAGMA busy_timeout = 5000");
-  db.query("PRAGMA journal_mode = WAL").get();
-  db.run("PRAGMA synchronous = NORMAL");
-  db.run(`PRAGMA wal_autocheckpoint = ${FALLBACK_PAGES}`);
-  return db;
-}
 
 function touch(fd: number): void {
   const now = Date.now() / 1000;
