@@ -380,12 +380,13 @@ export class WorkerPool implements Pool {
   }
 
   #onMessage(slot: WorkerSlot, msg: WorkerMessage): void {
+    // Placements from here on (tasks handed back, a replacement's first tasks) judge the lead afresh.
+    this.#dispatchLead = undefined;
     if (typeof msg === "string") {
+      // A report of a few plain successes (see encodeReport).
       const r = decodeReport(msg);
       return this.#onReport(slot, r.started, r.done);
     }
-    // Placements from here on (tasks handed back, a replacement's first tasks) judge the lead afresh.
-    this.#dispatchLead = undefined;
     switch (msg.type) {
       case "ready":
         slot.ready = true;
