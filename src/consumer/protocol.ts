@@ -121,10 +121,10 @@ export type RunWire = `R${string}`;
 export type ReportWire = `D${string}`;
 
 /** Tasks to run as a "run" message. `fences`: each task's lock fence (null: none), or null when no task has one. */
-export function encodeRun(ids: readonly string[], payloads: readonly string[], fences: readonly (number | null)[] | null): RunWire | RunMessage {
+export function encodeRun(ids: readonly string[], payloads: readonly string[], fences: (number | null)[] | null): RunWire | RunMessage {
   const p = packStrings([ids, payloads]);
-  if (ids.length > WIRE_TASKS) return fences === null ? { type: "run", strings: p } : { type: "run", strings: p, fences: [...fences] };
-  const f = fences === null ? "" : `|${fences.map((x) => (x === null ? "" : String(x))).join(",")}`;
+  if (ids.length > WIRE_TASKS) return fences === null ? { type: "run", strings: p } : { type: "run", strings: p, fences };
+  const f = fences === null ? "" : `|${joinNullable(fences)}`;
   return `R${Array.prototype.join.call(p.lens, ",")}${f};${p.text}`;
 }
 
@@ -140,14 +140,24 @@ export function decodeRun(m: RunWire | RunMessage): { ids: string[]; payloads: s
   const head = m.slice(1, at);
   const bar = head.indexOf("|");
   const lens = numbers(bar < 0 ? head : head.slice(0, bar));
-  const fences = bar < 0 ? null : head.slice(bar + 1).split(",").map((x) => (x === "" ? null : Number(x)));
   const n = lens.length >> 1;
+  const fences = bar < 0 ? null : splitNullable(head.slice(bar + 1), n);
   const [ids, payloads] = unpackStrings({ text: m.slice(at + 1), lens }, [n, n]) as string[][];
   return { ids: ids!, payloads: payloads!, fences };
 }
 
 function numbers(list: string): number[] {
   return list === "" ? [] : list.split(",").map(Number);
+}
+
+/** Numbers or nulls as a header list (null: empty). */
+function joinNullable(xs: readonly (number | null)[]): string {
+  return xs.map((x) => (x === null ? "" : String(x))).join(",");
+}
+
+/** The `n` numbers or nulls of a joinNullable list ("" is one null when n is 1, none when n is 0). */
+function splitNullable(list: string, n: number): (number | null)[] {
+  return n === 0 ? [] : list.split(",").map((x) => (x === "" ? null : Number(x)));
 }
 
 /** A report on the wire: started ids, then finished ids, then their results, packed; the rest as columns. */
@@ -167,8 +177,7 @@ export function encodeReport(started: readonly string[], done: DoneColumns): Rep
   const { ids, results, ...rest } = done;
   const strings = packStrings([started, ids, results]);
   if (started.length + ids.length > WIRE_TASKS || done.runs !== undefined || done.outcomes.some((o) => o !== 0)) return { type: "report", strings, started: started.length, done: rest };
-  const ttls = done.ttls.map((t) => (t === null ? "" : String(t))).join(",");
-  return `D${started.length},${ids.length}|${done.ms.join(",")}|${ttls}|${Array.prototype.join.call(strings.lens, ",")};${strings.text}`;
+  return `D${started.length},${ids.length}|${done.ms.join(",")}|${joinNullable(done.ttls)}|${Array.prototype.join.call(strings.lens, ",")};${strings.text}`;
 }
 
 export function decodeReport(m: ReportMessage | ReportWire): { started: string[]; done: DoneColumns } {
@@ -186,10 +195,10 @@ export function decodeReport(m: ReportMessage | ReportWire): { started: string[]
     started: started as string[],
     done: {
       ids: ids as string[],
-      ms: n === 0 ? [] : numbers(ms),
+      ms: numbers(ms),
       outcomes: new Array<0>(n).fill(0),
       results: results!,
-      ttls: n === 0 ? [] : ttls.split(",").map((x) => (x === "" ? null : Number(x))),
+      ttls: splitNullable(ttls, n),
     },
   };
 }

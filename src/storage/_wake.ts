@@ -215,7 +215,7 @@ export class FileWake {
     } catch {
       return; // the next regular operation reports storage errors
     }
-    if (changed && this.#waiting() > 0) this.#wakeAll(reason);
+    if (changed) this.#wakeAll(reason);
   };
 
   /**

@@ -120,24 +120,24 @@ export class SqliteStorage implements Storage {
     this.#touch("queue", items.length);
   }
 
-  async lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
+  lease(max: number, leaseUntil: number, filter?: LeaseFilter): Promise<LeasedItem[]> {
+    return this.#lease(max, leaseUntil, filter);
+  }
+
+  async leaseWithData(max: number, leaseUntil: number, filter: LeaseFilter | undefined, prefix: string, limit: number): Promise<{ items: LeasedItem[]; data: { key: string; value: string }[] | null }> {
+    let data: { key: string; value: string }[] | null = null;
+    const items = await this.#lease(max, leaseUntil, filter, (got) => (data = got > 0 ? this.#dataRows(prefix, limit) : null));
+    return { items, data };
+  }
+
+  /** A lease under a fresh token; `after` runs inside its transaction (see SqliteLeaser.lease). */
+  async #lease(max: number, leaseUntil: number, filter: LeaseFilter | undefined, after?: (got: number) => void): Promise<LeasedItem[]> {
     const token = crypto.randomUUID();
-    const rows = await this.#unblocked(() => this.#leaser.lease(max, leaseUntil, token, filter), "lease");
+    const rows = await this.#unblocked(() => this.#leaser.lease(max, leaseUntil, token, filter, after), "lease");
     // RETURNING gives no order guarantee: restore lease order. The rows keep their `seq` (not part
     // of LeasedItem): copying each row without it cost more than the sort.
     if (rows.length > 1) rows.sort(byLeaseOrder);
     return rows;
-  }
-
-  async leaseWithData(max: number, leaseUntil: number, filter: LeaseFilter | undefined, prefix: string, limit: number): Promise<{ items: LeasedItem[]; data: { key: string; value: string }[] | null }> {
-    const token = crypto.randomUUID();
-    let data: { key: string; value: string }[] | null = null;
-    const rows = await this.#unblocked(
-      () => this.#leaser.lease(max, leaseUntil, token, filter, (got) => (data = got > 0 ? this.#dataRows(prefix, limit) : null)),
-      "lease",
-    );
-    if (rows.length > 1) rows.sort(byLeaseOrder);
-    return { items: rows, data };
   }
 
   async pauseLane(lane: string, until: number | null): Promise<void> {
