@@ -547,6 +547,10 @@ async function main(): Promise<void> {
         if (only.has("idle")) {
           await recordIdle(c, `-w ${w}, after its drains`);
           idleDone = true;
+          // The row above is read the moment the last result is written, garbage of the drains included,
+          // which the collector hands back within seconds: what the consumer holds at rest, for reference.
+          const m = memory(c.child.pid);
+          rows.push({ key: "consumer_rss_rest", label: `consumer RSS at rest (-w ${w})`, value: m.rss / 2 ** 20, unit: "MB", note: `after the idle CPU window (${idleSeconds + 1}s after its drains)` });
         }
       }
       await stopConsumer(c);
