@@ -151,7 +151,9 @@ export class InlineCommitter<T = unknown> extends BaseCommitter<T> {
 
 /**
  * Group commit: when the consumer is busy and few outcomes wait, give other Workers' reports a
- * millisecond to join the same transaction; when it is nearly idle, write at once (latency).
+ * millisecond to join the same transaction; otherwise write after this turn of the event loop (the
+ * reports read in it join), or, when every task in flight has its outcome here, as soon as the code
+ * that queued it is done (a microtask: nothing can join, and a lone task's result waits for no turn).
  */
 export class GroupCommitter<T = unknown> extends BaseCommitter<T> {
   #scheduled = false;
@@ -162,8 +164,12 @@ export class GroupCommitter<T = unknown> extends BaseCommitter<T> {
       this.#scheduled = false;
       void this.write();
     };
-    const busy = !now && this.pending.length < GROUP_COMMIT_MIN && this.host.inFlight() - this.pending.length > GROUP_COMMIT_MIN;
+    const others = this.host.inFlight() - this.pending.length;
+    const busy = !now && this.pending.length < GROUP_COMMIT_MIN && others > GROUP_COMMIT_MIN;
     if (busy) setTimeout(run, 1);
+    // Every task in flight has its outcome here: no report can join this commit, so it goes once the
+    // code that queued it is done, without waiting for a turn of the event loop.
+    else if (others <= 0) queueMicrotask(run);
     else setImmediate(run);
   }
 }

@@ -70,7 +70,12 @@ const silent: Log = { enabled: () => false, debug() {}, info() {}, warn() {}, er
 let n = 0;
 
 /** A Huey on memory storage, an engine over it, and a record of signals by task id. */
-function setup(o: { pool?: "manual" | "inline"; slots?: number; lease?: number; maxLeases?: number; group?: boolean; now?: () => number } = {}) {
+/**
+ * `busy`: the group committer is told of that many more tasks in flight than the engine holds, as in a
+ * consumer running other tasks, so an outcome waits for the next turn of the event loop to be committed
+ * (with nothing else in flight it is committed in a microtask, see GroupCommitter.schedule).
+ */
+function setup(o: { pool?: "manual" | "inline"; slots?: number; lease?: number; maxLeases?: number; group?: boolean; busy?: number; now?: () => number } = {}) {
   const huey = new MemoryHuey({ name: `engine-${++n}`, resultTtl: false }); // its clock starts in 1970: a 7-day TTL would expire every result at once
   const storage = huey.storage;
   const signals = new Map<string, SignalName[]>();
@@ -89,7 +94,7 @@ function setup(o: { pool?: "manual" | "inline"; slots?: number; lease?: number; 
     commit: (b) => (commits.push(b), storage.commit(b)),
     hasTask: (id) => storage.hasTask(id),
   };
-  const host = { storage: counting, onCommitted: (d: never[], l: Set<string>) => engine.committed(d, l), onError() {}, inFlight: () => engine.inflight.size };
+  const host = { storage: counting, onCommitted: (d: never[], l: Set<string>) => engine.committed(d, l), onError() {}, inFlight: () => engine.inflight.size + (o.busy ?? 0) };
   engine.committer = o.group ? new GroupCommitter<InFlight>(host) : new InlineCommitter<InFlight>(host);
   return { huey, storage, engine, pool: manual, inline, signals, commits, of: (id: string) => signals.get(id) ?? [] };
 }
@@ -400,7 +405,7 @@ describe("fencing", () => {
 });
 
 /** One task leased at 1,000 with a lease of 1 s and started; by 5,000 its lease ran out and was reclaimed. */
-async function expiredRun(o: { group?: boolean } = {}) {
+async function expiredRun(o: { group?: boolean; busy?: number } = {}) {
   const ctx = setup({ lease: 1_000, ...o });
   const r = await ctx.huey.task("t", () => 1)();
   await ctx.engine.leaseAndDispatch(10, 1_000);
@@ -430,7 +435,7 @@ describe("a task leased again by the consumer that still runs it", () => {
   });
 
   test("its outcome already planned under the old lease: that commit writes nothing, then the new lease runs it", async () => {
-    const { engine, pool, storage, of, r } = await expiredRun({ group: true });
+    const { engine, pool, storage, of, r } = await expiredRun({ group: true, busy: 1 });
     pool.finish(r.id, OK); // planned, waiting for the group commit
     expect(await engine.leaseAndDispatch(10, 5_000)).toBe(1);
     expect(pool.ids()).toEqual([]); // waits for the old run's commit
@@ -492,7 +497,7 @@ describe("a task leased again by the consumer that still runs it", () => {
   });
 
   test("while stopping, the waiting lease goes back to the queue unstarted", async () => {
-    const { engine, pool, storage, r } = await expiredRun({ group: true });
+    const { engine, pool, storage, r } = await expiredRun({ group: true, busy: 1 });
     pool.finish(r.id, OK);
     await engine.leaseAndDispatch(10, 5_000);
     engine.stopping = true;
@@ -520,6 +525,26 @@ describe("group commit", () => {
     await engine.committer.flush();
     expect(commits.length).toBe(before + 1);
     expect(commits.at(-1)!.tasks!.length).toBe(5);
+  });
+
+  test("with nothing else in flight an outcome is committed in a microtask; with other tasks running, after the turn", async () => {
+    for (const busy of [0, 1]) {
+      const { huey, engine, pool, commits } = setup({ group: true, busy });
+      const r = await huey.task("t", () => 1)();
+      await engine.leaseAndDispatch(10, 1_000);
+      const before = commits.length;
+      pool.finish(r.id, OK);
+      expect(commits.length).toBe(before); // never inside the report's own code
+      await Promise.resolve();
+      await Promise.resolve();
+      // Idle: nothing can join it, so it does not wait for a turn of the event loop. Busy: other Workers'
+      // reports may come in that turn and join it.
+      expect(commits.length).toBe(busy ? before : before + 1);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(commits.length).toBe(before + 1);
+      await engine.committer.flush();
+      expect(await r.get()).toBe(1 as never);
+    }
   });
 
   test("a commit repeated after a lost reply skips the next stages it already stored and writes the rest", async () => {
