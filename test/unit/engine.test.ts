@@ -69,11 +69,11 @@ class ManualPool implements Pool {
 const silent: Log = { enabled: () => false, debug() {}, info() {}, warn() {}, error() {} };
 let n = 0;
 
-/** A Huey on memory storage, an engine over it, and a record of signals by task id. */
 /**
- * `busy`: the group committer is told of that many more tasks in flight than the engine holds, as in a
- * consumer running other tasks, so an outcome waits for the next turn of the event loop to be committed
- * (with nothing else in flight it is committed in a microtask, see GroupCommitter.schedule).
+ * A Huey on memory storage, an engine over it, and a record of signals by task id. `busy`: the group
+ * committer is told of that many more tasks in flight than the engine holds, as in a consumer running
+ * other tasks, so an outcome waits for the next turn of the event loop to be committed (with nothing
+ * else in flight it is committed in a microtask, see GroupCommitter.schedule).
  */
 function setup(o: { pool?: "manual" | "inline"; slots?: number; lease?: number; maxLeases?: number; group?: boolean; busy?: number; now?: () => number } = {}) {
   const huey = new MemoryHuey({ name: `engine-${++n}`, resultTtl: false }); // its clock starts in 1970: a 7-day TTL would expire every result at once
