@@ -294,9 +294,10 @@ export class Consumer {
       waits.push(this.#storageWait);
     }
     await Promise.race(waits);
-    // Outcomes that woke this loop have their commit scheduled with setImmediate: let it go first, so
-    // their results are not held behind the lease this loop makes next. A wake for new work has none
-    // waiting and leases at once.
+    // Outcomes that woke this loop while other tasks run have their commit scheduled with setImmediate:
+    // let it go first, so their results are not held behind the lease this loop makes next. With nothing
+    // else in flight the commit is already under way (a microtask, see GroupCommitter), and a wake for new
+    // work has none waiting: both lease at once.
     if (this.engine.committer.size > 0) await nextTurn();
   }
 
